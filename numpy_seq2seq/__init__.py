@@ -1,0 +1,1 @@
+"""numpy_seq2seq: sequence-to-sequence RNNs with Luong attention in pure NumPy."""
