@@ -1,0 +1,28 @@
+"""Data: vocabularies and tokenizers, built-in tasks, TSV corpora, batching."""
+
+from .batching import iterate_batches, pad_sequences
+from .corpus import encode_pairs, load_tsv, split_pairs
+from .tasks import DEFAULT_TASK, TASK_TOKENIZERS, TASKS, make_task
+from .tokenize import TOKENIZERS, get_detokenizer, get_tokenizer
+from .vocab import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, Vocab
+
+__all__ = [
+    "BOS_ID",
+    "DEFAULT_TASK",
+    "EOS_ID",
+    "PAD_ID",
+    "SPECIAL_TOKENS",
+    "TASKS",
+    "TASK_TOKENIZERS",
+    "TOKENIZERS",
+    "UNK_ID",
+    "Vocab",
+    "encode_pairs",
+    "get_detokenizer",
+    "get_tokenizer",
+    "iterate_batches",
+    "load_tsv",
+    "make_task",
+    "pad_sequences",
+    "split_pairs",
+]

@@ -1,0 +1,229 @@
+"""Luong global attention (Luong, Pham & Manning 2015): the three scores, the context vector and
+the attentional hidden state, each with its backward.
+
+Luong attends from the decoder's *current* state h_t (computed from y_{t-1} and h_{t-1}); Bahdanau
+et al. (2015) attend from the previous state h_{t-1}. We follow Luong. For one decoder step t and
+source position s::
+
+    dot:      score(h_t, h̄_s) = h_tᵀ h̄_s
+    general:  score(h_t, h̄_s) = h_tᵀ W_a h̄_s
+    concat:   score(h_t, h̄_s) = v_aᵀ tanh(W_a [h_t; h̄_s])
+    a_t(s)  = exp(score(h_t, h̄_s)) / Σ_s' exp(score(h_t, h̄_s'))     (over real source positions)
+    c_t     = Σ_s a_t(s) h̄_s
+    h̃_t     = tanh(W_c [c_t; h_t])
+
+In code everything is a row vector and all T decoder steps are scored at once with batched matrix
+products, e.g. the dot score of every (t, s) pair is ``hd @ hsᵀ`` of shape (N, T, S). A decoder
+that feeds h̃_{t-1} back as input (input feeding) calls the same functions with T = 1.
+
+Letters: N batch, T decoder steps, S source positions, H hidden units, A concat attention size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .softmax import masked_softmax_backward, masked_softmax_forward
+
+SCORES = ("dot", "general", "concat")
+
+
+def _swap(x: np.ndarray) -> np.ndarray:
+    """Transpose the last two axes of a batch of matrices."""
+    return x.swapaxes(-1, -2)
+
+
+# ---------------------------------------------------------------------------------------------
+def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """score[n, t, s] = h_tᵀ h̄_s.
+
+    Parameters
+    ----------
+    hd : ndarray of shape (N, T, H), decoder states h_t
+    hs : ndarray of shape (N, S, H), encoder states h̄_s
+
+    Returns
+    -------
+    scores : ndarray of shape (N, T, S)
+    cache : (hd, hs)
+    """
+    return hd @ _swap(hs), (hd, hs)
+
+
+def dot_score_backward(dscores: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Backward of the dot score.
+
+    Returns
+    -------
+    dhd : ndarray of shape (N, T, H)
+    dhs : ndarray of shape (N, S, H)
+    grads : {} (the dot score has no parameters)
+    """
+    hd, hs = cache
+    return dscores @ hs, _swap(dscores) @ hd, {}
+
+
+# ---------------------------------------------------------------------------------------------
+def general_score_forward(
+    hd: np.ndarray, hs: np.ndarray, W_a: np.ndarray
+) -> tuple[np.ndarray, tuple]:
+    """score[n, t, s] = h_tᵀ W_a h̄_s, computed as (h_t W_a) · h̄_s.
+
+    W_a lets the decoder compare its state with a *learned linear map* of each encoder state,
+    so the two need not live in the same coordinates (the dot score assumes they do).
+
+    Parameters
+    ----------
+    hd : ndarray of shape (N, T, H)
+    hs : ndarray of shape (N, S, H)
+    W_a : ndarray of shape (H, H)
+
+    Returns
+    -------
+    scores : ndarray of shape (N, T, S)
+    cache : (hd, hs, W_a, q) with q = hd W_a of shape (N, T, H)
+    """
+    q = hd @ W_a  # (N, T, H)
+    return q @ _swap(hs), (hd, hs, W_a, q)
+
+
+def general_score_backward(
+    dscores: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Backward of the general score.
+
+    Returns
+    -------
+    dhd : ndarray of shape (N, T, H)
+    dhs : ndarray of shape (N, S, H)
+    grads : {"W_a": ndarray of shape (H, H)}
+    """
+    hd, hs, W_a, q = cache
+    dq = dscores @ hs  # (N, T, H), into q
+    dhs = _swap(dscores) @ q  # (N, S, H), into h̄_s
+    H = hd.shape[-1]
+    dW_a = hd.reshape(-1, H).T @ dq.reshape(-1, H)  # (H, H)
+    return dq @ W_a.T, dhs, {"W_a": dW_a}
+
+
+# ---------------------------------------------------------------------------------------------
+def concat_score_forward(
+    hd: np.ndarray, hs: np.ndarray, W_a: np.ndarray, v_a: np.ndarray
+) -> tuple[np.ndarray, tuple]:
+    """score[n, t, s] = v_aᵀ tanh(W_a [h_t; h̄_s]).
+
+    [h_t; h̄_s] W_a splits into h_t W_a[:H] + h̄_s W_a[H:], so each half is projected once
+    (T + S products, not T·S) and the pairs are formed by broadcasting to (N, T, S, A).
+
+    Parameters
+    ----------
+    hd : ndarray of shape (N, T, H)
+    hs : ndarray of shape (N, S, H)
+    W_a : ndarray of shape (2H, A), rows [:H] act on h_t and rows [H:] on h̄_s
+    v_a : ndarray of shape (A,)
+
+    Returns
+    -------
+    scores : ndarray of shape (N, T, S)
+    cache : (hd, hs, W_a, v_a, act) with act = tanh(…) of shape (N, T, S, A)
+    """
+    H = hd.shape[-1]
+    u = hd @ W_a[:H]  # (N, T, A)
+    k = hs @ W_a[H:]  # (N, S, A)
+    act = np.tanh(u[:, :, None, :] + k[:, None, :, :])  # (N, T, S, A)
+    return act @ v_a, (hd, hs, W_a, v_a, act)
+
+
+def concat_score_backward(
+    dscores: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Backward of the concat score.
+
+    Returns
+    -------
+    dhd : ndarray of shape (N, T, H)
+    dhs : ndarray of shape (N, S, H)
+    grads : {"W_a": ndarray of shape (2H, A), "v_a": ndarray of shape (A,)}
+    """
+    hd, hs, W_a, v_a, act = cache
+    H, A = hd.shape[-1], v_a.shape[0]
+    dv_a = dscores.reshape(1, -1) @ act.reshape(-1, A)  # (1, A), into v_a
+    dpre = (dscores[..., None] * v_a) * (1 - act * act)  # (N, T, S, A), through tanh
+    du = dpre.sum(axis=2)  # (N, T, A), into h_t W_a[:H]
+    dk = dpre.sum(axis=1)  # (N, S, A), into h̄_s W_a[H:]
+    dW_a = np.concatenate(
+        [hd.reshape(-1, H).T @ du.reshape(-1, A), hs.reshape(-1, H).T @ dk.reshape(-1, A)]
+    )
+    return du @ W_a[:H].T, dk @ W_a[H:].T, {"W_a": dW_a, "v_a": dv_a[0]}
+
+
+SCORE_FORWARD = {
+    "dot": dot_score_forward,
+    "general": general_score_forward,
+    "concat": concat_score_forward,
+}
+SCORE_BACKWARD = {
+    "dot": dot_score_backward,
+    "general": general_score_backward,
+    "concat": concat_score_backward,
+}
+SCORE_PARAMS = {"dot": (), "general": ("W_a",), "concat": ("W_a", "v_a")}
+
+
+# ---------------------------------------------------------------------------------------------
+def attention_forward(
+    score: str, hd: np.ndarray, hs: np.ndarray, src_mask: np.ndarray, p: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Score, weigh, read and combine: from decoder states to attentional hidden states.
+
+    a = masked_softmax(score(h_t, h̄_s)) over s;  c_t = Σ_s a_t(s) h̄_s;  h̃_t = tanh(W_c [c_t; h_t])
+
+    Parameters
+    ----------
+    score : {"dot", "general", "concat"}
+    hd : ndarray of shape (N, T, H), decoder states
+    hs : ndarray of shape (N, S, H), encoder states
+    src_mask : bool ndarray of shape (N, S), False at padded source positions
+    p : dict with "W_c" (2H, H) and the score's parameters ("W_a", "v_a")
+
+    Returns
+    -------
+    h_tilde : ndarray of shape (N, T, H)
+    weights : ndarray of shape (N, T, S), rows sum to 1, exactly 0 at padded positions
+    cache : for ``attention_backward``
+    """
+    H = hd.shape[-1]
+    scores, score_cache = SCORE_FORWARD[score](hd, hs, *(p[k] for k in SCORE_PARAMS[score]))
+    weights, sm_cache = masked_softmax_forward(scores, src_mask[:, None, :])  # (N, T, S)
+    context = weights @ hs  # (N, T, H)
+    # [c_t; h_t] W_c = c_t W_c[:H] + h_t W_c[H:], which avoids building the concatenation
+    h_tilde = np.tanh(context @ p["W_c"][:H] + hd @ p["W_c"][H:])  # (N, T, H)
+    cache = (score, hd, hs, p["W_c"], score_cache, sm_cache, weights, context, h_tilde)
+    return h_tilde, weights, cache
+
+
+def attention_backward(
+    dh_tilde: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Backward of ``attention_forward``.
+
+    Returns
+    -------
+    dhd : ndarray of shape (N, T, H)
+    dhs : ndarray of shape (N, S, H)
+    grads : dict with "W_c" and the score's parameters
+    """
+    score, hd, hs, W_c, score_cache, sm_cache, weights, context, h_tilde = cache
+    H = hd.shape[-1]
+    dpre = dh_tilde * (1 - h_tilde * h_tilde)  # (N, T, H), through tanh
+    dcontext = dpre @ W_c[:H].T  # into c_t
+    dhd = dpre @ W_c[H:].T  # into h_t, directly
+    dW_c = np.concatenate(
+        [context.reshape(-1, H).T @ dpre.reshape(-1, H), hd.reshape(-1, H).T @ dpre.reshape(-1, H)]
+    )
+    dweights = dcontext @ _swap(hs)  # (N, T, S), into a
+    dhs = _swap(weights) @ dcontext  # (N, S, H), into h̄_s through the context
+    dscores = masked_softmax_backward(dweights, sm_cache)
+    dhd_score, dhs_score, grads = SCORE_BACKWARD[score](dscores, score_cache)
+    grads["W_c"] = dW_c
+    return dhd + dhd_score, dhs + dhs_score, grads

@@ -1,0 +1,74 @@
+"""Embedding lookup and affine (fully connected) layers, each with its backward.
+
+Letters: N batch, T time, D input features, M output features, V vocabulary, E embedding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------------------------
+def embedding_forward(ids: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Look up one row of ``W`` per token id: out[n, t] = W[ids[n, t]].
+
+    Parameters
+    ----------
+    ids : int ndarray of shape (N, T)
+    W : ndarray of shape (V, E)
+
+    Returns
+    -------
+    out : ndarray of shape (N, T, E)
+    cache : (ids, W.shape)
+    """
+    return W[ids], (ids, W.shape)
+
+
+def embedding_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Backward of the lookup: dW[v] = Σ_{n,t: ids[n,t]=v} dout[n, t].
+
+    Returns
+    -------
+    dW : ndarray of shape (V, E)
+    """
+    ids, shape = cache
+    dW = np.zeros(shape, dtype=dout.dtype)
+    # add.at (not dW[ids] += ...) so that repeated ids accumulate instead of overwriting
+    np.add.at(dW, ids.reshape(-1), dout.reshape(-1, shape[1]))
+    return dW
+
+
+# ---------------------------------------------------------------------------------------------
+def affine_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """out = x W + b over the last axis of any batch of rows.
+
+    Parameters
+    ----------
+    x : ndarray of shape (..., D), e.g. (N, T, D)
+    W : ndarray of shape (D, M)
+    b : ndarray of shape (M,)
+
+    Returns
+    -------
+    out : ndarray of shape (..., M)
+    cache : (x, W)
+    """
+    return x @ W + b, (x, W)
+
+
+def affine_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward of ``affine_forward``.
+
+    Returns
+    -------
+    dx : ndarray of shape (..., D)
+    dW : ndarray of shape (D, M)
+    db : ndarray of shape (M,)
+    """
+    x, W = cache
+    d2 = dout.reshape(-1, dout.shape[-1])  # (N·T, M)
+    dx = dout @ W.T  # into x
+    dW = x.reshape(-1, x.shape[-1]).T @ d2  # (D, M)
+    db = d2.sum(axis=0)
+    return dx, dW, db

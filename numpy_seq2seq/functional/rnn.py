@@ -1,0 +1,93 @@
+"""The Elman tanh RNN cell: one step forward and backward.
+
+    h_t = tanh(x_t W_x + h_{t-1} W_h + b)
+
+Row vectors, batch first. ``W_x`` of shape (D, H) is ``torch.nn.RNN``'s ``weight_ih_l0.T``; our
+single ``b`` is PyTorch's ``bias_ih_l0 + bias_hh_l0``. The time-unrolled layer (BPTT over a padded
+batch) is generic over cells and lives in ``recurrent.py``; it calls ``rnn_core_forward`` and
+``rnn_core_backward`` below once per time step.
+
+Letters: N batch, D input features, H hidden units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GATES = 1
+
+
+# ---------------------------------------------------------------------------------------------
+def rnn_core_forward(
+    xw: np.ndarray, state: tuple, Wh: np.ndarray, bhn: None = None
+) -> tuple[tuple, tuple]:
+    """One step given the input projection ``xw = x_t W_x + b`` (precomputed for all steps).
+
+    h_t = tanh(xw_t + h_{t-1} W_h)
+
+    Parameters
+    ----------
+    xw : ndarray of shape (N, H)
+    state : (h_prev,) with h_prev of shape (N, H)
+    Wh : ndarray of shape (H, H)
+    bhn : unused (only the GRU has a hidden-side bias)
+
+    Returns
+    -------
+    state : (h,) with h of shape (N, H)
+    cache : (h_prev, h, Wh)
+    """
+    (h_prev,) = state
+    h = np.tanh(xw + h_prev @ Wh)
+    return (h,), (h_prev, h, Wh)
+
+
+def rnn_core_backward(dstate: tuple, cache: tuple) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Backward of one step.
+
+    Returns
+    -------
+    dxw : ndarray of shape (N, H), gradient of the input projection
+    dhw : ndarray of shape (N, H), gradient of h_{t-1} W_h (so dW_h = Σ_t h_{t-1}ᵀ dhw_t)
+    dstate_prev : (dh_prev,)
+    """
+    h_prev, h, Wh = cache
+    (dh,) = dstate
+    da = dh * (1 - h * h)  # through tanh
+    return da, da, (da @ Wh.T,)  # into x, into W_h, into h_prev
+
+
+# ---------------------------------------------------------------------------------------------
+def rnn_step_forward(
+    x: np.ndarray, h_prev: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, tuple]:
+    """One tanh-RNN step from raw inputs: h = tanh(x W_x + h_prev W_h + b).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, D)
+    h_prev : ndarray of shape (N, H)
+    Wx : ndarray of shape (D, H)
+    Wh : ndarray of shape (H, H)
+    b : ndarray of shape (H,)
+
+    Returns
+    -------
+    h : ndarray of shape (N, H)
+    cache : (x, Wx, core cache)
+    """
+    (h,), core = rnn_core_forward(x @ Wx + b, (h_prev,), Wh)
+    return h, (x, Wx, core)
+
+
+def rnn_step_backward(dh: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backward of ``rnn_step_forward``.
+
+    Returns
+    -------
+    dx, dh_prev, dWx, dWh, db : shapes of x, h_prev, Wx, Wh, b
+    """
+    x, Wx, core = cache
+    dxw, dhw, (dh_prev,) = rnn_core_backward((dh,), core)
+    h_prev = core[0]
+    return dxw @ Wx.T, dh_prev, x.T @ dxw, h_prev.T @ dhw, dxw.sum(axis=0)

@@ -1,0 +1,118 @@
+"""Softmax, masked softmax and the cross-entropy loss, each with its backward.
+
+Letters: N batch, T target steps, S source positions, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# A finite fill value for masked scores: exp(MASK_FILL - max) underflows to exactly 0 in float32
+# and float64, yet a row whose every score is masked stays finite (no inf - inf = NaN).
+MASK_FILL = -1e9
+
+
+# ---------------------------------------------------------------------------------------------
+def softmax_forward(scores: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Numerically stable softmax over the last axis.
+
+    p_i = exp(s_i - max_j s_j) / Σ_k exp(s_k - max_j s_j)
+
+    Parameters
+    ----------
+    scores : ndarray of shape (..., K)
+
+    Returns
+    -------
+    p : ndarray of shape (..., K)
+    cache : (p,)
+    """
+    # Subtracting the row maximum leaves p unchanged and keeps exp() from overflowing.
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    p = e / e.sum(axis=-1, keepdims=True)
+    return p, (p,)
+
+
+def softmax_backward(dp: np.ndarray, cache: tuple) -> np.ndarray:
+    """Backward of softmax: ds_i = p_i (dp_i - Σ_k dp_k p_k)."""
+    (p,) = cache
+    return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+
+
+# ---------------------------------------------------------------------------------------------
+def masked_softmax_forward(scores: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Softmax over the last axis that gives masked-out positions exactly zero weight.
+
+    p_i = m_i exp(s_i) / Σ_k m_k exp(s_k), with m_i ∈ {0, 1}
+
+    Masked scores are replaced by the finite ``MASK_FILL`` before the stable softmax, and the
+    result is multiplied by the mask so that a row with every position masked gives all zeros
+    (not NaN, and not a uniform distribution over padding).
+
+    Parameters
+    ----------
+    scores : ndarray of shape (..., K)
+    mask : bool ndarray broadcastable to scores' shape, True where a position may be attended
+
+    Returns
+    -------
+    p : ndarray of shape (..., K), rows sum to 1 (or 0 if fully masked)
+    cache : (p,)
+    """
+    filled = np.where(mask, scores, scores.dtype.type(MASK_FILL))
+    p, _ = softmax_forward(filled)
+    p = p * mask  # exact zeros, also for fully masked rows
+    return p, (p,)
+
+
+def masked_softmax_backward(dp: np.ndarray, cache: tuple) -> np.ndarray:
+    """Backward of the masked softmax; masked positions get exactly zero gradient (p_i = 0)."""
+    (p,) = cache
+    return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+
+
+# ---------------------------------------------------------------------------------------------
+def cross_entropy_forward(
+    logits: np.ndarray, targets: np.ndarray, mask: np.ndarray
+) -> tuple[float, tuple]:
+    """Mean cross-entropy over the non-padding targets, computed through log-softmax.
+
+    L = -(1 / Σ m_nt) Σ_{n,t} m_nt log softmax(z_nt)[y_nt]
+
+    The mean is taken over the labels with ``mask`` True (non-padding), not over N·T, so a batch's
+    loss does not depend on how much padding it carries.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (N, T, V)
+    targets : int ndarray of shape (N, T)
+    mask : bool ndarray of shape (N, T), at least one True
+
+    Returns
+    -------
+    loss : float
+    cache : (probs, targets, mask, count)
+    """
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # (N, T, V), stable log-sum-exp
+    log_z = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_probs = shifted - log_z  # (N, T, V)
+    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (N, T)
+    count = int(mask.sum())
+    loss = -float((picked * mask).sum()) / count
+    return loss, (np.exp(log_probs), targets, mask, count)
+
+
+def cross_entropy_backward(dloss: float, cache: tuple) -> np.ndarray:
+    """Backward of the mean cross-entropy: dz = m (softmax(z) - onehot(y)) / Σ m.
+
+    Returns
+    -------
+    dlogits : ndarray of shape (N, T, V)
+    """
+    probs, targets, mask, count = cache
+    dlogits = probs.copy()  # the cached probabilities are never written into
+    np.put_along_axis(
+        dlogits, targets[..., None], np.take_along_axis(probs, targets[..., None], -1) - 1, -1
+    )
+    dlogits *= (mask[..., None] * (dloss / count)).astype(dlogits.dtype)
+    return dlogits

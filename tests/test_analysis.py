@@ -1,0 +1,222 @@
+"""Gradient-flow instrumentation: per-position norms against finite differences, padding,
+averaging, and the experiment's records.
+
+The finite-difference checks add a perturbation δ directly to the quantity whose gradient is
+reported (the embedded input x_s, or the encoder state h̄_s inside the recurrence) and
+differentiate the loss with respect to δ at δ = 0. Each check has a twin with a deliberately
+wrong gradient that the same comparison must catch.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import randomize
+
+import numpy_seq2seq.functional.encoder as encoder_module
+from numpy_seq2seq.analysis import gradient_flow_experiment, source_gradient_norms
+from numpy_seq2seq.functional.recurrent import CELLS
+from numpy_seq2seq.gradcheck import numeric_gradient, rel_error
+from numpy_seq2seq.model import Seq2Seq
+
+TOL = 1e-6
+CELL_NAMES = list(CELLS)
+ATTENTIONS = [None, "dot", "general", "concat"]
+# tiny distinct sizes: N examples, S source positions, E embedding, H hidden
+N, S, E, H = 2, 5, 3, 4
+V_SRC, V_TGT = 4 + N * S + 1, 9
+
+
+def _model(cell, attention, rng, **kw):
+    model = Seq2Seq(V_SRC, V_TGT, embed_dim=E, hidden_dim=H, cell=cell, attention=attention,
+                    dtype=np.float64, seed=3, **kw)
+    randomize(model.params, rng)  # a generic point, away from the tiny gradients at init
+    return model
+
+
+def _batch(rng):
+    """A padded batch whose source ids are all distinct, so embedding row = position."""
+    src = (4 + np.arange(N * S)).reshape(N, S)  # (N, S), every id once
+    src[1, 3:] = 0  # second example: 3 real tokens, then padding
+    tgt = rng.integers(4, V_TGT, size=(N, 4))
+    tgt[:, 0] = 1
+    tgt[1, 3] = 0
+    return src, tgt
+
+
+def _numeric_embedding_norms(model, src, tgt, monkeypatch):
+    """‖∂L/∂x_s‖ by perturbing the embedded input of every position through a wrapped lookup."""
+    delta = np.zeros((*src.shape, E))  # (N, S, E), added to the encoder's embedded input
+    original = encoder_module.embedding_forward
+
+    def perturbed(ids, W):
+        out, cache = original(ids, W)
+        return out + delta, cache
+
+    monkeypatch.setattr(encoder_module, "embedding_forward", perturbed)
+    num = numeric_gradient(lambda: model.loss(src, tgt), delta)
+    monkeypatch.undo()
+    return np.linalg.norm(num, axis=-1)  # (N, S)
+
+
+def _numeric_state_norms(model, src, tgt, monkeypatch):
+    """‖∂L/∂h̄_s‖ (total) by adding δ_s to the encoder's hidden state right after step s.
+
+    The perturbed h̄_s feeds both the attention and every later encoder step, which is exactly
+    the total derivative ``source_gradients`` reports. Only the encoder's cell is wrapped (the
+    decoder imports ``recurrent_forward`` under its own name).
+    """
+    cell = model.cell
+    deltas = np.zeros((S, N, H))  # (S, N, H), δ_s for every step
+    original_rec = encoder_module.recurrent_forward
+    original_cell = CELLS[cell]
+
+    def rec_with_deltas(cell_name, x, state0, mask, p):
+        step = [0]
+
+        def core(xw, state, Wh, bhn):
+            new, cache = original_cell.core_forward(xw, state, Wh, bhn)
+            new = (new[0] + deltas[step[0]], *new[1:])
+            step[0] += 1
+            return new, cache
+
+        CELLS[cell] = replace(original_cell, core_forward=core)
+        try:
+            return original_rec(cell_name, x, state0, mask, p)
+        finally:
+            CELLS[cell] = original_cell
+
+    monkeypatch.setattr(encoder_module, "recurrent_forward", rec_with_deltas)
+    num = numeric_gradient(lambda: model.loss(src, tgt), deltas)
+    monkeypatch.undo()
+    return np.linalg.norm(num, axis=-1).T  # (N, S)
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_embedding_norms_match_finite_differences(cell, attention, rng, monkeypatch):
+    model = _model(cell, attention, rng)
+    src, tgt = _batch(rng)
+    got = source_gradient_norms(model, src, tgt)["embedding_norms"]
+    expected = _numeric_embedding_norms(model, src, tgt, monkeypatch)
+    assert got.shape == (N, S)
+    assert rel_error(got, expected) < TOL
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_state_norms_match_finite_differences(cell, attention, rng, monkeypatch):
+    model = _model(cell, attention, rng)
+    src, tgt = _batch(rng)
+    got = source_gradient_norms(model, src, tgt)["state_norms"]
+    expected = _numeric_state_norms(model, src, tgt, monkeypatch)
+    assert got.shape == (N, S)
+    assert rel_error(got, expected) < TOL
+
+
+@pytest.mark.parametrize("option", ["reverse_source", "bidirectional"])
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_embedding_norms_match_embedding_rows(cell, option, rng):
+    """With distinct ids, ∂L/∂x_s is the gradient of the embedding row of the id at s."""
+    model = _model(cell, "general", rng, **{option: True})
+    src, tgt = _batch(rng)
+    got = source_gradient_norms(model, src, tgt)["embedding_norms"]
+    W = model.params["src_embed"]
+    rows = src[src != 0]
+    num = numeric_gradient(lambda: model.loss(src, tgt), W)[rows]  # (real tokens, E)
+    expected = np.zeros((N, S))
+    expected[src != 0] = np.linalg.norm(num, axis=-1)
+    assert rel_error(got, expected) < TOL
+
+
+@pytest.mark.parametrize("wrong", ["positions-reversed", "one-percent-off"])
+def test_the_comparison_catches_a_wrong_gradient(wrong, rng, monkeypatch):
+    model = _model("rnn", "dot", rng)
+    src, tgt = _batch(rng)
+    right = model.source_gradients(src, tgt)
+    if wrong == "positions-reversed":
+        bad_states = right.states[:, ::-1]
+    else:
+        bad_states = right.states * 1.01
+    monkeypatch.setattr(model, "source_gradients",
+                        lambda s, t: right._replace(states=bad_states))
+    got = source_gradient_norms(model, src, tgt)["state_norms"]
+    monkeypatch.undo()
+    expected = _numeric_state_norms(model, src, tgt, monkeypatch)
+    assert rel_error(got, expected) > 1e-3
+
+
+# ---------------------------------------------------------------------------------------------
+def test_padding_gets_zero_and_is_left_out_of_the_averages(rng):
+    model = _model("gru", "concat", rng)
+    src, tgt = _batch(rng)
+    src = np.concatenate([src, np.zeros((N, 1), dtype=src.dtype)], axis=1)  # all-padding column
+    out = source_gradient_norms(model, src, tgt)
+    real = src != 0
+    for name in ("state", "embedding"):
+        norms, mean = out[f"{name}_norms"], out[f"mean_{name}_norms"]
+        assert norms.shape == real.shape and mean.shape == (S + 1,)
+        assert np.all(norms[~real] == 0) and np.all(norms[real] > 0)
+        for s in range(S):
+            assert mean[s] == pytest.approx(norms[real[:, s], s].mean(), rel=1e-12)
+        assert mean[S] == 0.0
+        assert np.all(np.isfinite(mean))
+    assert out["counts"].tolist() == [2, 2, 2, 1, 1, 0]
+    assert out["lengths"].tolist() == [5, 3]
+    assert out["loss"] == pytest.approx(model.loss(src, tgt))
+
+
+def test_experiment_records_shapes_and_fields():
+    records = gradient_flow_experiment(cells=("rnn", "lstm"), attentions=(None, "general"),
+                                       lengths=(3, 6), n=4, hidden_dim=6, embed_dim=5,
+                                       train_steps=2)
+    assert [(r["cell"], r["mode"], r["length"]) for r in records] == [
+        (c, m, L) for c in ("rnn", "lstm") for m in ("none", "general") for L in (3, 6)
+    ]
+    for r in records:
+        for stage in ("init", "trained"):
+            m = r[stage]
+            assert m["state_norms"].shape == m["embedding_norms"].shape == (r["length"],)
+            assert m["first"] == m["state_norms"][0] and m["last"] == m["state_norms"][-1]
+            assert m["ratio"] == pytest.approx(m["first"] / m["last"])
+            assert np.all(np.isfinite(m["state_norms"])) and np.all(m["state_norms"] > 0)
+        assert r["trained"]["loss"] < r["init"]["loss"]  # the Adam steps did something
+    untrained = gradient_flow_experiment(cells=("gru",), attentions=("dot",), lengths=(4,), n=3)
+    assert "trained" not in untrained[0]
+
+
+def test_experiment_is_deterministic_for_a_seed():
+    kw = dict(cells=("gru",), attentions=(None, "concat"), lengths=(4, 7), n=3, hidden_dim=6,
+              embed_dim=5, train_steps=2)
+    a, b = gradient_flow_experiment(seed=5, **kw), gradient_flow_experiment(seed=5, **kw)
+    c = gradient_flow_experiment(seed=6, **kw)
+    for ra, rb, rc in zip(a, b, c, strict=True):
+        for stage in ("init", "trained"):
+            assert np.array_equal(ra[stage]["state_norms"], rb[stage]["state_norms"])
+            assert np.array_equal(ra[stage]["embedding_norms"], rb[stage]["embedding_norms"])
+        assert not np.array_equal(ra["init"]["state_norms"], rc["init"]["state_norms"])
+
+
+def test_attention_opens_a_direct_path_to_the_first_position():
+    """The headline effect at a small size: a tanh RNN at S = 30."""
+    records = gradient_flow_experiment(cells=("rnn",), lengths=(30,), n=4, hidden_dim=16,
+                                       embed_dim=8)
+    first = {r["mode"]: r["init"]["first"] for r in records}
+    for score in ("dot", "general", "concat"):
+        assert first[score] > 10 * first["none"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(cells=("tanh",)), "cells"),
+        (dict(attentions=("additive",)), "attentions"),
+        (dict(lengths=(0,)), "lengths"),
+        (dict(task="dates"), "task"),
+        (dict(train_steps=-1), "train_steps"),
+    ],
+)
+def test_experiment_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        gradient_flow_experiment(**kwargs)

@@ -1,0 +1,231 @@
+"""Tests for numpy_seq2seq.checkpoint: round trips, atomic writes, rejection of foreign files."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from numpy_seq2seq.checkpoint import FORMAT, Checkpoint, load_checkpoint, save_checkpoint
+from numpy_seq2seq.data.vocab import Vocab
+from numpy_seq2seq.model import Seq2Seq
+from numpy_seq2seq.optim import Adam
+
+V_SRC, V_TGT, E, H, N, S, T = 11, 13, 5, 6, 3, 7, 4
+
+CONFIGS = [
+    dict(cell="lstm", attention="general", dtype=np.float32),
+    dict(cell="gru", attention="concat", bidirectional=True, attention_dim=3, dtype=np.float64),
+    dict(cell="rnn", attention=None, reverse_source=True, dtype=np.float64),
+    dict(cell="lstm", attention="dot", input_feeding=True, dtype=np.float32),
+]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(2024)
+
+
+def make_model(seed=0, **kwargs):
+    kwargs = {**CONFIGS[0], **kwargs}
+    return Seq2Seq(V_SRC, V_TGT, embed_dim=E, hidden_dim=H, seed=seed, **kwargs)
+
+
+def make_batch(rng):
+    src = rng.integers(4, V_SRC, size=(N, S))
+    src[0, -2:] = 0  # one padded row
+    tgt = np.zeros((N, T), dtype=np.int64)
+    tgt[:, 0] = 1
+    tgt[:, 1:-1] = rng.integers(4, V_TGT, size=(N, T - 2))
+    tgt[:, -1] = 2
+    return src, tgt
+
+
+def perturb(model, rng):
+    """Move every param away from its initial value, so a restore from the seed would fail."""
+    for p in model.params.values():
+        p += rng.standard_normal(p.shape).astype(p.dtype) * 0.1
+
+
+# ----------------------------------------------------------------------------------------------
+# round trips
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c['cell']}-{c['attention']}")
+def test_round_trip_restores_params_dtype_and_loss(cfg, rng, tmp_path):
+    model = make_model(seed=1, **cfg)
+    perturb(model, rng)
+    src, tgt = make_batch(rng)
+
+    path = save_checkpoint(tmp_path / "model.npz", model)
+    loaded = load_checkpoint(path)
+
+    assert isinstance(loaded, Checkpoint)
+    restored = loaded.model
+    assert restored.config == model.config
+    assert restored.params.keys() == model.params.keys()
+    for key, p in model.params.items():
+        assert restored.params[key].dtype == p.dtype == np.dtype(cfg["dtype"]), key
+        np.testing.assert_array_equal(restored.params[key], p, err_msg=key)
+    assert restored.loss(src, tgt) == model.loss(src, tgt)
+    assert loaded.src_vocab is None and loaded.tgt_vocab is None and loaded.extra is None
+
+
+def test_round_trip_vocabs_and_extra(rng, tmp_path):
+    src_vocab = Vocab(list("abcdefg") + ["한", "日"], tokenizer="char")
+    tgt_vocab = Vocab(["2024", "-", "01"], tokenizer="word")
+    model = make_model(seed=2)
+    opt = Adam(model.params, lr=1e-2)
+    src, tgt = make_batch(rng)
+    opt.step(model.loss_and_grads(src, tgt)[1])
+    extra = {"step": np.int64(1), "history": {"loss": [3.5, 2.25]}, "optimizer": opt.state_dict(),
+             "note": "Unicode ✓"}
+
+    model2, sv, tv, extra2 = load_checkpoint(
+        save_checkpoint(tmp_path / "m.npz", model, src_vocab, tgt_vocab, extra=extra)
+    )
+
+    assert sv == src_vocab and tv == tgt_vocab
+    assert extra2["step"] == 1 and extra2["history"] == {"loss": [3.5, 2.25]}
+    assert extra2["note"] == "Unicode ✓"
+    # optimizer state comes back as arrays, so training can resume exactly
+    opt2 = Adam(model2.params)
+    opt2.load_state_dict(extra2["optimizer"])
+    grads = model.loss_and_grads(src, tgt)[1]
+    opt.step(grads)
+    opt2.step({k: g.copy() for k, g in grads.items()})
+    for key in model.params:
+        np.testing.assert_array_equal(model2.params[key], model.params[key], err_msg=key)
+
+
+def test_path_is_used_as_given_and_parents_created(tmp_path):
+    path = tmp_path / "runs" / "a" / "best.ckpt"
+    assert save_checkpoint(path, make_model()) == path
+    assert sorted(os.listdir(path.parent)) == ["best.ckpt"]  # no ".npz" appended, no temp file
+    load_checkpoint(str(path))  # str paths work too
+
+
+def test_overwrite_replaces_and_leaves_no_temp_file(rng, tmp_path):
+    path = tmp_path / "model.npz"
+    save_checkpoint(path, make_model(seed=0))
+    second = make_model(seed=5)
+    save_checkpoint(path, second)
+    assert os.listdir(tmp_path) == ["model.npz"]
+    np.testing.assert_array_equal(load_checkpoint(path).model.params["W_s"], second.params["W_s"])
+
+
+def test_interrupted_write_keeps_previous_checkpoint(monkeypatch, tmp_path):
+    path = tmp_path / "model.npz"
+    first = make_model(seed=0)
+    save_checkpoint(path, first)
+
+    def broken_savez(file, **arrays):
+        file.write(b"PK\x03\x04 half an archive")  # something reached the disk, then it died
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, make_model(seed=9))
+    monkeypatch.undo()
+
+    assert os.listdir(tmp_path) == ["model.npz"]  # temp file cleaned up
+    restored = load_checkpoint(path).model
+    for key, p in first.params.items():
+        np.testing.assert_array_equal(restored.params[key], p, err_msg=key)
+
+
+# ----------------------------------------------------------------------------------------------
+# no pickle
+
+def test_load_never_needs_pickle(monkeypatch, tmp_path):
+    path = save_checkpoint(tmp_path / "m.npz", make_model(), Vocab(list("ab")), Vocab(list("cd")),
+                           extra={"arr": np.arange(3), "x": 1.5})
+    # every entry is a plain array: np.load with pickle refused reads them all
+    with np.load(path, allow_pickle=False) as f:
+        assert f["format"][()] == FORMAT
+        assert all(f[k].dtype != object for k in f.files)
+
+    def no_pickle(*args, **kwargs):
+        raise AssertionError("pickle used while loading a checkpoint")
+
+    monkeypatch.setattr(pickle, "load", no_pickle)
+    monkeypatch.setattr(pickle, "loads", no_pickle)
+    ckpt = load_checkpoint(path)
+    np.testing.assert_array_equal(ckpt.extra["arr"], np.arange(3))
+
+
+def test_save_rejects_what_would_need_pickle(tmp_path):
+    with pytest.raises(ValueError, match="extra"):
+        save_checkpoint(tmp_path / "m.npz", make_model(), extra={"f": object()})
+    with pytest.raises(ValueError, match="object array"):
+        save_checkpoint(tmp_path / "m.npz", make_model(),
+                        extra={"ragged": np.array([1, "a", None], dtype=object)})
+    assert os.listdir(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# rejected files
+
+def test_missing_file_names_path(tmp_path):
+    path = tmp_path / "nope.npz"
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        load_checkpoint(path)
+
+
+def test_random_npz_is_rejected(rng, tmp_path):
+    path = tmp_path / "random.npz"
+    np.savez(path, a=rng.standard_normal(3), b=np.arange(4))
+    with pytest.raises(ValueError, match="random.npz is not a numpy_seq2seq checkpoint"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("content", [b"hello, not an archive\n", b"", pickle.dumps({"a": 1})])
+def test_non_npz_file_is_rejected(content, tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="is not a numpy_seq2seq checkpoint"):
+        load_checkpoint(path)
+
+
+def test_npy_file_is_rejected(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.arange(3))
+    with pytest.raises(ValueError, match="is not a numpy_seq2seq checkpoint"):
+        load_checkpoint(path)
+
+
+def _rewrite(path, **changes):
+    """Rewrite the archive at ``path`` with some entries replaced (None deletes)."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    for key, value in changes.items():
+        if value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def test_config_not_matching_params_names_key_and_shapes(tmp_path):
+    model = make_model()
+    path = save_checkpoint(tmp_path / "m.npz", model)
+    config = dict(model.config, hidden_dim=H + 2)
+    _rewrite(path, config=np.array(json.dumps(config)))
+    shapes = r"param '\w+' has shape \(\d+, \d+\) in the file.*expects \(\d+, \d+\)"
+    with pytest.raises(ValueError, match=shapes):
+        load_checkpoint(path)
+
+
+def test_missing_param_is_named(tmp_path):
+    path = save_checkpoint(tmp_path / "m.npz", make_model())
+    _rewrite(path, **{"param/W_c": None})
+    with pytest.raises(ValueError, match=r"missing from the file: \['W_c'\]"):
+        load_checkpoint(path)
+
+
+def test_newer_format_version_is_rejected(tmp_path):
+    path = save_checkpoint(tmp_path / "m.npz", make_model())
+    _rewrite(path, format_version=np.array(99))
+    with pytest.raises(ValueError, match="version 99"):
+        load_checkpoint(path)

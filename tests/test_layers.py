@@ -1,0 +1,40 @@
+"""Embedding and affine layers: gradient checks with their wrong-backward twins."""
+
+import numpy as np
+import pytest
+
+from numpy_seq2seq.functional import layers
+from numpy_seq2seq.gradcheck import check_layer
+
+TOL = 1e-7
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["correct", "wrong-backward-is-caught"])
+def test_embedding_gradient_accumulates_repeated_ids(rng, broken):
+    ids = np.array([[1, 3, 3, 0], [2, 1, 3, 3]])  # repeats must add up
+
+    def backward(d, c):
+        if broken:  # fancy-index assignment keeps only the last repeat
+            ids_, shape = c
+            dW = np.zeros(shape)
+            dW[ids_.reshape(-1)] = d.reshape(-1, shape[1])
+            return {"W": dW}
+        return {"W": layers.embedding_backward(d, c)}
+
+    r = check_layer(lambda W: layers.embedding_forward(ids, W), backward,
+                    {"W": rng.standard_normal((5, 3))})
+    assert (r.max_error > 1e-3) if broken else (r.max_error <= TOL), r
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["correct", "wrong-backward-is-caught"])
+def test_affine_gradient(rng, broken):
+    def backward(d, c):
+        dx, dW, db = layers.affine_backward(d, c)
+        if broken:
+            db = d[:, 0].sum(axis=0)  # sums over N only, forgetting the time axis
+        return {"x": dx, "W": dW, "b": db}
+
+    r = check_layer(layers.affine_forward, backward,
+                    {"x": rng.standard_normal((3, 5, 4)), "W": rng.standard_normal((4, 6)),
+                     "b": rng.standard_normal(6)})
+    assert (r.max_error > 1e-3) if broken else (r.max_error <= TOL), r

@@ -1,0 +1,242 @@
+"""Tests for numpy_seq2seq.plots: every figure's labels, scales and legends; validation; saving."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot is imported anywhere in this module
+
+import warnings  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ft2font import FT2Font  # noqa: E402
+
+from numpy_seq2seq import plots  # noqa: E402
+
+MODES = ("none", "dot", "general", "concat")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def attention(rng, T, S):
+    w = rng.random((T, S))
+    return w / w.sum(axis=1, keepdims=True)  # (T, S), rows sum to 1
+
+
+def legend_texts(ax):
+    legend = ax.get_legend()
+    assert legend is not None, f"no legend on {ax.get_title()!r}"
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def visible_axes(fig):
+    # colorbars are axes too; keep the plotting axes only
+    return [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+
+
+# ----------------------------------------------------------------------------------------------
+# attention
+
+def test_plot_attention_labels_ticks_and_colorbar(rng):
+    src, tgt = list("2024-01"), ["J", "a", "n", "</s>"]  # S = 7, T = 4
+    fig = plots.plot_attention(attention(rng, 4, 7), src, tgt, title="dates")
+    assert isinstance(fig, Figure)
+    ax, cbar = fig.axes
+    assert ax.get_title() == "dates"
+    assert "source" in ax.get_xlabel() and "output" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_xticklabels()] == src
+    assert [t.get_text() for t in ax.get_yticklabels()] == tgt
+    assert cbar.get_ylabel() == "attention weight"
+    assert ax.images[0].get_clim() == (0.0, 1.0)
+    assert ax.images[0].get_array().shape == (4, 7)
+
+
+def test_plot_attention_into_given_axes_has_default_title(rng):
+    fig, ax = plt.subplots()
+    out = plots.plot_attention(attention(rng, 2, 3), list("abc"), list("xy"), ax=ax)
+    assert out is fig and ax.get_title() == "Attention weights"
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (6, 4), (24,), (1, 4, 6)])
+def test_plot_attention_shape_mismatch_names_both(shape, rng):
+    src, tgt = list("abcdef"), list("wxyz")  # expects (4, 6)... given 4 targets, 6 sources
+    if shape == (4, 6):
+        src = src[:5]  # make the tokens the wrong length instead
+    with pytest.raises(ValueError, match=r"weights has shape .* len\(tgt_tokens\) x "
+                                         r"len\(src_tokens\) is \d x \d"):
+        plots.plot_attention(rng.random(shape), src, tgt)
+
+
+def test_cjk_tokens_render_without_glyph_warnings(rng, tmp_path):
+    src = ["2", "0", "2", "4", "년", "1", "월", "日"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = plots.plot_attention(attention(rng, 3, len(src)), src, ["2024", "-", "01"])
+        plots.save_figure(fig, tmp_path / "cjk.png")
+        if plots._has_last_resort() or plots.cjk_fallback_fonts():
+            # with a fallback font there is nothing to warn about even outside save_figure,
+            # as when a notebook displays the figure (matplotlib < 3.10 lacks Last Resort)
+            fig.canvas.draw()
+    glyph = [w for w in caught if "missing from" in str(w.message)]
+    assert glyph == [], [str(w.message) for w in glyph]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == src
+
+
+def test_cjk_fallback_fonts_really_cover_cjk():
+    fonts = plots.cjk_fallback_fonts()
+    assert isinstance(fonts, tuple)
+    from matplotlib import font_manager
+
+    for family in fonts:
+        fname = font_manager.findfont(family, fallback_to_default=False)
+        charmap = FT2Font(fname).get_charmap()
+        assert any(cp in charmap for cp in (0xAC00, 0x3042, 0x65E5)), family
+    assert "Last Resort High-Efficiency" not in fonts
+
+
+def test_plot_attention_grid(rng):
+    examples = [(attention(rng, T, S), [f"s{i}" for i in range(S)], [f"t{i}" for i in range(T)])
+                for T, S in [(3, 5), (4, 6), (2, 7)]]
+    fig = plots.plot_attention_grid(examples, ncols=2, suptitle="Three dates")
+    assert fig.get_suptitle() == "Three dates"
+    axes = visible_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["example 1", "example 2", "example 3"]
+    assert [ax.images[0].get_array().shape for ax in axes] == [(3, 5), (4, 6), (2, 7)]
+    assert sum(not ax.get_visible() for ax in fig.axes) == 1  # the empty fourth cell
+    colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(colorbars) == 1 and colorbars[0].get_ylabel() == "attention weight"
+
+
+def test_plot_attention_grid_validation(rng):
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_attention_grid([])
+    good = (attention(rng, 2, 3), list("abc"), list("xy"))
+    bad = (attention(rng, 3, 2), list("abc"), list("xy"))
+    with pytest.raises(ValueError, match="example 2: weights has shape"):
+        plots.plot_attention_grid([good, bad])
+
+
+# ----------------------------------------------------------------------------------------------
+# training curves
+
+def make_history(rng, steps=40):
+    step = np.arange(1, steps + 1)
+    return {
+        "step": step.tolist(),
+        "loss": (3.0 * np.exp(-step / 15) + 0.05).tolist(),
+        "grad_norm": (rng.random(steps) * 10 + 0.1).tolist(),
+    }
+
+
+def test_plot_training_two_log_panels(rng):
+    fig = plots.plot_training(make_history(rng))
+    ax_loss, ax_grad = fig.axes
+    assert ax_loss.get_title() == "Training loss"
+    assert ax_grad.get_title() == "Gradient norm before clipping"
+    assert ax_loss.get_yscale() == ax_grad.get_yscale() == "log"
+    assert "nats" in ax_loss.get_ylabel() and "norm" in ax_grad.get_ylabel()
+    assert "step" in ax_grad.get_xlabel()
+    assert legend_texts(ax_loss) == ["training loss"]
+
+
+def test_plot_training_optional_series(rng):
+    history = make_history(rng)
+    history.update(epoch_end_steps=[20, 40], valid_loss=[1.0, 0.4],
+                   valid_exact_match=[0.3, 0.8], max_norm=5.0)
+    fig = plots.plot_training(history)
+    ax_loss, ax_grad, ax_acc = fig.axes
+    assert legend_texts(ax_loss) == ["training loss", "validation loss", "epoch end"]
+    assert legend_texts(ax_grad) == ["global gradient norm", "clip threshold (5)", "epoch end"]
+    assert ax_acc.get_title() == "Validation exact match"
+    assert ax_acc.get_yscale() == "linear" and "fraction" in ax_acc.get_ylabel()
+
+
+def test_plot_training_validation(rng):
+    history = make_history(rng)
+    with pytest.raises(ValueError, match=r"lacks \['grad_norm'\]"):
+        plots.plot_training({k: v for k, v in history.items() if k != "grad_norm"})
+    with pytest.raises(ValueError, match=r"history\['loss'\] has 39 values but"):
+        plots.plot_training({**history, "loss": history["loss"][:-1]})
+    with pytest.raises(ValueError, match="epoch_end_steps"):
+        plots.plot_training({**history, "valid_exact_match": [0.5]})
+
+
+def test_plot_param_grad_norms(rng):
+    names = ["src_embed", "enc_Wx", "enc_Wh", "W_s"]
+    history = {n: (rng.random(12) + 0.01).tolist() for n in names}
+    fig = plots.plot_param_grad_norms(history, steps=np.arange(10, 130, 10))
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    assert ax.get_title() == "Gradient norm per parameter"
+    assert "step" in ax.get_xlabel() and "norm" in ax.get_ylabel()
+    assert legend_texts(ax) == names
+    assert ax.get_lines()[0].get_xdata()[-1] == 120
+    with pytest.raises(ValueError, match="steps has 3 values"):
+        plots.plot_param_grad_norms(history, steps=[1, 2, 3])
+
+
+# ----------------------------------------------------------------------------------------------
+# gradient flow and length experiments
+
+def test_plot_grad_norm_by_position(rng):
+    norms = {m: np.exp(-np.arange(9) / (i + 1)) for i, m in enumerate(MODES)}
+    fig = plots.plot_grad_norm_by_position(norms, title="LSTM, S = 9")
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log" and ax.get_title() == "LSTM, S = 9"
+    assert "position" in ax.get_xlabel() and "norm" in ax.get_ylabel()
+    assert legend_texts(ax) == list(MODES)
+    assert list(ax.get_lines()[0].get_xdata()) == list(range(1, 10))
+    with pytest.raises(ValueError, match=r"norms_by_mode\['dot'\] must be 1-D"):
+        plots.plot_grad_norm_by_position({"dot": np.ones((2, 3))})
+
+
+def test_plot_grad_norm_by_position_into_axes_has_default_title():
+    fig, ax = plt.subplots()
+    assert plots.plot_grad_norm_by_position({"none": [1.0, 0.1]}, ax=ax) is fig
+    assert ax.get_title() == "Gradient norm by source position"
+
+
+def test_plot_norm_ratio_vs_length(rng):
+    lengths = [5, 10, 20, 40]
+    ratios = {m: rng.random(4) for m in MODES}
+    fig = plots.plot_norm_ratio_vs_length(lengths, ratios)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    assert ax.get_title() == "First / last position gradient norm vs source length"
+    assert "length" in ax.get_xlabel() and "ratio" in ax.get_ylabel()
+    assert legend_texts(ax) == [*MODES, "equal flow (ratio 1)"]
+    with pytest.raises(ValueError, match=r"ratios_by_mode\['dot'\] has 3 values but lengths has 4"):
+        plots.plot_norm_ratio_vs_length(lengths, {"dot": [1.0, 2.0, 3.0]})
+
+
+def test_plot_accuracy_vs_length(rng):
+    lengths = np.array([4, 8, 12])
+    acc = {"lstm + general": [1.0, 0.9, 0.7], "lstm, no attention": [1.0, 0.6, np.nan]}
+    fig = plots.plot_accuracy_vs_length(lengths, acc)
+    (ax,) = fig.axes
+    assert ax.get_title() == "Exact match vs source length"
+    assert ax.get_yscale() == "linear"
+    assert "length" in ax.get_xlabel() and "exact match" in ax.get_ylabel()
+    assert legend_texts(ax) == list(acc)
+    with pytest.raises(ValueError, match="acc_by_model is empty"):
+        plots.plot_accuracy_vs_length(lengths, {})
+
+
+# ----------------------------------------------------------------------------------------------
+# saving
+
+def test_save_figure_writes_png_and_creates_dirs(rng, tmp_path):
+    fig = plots.plot_training(make_history(rng))
+    path = plots.save_figure(fig, tmp_path / "runs" / "exp" / "training.png")
+    assert path.is_file() and path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
