@@ -142,8 +142,8 @@ def record_matmuls(cfg: dict) -> list[dict]:
 
     def rec(op, where, *args, **kwargs):
         log.append({"op": op, "where": where, "args": [_describe(a) for a in args],
-                    "kwargs": kwargs})
-        return np.matmul(*args) if op == "matmul" else getattr(np, op)(*args, **kwargs)
+                    "kwargs": {k: _describe(v) for k, v in kwargs.items() if k != "out"}})
+        return (np.matmul if op == "matmul" else getattr(np, op))(*args, **kwargs)
 
     mods = [m for name, m in sorted(sys.modules.items())
             if name.startswith("numpy_seq2seq") and getattr(m, "__file__", None)]
@@ -215,13 +215,12 @@ class Floor:
 
         for e in log:
             args = [operand(a) for a in e["args"]]
+            kwargs = {k: operand(v) for k, v in e["kwargs"].items()}
             fn = np.matmul if e["op"] == "matmul" else getattr(np, e["op"])
-            res = fn(*args, **e["kwargs"])
+            res = fn(*args, **kwargs)
             if e["op"] in ("matmul", "dot", "einsum") and isinstance(res, np.ndarray) and res.ndim:
-                out = np.empty_like(res)
-                self.calls.append((fn, args, dict(e["kwargs"], out=out)))
-            else:
-                self.calls.append((fn, args, e["kwargs"]))
+                kwargs["out"] = np.empty_like(res)  # results land in preallocated arrays
+            self.calls.append((fn, args, kwargs))
 
     def __call__(self):
         for fn, args, kwargs in self.calls:
@@ -316,6 +315,7 @@ def run_one(args, shape_name, cell, score, dtype, threads, baseline_mods):
         if not args.skip_floor:
             row["floor_ms"] = 1e3 * statistics.median(times[2])
             row["step_over_floor"] = paired_ratio(times[0], times[2])[0]
+    row["load"] = os.getloadavg()[0]
     if not args.skip_memory:
         row["peak_mib"] = peak_memory(model, src, tgt) / 2**20
     return row
@@ -367,7 +367,7 @@ def table(rows, baseline: str) -> str:
             f"numpy/{rv} (IQR)"]
     if baseline == "naive":
         cols.append("speed-up")
-    cols += ["floor ms", "GFLOP", "step/floor", "peak MiB"]
+    cols += ["floor ms", "GFLOP", "step/floor", "peak MiB", "load"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lo, hi = r["ratio_iqr"]
@@ -379,7 +379,8 @@ def table(rows, baseline: str) -> str:
         cells += [f"{r['floor_ms']:.1f}" if "floor_ms" in r else "-",
                   f"{r['gflop']:.2f}" if "gflop" in r else "-",
                   f"{r['step_over_floor']:.2f}" if "step_over_floor" in r else "-",
-                  f"{r['peak_mib']:.0f}" if "peak_mib" in r else "-"]
+                  f"{r['peak_mib']:.0f}" if "peak_mib" in r else "-",
+                  f"{r['load']:.1f}"]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 

@@ -60,7 +60,9 @@ class TorchSeq2Seq(nn.Module):
         A = attention_dim or H
         self.cell, self.attention = cell, attention
         self.bidirectional, self.reverse_source = bidirectional, reverse_source
-        self.input_feeding = input_feeding and attention is not None
+        if input_feeding and attention is None:
+            raise ValueError("input_feeding feeds h̃ back and needs attention, got attention=None")
+        self.input_feeding = input_feeding
         self.hidden_dim = H
         kw = dict(dtype=dtype)
 

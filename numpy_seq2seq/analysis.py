@@ -154,6 +154,8 @@ def gradient_flow_experiment(
     for length in lengths:
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise ValueError(f"lengths must be positive ints, got {length!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
     if task not in FLOW_TASKS:
         raise ValueError(f"task must be one of {FLOW_TASKS}, got {task!r}")
     if isinstance(train_steps, bool) or not isinstance(train_steps, (int, np.integer)) \

@@ -213,6 +213,7 @@ def test_attention_opens_a_direct_path_to_the_first_position():
         (dict(cells=("tanh",)), "cells"),
         (dict(attentions=("additive",)), "attentions"),
         (dict(lengths=(0,)), "lengths"),
+        (dict(n=0), "n must be"),
         (dict(task="dates"), "task"),
         (dict(train_steps=-1), "train_steps"),
     ],

@@ -96,3 +96,8 @@ def test_weights_sum_to_one_and_ignore_padding(rng, score):
     # and changing them changes nothing
     hs2 = np.where(SRC_MASK[:, :, None], hs, 7.0)
     assert np.array_equal(att.attention_forward(score, hd, hs2, SRC_MASK, inputs)[0], h_tilde)
+
+
+def test_dot_score_rejects_sizes_that_cannot_meet(rng):
+    with pytest.raises(ValueError, match="size 6 and h̄_s of size 4.*'general' or 'concat'"):
+        att.dot_score_forward(rng.standard_normal((N, T, H)), rng.standard_normal((N, S, 4)))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import matmul
 from .softmax import masked_softmax_backward, masked_softmax_forward
 
 SCORES = ("dot", "general", "concat")
@@ -46,7 +47,18 @@ def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, tuple
     -------
     scores : ndarray of shape (N, T, S)
     cache : (hd, hs)
+
+    Raises
+    ------
+    ValueError
+        If h_t and h̄_s differ in size: the dot score has no weights to bridge them (use
+        "general" or "concat", or give the encoder states the decoder's size).
     """
+    if hd.shape[-1] != hs.shape[-1]:
+        raise ValueError(
+            f"the dot score needs decoder and encoder states of one size, got h_t of size "
+            f"{hd.shape[-1]} and h̄_s of size {hs.shape[-1]}; use 'general' or 'concat' instead"
+        )
     return hd @ _swap(hs), (hd, hs)
 
 
@@ -83,7 +95,7 @@ def general_score_forward(
     scores : ndarray of shape (N, T, S)
     cache : (hd, hs, W_a, q) with q = hd W_a of shape (N, T, H)
     """
-    q = hd @ W_a  # (N, T, H)
+    q = matmul(hd, W_a)  # (N, T, H)
     return q @ _swap(hs), (hd, hs, W_a, q)
 
 
@@ -103,7 +115,7 @@ def general_score_backward(
     dhs = _swap(dscores) @ q  # (N, S, H), into h̄_s
     H = hd.shape[-1]
     dW_a = hd.reshape(-1, H).T @ dq.reshape(-1, H)  # (H, H)
-    return dq @ W_a.T, dhs, {"W_a": dW_a}
+    return matmul(dq, W_a.T), dhs, {"W_a": dW_a}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,8 +140,8 @@ def concat_score_forward(
     cache : (hd, hs, W_a, v_a, act) with act = tanh(…) of shape (N, T, S, A)
     """
     H = hd.shape[-1]
-    u = hd @ W_a[:H]  # (N, T, A)
-    k = hs @ W_a[H:]  # (N, S, A)
+    u = matmul(hd, W_a[:H])  # (N, T, A)
+    k = matmul(hs, W_a[H:])  # (N, S, A)
     act = np.tanh(u[:, :, None, :] + k[:, None, :, :])  # (N, T, S, A)
     return act @ v_a, (hd, hs, W_a, v_a, act)
 
@@ -154,7 +166,7 @@ def concat_score_backward(
     dW_a = np.concatenate(
         [hd.reshape(-1, H).T @ du.reshape(-1, A), hs.reshape(-1, H).T @ dk.reshape(-1, A)]
     )
-    return du @ W_a[:H].T, dk @ W_a[H:].T, {"W_a": dW_a, "v_a": dv_a[0]}
+    return matmul(du, W_a[:H].T), matmul(dk, W_a[H:].T), {"W_a": dW_a, "v_a": dv_a[0]}
 
 
 SCORE_FORWARD = {
@@ -197,7 +209,7 @@ def attention_forward(
     weights, sm_cache = masked_softmax_forward(scores, src_mask[:, None, :])  # (N, T, S)
     context = weights @ hs  # (N, T, H)
     # [c_t; h_t] W_c = c_t W_c[:H] + h_t W_c[H:], which avoids building the concatenation
-    h_tilde = np.tanh(context @ p["W_c"][:H] + hd @ p["W_c"][H:])  # (N, T, H)
+    h_tilde = np.tanh(matmul(context, p["W_c"][:H]) + matmul(hd, p["W_c"][H:]))  # (N, T, H)
     cache = (score, hd, hs, p["W_c"], score_cache, sm_cache, weights, context, h_tilde)
     return h_tilde, weights, cache
 
@@ -216,8 +228,8 @@ def attention_backward(
     score, hd, hs, W_c, score_cache, sm_cache, weights, context, h_tilde = cache
     H = hd.shape[-1]
     dpre = dh_tilde * (1 - h_tilde * h_tilde)  # (N, T, H), through tanh
-    dcontext = dpre @ W_c[:H].T  # into c_t
-    dhd = dpre @ W_c[H:].T  # into h_t, directly
+    dcontext = matmul(dpre, W_c[:H].T)  # into c_t
+    dhd = matmul(dpre, W_c[H:].T)  # into h_t, directly
     dW_c = np.concatenate(
         [context.reshape(-1, H).T @ dpre.reshape(-1, H), hd.reshape(-1, H).T @ dpre.reshape(-1, H)]
     )

@@ -18,7 +18,13 @@ import numpy as np
 
 from .attention import attention_backward, attention_forward
 from .encoder import _sub
-from .layers import affine_backward, affine_forward, embedding_backward, embedding_forward
+from .layers import (
+    affine_backward,
+    affine_forward,
+    embedding_backward,
+    embedding_forward,
+    matmul,
+)
 from .recurrent import CELLS, recurrent_backward, recurrent_forward
 
 
@@ -110,7 +116,7 @@ def _input_feeding_forward(cell, score, y, mask, state0, hs, src_mask, p):
     N, T, E = y.shape
     H = state0[0].shape[1]
     Wy, Wf = p["dec_Wx"][:E], p["dec_Wx"][E:]
-    yw = y @ Wy + p["dec_b"]  # (N, T, G·H), the embedding half of every step at once
+    yw = matmul(y, Wy) + p["dec_b"]  # (N, T, G·H), the embedding half of every step at once
     h_tilde = np.zeros((N, T, H), dtype=y.dtype)
     weights = np.zeros((N, T, hs.shape[1]), dtype=y.dtype)
     h_prev = np.empty((N, T, H), dtype=y.dtype)
@@ -161,5 +167,5 @@ def _input_feeding_backward(dh_tilde, cache):
     grads["dec_b"] = dxw2.sum(axis=0)
     if c.has_bhn:
         grads["dec_bhn"] = dhw[:, :, 2 * H :].sum(axis=(0, 1))
-    dy = dxw @ p["dec_Wx"][:E].T  # (N, T, E)
+    dy = matmul(dxw, p["dec_Wx"][:E].T)  # (N, T, E)
     return dy, dstate, dhs, grads

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from . import gru, lstm, rnn
+from .layers import matmul
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def recurrent_forward(
     c = CELLS[cell]
     N, T, _ = x.shape
     H = state0[0].shape[1]
-    xw = x @ p["Wx"] + p["b"]  # (N, T, G·H), every step's input projection at once
+    xw = matmul(x, p["Wx"]) + p["b"]  # (N, T, G·H), every step's input projection at once
     hs = np.empty((N, T, H), dtype=x.dtype)
     h_prev = np.empty((N, T, H), dtype=x.dtype)  # h_{t-1} for every t, for dW_h after the loop
     keep = mask[:, :, None]  # (N, T, 1)
@@ -142,7 +143,7 @@ def recurrent_backward(
     }
     if c.has_bhn:
         grads["bhn"] = dhw[:, :, 2 * H :].sum(axis=(0, 1))
-    dx = dxw @ p["Wx"].T  # (N, T, D)
+    dx = matmul(dxw, p["Wx"].T)  # (N, T, D)
     if return_dh:
         return dx, dstate, grads, dh_total
     return dx, dstate, grads

@@ -1,0 +1,226 @@
+"""The numpy-seq2seq command: every bad-input path is one error line and exit status 2; a tiny
+end-to-end run trains, translates and evaluates."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from numpy_seq2seq.cli import main
+
+ERROR = "numpy-seq2seq: error: "
+TINY = ["--task", "reverse", "--num-examples", "200", "--epochs", "1", "--hidden-dim", "16",
+        "--embed-dim", "8"]
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(ERROR), err
+    assert "Traceback" not in err
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """One tiny training run shared by the translate and evaluate tests."""
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", *TINY, "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "empty.tsv").write_text("")
+    (tmp_path / "blank.tsv").write_text("\n  \n")
+    (tmp_path / "notab.tsv").write_text("hello\tbonjour\ncat chat\n")
+    (tmp_path / "good.tsv").write_text("".join(f"{w}\t{w[::-1]}\n" for w in
+                                               ["abc", "bca", "cab", "aab", "bba", "ccb"] * 3))
+    (tmp_path / "not_a_checkpoint.npz").write_text("just text")
+    return tmp_path
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+
+@pytest.mark.parametrize("argv, fragments", [
+    ([], ["choose a command"]),
+    (["fly"], ["invalid choice: 'fly'"]),
+    (["train", "--task", "nosuch"], ["--task", "invalid choice: 'nosuch'"]),
+    (["train", "--cell", "transformer"], ["--cell", "invalid choice"]),
+    (["train", "--attention", "bahdanau"], ["--attention", "invalid choice"]),
+    (["train", "--optimizer", "rmsprop"], ["--optimizer", "invalid choice"]),
+    (["train", "--tokenize", "bpe", "--data", "x.tsv"], ["--tokenize", "invalid choice"]),
+    (["train", "--epochs", "0"], ["--epochs", "positive integer"]),
+    (["train", "--epochs", "many"], ["--epochs", "positive integer"]),
+    (["train", "--lr", "-1"], ["--lr", "positive number"]),
+    (["train", "--seed", "-3"], ["--seed"]),
+    (["train", "--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
+    (["train", "--task", "dates", "--min-len", "3"], ["dates", "no length range"]),
+    (["train", "--task", "reverse", "--min-len", "6", "--max-len", "2"], ["min_len"]),
+    (["train", "--task", "reverse", "--tokenize", "word"], ["--tokenize applies to --data"]),
+    (["train", "--task", "reverse", "--data", "x.tsv"], ["not allowed with argument"]),
+    (["train", "--bidirectional", "--hidden-dim", "15"], ["hidden_dim", "even"]),
+    (["train", "--attention", "none", "--input-feeding"], ["input_feeding"]),
+    (["train", "--clip", "-1"], ["--clip"]),
+    (["translate", "abc"], ["--checkpoint"]),
+    (["evaluate"], ["--checkpoint"]),
+])
+def test_bad_arguments(argv, fragments, capsys):
+    code, _, err = run(argv, capsys)
+    assert_one_line_error(code, err, *fragments)
+
+
+@pytest.mark.parametrize("name, fragments", [
+    ("missing.tsv", ["not found", "missing.tsv"]),
+    ("empty.tsv", ["no sentence pairs"]),
+    ("blank.tsv", ["no sentence pairs"]),
+    ("notab.tsv", ["notab.tsv:2", "no TAB"]),
+])
+@pytest.mark.parametrize("option", ["--data", "--valid"])
+def test_bad_corpus_files(name, fragments, option, files, capsys):
+    data = files / ("good.tsv" if option == "--valid" else name)
+    argv = ["train", "--data", str(data), "--epochs", "1", "--out", str(files / "run")]
+    if option == "--valid":
+        argv += ["--valid", str(files / name)]
+    code, _, err = run(argv, capsys)
+    assert_one_line_error(code, err, *fragments)
+
+
+def test_too_few_pairs_to_split(files, capsys):
+    (files / "one.tsv").write_text("a\tb\n")
+    code, _, err = run(["train", "--data", str(files / "one.tsv"), "--out", str(files / "r")],
+                       capsys)
+    assert_one_line_error(code, err, "no held-out pairs")
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["translate", "--checkpoint", "{d}/missing.npz", "abc"], ["not found"]),
+    (["translate", "--checkpoint", "{d}/not_a_checkpoint.npz", "abc"], ["not a numpy_seq2seq"]),
+    (["evaluate", "--checkpoint", "{d}/missing.npz"], ["not found"]),
+])
+def test_bad_checkpoint(argv, fragments, files, capsys):
+    code, _, err = run([a.format(d=files) for a in argv], capsys)
+    assert_one_line_error(code, err, *fragments)
+
+
+@pytest.mark.parametrize("texts, fragments", [
+    (["abc", "ab9!"], ["input 2", "'9', '!'", "not in the vocabulary"]),
+    (["ABC"], ["input 1", "not in the vocabulary"]),
+    ([""], ["input 1 is empty"]),
+])
+def test_translate_rejects_unknown_characters(texts, fragments, run_dir, capsys):
+    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"), *texts],
+                         capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert out == ""
+
+
+def test_translate_with_empty_stdin(run_dir, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n \n"))
+    code, _, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz")], capsys)
+    assert_one_line_error(code, err, "no input text")
+
+
+def test_evaluate_bad_data(run_dir, files, capsys):
+    code, _, err = run(["evaluate", "--checkpoint", str(run_dir / "checkpoint.npz"),
+                        "--data", str(files / "notab.tsv")], capsys)
+    assert_one_line_error(code, err, "no TAB")
+    code, _, err = run(["evaluate", "--checkpoint", str(run_dir / "checkpoint.npz"),
+                        "--task", "nosuch"], capsys)
+    assert_one_line_error(code, err, "invalid choice")
+
+
+# ---------------------------------------------------------------------------------------------
+# help
+
+@pytest.mark.parametrize("command", ["train", "translate", "evaluate"])
+def test_subcommand_help(command, capsys):
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0
+    assert out.startswith(f"usage: numpy-seq2seq {command}")
+    assert "--checkpoint" in out or "--task" in out
+
+
+def test_python_dash_m_help():
+    res = subprocess.run([sys.executable, "-m", "numpy_seq2seq", "--help"], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: numpy-seq2seq")
+    for command in ("train", "translate", "evaluate"):
+        assert command in res.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# end to end
+
+def test_train_writes_the_run_directory(tmp_path, capsys):
+    code, out, err = run(["train", *TINY, "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    for name in ("checkpoint.npz", "metrics.json", "attention.png", "training.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert "task reverse" in out and "parameters" in out
+    assert "epoch  1/1" in out and "exact match" in out
+    assert f"wrote {tmp_path}" in out and "examples (held-out):" in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["hidden_dim"] == 16 and metrics["n_valid"] == 20
+    assert len(metrics["epochs"]) == 1
+    for key in ("exact_match", "token_accuracy"):
+        assert 0.0 <= metrics["final"][key] <= 1.0
+        assert metrics["epochs"][0][key] == metrics["final"][key]
+    assert metrics["wall_time_s"] > 0
+
+
+def test_train_on_a_word_level_corpus_reports_bleu(files, capsys):
+    code, out, err = run(["train", "--data", str(files / "good.tsv"), "--tokenize", "word",
+                          "--epochs", "1", "--hidden-dim", "8", "--quiet",
+                          "--out", str(files / "run")], capsys)
+    assert code == 0, err
+    assert "BLEU" in out
+    assert json.loads((files / "run" / "metrics.json").read_text())["final"]["bleu"] is not None
+
+
+def test_translate(run_dir, capsys, monkeypatch):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, out, err = run(["translate", "--checkpoint", ckpt, "abc", "hgf"], capsys)
+    assert code == 0, err
+    assert len(out.splitlines()) == 2
+    code, beam_out, _ = run(["translate", "--checkpoint", ckpt, "--beam", "3", "abc"], capsys)
+    assert code == 0 and len(beam_out.splitlines()) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO("abc\n\nhgf\n"))
+    code, stdin_out, _ = run(["translate", "--checkpoint", ckpt], capsys)
+    assert code == 0 and stdin_out == out
+
+
+def test_translate_shows_attention(run_dir, tmp_path, capsys):
+    plot = tmp_path / "attn.png"
+    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"),
+                          "--max-len", "4", "--show-attention", "--plot", str(plot), "abcd"],
+                         capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].split() == ["a", "b", "c", "d"]  # the table's header: source tokens
+    assert len(lines[2].split()) == 5  # an output token and 4 weights
+    assert plot.stat().st_size > 0
+
+
+def test_evaluate(run_dir, capsys):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, out, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 0, err
+    assert "held-out split" in out and "exact match" in out and "token accuracy" in out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert f"{100 * metrics['final']['exact_match']:.2f} %" in out
+    code, out, _ = run(["evaluate", "--checkpoint", ckpt, "--task", "reverse",
+                        "--num-examples", "30"], capsys)
+    assert code == 0 and "30 pairs" in out and "BLEU" not in out
