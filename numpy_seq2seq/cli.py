@@ -39,6 +39,7 @@ from .data import (
 from .decoding import Hypothesis, beam_search, greedy_decode
 from .model import CELL_CHOICES, Seq2Seq
 from .optim import OPTIMIZERS
+from .threads import DEFAULT_THREADS, blas_threads
 from .training import TrainingDiverged, evaluate, train
 
 PROG = "numpy-seq2seq"
@@ -199,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-len", type=_positive_int, metavar="L")
     ev.add_argument("--batch-size", type=_positive_int, default=256)
     ev.set_defaults(func=cmd_evaluate)
+    for command in (t, tr, ev):
+        command.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+                             metavar="K", help="BLAS threads (default %(default)s: fastest for "
+                             "these small products, see numpy_seq2seq/threads.py)")
     return parser
 
 
@@ -209,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             raise CLIError("choose a command: train, translate or evaluate (see --help)")
-        return args.func(args)
+        with blas_threads(args.threads):
+            return args.func(args)
     except SystemExit as e:  # --help
         return 0 if e.code is None else int(e.code)
     except TrainingDiverged as e:
@@ -317,7 +323,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model, train_ids, valid_ids, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         optimizer=args.optimizer, clip=clip, seed=args.seed, lr_decay=lr_decay,
         progress=not args.quiet, out_dir=out, src_vocab=src_vocab, tgt_vocab=tgt_vocab,
-        on_epoch_end=report, checkpoint_extra={"data": spec},
+        on_epoch_end=report, checkpoint_extra={"data": spec}, threads=args.threads,
     )
     train_time = time.perf_counter() - t_start
 

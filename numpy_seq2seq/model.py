@@ -253,7 +253,8 @@ class Seq2Seq:
         tgt = self._check_ids("tgt", tgt, self.config["tgt_vocab_size"], 2)
         if src.shape[0] != tgt.shape[0]:
             raise ValueError(
-                f"src and tgt must have the same batch size N, got {src.shape[0]} and {tgt.shape[0]}"
+                "src and tgt must have the same batch size N, "
+                f"got {src.shape[0]} and {tgt.shape[0]}"
             )
         if not (src[:, 0] != 0).all():
             row = int(np.nonzero(src[:, 0] == 0)[0][0])

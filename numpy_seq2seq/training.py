@@ -38,6 +38,7 @@ from .checkpoint import save_checkpoint
 from .data.batching import iterate_batches
 from .decoding import greedy_decode
 from .optim import clip_grad_norm, make_optimizer
+from .threads import DEFAULT_THREADS, blas_threads
 
 if TYPE_CHECKING:
     from .data.vocab import Vocab
@@ -211,6 +212,7 @@ def train(
     eval_batch_size: int = 256,
     on_epoch_end: Callable[[int, dict[str, Any], History], None] | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
+    threads: int | None = DEFAULT_THREADS,
 ) -> History:
     """Train ``model`` in place with mini-batches; evaluate on ``valid_data`` after each epoch.
 
@@ -253,6 +255,9 @@ def train(
         ``exact_match``, ``token_accuracy``, ``valid_loss``, ``bleu``.
     checkpoint_extra : dict, optional
         More entries for the checkpoint's ``extra`` (e.g. how the data was made).
+    threads : int or None
+        BLAS threads while training (default 1, see ``numpy_seq2seq.threads``); None leaves
+        the process's setting alone.
 
     Returns
     -------
@@ -264,90 +269,92 @@ def train(
         If a loss or gradient norm is NaN or infinite. The message names the step; the update
         is not applied and the last epoch's checkpoint is left as it was.
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if lr_decay is not None and not 0.0 < lr_decay <= 1.0:
-        raise ValueError(f"lr_decay must be in (0, 1] or None, got {lr_decay!r}")
-    train_src, train_tgt = train_data
-    if len(train_src) == 0:
-        raise ValueError("train_data is empty")
-    if bleu is None:
-        bleu = tgt_vocab is not None and tgt_vocab.tokenizer == "word"
-    opt = make_optimizer(optimizer, model.params, lr)
-    rng = np.random.default_rng(seed)  # one generator: a fresh, reproducible order each epoch
-    history = History(max_norm=None if clip is None else float(clip))
-    ckpt_path = None if out_dir is None else Path(out_dir) / CHECKPOINT_NAME
-    last_ckpt: Path | None = None
-    best_valid = math.inf
-    n_batches = math.ceil(len(train_src) / batch_size)
-    # a bar only where it redraws in place: a terminal or a notebook, not a log file
-    show = progress and (sys.stderr.isatty() or "ipykernel" in sys.modules)
-    if show:
-        from tqdm.auto import tqdm  # lazy: tqdm.auto looks for Jupyter, which takes a moment
-    else:
-        tqdm = _NoBar
-    step = 0
-    for epoch in range(1, int(epochs) + 1):
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{epochs}", unit="batch",
-                   disable=not show, leave=False, dynamic_ncols=True)
-        start, tokens_seen, loss_sum, label_sum = time.perf_counter(), 0, 0.0, 0
-        for src, tgt in iterate_batches(train_src, train_tgt, batch_size, seed=rng,
-                                        bucket=bucket):
-            step += 1
-            loss, grads = model.loss_and_grads(src, tgt)
-            param_norms = {k: float(np.linalg.norm(g)) for k, g in grads.items()}
-            norm = clip_grad_norm(grads, clip)  # the norm before clipping
-            if not (math.isfinite(loss) and math.isfinite(norm)):
-                bar.close()
-                kept = (f"the last good checkpoint {last_ckpt} is kept unchanged"
-                        if last_ckpt else "no checkpoint was written")
-                raise TrainingDiverged(
-                    f"training diverged at step {step} (epoch {epoch}): loss={loss}, "
-                    f"gradient norm={norm}; the update was not applied and {kept}. "
-                    "Try a smaller learning rate or a lower --clip.",
-                    step, history, last_ckpt,
-                )
-            opt.step(grads)
-            labels = int((tgt[:, 1:] != 0).sum())
-            loss_sum += loss * labels
-            label_sum += labels
-            tokens_seen += int((src != 0).sum()) + int((tgt != 0).sum())
-            history.step.append(step)
-            history.loss.append(float(loss))
-            history.grad_norm.append(norm)
-            history.lr.append(opt.lr)
-            for k, v in param_norms.items():
-                history.param_grad_norms.setdefault(k, []).append(v)
-            if show:
-                elapsed = time.perf_counter() - start
-                bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens_seen / elapsed:,.0f}",
-                                refresh=False)
-                bar.update(1)
-        bar.close()
-        history.epoch_time.append(time.perf_counter() - start)
-        history.epoch_end_steps.append(step)
-        history.train_loss.append(loss_sum / label_sum)
-        metrics: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / label_sum,
-                                   "lr": opt.lr, "time": history.epoch_time[-1]}
-        if valid_data is not None:
-            res = evaluate(model, valid_data[0], valid_data[1], eval_batch_size, tgt_vocab,
-                           bleu=bleu)
-            metrics.update(exact_match=res["exact_match"], token_accuracy=res["token_accuracy"],
-                           valid_loss=res["loss"], bleu=res["bleu"])
-            history.valid_loss.append(res["loss"])
-            history.valid_exact_match.append(res["exact_match"])
-            history.valid_token_accuracy.append(res["token_accuracy"])
-            if res["bleu"] is not None:
-                history.valid_bleu.append(res["bleu"])
-            if lr_decay is not None:
-                if res["loss"] < best_valid:
-                    best_valid = res["loss"]
-                else:
-                    opt.lr *= lr_decay
-        if ckpt_path is not None:
-            extra = {"epoch": epoch, "step": step, "metrics": metrics, **(checkpoint_extra or {})}
-            last_ckpt = save_checkpoint(ckpt_path, model, src_vocab, tgt_vocab, extra=extra)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, metrics, history)
-    return history
+    with blas_threads(threads):  # one BLAS thread is fastest at these sizes (threads.py)
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if lr_decay is not None and not 0.0 < lr_decay <= 1.0:
+            raise ValueError(f"lr_decay must be in (0, 1] or None, got {lr_decay!r}")
+        train_src, train_tgt = train_data
+        if len(train_src) == 0:
+            raise ValueError("train_data is empty")
+        if bleu is None:
+            bleu = tgt_vocab is not None and tgt_vocab.tokenizer == "word"
+        opt = make_optimizer(optimizer, model.params, lr)
+        rng = np.random.default_rng(seed)  # one generator: a fresh, reproducible order each epoch
+        history = History(max_norm=None if clip is None else float(clip))
+        ckpt_path = None if out_dir is None else Path(out_dir) / CHECKPOINT_NAME
+        last_ckpt: Path | None = None
+        best_valid = math.inf
+        n_batches = math.ceil(len(train_src) / batch_size)
+        # a bar only where it redraws in place: a terminal or a notebook, not a log file
+        show = progress and (sys.stderr.isatty() or "ipykernel" in sys.modules)
+        if show:
+            from tqdm.auto import tqdm  # lazy: tqdm.auto looks for Jupyter, which takes a moment
+        else:
+            tqdm = _NoBar
+        step = 0
+        for epoch in range(1, int(epochs) + 1):
+            bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{epochs}", unit="batch",
+                       disable=not show, leave=False, dynamic_ncols=True)
+            start, tokens_seen, loss_sum, label_sum = time.perf_counter(), 0, 0.0, 0
+            for src, tgt in iterate_batches(train_src, train_tgt, batch_size, seed=rng,
+                                            bucket=bucket):
+                step += 1
+                loss, grads = model.loss_and_grads(src, tgt)
+                param_norms = {k: float(np.linalg.norm(g)) for k, g in grads.items()}
+                norm = clip_grad_norm(grads, clip)  # the norm before clipping
+                if not (math.isfinite(loss) and math.isfinite(norm)):
+                    bar.close()
+                    kept = (f"the last good checkpoint {last_ckpt} is kept unchanged"
+                            if last_ckpt else "no checkpoint was written")
+                    raise TrainingDiverged(
+                        f"training diverged at step {step} (epoch {epoch}): loss={loss}, "
+                        f"gradient norm={norm}; the update was not applied and {kept}. "
+                        "Try a smaller learning rate or a lower --clip.",
+                        step, history, last_ckpt,
+                    )
+                opt.step(grads)
+                labels = int((tgt[:, 1:] != 0).sum())
+                loss_sum += loss * labels
+                label_sum += labels
+                tokens_seen += int((src != 0).sum()) + int((tgt != 0).sum())
+                history.step.append(step)
+                history.loss.append(float(loss))
+                history.grad_norm.append(norm)
+                history.lr.append(opt.lr)
+                for k, v in param_norms.items():
+                    history.param_grad_norms.setdefault(k, []).append(v)
+                if show:
+                    elapsed = time.perf_counter() - start
+                    bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens_seen / elapsed:,.0f}",
+                                    refresh=False)
+                    bar.update(1)
+            bar.close()
+            history.epoch_time.append(time.perf_counter() - start)
+            history.epoch_end_steps.append(step)
+            history.train_loss.append(loss_sum / label_sum)
+            metrics: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / label_sum,
+                                       "lr": opt.lr, "time": history.epoch_time[-1]}
+            if valid_data is not None:
+                res = evaluate(model, valid_data[0], valid_data[1], eval_batch_size, tgt_vocab,
+                               bleu=bleu)
+                metrics.update(exact_match=res["exact_match"], token_accuracy=res["token_accuracy"],
+                               valid_loss=res["loss"], bleu=res["bleu"])
+                history.valid_loss.append(res["loss"])
+                history.valid_exact_match.append(res["exact_match"])
+                history.valid_token_accuracy.append(res["token_accuracy"])
+                if res["bleu"] is not None:
+                    history.valid_bleu.append(res["bleu"])
+                if lr_decay is not None:
+                    if res["loss"] < best_valid:
+                        best_valid = res["loss"]
+                    else:
+                        opt.lr *= lr_decay
+            if ckpt_path is not None:
+                extra = {"epoch": epoch, "step": step, "metrics": metrics,
+                         **(checkpoint_extra or {})}
+                last_ckpt = save_checkpoint(ckpt_path, model, src_vocab, tgt_vocab, extra=extra)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, metrics, history)
+        return history

@@ -11,13 +11,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import randomize
 
 import numpy_seq2seq.functional.encoder as encoder_module
 from numpy_seq2seq.analysis import gradient_flow_experiment, source_gradient_norms
 from numpy_seq2seq.functional.recurrent import CELLS
 from numpy_seq2seq.gradcheck import numeric_gradient, rel_error
 from numpy_seq2seq.model import Seq2Seq
+
+from conftest import randomize
 
 TOL = 1e-6
 CELL_NAMES = list(CELLS)

@@ -5,12 +5,13 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import randomize
-from sizes import V_SRC, V_TGT, E, H
 
 from numpy_seq2seq.decoding import beam_search, greedy_decode
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from numpy_seq2seq.optim import clip_grad_norm, make_optimizer
+
+from conftest import randomize
+from sizes import V_SRC, V_TGT, E, H
 
 CONFIGS = [
     c for c in itertools.product(CELL_CHOICES, ATTENTION_CHOICES, [False, True], [False, True],

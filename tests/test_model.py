@@ -12,7 +12,7 @@ from numpy_seq2seq.gradcheck import check_model
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 
 from conftest import randomize
-from sizes import E, H, V_SRC, V_TGT
+from sizes import V_SRC, V_TGT, E, H
 
 TOL = 1e-6
 

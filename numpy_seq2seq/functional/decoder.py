@@ -70,7 +70,9 @@ def decoder_forward(
     """
     y, emb_cache = embedding_forward(tgt_in, p["tgt_embed"])  # (N, T, E)
     if input_feeding:
-        out, weights, rec_cache = _input_feeding_forward(cell, score, y, mask, state0, hs, src_mask, p)
+        out, weights, rec_cache = _input_feeding_forward(
+            cell, score, y, mask, state0, hs, src_mask, p
+        )
         att_cache = None
     else:
         hd, _, rec_cache = recurrent_forward(cell, y, state0, mask, _sub(p, "dec_"))

@@ -46,7 +46,7 @@ CELLS: dict[str, Cell] = {
 
 
 def cell_param_shapes(cell: str, input_dim: int, hidden_dim: int) -> dict[str, tuple[int, ...]]:
-    """Shapes of one recurrent layer's parameters: Wx (D, G·H), Wh (H, G·H), b (G·H,), [bhn (H,)]."""
+    """Shapes of one recurrent layer: Wx (D, G·H), Wh (H, G·H), b (G·H,) and, GRU only, bhn (H,)."""
     c = CELLS[cell]
     shapes = {
         "Wx": (input_dim, c.gates * hidden_dim),
