@@ -230,18 +230,30 @@ class Floor:
 # ---------------------------------------------------------------------------------------------
 # timing
 
-def interleaved(fns, repeats: int, warmup: int) -> list[list[float]]:
+def interleaved(fns, repeats: int, warmup: int, settle: float = 0.0) -> list[list[float]]:
     """Times of each function in ``fns``, called round-robin (A B C A B C ...) after ``warmup``
-    untimed rounds, so a burst of load from elsewhere hits every one of them."""
+    untimed rounds, so a burst of load from elsewhere hits every one of them.
+
+    ``settle`` seconds of sleep (untimed) follow every call. With more than one thread, OpenBLAS
+    and OpenMP workers keep spinning for a while after a call returns; on a 2-core machine they
+    would steal the next contender's cores (measured here: torch 72 ms alone, 156 ms right after a
+    NumPy step; a 0.1 s pause removes the effect).
+    """
+    def one(f):
+        t0 = time.perf_counter()
+        f()
+        dt = time.perf_counter() - t0
+        if settle:
+            time.sleep(settle)
+        return dt
+
     for _ in range(warmup):
         for f in fns:
-            f()
+            one(f)
     times = [[] for _ in fns]
     for _ in range(repeats):
         for f, ts in zip(fns, times, strict=True):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
+            ts.append(one(f))
     return times
 
 
@@ -308,7 +320,8 @@ def run_one(args, shape_name, cell, score, dtype, threads, baseline_mods):
             row["gflop"] = sum(_flops(e) for e in log if e["op"] == "matmul") / 1e9
             row["products"] = summarize_products(log)
             fns.append(Floor(log))
-        times = interleaved(fns, args.repeats, args.warmup)
+        settle = args.settle if threads > 1 else 0.0
+        times = interleaved(fns, args.repeats, args.warmup, settle)
         row["numpy_ms"] = 1e3 * statistics.median(times[0])
         row["rival_ms"] = 1e3 * statistics.median(times[1])
         row["ratio"], row["ratio_iqr"] = paired_ratio(times[0], times[1])
@@ -356,7 +369,8 @@ def header(args) -> str:
         lines.append(f"- torch {torch.__version__}, eager CPU, {', '.join(facts)}, "
                      f"torch.get_num_threads()={torch.get_num_threads()} (set per row)")
     lines.append(f"- baseline: {args.baseline}; repeats {args.repeats} after {args.warmup} "
-                 f"warm-up step(s) of each, interleaved")
+                 f"warm-up step(s) of each, interleaved; {args.settle} s pause after each step "
+                 f"when threads > 1")
     lines.append("")
     return "\n".join(lines)
 
@@ -431,6 +445,10 @@ def main(argv=None):
                          "(default: numpy's current BLAS thread count)")
     ap.add_argument("--repeats", type=int, default=7, help="timed steps of each side")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps of each side first")
+    ap.add_argument("--settle", type=float, default=0.15,
+                    help="seconds of untimed pause after each step when threads > 1, so the "
+                         "idle BLAS / OpenMP threads of one side stop spinning before the other "
+                         "side runs")
     ap.add_argument("--all", action="store_true",
                     help="every shape, cell, score and dtype, threads 1 and 2")
     ap.add_argument("--skip-floor", action="store_true", help="do not measure the matmul floor")
