@@ -27,3 +27,38 @@ def randomize(params: dict[str, np.ndarray], rng: np.random.Generator, scale: fl
     """
     for v in params.values():
         v[...] = rng.normal(0.0, scale, v.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# gradient-check bookkeeping: every check goes through ``assert_gradcheck``, which records the
+# worst relative error per family of checks and prints the table at the end of the run
+
+WORST_ERRORS: dict[str, tuple[float, str]] = {}
+
+
+def assert_gradcheck(report, family: str, tol: float, broken: bool = False) -> None:
+    """Assert a gradient check passed (or, for a deliberately wrong backward, that it failed).
+
+    Parameters
+    ----------
+    report : GradCheckReport
+    family : the row of the summary table, e.g. "cells (one step)"
+    tol : the largest relative error a correct backward may show
+    broken : True for the twin whose backward is wrong on purpose; the checker must see an
+        error far above ``tol`` (at least 1e-3)
+    """
+    if broken:
+        assert report.max_error > 1e-3, f"the checker missed a wrong backward:\n{report}"
+        return
+    worst, _ = WORST_ERRORS.get(family, (0.0, ""))
+    if report.max_error >= worst:
+        WORST_ERRORS[family] = (report.max_error, report.worst)
+    assert report.max_error <= tol, str(report)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not WORST_ERRORS:
+        return
+    terminalreporter.section("worst relative error of the gradient checks (float64)")
+    for family, (error, where) in sorted(WORST_ERRORS.items()):
+        terminalreporter.write_line(f"{family:<32} {error:.2e}  ({where})")

@@ -6,6 +6,7 @@ import pytest
 from numpy_seq2seq.functional import attention as att
 from numpy_seq2seq.gradcheck import check_layer
 
+from conftest import assert_gradcheck
 from sizes import A, H, N, S, T
 
 TOL = 1e-7
@@ -24,11 +25,6 @@ def _score_inputs(score, rng):
     return inputs
 
 
-def _assert(report, broken):
-    if broken:
-        assert report.max_error > 1e-3, f"the checker missed a wrong backward:\n{report}"
-    else:
-        assert report.max_error <= TOL, str(report)
 
 
 @pytest.mark.parametrize("score", att.SCORES)
@@ -40,7 +36,8 @@ def test_score_gradient(rng, score, broken):
             dhs = np.zeros_like(dhs)
         return {"hd": dhd, "hs": dhs, **grads}
 
-    _assert(check_layer(att.SCORE_FORWARD[score], backward, _score_inputs(score, rng)), broken)
+    report = check_layer(att.SCORE_FORWARD[score], backward, _score_inputs(score, rng))
+    assert_gradcheck(report, f"attention score: {score}", TOL, broken)
 
 
 def test_scores_match_the_paper_equations_one_pair_at_a_time(rng):
@@ -78,7 +75,7 @@ def test_attention_layer_gradient(rng, score, broken, monkeypatch):
     forward, backward, inputs = _attention_layer(score, rng)
     if broken:  # a softmax backward that forgets the normalisation term
         monkeypatch.setattr(att, "masked_softmax_backward", lambda d, c: c[0] * d)
-    _assert(check_layer(forward, backward, inputs), broken)
+    assert_gradcheck(check_layer(forward, backward, inputs), "attention layer", TOL, broken)
 
 
 @pytest.mark.parametrize("score", att.SCORES)

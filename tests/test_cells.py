@@ -16,6 +16,7 @@ from numpy_seq2seq.functional.recurrent import (
 )
 from numpy_seq2seq.gradcheck import check_layer
 
+from conftest import assert_gradcheck
 from sizes import D, H, N, T
 
 TOL = 1e-7
@@ -28,11 +29,6 @@ def _params(cell, rng):
     return {k: rng.standard_normal(s) * 0.5 for k, s in cell_param_shapes(cell, D, H).items()}
 
 
-def _assert(report, broken):
-    if broken:
-        assert report.max_error > 1e-3, f"the checker missed a wrong backward:\n{report}"
-    else:
-        assert report.max_error <= TOL, str(report)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,9 +44,9 @@ def test_rnn_step_gradient(rng, broken):
         return {"x": dx, "h_prev": dh_prev, "Wx": dWx, "Wh": dWh, "b": db}
 
     p = _params("rnn", rng)
-    _assert(check_layer(rnn.rnn_step_forward, backward,
+    assert_gradcheck(check_layer(rnn.rnn_step_forward, backward,
                         {"x": rng.standard_normal((N, D)), "h_prev": rng.standard_normal((N, H)),
-                         **p}), broken)
+                         **p}), "cells: one step", TOL, broken)
 
 
 @pytest.mark.parametrize("broken", BROKEN, ids=BROKEN_IDS)
@@ -66,9 +62,9 @@ def test_lstm_step_gradient(rng, broken):
         return {"x": dx, "h_prev": dh_prev, "c_prev": dc_prev, "Wx": dWx, "Wh": dWh, "b": db}
 
     p = _params("lstm", rng)
-    _assert(check_layer(forward, backward,
-                        {"x": rng.standard_normal((N, D)), "h_prev": rng.standard_normal((N, H)),
-                         "c_prev": rng.standard_normal((N, H)), **p}), broken)
+    inputs = {"x": rng.standard_normal((N, D)), "h_prev": rng.standard_normal((N, H)),
+              "c_prev": rng.standard_normal((N, H)), **p}
+    assert_gradcheck(check_layer(forward, backward, inputs), "cells: one step", TOL, broken)
 
 
 @pytest.mark.parametrize("broken", BROKEN, ids=BROKEN_IDS)
@@ -81,9 +77,9 @@ def test_gru_step_gradient(rng, broken):
         return {"x": dx, "h_prev": dh_prev, "Wx": dWx, "Wh": dWh, "b": db, "bhn": dbhn}
 
     p = _params("gru", rng)
-    _assert(check_layer(gru.gru_step_forward, backward,
+    assert_gradcheck(check_layer(gru.gru_step_forward, backward,
                         {"x": rng.standard_normal((N, D)), "h_prev": rng.standard_normal((N, H)),
-                         **p}), broken)
+                         **p}), "cells: one step", TOL, broken)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +129,7 @@ def test_unrolled_gradient(rng, cell, broken):
             object.__setattr__(c, "core_backward", real)
     else:
         report = check_layer(forward, backward, inputs)
-    _assert(report, broken)
+    assert_gradcheck(report, "cells: unrolled BPTT, padded", TOL, broken)
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)

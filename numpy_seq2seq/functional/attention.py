@@ -142,7 +142,8 @@ def concat_score_forward(
     H = hd.shape[-1]
     u = matmul(hd, W_a[:H])  # (N, T, A)
     k = matmul(hs, W_a[H:])  # (N, S, A)
-    act = np.tanh(u[:, :, None, :] + k[:, None, :, :])  # (N, T, S, A)
+    act = u[:, :, None, :] + k[:, None, :, :]  # (N, T, S, A), every (t, s) pair
+    np.tanh(act, out=act)  # in place: this is the model's largest array
     return act @ v_a, (hd, hs, W_a, v_a, act)
 
 
@@ -160,7 +161,11 @@ def concat_score_backward(
     hd, hs, W_a, v_a, act = cache
     H, A = hd.shape[-1], v_a.shape[0]
     dv_a = dscores.reshape(1, -1) @ act.reshape(-1, A)  # (1, A), into v_a
-    dpre = (dscores[..., None] * v_a) * (1 - act * act)  # (N, T, S, A), through tanh
+    # (N, T, S, A) is the largest array of the model: build dpre in one buffer, no temporaries
+    dpre = np.multiply(act, act)
+    np.subtract(1, dpre, out=dpre)  # through tanh
+    dpre *= v_a
+    dpre *= dscores[..., None]
     du = dpre.sum(axis=2)  # (N, T, A), into h_t W_a[:H]
     dk = dpre.sum(axis=1)  # (N, S, A), into h̄_s W_a[H:]
     dW_a = np.concatenate(

@@ -143,7 +143,7 @@ def _input_feeding_backward(dh_tilde, cache):
     Wf = p["dec_Wx"][E:]
     GH = Wf.shape[1]
     dxw = np.empty((N, T, GH), dtype=y.dtype)
-    dhw = np.empty((N, T, GH), dtype=y.dtype)
+    dhw = np.empty((N, T, GH), dtype=y.dtype) if c.has_bhn else dxw  # as in recurrent.py
     ht_prevs = np.empty((N, T, H), dtype=y.dtype)
     dhs = 0
     grads: dict[str, np.ndarray] = {}
@@ -158,7 +158,9 @@ def _input_feeding_backward(dh_tilde, cache):
         dstate = (dstate[0] + dhd[:, 0],) + tuple(dstate[1:])
         dnew = tuple(np.where(keep[:, t], d, 0) for d in dstate)
         dcarry = tuple(np.where(keep[:, t], 0, d) for d in dstate)
-        dxw[:, t], dhw[:, t], dprev = c.core_backward(dnew, cell_cache)
+        dxw[:, t], dhw_t, dprev = c.core_backward(dnew, cell_cache)
+        if c.has_bhn:
+            dhw[:, t] = dhw_t
         dstate = tuple(a + b for a, b in zip(dprev, dcarry))
         dfeed = dxw[:, t] @ Wf.T  # into h̃_{t-1}
     dxw2 = dxw.reshape(N * T, GH)

@@ -23,8 +23,15 @@ GATES = 4
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^{-x}), written through tanh so large |x| never overflows exp."""
-    return 0.5 * (np.tanh(0.5 * x) + 1)
+    """σ(x) = 1 / (1 + e^{-x}) = (tanh(x/2) + 1) / 2; through tanh so large |x| never overflows exp.
+
+    Computed in one buffer (``out=``) because it runs on every gate of every time step.
+    """
+    out = np.multiply(x, 0.5)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,8 +55,8 @@ def lstm_core_forward(
     h_prev, c_prev = state
     H = h_prev.shape[1]
     a = xw + h_prev @ Wh  # (N, 4H), all four gates in one product
-    i = sigmoid(a[:, :H])
-    f = sigmoid(a[:, H : 2 * H])
+    i_f = sigmoid(a[:, : 2 * H])  # i and f are adjacent: one call for both
+    i, f = i_f[:, :H], i_f[:, H:]
     g = np.tanh(a[:, 2 * H : 3 * H])
     o = sigmoid(a[:, 3 * H :])
     c = f * c_prev + i * g

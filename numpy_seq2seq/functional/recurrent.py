@@ -122,7 +122,8 @@ def recurrent_backward(
     if dstate is None:
         dstate = tuple(np.zeros((N, H), dtype=dhs.dtype) for _ in range(c.n_states))
     dxw = np.empty((N, T, GH), dtype=dhs.dtype)
-    dhw = np.empty((N, T, GH), dtype=dhs.dtype)
+    # only the GRU's hidden-side gradient differs from the input side's (r scales the n block)
+    dhw = np.empty((N, T, GH), dtype=dhs.dtype) if c.has_bhn else dxw
     dh_total = np.empty((N, T, H), dtype=dhs.dtype) if return_dh else None
     for t in reversed(range(T)):
         dstate = (dstate[0] + dhs[:, t],) + tuple(dstate[1:])  # output h_t is also state
@@ -133,7 +134,9 @@ def recurrent_backward(
         else:  # padded rows: the gradient skips the cell and goes straight to s_{t-1}
             dnew = tuple(np.where(keep[:, t], d, 0) for d in dstate)
             dcarry = tuple(np.where(keep[:, t], 0, d) for d in dstate)
-        dxw[:, t], dhw[:, t], dprev = c.core_backward(dnew, caches[t])
+        dxw[:, t], dhw_t, dprev = c.core_backward(dnew, caches[t])
+        if c.has_bhn:
+            dhw[:, t] = dhw_t
         dstate = dprev if dcarry is None else tuple(a + b for a, b in zip(dprev, dcarry))
     dxw2 = dxw.reshape(N * T, GH)
     grads = {
