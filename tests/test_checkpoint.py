@@ -9,6 +9,7 @@ import pytest
 
 from numpy_seq2seq.checkpoint import FORMAT, Checkpoint, load_checkpoint, save_checkpoint
 from numpy_seq2seq.data.vocab import Vocab
+from numpy_seq2seq.decoding import greedy_decode
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.optim import Adam
 
@@ -68,6 +69,12 @@ def test_round_trip_restores_params_dtype_and_loss(cfg, rng, tmp_path):
         assert restored.params[key].dtype == p.dtype == np.dtype(cfg["dtype"]), key
         np.testing.assert_array_equal(restored.params[key], p, err_msg=key)
     assert restored.loss(src, tgt) == model.loss(src, tgt)
+    # identical predictions, attention included
+    for before, after in zip(greedy_decode(model, src, max_len=6),
+                             greedy_decode(restored, src, max_len=6), strict=True):
+        np.testing.assert_array_equal(before.tokens, after.tokens)
+        if before.attention is not None:
+            np.testing.assert_array_equal(before.attention, after.attention)
     assert loaded.src_vocab is None and loaded.tgt_vocab is None and loaded.extra is None
 
 
