@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from .data import make_task
-from .data.batching import pad_sequences
+from .checks import check_int
+from .data import Vocab, encode_pairs, make_task, pad_sequences
 from .data.toy import TOY_ALPHABET
-from .data.vocab import BOS_ID, EOS_ID, SPECIAL_TOKENS
 from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from .optim import Adam, clip_grad_norm
 
 FLOW_TASKS = ("copy", "reverse", "sort")
+TOY_VOCAB = Vocab(TOY_ALPHABET)  # one vocabulary for both sides of every toy task
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,11 +80,9 @@ def _task_batch(task: str, n: int, length: int, seed: int) -> tuple[np.ndarray, 
     The toy tasks use the letters of TOY_ALPHABET on both sides, so one fixed vocabulary
     (reserved ids, then the letters) serves every length and every seed.
     """
-    ids = {ch: len(SPECIAL_TOKENS) + i for i, ch in enumerate(TOY_ALPHABET)}
     pairs = make_task(task, n, seed=seed, min_len=length, max_len=length)
-    src = pad_sequences([[ids[c] for c in s] for s, _ in pairs])  # (N, S)
-    tgt = pad_sequences([[BOS_ID, *(ids[c] for c in t), EOS_ID] for _, t in pairs])  # (N, S+2)
-    return src, tgt
+    src_ids, tgt_ids = encode_pairs(pairs, TOY_VOCAB, TOY_VOCAB, unknown="error")
+    return pad_sequences(src_ids), pad_sequences(tgt_ids)  # (N, S), (N, S + 2)
 
 
 def _summary(norms: dict[str, Any]) -> dict[str, Any]:
@@ -152,17 +150,13 @@ def gradient_flow_experiment(
         if a not in ATTENTION_CHOICES:
             raise ValueError(f"attentions must be drawn from {ATTENTION_CHOICES}, got {a!r}")
     for length in lengths:
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise ValueError(f"lengths must be positive ints, got {length!r}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+        check_int("each of lengths", length)
+    check_int("n", n)
     if task not in FLOW_TASKS:
         raise ValueError(f"task must be one of {FLOW_TASKS}, got {task!r}")
-    if isinstance(train_steps, bool) or not isinstance(train_steps, (int, np.integer)) \
-            or train_steps < 0:
-        raise ValueError(f"train_steps must be an int >= 0, got {train_steps!r}")
+    check_int("train_steps", train_steps, minimum=0)
 
-    vocab_size = len(SPECIAL_TOKENS) + len(TOY_ALPHABET)
+    vocab_size = len(TOY_VOCAB)
     batches = {L: _task_batch(task, n, int(L), seed) for L in lengths}
     records = []
     for cell in cells:

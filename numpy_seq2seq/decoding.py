@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .checks import check_int
 from .data.vocab import BOS_ID, EOS_ID, PAD_ID
+from .functional.softmax import log_softmax
 
 if TYPE_CHECKING:
     from .model import Encoded, Seq2Seq
@@ -67,11 +69,9 @@ def default_max_len(src: np.ndarray) -> int:
     return 2 * int(np.asarray(src).shape[1]) + 10
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis, in float64 so sums of many steps stay exact enough."""
-    z = logits.astype(np.float64)
-    z = z - z.max(axis=-1, keepdims=True)  # shift: exp never overflows
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+def _step_log_probs(logits: np.ndarray) -> np.ndarray:
+    """log p of every token, in float64 so sums over many steps stay exact enough."""
+    return log_softmax(logits.astype(np.float64))
 
 
 def _forbid_specials(logp: np.ndarray) -> np.ndarray:
@@ -88,11 +88,10 @@ def _check(model: Seq2Seq, src: Any, max_len: int | None, length_penalty: float)
     enc = model.encode(src)  # validates ids and padding
     if max_len is None:
         max_len = default_max_len(src)
-    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise ValueError(f"max_len must be a positive int, got {max_len!r}")
+    max_len = check_int("max_len", max_len)
     if not np.isfinite(length_penalty) or length_penalty < 0:
         raise ValueError(f"length_penalty must be a finite number >= 0, got {length_penalty!r}")
-    return enc, int(max_len), float(length_penalty)
+    return enc, max_len, float(length_penalty)
 
 
 def _repeat_rows(enc: Encoded, k: int) -> Encoded:
@@ -139,7 +138,7 @@ def greedy_decode(
     tokens, weights = [], []
     for t in range(max_len):
         logits, state, h_tilde, w = model.decode_step(y, state, h_tilde, enc)
-        logp = _forbid_specials(_log_softmax(logits))  # (N, V)
+        logp = _forbid_specials(_step_log_probs(logits))  # (N, V)
         y = logp.argmax(axis=1)  # (N,)
         log_prob += np.where(done, 0.0, logp[np.arange(N), y])
         tokens.append(y)
@@ -204,10 +203,8 @@ def beam_search(
     -------
     list of N Hypothesis, in row order (fields described in the module docstring)
     """
-    if isinstance(beam, bool) or not isinstance(beam, (int, np.integer)) or beam < 1:
-        raise ValueError(f"beam must be a positive int, got {beam!r}")
+    K = check_int("beam", beam)
     enc, max_len, alpha = _check(model, src, max_len, length_penalty)
-    K = int(beam)
     N, S = enc.mask.shape
     enc_k = _repeat_rows(enc, K)
     state, h_tilde = enc_k.state0, None
@@ -229,7 +226,7 @@ def beam_search(
     for _ in range(max_len):
         logits, state, h_tilde, w = model.decode_step(y, state, h_tilde, enc_k)
         V = logits.shape[1]
-        logp = _forbid_specials(_log_softmax(logits)).reshape(N, K, V)
+        logp = _forbid_specials(_step_log_probs(logits)).reshape(N, K, V)
         cand = (cum[:, :, None] + logp).reshape(N, K * V)  # (N, K·V)
         # stable sort: ties go to the lower beam, then the lower id, as argmax does in greedy
         top = np.argsort(-cand, axis=1, kind="stable")[:, : 2 * K]  # (N, 2K)

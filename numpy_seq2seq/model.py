@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .checks import check_int
 from .functional.attention import SCORES, attention_forward
 from .functional.decoder import decoder_backward, decoder_forward
 from .functional.encoder import encoder_backward, encoder_forward
@@ -103,8 +104,7 @@ class Seq2Seq:
             ("embed_dim", embed_dim),
             ("hidden_dim", hidden_dim),
         ]:
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(name, value)
         if min(src_vocab_size, tgt_vocab_size) < 5:
             raise ValueError(
                 "vocabulary sizes must be at least 5 (4 reserved ids + 1 token), got "
@@ -120,9 +120,7 @@ class Seq2Seq:
                              f"attention in {SCORES}, got attention=None")
         if attention_dim is None:
             attention_dim = hidden_dim
-        if isinstance(attention_dim, bool) or not isinstance(attention_dim, (int, np.integer)) \
-                or attention_dim < 1:
-            raise ValueError(f"attention_dim must be a positive int or None, got {attention_dim!r}")
+        check_int("attention_dim", attention_dim, or_none=True)
         dtype_name = np.dtype(dtype).name
         if dtype_name not in DTYPE_CHOICES:
             raise ValueError(f"dtype must be one of {DTYPE_CHOICES}, got {dtype_name!r}")
@@ -248,17 +246,21 @@ class Seq2Seq:
             )
         return arr.astype(np.int64, copy=False)
 
-    def _check_batch(self, src: Any, tgt: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _check_src(self, src: Any) -> np.ndarray:
         src = self._check_ids("src", src, self.config["src_vocab_size"], 1)
+        if not (src[:, 0] != 0).all():
+            row = int(np.nonzero(src[:, 0] == 0)[0][0])
+            raise ValueError(f"every src row needs at least one token; row {row} is all padding")
+        return src
+
+    def _check_batch(self, src: Any, tgt: Any) -> tuple[np.ndarray, np.ndarray]:
+        src = self._check_src(src)
         tgt = self._check_ids("tgt", tgt, self.config["tgt_vocab_size"], 2)
         if src.shape[0] != tgt.shape[0]:
             raise ValueError(
                 "src and tgt must have the same batch size N, "
                 f"got {src.shape[0]} and {tgt.shape[0]}"
             )
-        if not (src[:, 0] != 0).all():
-            row = int(np.nonzero(src[:, 0] == 0)[0][0])
-            raise ValueError(f"every src row needs at least one token; row {row} is all padding")
         if not (tgt[:, 1] != 0).all():
             row = int(np.nonzero(tgt[:, 1] == 0)[0][0])
             raise ValueError(
@@ -309,12 +311,17 @@ class Seq2Seq:
         grads : dict with exactly the keys and shapes of ``params``
         """
         src, tgt = self._check_batch(src, tgt)
+        loss, grads, _, _ = self._forward_backward(src, tgt)
+        return loss, {k: grads[k] for k in self.params}
+
+    def _forward_backward(self, src: np.ndarray, tgt: np.ndarray, return_dstates: bool = False):
+        """Loss, parameter gradients, ∂L/∂x_s (N, S, E) and, if asked, ∂L/∂h̄_s (N, S, H)."""
         loss, (enc_cache, dec_cache, ce_cache) = self._forward(src, tgt)
         dlogits = cross_entropy_backward(1.0, ce_cache)
         dstate0, dhs, grads = decoder_backward(dlogits, dec_cache)
-        enc_grads, _ = encoder_backward(dhs, dstate0, enc_cache)
+        enc_grads, dx, dstates = encoder_backward(dhs, dstate0, enc_cache, return_dstates)
         grads.update(enc_grads)
-        return loss, {k: grads[k] for k in self.params}
+        return loss, grads, dx, dstates
 
     def source_gradients(self, src: Any, tgt: Any) -> SourceGradients:
         """Gradients of the loss with respect to every encoder state and source embedding.
@@ -330,10 +337,7 @@ class Seq2Seq:
         SourceGradients(loss, states (N, S, H), embeddings (N, S, E))
         """
         src, tgt = self._check_batch(src, tgt)
-        loss, (enc_cache, dec_cache, ce_cache) = self._forward(src, tgt)
-        dlogits = cross_entropy_backward(1.0, ce_cache)
-        dstate0, dhs, _ = decoder_backward(dlogits, dec_cache)
-        _, dx, dstates = encoder_backward(dhs, dstate0, enc_cache, return_dstates=True)
+        loss, _, dx, dstates = self._forward_backward(src, tgt, return_dstates=True)
         mask = (src != 0)[:, :, None]
         return SourceGradients(loss, dstates * mask, dx * mask)
 
@@ -345,9 +349,7 @@ class Seq2Seq:
         ----------
         src : int array of shape (N, S), right-padded with 0
         """
-        src = self._check_ids("src", src, self.config["src_vocab_size"], 1)
-        if not (src[:, 0] != 0).all():
-            raise ValueError("every src row needs at least one token")
+        src = self._check_src(src)
         c = self.config
         hs, state0, _ = encoder_forward(
             c["cell"], src, self.params, c["bidirectional"], c["reverse_source"]
@@ -380,11 +382,10 @@ class Seq2Seq:
         c, p = self.config, self.params
         cell = CELLS[c["cell"]]
         x = p["tgt_embed"][np.asarray(y_prev)]  # (N, E)
-        if c["input_feeding"]:
-            if h_tilde_prev is None:
-                h_tilde_prev = np.zeros((x.shape[0], c["hidden_dim"]), dtype=self.dtype)
-            x = np.concatenate([x, h_tilde_prev], axis=1)  # (N, E + H)
-        xw = x @ p["dec_Wx"] + p["dec_b"]
+        E = x.shape[1]
+        xw = x @ p["dec_Wx"][:E] + p["dec_b"]  # (N, G·H)
+        if c["input_feeding"] and h_tilde_prev is not None:  # [y; h̃] W_x, as in decoder.py
+            xw = xw + h_tilde_prev @ p["dec_Wx"][E:]
         state, _ = cell.core_forward(xw, tuple(state), p["dec_Wh"], p.get("dec_bhn"))
         if c["attention"] is None:
             return state[0] @ p["W_s"] + p["b_s"], state, None, None

@@ -27,7 +27,8 @@ from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
-__all__ = ["SGD", "Momentum", "Adam", "Optimizer", "clip_grad_norm", "make_optimizer",
+__all__ = ["SGD", "Momentum", "Adam", "Optimizer", "clip_grad_norm", "global_grad_norm",
+           "grad_norms", "make_optimizer",
            "OPTIMIZERS"]
 
 Params = MutableMapping[str, np.ndarray]
@@ -316,20 +317,31 @@ def make_optimizer(name: str, params: Params, lr: float, **kwargs: float) -> Opt
 # ----------------------------------------------------------------------------------------------
 # gradient clipping
 
-def global_grad_norm(grads: Grads) -> float:
+def grad_norms(grads: Grads) -> dict[str, float]:
+    """The L2 norm of each gradient, by key, accumulated in float64 (the trainer logs them)."""
+    norms = {}
+    for key, g in grads.items():
+        g64 = np.asarray(g, dtype=np.float64).ravel()
+        norms[key] = math.sqrt(float(np.dot(g64, g64)))
+    return norms
+
+
+def global_grad_norm(grads: Grads, norms: Mapping[str, float] | None = None) -> float:
     """Return the L2 norm of all gradients taken together, ``sqrt(sum_k sum(g_k ** 2))``.
 
-    Accumulated in float64 so float32 gradients of a large model do not lose precision.
-    Returns ``inf`` or ``nan`` if any gradient is non-finite.
+    Computed from the per-gradient norms (``norms`` if already known, else ``grad_norms``), in
+    float64 so float32 gradients of a large model do not lose precision. Returns ``inf`` or
+    ``nan`` if any gradient is non-finite.
     """
-    total = 0.0
-    for g in grads.values():
-        g64 = np.asarray(g, dtype=np.float64)
-        total += float(np.dot(g64.ravel(), g64.ravel()))
-    return math.sqrt(total)
+    norms = grad_norms(grads) if norms is None else norms
+    return math.sqrt(sum(n * n for n in norms.values()))
 
 
-def clip_grad_norm(grads: MutableMapping[str, np.ndarray], max_norm: float | None) -> float:
+def clip_grad_norm(
+    grads: MutableMapping[str, np.ndarray],
+    max_norm: float | None,
+    norms: Mapping[str, float] | None = None,
+) -> float:
     """Scale all gradients in place so their global L2 norm is at most ``max_norm``.
 
     If the global norm ``n`` exceeds ``max_norm``, every gradient is multiplied by
@@ -342,6 +354,8 @@ def clip_grad_norm(grads: MutableMapping[str, np.ndarray], max_norm: float | Non
     max_norm : float or None
         Threshold, > 0. ``None`` or ``inf`` disables clipping (the norm is still returned,
         which is useful for logging).
+    norms : dict of str to float, optional
+        The per-gradient norms from ``grad_norms``, if the caller has them already.
 
     Returns
     -------
@@ -354,7 +368,7 @@ def clip_grad_norm(grads: MutableMapping[str, np.ndarray], max_norm: float | Non
         max_norm = float(max_norm)
         if not max_norm > 0:
             raise ValueError(f"max_norm must be > 0, None or inf, got {max_norm!r}")
-    norm = global_grad_norm(grads)
+    norm = global_grad_norm(grads, norms)
     # scaling by max_norm / inf would turn inf entries into nan, hiding where they were
     if max_norm is not None and math.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm

@@ -435,6 +435,23 @@ def plot_grad_norm_by_position(
     return ax.figure
 
 
+def _lines_vs_length(
+    lengths: Sequence[int] | np.ndarray,
+    ys_by_label: Mapping[str, Sequence[float] | np.ndarray],
+    name: str,
+) -> tuple[Figure, Axes]:
+    """A new figure with one line per label against source length (validated: ``name`` is the
+    caller's argument, used in errors)."""
+    _check_nonempty(name, ys_by_label)
+    x = _as_1d("lengths", lengths)
+    fig, ax = plt.subplots(figsize=(6.5, 4.0), layout="constrained")
+    for label, ys in ys_by_label.items():
+        ax.plot(x, _as_1d(f"{name}[{label!r}]", ys, len(x), "lengths"), "o-", ms=4,
+                label=str(label))
+    ax.set_xlabel("source length S (tokens)")
+    return fig, ax
+
+
 def plot_norm_ratio_vs_length(
     lengths: Sequence[int] | np.ndarray,
     ratios_by_mode: Mapping[str, Sequence[float] | np.ndarray],
@@ -456,15 +473,9 @@ def plot_norm_ratio_vs_length(
     Figure
         Titled "First / last position gradient norm vs source length".
     """
-    _check_nonempty("ratios_by_mode", ratios_by_mode)
-    x = _as_1d("lengths", lengths)
-    fig, ax = plt.subplots(figsize=(6.5, 4.0), layout="constrained")
-    for mode, ratios in ratios_by_mode.items():
-        y = _as_1d(f"ratios_by_mode[{mode!r}]", ratios, len(x), "lengths")
-        ax.plot(x, y, "o-", ms=4, label=str(mode))
+    fig, ax = _lines_vs_length(lengths, ratios_by_mode, "ratios_by_mode")
     ax.axhline(1.0, color="0.5", ls="--", lw=1.0, label="equal flow (ratio 1)")
     ax.set_yscale("log")
-    ax.set_xlabel("source length S (tokens)")
     ax.set_ylabel("gradient norm ratio, first / last position")
     ax.set_title("First / last position gradient norm vs source length")
     ax.legend(title="attention", fontsize="small")
@@ -490,14 +501,8 @@ def plot_accuracy_vs_length(
     Figure
         Titled "Exact match vs source length".
     """
-    _check_nonempty("acc_by_model", acc_by_model)
-    x = _as_1d("lengths", lengths)
-    fig, ax = plt.subplots(figsize=(6.5, 4.0), layout="constrained")
-    for label, acc in acc_by_model.items():
-        y = _as_1d(f"acc_by_model[{label!r}]", acc, len(x), "lengths")
-        ax.plot(x, y, "o-", ms=4, label=str(label))
+    fig, ax = _lines_vs_length(lengths, acc_by_model, "acc_by_model")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("source length S (tokens)")
     ax.set_ylabel("exact match (fraction of sequences)")
     ax.set_title("Exact match vs source length")
     ax.legend(fontsize="small")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 
+from .checks import check_int
+
 DEFAULT_THREADS = 1
 
 
@@ -25,8 +27,7 @@ def blas_threads(n: int | None = DEFAULT_THREADS) -> AbstractContextManager:
     """
     if n is None:
         return nullcontext()
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads must be a positive int or None, got {n!r}")
+    check_int("threads", n, or_none=True)
     from threadpoolctl import threadpool_limits  # imported late: it inspects loaded libraries
 
     return threadpool_limits(limits=n, user_api="blas")

@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .checkpoint import save_checkpoint
+from .checks import check_int
 from .data.batching import iterate_batches
 from .decoding import greedy_decode
-from .optim import clip_grad_norm, make_optimizer
+from .optim import clip_grad_norm, grad_norms, make_optimizer
 from .threads import DEFAULT_THREADS, blas_threads
 
 if TYPE_CHECKING:
@@ -271,8 +272,7 @@ def train(
     """
     with blas_threads(threads):  # one BLAS thread is fastest at these sizes (threads.py)
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(name, value)
         if lr_decay is not None and not 0.0 < lr_decay <= 1.0:
             raise ValueError(f"lr_decay must be in (0, 1] or None, got {lr_decay!r}")
         train_src, train_tgt = train_data
@@ -302,8 +302,8 @@ def train(
                                             bucket=bucket):
                 step += 1
                 loss, grads = model.loss_and_grads(src, tgt)
-                param_norms = {k: float(np.linalg.norm(g)) for k, g in grads.items()}
-                norm = clip_grad_norm(grads, clip)  # the norm before clipping
+                param_norms = grad_norms(grads)
+                norm = clip_grad_norm(grads, clip, param_norms)  # the norm before clipping
                 if not (math.isfinite(loss) and math.isfinite(norm)):
                     bar.close()
                     kept = (f"the last good checkpoint {last_ckpt} is kept unchanged"

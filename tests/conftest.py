@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+
 import numpy as np
 import pytest
+
+from numpy_seq2seq.functional.recurrent import CELLS
 
 
 @pytest.fixture
@@ -17,6 +22,22 @@ def ragged_batch() -> tuple[np.ndarray, np.ndarray]:
     src = np.array([[5, 6, 7, 8, 9, 4, 0], [4, 5, 0, 0, 0, 0, 0], [9, 8, 7, 6, 5, 4, 6]])
     tgt = np.array([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0], [1, 9, 10, 2, 0]])
     return src, tgt
+
+
+@contextlib.contextmanager
+def patched_cell(cell: str, **fields):
+    """Register a copy of a cell with some fields replaced (e.g. a deliberately wrong
+    ``core_backward``) while the block runs; yields the original ``Cell``.
+
+    Layers look the cell up when their forward runs and keep it in the cache, so a forward run
+    inside the block is differentiated with the patched cell too.
+    """
+    original = CELLS[cell]
+    CELLS[cell] = dataclasses.replace(original, **fields)
+    try:
+        yield original
+    finally:
+        CELLS[cell] = original
 
 
 def randomize(params: dict[str, np.ndarray], rng: np.random.Generator, scale: float = 0.5) -> None:

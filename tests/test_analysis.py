@@ -7,7 +7,6 @@ differentiate the loss with respect to δ at δ = 0. Each check has a twin with 
 wrong gradient that the same comparison must catch.
 """
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from numpy_seq2seq.functional.recurrent import CELLS
 from numpy_seq2seq.gradcheck import numeric_gradient, rel_error
 from numpy_seq2seq.model import Seq2Seq
 
-from conftest import randomize
+from conftest import patched_cell, randomize
 
 TOL = 1e-6
 CELL_NAMES = list(CELLS)
@@ -70,22 +69,19 @@ def _numeric_state_norms(model, src, tgt, monkeypatch):
     cell = model.cell
     deltas = np.zeros((S, N, H))  # (S, N, H), δ_s for every step
     original_rec = encoder_module.recurrent_forward
-    original_cell = CELLS[cell]
+    real_core = CELLS[cell].core_forward
 
     def rec_with_deltas(cell_name, x, state0, mask, p):
         step = [0]
 
         def core(xw, state, Wh, bhn):
-            new, cache = original_cell.core_forward(xw, state, Wh, bhn)
+            new, cache = real_core(xw, state, Wh, bhn)
             new = (new[0] + deltas[step[0]], *new[1:])
             step[0] += 1
             return new, cache
 
-        CELLS[cell] = replace(original_cell, core_forward=core)
-        try:
+        with patched_cell(cell, core_forward=core):
             return original_rec(cell_name, x, state0, mask, p)
-        finally:
-            CELLS[cell] = original_cell
 
     monkeypatch.setattr(encoder_module, "recurrent_forward", rec_with_deltas)
     num = numeric_gradient(lambda: model.loss(src, tgt), deltas)
@@ -94,24 +90,17 @@ def _numeric_state_norms(model, src, tgt, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("attention", ATTENTIONS)
-@pytest.mark.parametrize("cell", CELL_NAMES)
-def test_embedding_norms_match_finite_differences(cell, attention, rng, monkeypatch):
-    model = _model(cell, attention, rng)
-    src, tgt = _batch(rng)
-    got = source_gradient_norms(model, src, tgt)["embedding_norms"]
-    expected = _numeric_embedding_norms(model, src, tgt, monkeypatch)
-    assert got.shape == (N, S)
-    assert rel_error(got, expected) < TOL
+NUMERIC = {"embedding_norms": _numeric_embedding_norms, "state_norms": _numeric_state_norms}
 
 
+@pytest.mark.parametrize("quantity", list(NUMERIC))
 @pytest.mark.parametrize("attention", ATTENTIONS)
 @pytest.mark.parametrize("cell", CELL_NAMES)
-def test_state_norms_match_finite_differences(cell, attention, rng, monkeypatch):
+def test_norms_match_finite_differences(cell, attention, quantity, rng, monkeypatch):
     model = _model(cell, attention, rng)
     src, tgt = _batch(rng)
-    got = source_gradient_norms(model, src, tgt)["state_norms"]
-    expected = _numeric_state_norms(model, src, tgt, monkeypatch)
+    got = source_gradient_norms(model, src, tgt)[quantity]
+    expected = NUMERIC[quantity](model, src, tgt, monkeypatch)
     assert got.shape == (N, S)
     assert rel_error(got, expected) < TOL
 

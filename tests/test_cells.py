@@ -16,7 +16,7 @@ from numpy_seq2seq.functional.recurrent import (
 )
 from numpy_seq2seq.gradcheck import check_layer
 
-from conftest import assert_gradcheck
+from conftest import assert_gradcheck, patched_cell
 from sizes import D, H, N, T
 
 TOL = 1e-7
@@ -115,18 +115,14 @@ def _unrolled(cell, rng):
 def test_unrolled_gradient(rng, cell, broken):
     forward, backward, inputs = _unrolled(cell, rng)
     if broken:  # BPTT that forgets the gradient flowing back from later steps through W_h
-        c = CELLS[cell]
-        real = c.core_backward
+        real = CELLS[cell].core_backward
 
         def truncated(dstate, cache):
             dxw, dhw, dprev = real(dstate, cache)
             return dxw, dhw, (dprev[0] * 0,) + tuple(dprev[1:])
 
-        object.__setattr__(c, "core_backward", truncated)
-        try:
+        with patched_cell(cell, core_backward=truncated):
             report = check_layer(forward, backward, inputs)
-        finally:
-            object.__setattr__(c, "core_backward", real)
     else:
         report = check_layer(forward, backward, inputs)
     assert_gradcheck(report, "cells: unrolled BPTT, padded", TOL, broken)

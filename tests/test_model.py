@@ -11,7 +11,7 @@ from numpy_seq2seq.functional.recurrent import CELLS
 from numpy_seq2seq.gradcheck import check_model
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 
-from conftest import assert_gradcheck, randomize
+from conftest import assert_gradcheck, patched_cell, randomize
 from sizes import V_SRC, V_TGT, E, H
 
 TOL = 1e-6
@@ -52,18 +52,14 @@ def test_model_check_catches_truncated_bptt(cell, ragged_batch, rng):
     """Twin: a backward that stops the gradient from flowing to earlier time steps."""
     m = _model(cell)
     randomize(m.params, rng)
-    c = CELLS[cell]
-    real = c.core_backward
+    real = CELLS[cell].core_backward
 
     def truncated(dstate, cache):
         dxw, dhw, dprev = real(dstate, cache)
         return dxw, dhw, tuple(d * 0 for d in dprev)
 
-    object.__setattr__(c, "core_backward", truncated)
-    try:
+    with patched_cell(cell, core_backward=truncated):
         report = check_model(m, *ragged_batch, max_coords=None)
-    finally:
-        object.__setattr__(c, "core_backward", real)
     assert_gradcheck(report, "whole model", TOL, broken=True)
 
 

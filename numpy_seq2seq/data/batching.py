@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from ..checks import check_int
 from .vocab import PAD_ID
 
 # Bucketing sorts within chunks of this many batches: big enough to find similar
@@ -93,10 +94,7 @@ def iterate_batches(
     src : ndarray of shape (N_b, S), int64
     tgt : ndarray of shape (N_b, T), int64
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_int("batch_size", batch_size)
     if len(src_seqs) != len(tgt_seqs):
         raise ValueError(
             f"src_seqs and tgt_seqs must have the same length, got {len(src_seqs)} and "

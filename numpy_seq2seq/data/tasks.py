@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_int
 from .dates import make_dates
 from .toy import make_addition, make_copy, make_reverse, make_sort
 
@@ -30,10 +31,6 @@ DEFAULT_LENGTHS: dict[str, tuple[int, int]] = {
     "sort": (3, 8),
 }
 _TOY = {"addition": make_addition, "reverse": make_reverse, "copy": make_copy, "sort": make_sort}
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def make_task(
@@ -64,8 +61,7 @@ def make_task(
     """
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
-    if not _is_int(n) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    check_int("n", n, minimum=0)
     rng = np.random.default_rng(seed)
     if name == "dates":
         if min_len is not None or max_len is not None:
@@ -78,8 +74,7 @@ def make_task(
     lo = lo_default if min_len is None else min_len
     hi = hi_default if max_len is None else max_len
     for label, value in (("min_len", lo), ("max_len", hi)):
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{label} must be a positive int, got {value!r}")
+        check_int(label, value)
     if lo > hi:
         raise ValueError(f"min_len must be <= max_len, got min_len={lo}, max_len={hi}")
     return _TOY[name](int(n), rng, int(lo), int(hi))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
 from .tokenize import get_detokenizer, get_tokenizer
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
@@ -77,8 +78,7 @@ class Vocab:
         tokenizer : {"char", "word"}
             Stored in the vocabulary; see the class docstring.
         """
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be a positive int, got {min_freq!r}")
+        check_int("min_freq", min_freq)
         counts = Counter(tok for seq in token_sequences for tok in seq)
         for special in SPECIAL_TOKENS:
             counts.pop(special, None)

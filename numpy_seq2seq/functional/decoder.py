@@ -25,7 +25,16 @@ from .layers import (
     embedding_forward,
     matmul,
 )
-from .recurrent import CELLS, recurrent_backward, recurrent_forward
+from .recurrent import (
+    CELLS,
+    grad_buffers,
+    padded_keep,
+    recurrent_backward,
+    recurrent_forward,
+    step_backward,
+    step_forward,
+    weight_grads,
+)
 
 
 def _add_into(total: dict[str, np.ndarray], part: dict[str, np.ndarray]) -> None:
@@ -117,59 +126,47 @@ def _input_feeding_forward(cell, score, y, mask, state0, hs, src_mask, p):
     c = CELLS[cell]
     N, T, E = y.shape
     H = state0[0].shape[1]
-    Wy, Wf = p["dec_Wx"][:E], p["dec_Wx"][E:]
-    yw = matmul(y, Wy) + p["dec_b"]  # (N, T, G·H), the embedding half of every step at once
+    Wf = p["dec_Wx"][E:]
+    yw = matmul(y, p["dec_Wx"][:E]) + p["dec_b"]  # (N, T, G·H), the embedding half at once
     h_tilde = np.zeros((N, T, H), dtype=y.dtype)
     weights = np.zeros((N, T, hs.shape[1]), dtype=y.dtype)
     h_prev = np.empty((N, T, H), dtype=y.dtype)
-    keep = mask[:, :, None]
+    keep = padded_keep(mask)
     state, ht_prev, steps = tuple(state0), np.zeros((N, H), dtype=y.dtype), []
     for t in range(T):
         h_prev[:, t] = state[0]
         xw = yw[:, t] + ht_prev @ Wf  # (N, G·H)
-        new, cell_cache = c.core_forward(xw, state, p["dec_Wh"], p.get("dec_bhn"))
-        state = tuple(np.where(keep[:, t], n, s) for n, s in zip(new, state))
+        state, cell_cache = step_forward(c, xw, state, keep[t], p["dec_Wh"], p.get("dec_bhn"))
         ht, w, att_cache = attention_forward(score, state[0][:, None], hs, src_mask, p)
         h_tilde[:, t], weights[:, t] = ht[:, 0], w[:, 0]
-        steps.append((ht_prev, cell_cache, att_cache))
+        steps.append((cell_cache, att_cache))
         ht_prev = ht[:, 0]
-    return h_tilde, weights, (c, y, p, keep, h_prev, steps)
+    return h_tilde, weights, (c, y, p, keep, h_prev, h_tilde, steps)
 
 
 def _input_feeding_backward(dh_tilde, cache):
-    c, y, p, keep, h_prev, steps = cache
+    c, y, p, keep, h_prev, h_tilde, steps = cache
     N, T, E = y.shape
     H = h_prev.shape[2]
     Wf = p["dec_Wx"][E:]
-    GH = Wf.shape[1]
-    dxw = np.empty((N, T, GH), dtype=y.dtype)
-    dhw = np.empty((N, T, GH), dtype=y.dtype) if c.has_bhn else dxw  # as in recurrent.py
-    ht_prevs = np.empty((N, T, H), dtype=y.dtype)
+    dxw, dhw = grad_buffers(c, N, T, Wf.shape[1], y.dtype)
     dhs = 0
     grads: dict[str, np.ndarray] = {}
     dstate = tuple(np.zeros((N, H), dtype=y.dtype) for _ in range(c.n_states))
     dfeed = np.zeros((N, H), dtype=y.dtype)  # gradient reaching h̃_t from step t+1's input
     for t in reversed(range(T)):
-        ht_prev, cell_cache, att_cache = steps[t]
-        ht_prevs[:, t] = ht_prev
+        cell_cache, att_cache = steps[t]
         dhd, dhs_t, g = attention_backward((dh_tilde[:, t] + dfeed)[:, None], att_cache)
         dhs = dhs + dhs_t
         _add_into(grads, g)
         dstate = (dstate[0] + dhd[:, 0],) + tuple(dstate[1:])
-        dnew = tuple(np.where(keep[:, t], d, 0) for d in dstate)
-        dcarry = tuple(np.where(keep[:, t], 0, d) for d in dstate)
-        dxw[:, t], dhw_t, dprev = c.core_backward(dnew, cell_cache)
+        dxw[:, t], dhw_t, dstate = step_backward(c, dstate, cell_cache, keep[t])
         if c.has_bhn:
             dhw[:, t] = dhw_t
-        dstate = tuple(a + b for a, b in zip(dprev, dcarry))
         dfeed = dxw[:, t] @ Wf.T  # into h̃_{t-1}
-    dxw2 = dxw.reshape(N * T, GH)
-    grads["dec_Wx"] = np.concatenate(
-        [y.reshape(N * T, E).T @ dxw2, ht_prevs.reshape(N * T, H).T @ dxw2]
-    )
-    grads["dec_Wh"] = h_prev.reshape(N * T, H).T @ dhw.reshape(N * T, GH)
-    grads["dec_b"] = dxw2.sum(axis=0)
-    if c.has_bhn:
-        grads["dec_bhn"] = dhw[:, :, 2 * H :].sum(axis=(0, 1))
+    fed = np.zeros_like(h_tilde)  # h̃_{t-1} at every step, h̃_0 = 0
+    fed[:, 1:] = h_tilde[:, :-1]
+    x = np.concatenate([y, fed], axis=-1)  # (N, T, E + H), step t's input [y_t; h̃_{t-1}]
+    grads.update({"dec_" + k: v for k, v in weight_grads(c, x, h_prev, dxw, dhw).items()})
     dy = matmul(dxw, p["dec_Wx"][:E].T)  # (N, T, E)
     return dy, dstate, dhs, grads

@@ -81,46 +81,47 @@ def encoder_forward(
 
 def encoder_backward(
     dhs: np.ndarray, dstate: tuple, cache: tuple, return_dstates: bool = False
-) -> tuple:
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """Backward of ``encoder_forward``.
 
     Parameters
     ----------
     dhs : ndarray of shape (N, S, H)
     dstate : tuple of ndarrays of shape (N, H), gradient of the final state
-    return_dstates : also return the total gradient reaching every encoder state
+    return_dstates : also collect the total gradient reaching every encoder state
 
     Returns
     -------
     grads : dict with "src_embed" and the encoder's recurrent parameters
     dx : ndarray of shape (N, S, E), gradient of each source embedding, in original source order
-    dstates : ndarray of shape (N, S, H), only with return_dstates: the total ∂L/∂h̄_s (through
-        attention and through the recurrence), in original source order
+    dstates : ndarray of shape (N, S, H), the total ∂L/∂h̄_s (through attention and through the
+        recurrence) in original source order, or None without return_dstates
     """
     bidirectional, reverse_source, rows, cols, emb_cache, directions = cache
     if reverse_source:
         dhs = dhs[rows, cols]  # the permutation is its own inverse
+    dstates = np.empty_like(dhs) if return_dstates else None
     grads = {}
     if bidirectional:
         H2 = dhs.shape[-1] // 2
-        dx_f, _, gf, dh_f = recurrent_backward(
-            dhs[..., :H2], tuple(d[:, :H2] for d in dstate), directions[0], return_dh=True
+        dh_b = None if dstates is None else np.empty_like(dhs[..., H2:])
+        dx_f, _, gf = recurrent_backward(
+            dhs[..., :H2], tuple(d[:, :H2] for d in dstate), directions[0],
+            None if dstates is None else dstates[..., :H2],
         )
-        dx_b, _, gb, dh_b = recurrent_backward(
-            dhs[..., H2:][rows, cols], tuple(d[:, H2:] for d in dstate), directions[1],
-            return_dh=True,
+        dx_b, _, gb = recurrent_backward(
+            dhs[..., H2:][rows, cols], tuple(d[:, H2:] for d in dstate), directions[1], dh_b
         )
         dx = dx_f + dx_b[rows, cols]
-        dh_total = np.concatenate([dh_f, dh_b[rows, cols]], axis=-1)
+        if dstates is not None:
+            dstates[..., H2:] = dh_b[rows, cols]  # ← states back in source order
         grads.update({"enc_fwd_" + k: v for k, v in gf.items()})
         grads.update({"enc_bwd_" + k: v for k, v in gb.items()})
     else:
-        dx, _, g, dh_total = recurrent_backward(dhs, dstate, directions[0], return_dh=True)
+        dx, _, g = recurrent_backward(dhs, dstate, directions[0], dstates)
         grads.update({"enc_" + k: v for k, v in g.items()})
     grads["src_embed"] = embedding_backward(dx, emb_cache)
-    if reverse_source:
-        dx = dx[rows, cols]  # report per position of the source as given
-        dh_total = dh_total[rows, cols]
-    if return_dstates:
-        return grads, dx, dh_total
-    return grads, dx
+    if reverse_source:  # report per position of the source as given
+        dx = dx[rows, cols]
+        dstates = None if dstates is None else dstates[rows, cols]
+    return grads, dx, dstates

@@ -59,6 +59,80 @@ def cell_param_shapes(cell: str, input_dim: int, hidden_dim: int) -> dict[str, t
 
 
 # ---------------------------------------------------------------------------------------------
+# one step with the padding rule, and the weight gradients summed over time: shared by the
+# unrolled layer below and by the input-feeding decoder (decoder.py), whose recurrence differs
+# only in how xw is made
+
+def padded_keep(mask: np.ndarray) -> list[np.ndarray | None]:
+    """Per step, the (N, 1) rows to update, or None where no row is padded (nothing to carry).
+
+    Parameters
+    ----------
+    mask : bool ndarray of shape (N, T)
+    """
+    return [None if mask[:, t].all() else mask[:, t, None] for t in range(mask.shape[1])]
+
+
+def step_forward(
+    c: Cell, xw: np.ndarray, state: tuple, keep: np.ndarray | None, Wh: np.ndarray,
+    bhn: np.ndarray | None,
+) -> tuple[tuple, tuple]:
+    """s_t = m ⊙ cell(xw_t, s_{t-1}) + (1 - m) ⊙ s_{t-1}: padded rows keep their state."""
+    new, cache = c.core_forward(xw, state, Wh, bhn)
+    if keep is None:
+        return new, cache
+    return tuple(np.where(keep, n, s) for n, s in zip(new, state)), cache
+
+
+def step_backward(
+    c: Cell, dstate: tuple, cache: tuple, keep: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Backward of ``step_forward``: on padded rows the gradient skips the cell entirely.
+
+    Returns
+    -------
+    dxw, dhw : ndarrays of shape (N, G·H), zero on padded rows
+    dstate_prev : tuple of ndarrays of shape (N, H)
+    """
+    if keep is None:
+        return c.core_backward(dstate, cache)
+    dxw, dhw, dprev = c.core_backward(tuple(np.where(keep, d, 0) for d in dstate), cache)
+    return dxw, dhw, tuple(a + np.where(keep, 0, d) for a, d in zip(dprev, dstate))
+
+
+def grad_buffers(c: Cell, N: int, T: int, GH: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays for every step's dxw and dhw. Only the GRU's dhw differs from dxw (the reset gate
+    scales its n block), so for the RNN and LSTM the two are one array."""
+    dxw = np.empty((N, T, GH), dtype=dtype)
+    return dxw, (np.empty((N, T, GH), dtype=dtype) if c.has_bhn else dxw)
+
+
+def weight_grads(
+    c: Cell, x: np.ndarray, h_prev: np.ndarray, dxw: np.ndarray, dhw: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Weight gradients summed over all steps, one product each.
+
+    dW_x = Σ_t x_tᵀ dxw_t,  dW_h = Σ_t h_{t-1}ᵀ dhw_t,  db = Σ_t dxw_t,  db_hn = Σ_t dhw_t[n block]
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, T, D), each step's input
+    h_prev : ndarray of shape (N, T, H), each step's h_{t-1}
+    dxw, dhw : ndarrays of shape (N, T, G·H), from ``step_backward`` per step
+    """
+    N, T, H = h_prev.shape
+    dxw2 = dxw.reshape(N * T, -1)  # (N·T, G·H)
+    grads = {
+        "Wx": x.reshape(N * T, -1).T @ dxw2,  # (D, G·H)
+        "Wh": h_prev.reshape(N * T, H).T @ dhw.reshape(N * T, -1),  # (H, G·H)
+        "b": dxw2.sum(axis=0),
+    }
+    if c.has_bhn:
+        grads["bhn"] = dhw[:, :, 2 * H :].sum(axis=(0, 1))
+    return grads
+
+
+# ---------------------------------------------------------------------------------------------
 def recurrent_forward(
     cell: str, x: np.ndarray, state0: tuple, mask: np.ndarray, p: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, tuple, tuple]:
@@ -84,21 +158,19 @@ def recurrent_forward(
     xw = matmul(x, p["Wx"]) + p["b"]  # (N, T, G·H), every step's input projection at once
     hs = np.empty((N, T, H), dtype=x.dtype)
     h_prev = np.empty((N, T, H), dtype=x.dtype)  # h_{t-1} for every t, for dW_h after the loop
-    keep = mask[:, :, None]  # (N, T, 1)
-    full = mask.all(axis=0)  # (T,): steps with no padding need no carrying
+    keep = padded_keep(mask)
     state, caches = tuple(state0), []
     for t in range(T):
         h_prev[:, t] = state[0]
-        new, step_cache = c.core_forward(xw[:, t], state, p["Wh"], p.get("bhn"))
-        state = new if full[t] else tuple(np.where(keep[:, t], n, s) for n, s in zip(new, state))
+        state, step_cache = step_forward(c, xw[:, t], state, keep[t], p["Wh"], p.get("bhn"))
         hs[:, t] = state[0]
         caches.append(step_cache)
-    return hs, state, (c, x, p, keep, full, h_prev, caches)
+    return hs, state, (c, x, p, keep, h_prev, caches)
 
 
 def recurrent_backward(
-    dhs: np.ndarray, dstate: tuple | None, cache: tuple, return_dh: bool = False
-) -> tuple:
+    dhs: np.ndarray, dstate: tuple | None, cache: tuple, dh_total: np.ndarray | None = None
+) -> tuple[np.ndarray, tuple, dict[str, np.ndarray]]:
     """Backpropagation through time for ``recurrent_forward``.
 
     Parameters
@@ -106,49 +178,31 @@ def recurrent_backward(
     dhs : ndarray of shape (N, T, H), gradient of every step's output (zeros where unused)
     dstate : tuple of ndarrays of shape (N, H), gradient of the final state, or None for zeros
     cache : from ``recurrent_forward``
-    return_dh : also return the total gradient reaching every hidden state
+    dh_total : ndarray of shape (N, T, H), optional
+        If given, filled with ∂L/∂h_t for every t: the total gradient reaching each hidden
+        state, including everything that flows back from later steps (what gradient-flow
+        studies plot)
 
     Returns
     -------
     dx : ndarray of shape (N, T, D)
     dstate0 : tuple of ndarrays of shape (N, H)
     grads : dict with the keys and shapes of ``p``
-    dh_total : ndarray of shape (N, T, H), only with return_dh: ∂L/∂h_t including everything
-        that flows back from later steps (what gradient-flow studies plot)
     """
-    c, x, p, keep, full, h_prev, caches = cache
+    c, x, p, keep, h_prev, caches = cache
     N, T, H = dhs.shape
-    GH = p["Wh"].shape[1]
     if dstate is None:
         dstate = tuple(np.zeros((N, H), dtype=dhs.dtype) for _ in range(c.n_states))
-    dxw = np.empty((N, T, GH), dtype=dhs.dtype)
-    # only the GRU's hidden-side gradient differs from the input side's (r scales the n block)
-    dhw = np.empty((N, T, GH), dtype=dhs.dtype) if c.has_bhn else dxw
-    dh_total = np.empty((N, T, H), dtype=dhs.dtype) if return_dh else None
+    dxw, dhw = grad_buffers(c, N, T, p["Wh"].shape[1], dhs.dtype)
     for t in reversed(range(T)):
         dstate = (dstate[0] + dhs[:, t],) + tuple(dstate[1:])  # output h_t is also state
-        if return_dh:
+        if dh_total is not None:
             dh_total[:, t] = dstate[0]
-        if full[t]:
-            dnew, dcarry = dstate, None
-        else:  # padded rows: the gradient skips the cell and goes straight to s_{t-1}
-            dnew = tuple(np.where(keep[:, t], d, 0) for d in dstate)
-            dcarry = tuple(np.where(keep[:, t], 0, d) for d in dstate)
-        dxw[:, t], dhw_t, dprev = c.core_backward(dnew, caches[t])
+        dxw[:, t], dhw_t, dstate = step_backward(c, dstate, caches[t], keep[t])
         if c.has_bhn:
             dhw[:, t] = dhw_t
-        dstate = dprev if dcarry is None else tuple(a + b for a, b in zip(dprev, dcarry))
-    dxw2 = dxw.reshape(N * T, GH)
-    grads = {
-        "Wx": x.reshape(N * T, -1).T @ dxw2,  # (D, G·H)
-        "Wh": h_prev.reshape(N * T, H).T @ dhw.reshape(N * T, GH),  # (H, G·H)
-        "b": dxw2.sum(axis=0),
-    }
-    if c.has_bhn:
-        grads["bhn"] = dhw[:, :, 2 * H :].sum(axis=(0, 1))
+    grads = weight_grads(c, x, h_prev, dxw, dhw)
     dx = matmul(dxw, p["Wx"].T)  # (N, T, D)
-    if return_dh:
-        return dx, dstate, grads, dh_total
     return dx, dstate, grads
 
 

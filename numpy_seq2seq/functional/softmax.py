@@ -66,9 +66,20 @@ def masked_softmax_forward(scores: np.ndarray, mask: np.ndarray) -> tuple[np.nda
 
 
 def masked_softmax_backward(dp: np.ndarray, cache: tuple) -> np.ndarray:
-    """Backward of the masked softmax; masked positions get exactly zero gradient (p_i = 0)."""
-    (p,) = cache
-    return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    """Backward of the masked softmax: the softmax's own, since masked positions have p_i = 0
+    and so get exactly zero gradient from ds_i = p_i (dp_i - Σ_k dp_k p_k)."""
+    return softmax_backward(dp, cache)
+
+
+# ---------------------------------------------------------------------------------------------
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis: z_i - max_j z_j - log Σ_k exp(z_k - max_j z_j).
+
+    Computed from the shifted logits (never exp of a large number, never log of 0); used by the
+    cross-entropy below and by decoding's search scores.
+    """
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,9 +104,7 @@ def cross_entropy_forward(
     loss : float
     cache : (probs, targets, mask, count)
     """
-    shifted = logits - logits.max(axis=-1, keepdims=True)  # (N, T, V), stable log-sum-exp
-    log_z = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    log_probs = shifted - log_z  # (N, T, V)
+    log_probs = log_softmax(logits)  # (N, T, V)
     picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (N, T)
     count = int(mask.sum())
     loss = -float((picked * mask).sum()) / count
