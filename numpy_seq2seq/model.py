@@ -319,7 +319,7 @@ class Seq2Seq:
         loss, (enc_cache, dec_cache, ce_cache) = self._forward(src, tgt)
         dlogits = cross_entropy_backward(1.0, ce_cache)
         dstate0, dhs, grads = decoder_backward(dlogits, dec_cache)
-        enc_grads, dx, dstates = encoder_backward(dhs, dstate0, enc_cache, return_dstates)
+        dx, dstates, enc_grads = encoder_backward(dhs, dstate0, enc_cache, return_dstates)
         grads.update(enc_grads)
         return loss, grads, dx, dstates
 

@@ -39,8 +39,7 @@ def test_rnn_step_gradient(rng, broken):
     def backward(d, c):
         dx, dh_prev, dWx, dWh, db = rnn.rnn_step_backward(d, c)
         if broken:  # forgets the tanh derivative on the weight gradient
-            x, Wx, core = c
-            dWh = core[0].T @ d
+            dWh = c.h_prev.T @ d
         return {"x": dx, "h_prev": dh_prev, "Wx": dWx, "Wh": dWh, "b": db}
 
     p = _params("rnn", rng)
@@ -72,8 +71,7 @@ def test_gru_step_gradient(rng, broken):
     def backward(d, c):
         dx, dh_prev, dWx, dWh, db, dbhn = gru.gru_step_backward(d, c)
         if broken:  # forgets that the reset gate scales b_hn
-            x, Wx, core = c
-            dbhn = (d * (1 - core[2]) * (1 - core[3] ** 2)).sum(axis=0)
+            dbhn = (d * (1 - c.z) * (1 - c.n ** 2)).sum(axis=0)
         return {"x": dx, "h_prev": dh_prev, "Wx": dWx, "Wh": dWh, "b": db, "bhn": dbhn}
 
     p = _params("gru", rng)

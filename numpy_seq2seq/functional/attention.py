@@ -21,12 +21,54 @@ Letters: N batch, T decoder steps, S source positions, H hidden units, A concat 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .layers import matmul
-from .softmax import masked_softmax_backward, masked_softmax_forward
+from .softmax import SoftmaxCache, masked_softmax_backward, masked_softmax_forward
 
 SCORES = ("dot", "general", "concat")
+
+
+class DotCache(NamedTuple):
+    """What the dot score keeps for its backward pass."""
+
+    hd: np.ndarray  # (N, T, H), decoder states h_t
+    hs: np.ndarray  # (N, S, H), encoder states h̄_s
+
+
+class GeneralCache(NamedTuple):
+    """What the general score keeps for its backward pass."""
+
+    hd: np.ndarray  # (N, T, H)
+    hs: np.ndarray  # (N, S, H)
+    W_a: np.ndarray  # (H, H)
+    q: np.ndarray  # (N, T, H), h_t W_a
+
+
+class ConcatCache(NamedTuple):
+    """What the concat score keeps for its backward pass."""
+
+    hd: np.ndarray  # (N, T, H)
+    hs: np.ndarray  # (N, S, H)
+    W_a: np.ndarray  # (2H, A)
+    v_a: np.ndarray  # (A,)
+    act: np.ndarray  # (N, T, S, A), tanh(W_a [h_t; h̄_s]) for every (t, s) pair
+
+
+class AttentionCache(NamedTuple):
+    """What ``attention_forward`` keeps for ``attention_backward``."""
+
+    score: str  # "dot", "general" or "concat"
+    hd: np.ndarray  # (N, T, H), decoder states h_t
+    hs: np.ndarray  # (N, S, H), encoder states h̄_s
+    W_c: np.ndarray  # (2H, H)
+    score_cache: DotCache | GeneralCache | ConcatCache
+    softmax_cache: SoftmaxCache
+    weights: np.ndarray  # (N, T, S), a_t(s)
+    context: np.ndarray  # (N, T, H), c_t
+    h_tilde: np.ndarray  # (N, T, H), h̃_t
 
 
 def _swap(x: np.ndarray) -> np.ndarray:
@@ -35,7 +77,7 @@ def _swap(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, tuple]:
+def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, DotCache]:
     """score[n, t, s] = h_tᵀ h̄_s.
 
     Parameters
@@ -46,7 +88,7 @@ def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, tuple
     Returns
     -------
     scores : ndarray of shape (N, T, S)
-    cache : (hd, hs)
+    cache : DotCache(hd, hs)
 
     Raises
     ------
@@ -59,10 +101,12 @@ def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, tuple
             f"the dot score needs decoder and encoder states of one size, got h_t of size "
             f"{hd.shape[-1]} and h̄_s of size {hs.shape[-1]}; use 'general' or 'concat' instead"
         )
-    return hd @ _swap(hs), (hd, hs)
+    return hd @ _swap(hs), DotCache(hd, hs)
 
 
-def dot_score_backward(dscores: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, dict]:
+def dot_score_backward(
+    dscores: np.ndarray, cache: DotCache
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Backward of the dot score.
 
     Returns
@@ -71,14 +115,13 @@ def dot_score_backward(dscores: np.ndarray, cache: tuple) -> tuple[np.ndarray, n
     dhs : ndarray of shape (N, S, H)
     grads : {} (the dot score has no parameters)
     """
-    hd, hs = cache
-    return dscores @ hs, _swap(dscores) @ hd, {}
+    return dscores @ cache.hs, _swap(dscores) @ cache.hd, {}
 
 
 # ---------------------------------------------------------------------------------------------
 def general_score_forward(
     hd: np.ndarray, hs: np.ndarray, W_a: np.ndarray
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, GeneralCache]:
     """score[n, t, s] = h_tᵀ W_a h̄_s, computed as (h_t W_a) · h̄_s.
 
     W_a lets the decoder compare its state with a *learned linear map* of each encoder state,
@@ -93,14 +136,14 @@ def general_score_forward(
     Returns
     -------
     scores : ndarray of shape (N, T, S)
-    cache : (hd, hs, W_a, q) with q = hd W_a of shape (N, T, H)
+    cache : GeneralCache(hd, hs, W_a, q) with q = hd W_a of shape (N, T, H)
     """
     q = matmul(hd, W_a)  # (N, T, H)
-    return q @ _swap(hs), (hd, hs, W_a, q)
+    return q @ _swap(hs), GeneralCache(hd, hs, W_a, q)
 
 
 def general_score_backward(
-    dscores: np.ndarray, cache: tuple
+    dscores: np.ndarray, cache: GeneralCache
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Backward of the general score.
 
@@ -121,7 +164,7 @@ def general_score_backward(
 # ---------------------------------------------------------------------------------------------
 def concat_score_forward(
     hd: np.ndarray, hs: np.ndarray, W_a: np.ndarray, v_a: np.ndarray
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, ConcatCache]:
     """score[n, t, s] = v_aᵀ tanh(W_a [h_t; h̄_s]).
 
     [h_t; h̄_s] W_a splits into h_t W_a[:H] + h̄_s W_a[H:], so each half is projected once
@@ -137,18 +180,18 @@ def concat_score_forward(
     Returns
     -------
     scores : ndarray of shape (N, T, S)
-    cache : (hd, hs, W_a, v_a, act) with act = tanh(…) of shape (N, T, S, A)
+    cache : ConcatCache(hd, hs, W_a, v_a, act) with act = tanh(…) of shape (N, T, S, A)
     """
     H = hd.shape[-1]
     u = matmul(hd, W_a[:H])  # (N, T, A)
     k = matmul(hs, W_a[H:])  # (N, S, A)
     act = u[:, :, None, :] + k[:, None, :, :]  # (N, T, S, A), every (t, s) pair
     np.tanh(act, out=act)  # in place: this is the model's largest array
-    return act @ v_a, (hd, hs, W_a, v_a, act)
+    return act @ v_a, ConcatCache(hd, hs, W_a, v_a, act)
 
 
 def concat_score_backward(
-    dscores: np.ndarray, cache: tuple
+    dscores: np.ndarray, cache: ConcatCache
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Backward of the concat score.
 
@@ -190,7 +233,7 @@ SCORE_PARAMS = {"dot": (), "general": ("W_a",), "concat": ("W_a", "v_a")}
 # ---------------------------------------------------------------------------------------------
 def attention_forward(
     score: str, hd: np.ndarray, hs: np.ndarray, src_mask: np.ndarray, p: dict[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, tuple]:
+) -> tuple[np.ndarray, np.ndarray, AttentionCache]:
     """Score, weigh, read and combine: from decoder states to attentional hidden states.
 
     a = masked_softmax(score(h_t, h̄_s)) over s;  c_t = Σ_s a_t(s) h̄_s;  h̃_t = tanh(W_c [c_t; h_t])
@@ -207,7 +250,7 @@ def attention_forward(
     -------
     h_tilde : ndarray of shape (N, T, H)
     weights : ndarray of shape (N, T, S), rows sum to 1, exactly 0 at padded positions
-    cache : for ``attention_backward``
+    cache : AttentionCache, for ``attention_backward``
     """
     H = hd.shape[-1]
     scores, score_cache = SCORE_FORWARD[score](hd, hs, *(p[k] for k in SCORE_PARAMS[score]))
@@ -215,12 +258,13 @@ def attention_forward(
     context = weights @ hs  # (N, T, H)
     # [c_t; h_t] W_c = c_t W_c[:H] + h_t W_c[H:], which avoids building the concatenation
     h_tilde = np.tanh(matmul(context, p["W_c"][:H]) + matmul(hd, p["W_c"][H:]))  # (N, T, H)
-    cache = (score, hd, hs, p["W_c"], score_cache, sm_cache, weights, context, h_tilde)
+    cache = AttentionCache(score, hd, hs, p["W_c"], score_cache, sm_cache, weights, context,
+                           h_tilde)
     return h_tilde, weights, cache
 
 
 def attention_backward(
-    dh_tilde: np.ndarray, cache: tuple
+    dh_tilde: np.ndarray, cache: AttentionCache
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Backward of ``attention_forward``.
 

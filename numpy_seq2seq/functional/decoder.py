@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from .attention import attention_backward, attention_forward
-from .encoder import _sub
 from .layers import (
     affine_backward,
     affine_forward,
@@ -25,6 +24,7 @@ from .layers import (
     embedding_forward,
     matmul,
 )
+from .params import sub_params, with_prefix
 from .recurrent import (
     CELLS,
     grad_buffers,
@@ -84,7 +84,7 @@ def decoder_forward(
         )
         att_cache = None
     else:
-        hd, _, rec_cache = recurrent_forward(cell, y, state0, mask, _sub(p, "dec_"))
+        hd, _, rec_cache = recurrent_forward(cell, y, state0, mask, sub_params(p, "dec_"))
         out, weights, att_cache = hd, None, None
         if score is not None:
             out, weights, att_cache = attention_forward(score, hd, hs, src_mask, p)
@@ -115,7 +115,7 @@ def decoder_backward(dlogits: np.ndarray, cache: tuple) -> tuple[tuple, np.ndarr
             dhd, dhs, g = attention_backward(dout, att_cache)
             grads.update(g)
         dy, dstate0, g = recurrent_backward(dhd, None, rec_cache)
-        grads.update({"dec_" + k: v for k, v in g.items()})
+        grads.update(with_prefix(g, "dec_"))
     grads["tgt_embed"] = embedding_backward(dy, emb_cache)
     return dstate0, dhs, grads
 
@@ -167,6 +167,6 @@ def _input_feeding_backward(dh_tilde, cache):
     fed = np.zeros_like(h_tilde)  # h̃_{t-1} at every step, h̃_0 = 0
     fed[:, 1:] = h_tilde[:, :-1]
     x = np.concatenate([y, fed], axis=-1)  # (N, T, E + H), step t's input [y_t; h̃_{t-1}]
-    grads.update({"dec_" + k: v for k, v in weight_grads(c, x, h_prev, dxw, dhw).items()})
+    grads.update(with_prefix(weight_grads(c, x, h_prev, dxw, dhw), "dec_"))
     dy = matmul(dxw, p["dec_Wx"][:E].T)  # (N, T, E)
     return dy, dstate, dhs, grads

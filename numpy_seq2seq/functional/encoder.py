@@ -23,12 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .layers import embedding_backward, embedding_forward
+from .params import sub_params, with_prefix
 from .recurrent import CELLS, recurrent_backward, recurrent_forward, reverse_padded_index
-
-
-def _sub(p: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
-    """The parameters under ``prefix``, with the prefix removed ("enc_Wx" -> "Wx")."""
-    return {k[len(prefix) :]: v for k, v in p.items() if k.startswith(prefix)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,15 +60,15 @@ def encoder_forward(
     if bidirectional:
         H2 = p["enc_fwd_Wh"].shape[0]
         zeros = tuple(np.zeros((N, H2), dtype=x.dtype) for _ in range(n_states))
-        hf, sf, cf = recurrent_forward(cell, x, zeros, mask, _sub(p, "enc_fwd_"))
-        hb, sb, cb = recurrent_forward(cell, x[rows, cols], zeros, mask, _sub(p, "enc_bwd_"))
+        hf, sf, cf = recurrent_forward(cell, x, zeros, mask, sub_params(p, "enc_fwd_"))
+        hb, sb, cb = recurrent_forward(cell, x[rows, cols], zeros, mask, sub_params(p, "enc_bwd_"))
         hs = np.concatenate([hf, hb[rows, cols]], axis=-1)  # (N, S, H), ← states realigned
         state = tuple(np.concatenate([a, b], axis=-1) for a, b in zip(sf, sb))
         directions = [cf, cb]
     else:
         H = p["enc_Wh"].shape[0]
         zeros = tuple(np.zeros((N, H), dtype=x.dtype) for _ in range(n_states))
-        hs, state, c1 = recurrent_forward(cell, x, zeros, mask, _sub(p, "enc_"))
+        hs, state, c1 = recurrent_forward(cell, x, zeros, mask, sub_params(p, "enc_"))
         directions = [c1]
     if reverse_source:
         hs = hs[rows, cols]  # back to the order of the tokens the user gave
@@ -81,7 +77,7 @@ def encoder_forward(
 
 def encoder_backward(
     dhs: np.ndarray, dstate: tuple, cache: tuple, return_dstates: bool = False
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
     """Backward of ``encoder_forward``.
 
     Parameters
@@ -92,10 +88,10 @@ def encoder_backward(
 
     Returns
     -------
-    grads : dict with "src_embed" and the encoder's recurrent parameters
     dx : ndarray of shape (N, S, E), gradient of each source embedding, in original source order
     dstates : ndarray of shape (N, S, H), the total ∂L/∂h̄_s (through attention and through the
         recurrence) in original source order, or None without return_dstates
+    grads : dict with "src_embed" and the encoder's recurrent parameters
     """
     bidirectional, reverse_source, rows, cols, emb_cache, directions = cache
     if reverse_source:
@@ -115,13 +111,13 @@ def encoder_backward(
         dx = dx_f + dx_b[rows, cols]
         if dstates is not None:
             dstates[..., H2:] = dh_b[rows, cols]  # ← states back in source order
-        grads.update({"enc_fwd_" + k: v for k, v in gf.items()})
-        grads.update({"enc_bwd_" + k: v for k, v in gb.items()})
+        grads.update(with_prefix(gf, "enc_fwd_"))
+        grads.update(with_prefix(gb, "enc_bwd_"))
     else:
         dx, _, g = recurrent_backward(dhs, dstate, directions[0], dstates)
-        grads.update({"enc_" + k: v for k, v in g.items()})
+        grads.update(with_prefix(g, "enc_"))
     grads["src_embed"] = embedding_backward(dx, emb_cache)
     if reverse_source:  # report per position of the source as given
         dx = dx[rows, cols]
         dstates = None if dstates is None else dstates[rows, cols]
-    return grads, dx, dstates
+    return dx, dstates, grads

@@ -18,17 +18,32 @@ Letters: N batch, D input features, H hidden units.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from .lstm import sigmoid
+from .activations import sigmoid
 
 GATES = 3
+
+
+class GRUCache(NamedTuple):
+    """What one GRU step keeps for its backward pass; every array but the weights is (N, H)."""
+
+    h_prev: np.ndarray  # h_{t-1}
+    r: np.ndarray  # reset gate
+    z: np.ndarray  # update gate
+    n: np.ndarray  # candidate tanh(xn + r ⊙ hn)
+    hn: np.ndarray  # h_{t-1} W_hn + b_hn, the part the reset gate scales
+    Wh: np.ndarray  # (H, 3H)
+    x: np.ndarray | None = None  # (N, D), x_t: kept by gru_step_forward only
+    Wx: np.ndarray | None = None  # (D, 3H): kept by gru_step_forward only
 
 
 # ---------------------------------------------------------------------------------------------
 def gru_core_forward(
     xw: np.ndarray, state: tuple, Wh: np.ndarray, bhn: np.ndarray
-) -> tuple[tuple, tuple]:
+) -> tuple[tuple, GRUCache]:
     """One step given the input projection ``xw = x_t W_x + b`` (precomputed for all steps).
 
     Parameters
@@ -41,7 +56,7 @@ def gru_core_forward(
     Returns
     -------
     state : (h,) with h of shape (N, H)
-    cache : (h_prev, r, z, n, hn, Wh)
+    cache : GRUCache (without x and Wx)
     """
     (h_prev,) = state
     H = h_prev.shape[1]
@@ -51,10 +66,10 @@ def gru_core_forward(
     hn = hw[:, 2 * H :] + bhn
     n = np.tanh(xw[:, 2 * H :] + r * hn)
     h = (1 - z) * n + z * h_prev
-    return (h,), (h_prev, r, z, n, hn, Wh)
+    return (h,), GRUCache(h_prev, r, z, n, hn, Wh)
 
 
-def gru_core_backward(dstate: tuple, cache: tuple) -> tuple[np.ndarray, np.ndarray, tuple]:
+def gru_core_backward(dstate: tuple, cache: GRUCache) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Backward of one step.
 
     Returns
@@ -63,7 +78,7 @@ def gru_core_backward(dstate: tuple, cache: tuple) -> tuple[np.ndarray, np.ndarr
     dhw : ndarray of shape (N, 3H), gradient of h_{t-1} W_h + [0, 0, b_hn]
     dstate_prev : (dh_prev,)
     """
-    h_prev, r, z, n, hn, Wh = cache
+    h_prev, r, z, n, hn, Wh, _, _ = cache
     (dh,) = dstate
     dan = dh * (1 - z) * (1 - n * n)  # into n, through tanh
     dar = dan * hn * r * (1 - r)  # into r, through σ
@@ -81,7 +96,7 @@ def gru_step_forward(
     Wh: np.ndarray,
     b: np.ndarray,
     bhn: np.ndarray,
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, GRUCache]:
     """One GRU step from raw inputs (see the module docstring for the equations).
 
     Parameters
@@ -96,27 +111,26 @@ def gru_step_forward(
     Returns
     -------
     h : ndarray of shape (N, H)
-    cache : (x, Wx, core cache)
+    cache : GRUCache(h_prev, r, z, n, hn, Wh, x, Wx)
     """
-    (h,), core = gru_core_forward(x @ Wx + b, (h_prev,), Wh, bhn)
-    return h, (x, Wx, core)
+    (h,), cache = gru_core_forward(x @ Wx + b, (h_prev,), Wh, bhn)
+    return h, cache._replace(x=x, Wx=Wx)
 
 
-def gru_step_backward(dh: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+def gru_step_backward(dh: np.ndarray, cache: GRUCache) -> tuple[np.ndarray, ...]:
     """Backward of ``gru_step_forward``.
 
     Returns
     -------
     dx, dh_prev, dWx, dWh, db, dbhn : shapes of x, h_prev, Wx, Wh, b, bhn
     """
-    x, Wx, core = cache
-    dxw, dhw, (dh_prev,) = gru_core_backward((dh,), core)
-    h_prev, H = core[0], core[0].shape[1]
+    dxw, dhw, (dh_prev,) = gru_core_backward((dh,), cache)
+    H = cache.h_prev.shape[1]
     return (
-        dxw @ Wx.T,
+        dxw @ cache.Wx.T,
         dh_prev,
-        x.T @ dxw,
-        h_prev.T @ dhw,
+        cache.x.T @ dxw,
+        cache.h_prev.T @ dhw,
         dxw.sum(axis=0),
         dhw[:, 2 * H :].sum(axis=0),
     )

@@ -17,27 +17,34 @@ Letters: N batch, D input features, H hidden units.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from .activations import sigmoid
 
 GATES = 4
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^{-x}) = (tanh(x/2) + 1) / 2; through tanh so large |x| never overflows exp.
+class LSTMCache(NamedTuple):
+    """What one LSTM step keeps for its backward pass; every array but the weights is (N, H)."""
 
-    Computed in one buffer (``out=``) because it runs on every gate of every time step.
-    """
-    out = np.multiply(x, 0.5)
-    np.tanh(out, out=out)
-    out += 1
-    out *= 0.5
-    return out
+    h_prev: np.ndarray  # h_{t-1}
+    c_prev: np.ndarray  # c_{t-1}
+    i: np.ndarray  # input gate σ(a_i)
+    f: np.ndarray  # forget gate σ(a_f)
+    g: np.ndarray  # candidate tanh(a_g)
+    o: np.ndarray  # output gate σ(a_o)
+    tanh_c: np.ndarray  # tanh(c_t)
+    Wh: np.ndarray  # (H, 4H)
+    x: np.ndarray | None = None  # (N, D), x_t: kept by lstm_step_forward only
+    Wx: np.ndarray | None = None  # (D, 4H): kept by lstm_step_forward only
 
 
 # ---------------------------------------------------------------------------------------------
 def lstm_core_forward(
     xw: np.ndarray, state: tuple, Wh: np.ndarray, bhn: None = None
-) -> tuple[tuple, tuple]:
+) -> tuple[tuple, LSTMCache]:
     """One step given the input projection ``xw = x_t W_x + b`` (precomputed for all steps).
 
     Parameters
@@ -50,7 +57,7 @@ def lstm_core_forward(
     Returns
     -------
     state : (h, c), each of shape (N, H)
-    cache : (h_prev, c_prev, i, f, g, o, tanh_c, Wh)
+    cache : LSTMCache (without x and Wx)
     """
     h_prev, c_prev = state
     H = h_prev.shape[1]
@@ -62,10 +69,10 @@ def lstm_core_forward(
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)
     h = o * tanh_c
-    return (h, c), (h_prev, c_prev, i, f, g, o, tanh_c, Wh)
+    return (h, c), LSTMCache(h_prev, c_prev, i, f, g, o, tanh_c, Wh)
 
 
-def lstm_core_backward(dstate: tuple, cache: tuple) -> tuple[np.ndarray, np.ndarray, tuple]:
+def lstm_core_backward(dstate: tuple, cache: LSTMCache) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Backward of one step.
 
     Returns
@@ -74,7 +81,7 @@ def lstm_core_backward(dstate: tuple, cache: tuple) -> tuple[np.ndarray, np.ndar
     dhw : ndarray of shape (N, 4H), gradient of h_{t-1} W_h (equal to dxw for the LSTM)
     dstate_prev : (dh_prev, dc_prev)
     """
-    h_prev, c_prev, i, f, g, o, tanh_c, Wh = cache
+    h_prev, c_prev, i, f, g, o, tanh_c, Wh, _, _ = cache
     dh, dc = dstate
     do = dh * tanh_c  # into o
     dc = dc + dh * o * (1 - tanh_c * tanh_c)  # through tanh(c) into c
@@ -98,7 +105,7 @@ def lstm_step_forward(
     Wx: np.ndarray,
     Wh: np.ndarray,
     b: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, tuple]:
+) -> tuple[np.ndarray, np.ndarray, LSTMCache]:
     """One LSTM step from raw inputs (see the module docstring for the equations).
 
     Parameters
@@ -112,20 +119,21 @@ def lstm_step_forward(
     Returns
     -------
     h, c : ndarrays of shape (N, H)
-    cache : (x, Wx, core cache)
+    cache : LSTMCache(h_prev, c_prev, i, f, g, o, tanh_c, Wh, x, Wx)
     """
-    (h, c), core = lstm_core_forward(x @ Wx + b, (h_prev, c_prev), Wh)
-    return h, c, (x, Wx, core)
+    (h, c), cache = lstm_core_forward(x @ Wx + b, (h_prev, c_prev), Wh)
+    return h, c, cache._replace(x=x, Wx=Wx)
 
 
-def lstm_step_backward(dh: np.ndarray, dc: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+def lstm_step_backward(
+    dh: np.ndarray, dc: np.ndarray, cache: LSTMCache
+) -> tuple[np.ndarray, ...]:
     """Backward of ``lstm_step_forward``.
 
     Returns
     -------
     dx, dh_prev, dc_prev, dWx, dWh, db : shapes of x, h_prev, c_prev, Wx, Wh, b
     """
-    x, Wx, core = cache
-    dxw, dhw, (dh_prev, dc_prev) = lstm_core_backward((dh, dc), core)
-    h_prev = core[0]
-    return dxw @ Wx.T, dh_prev, dc_prev, x.T @ dxw, h_prev.T @ dhw, dxw.sum(axis=0)
+    dxw, dhw, (dh_prev, dc_prev) = lstm_core_backward((dh, dc), cache)
+    return (dxw @ cache.Wx.T, dh_prev, dc_prev, cache.x.T @ dxw, cache.h_prev.T @ dhw,
+            dxw.sum(axis=0))

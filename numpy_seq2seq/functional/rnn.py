@@ -12,15 +12,27 @@ Letters: N batch, D input features, H hidden units.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 GATES = 1
 
 
+class RNNCache(NamedTuple):
+    """What one RNN step keeps for its backward pass."""
+
+    h_prev: np.ndarray  # (N, H), h_{t-1}
+    h: np.ndarray  # (N, H), h_t = tanh(…)
+    Wh: np.ndarray  # (H, H)
+    x: np.ndarray | None = None  # (N, D), x_t: kept by rnn_step_forward only
+    Wx: np.ndarray | None = None  # (D, H): kept by rnn_step_forward only
+
+
 # ---------------------------------------------------------------------------------------------
 def rnn_core_forward(
     xw: np.ndarray, state: tuple, Wh: np.ndarray, bhn: None = None
-) -> tuple[tuple, tuple]:
+) -> tuple[tuple, RNNCache]:
     """One step given the input projection ``xw = x_t W_x + b`` (precomputed for all steps).
 
     h_t = tanh(xw_t + h_{t-1} W_h)
@@ -35,14 +47,14 @@ def rnn_core_forward(
     Returns
     -------
     state : (h,) with h of shape (N, H)
-    cache : (h_prev, h, Wh)
+    cache : RNNCache (without x and Wx)
     """
     (h_prev,) = state
     h = np.tanh(xw + h_prev @ Wh)
-    return (h,), (h_prev, h, Wh)
+    return (h,), RNNCache(h_prev, h, Wh)
 
 
-def rnn_core_backward(dstate: tuple, cache: tuple) -> tuple[np.ndarray, np.ndarray, tuple]:
+def rnn_core_backward(dstate: tuple, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Backward of one step.
 
     Returns
@@ -51,16 +63,15 @@ def rnn_core_backward(dstate: tuple, cache: tuple) -> tuple[np.ndarray, np.ndarr
     dhw : ndarray of shape (N, H), gradient of h_{t-1} W_h (so dW_h = Σ_t h_{t-1}ᵀ dhw_t)
     dstate_prev : (dh_prev,)
     """
-    h_prev, h, Wh = cache
     (dh,) = dstate
-    da = dh * (1 - h * h)  # through tanh
-    return da, da, (da @ Wh.T,)  # into x, into W_h, into h_prev
+    da = dh * (1 - cache.h * cache.h)  # through tanh
+    return da, da, (da @ cache.Wh.T,)  # into x, into W_h, into h_prev
 
 
 # ---------------------------------------------------------------------------------------------
 def rnn_step_forward(
     x: np.ndarray, h_prev: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, RNNCache]:
     """One tanh-RNN step from raw inputs: h = tanh(x W_x + h_prev W_h + b).
 
     Parameters
@@ -74,20 +85,18 @@ def rnn_step_forward(
     Returns
     -------
     h : ndarray of shape (N, H)
-    cache : (x, Wx, core cache)
+    cache : RNNCache(h_prev, h, Wh, x, Wx)
     """
-    (h,), core = rnn_core_forward(x @ Wx + b, (h_prev,), Wh)
-    return h, (x, Wx, core)
+    (h,), cache = rnn_core_forward(x @ Wx + b, (h_prev,), Wh)
+    return h, cache._replace(x=x, Wx=Wx)
 
 
-def rnn_step_backward(dh: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+def rnn_step_backward(dh: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, ...]:
     """Backward of ``rnn_step_forward``.
 
     Returns
     -------
     dx, dh_prev, dWx, dWh, db : shapes of x, h_prev, Wx, Wh, b
     """
-    x, Wx, core = cache
-    dxw, dhw, (dh_prev,) = rnn_core_backward((dh,), core)
-    h_prev = core[0]
-    return dxw @ Wx.T, dh_prev, x.T @ dxw, h_prev.T @ dhw, dxw.sum(axis=0)
+    dxw, dhw, (dh_prev,) = rnn_core_backward((dh,), cache)
+    return dxw @ cache.Wx.T, dh_prev, cache.x.T @ dxw, cache.h_prev.T @ dhw, dxw.sum(axis=0)

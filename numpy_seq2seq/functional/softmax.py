@@ -5,6 +5,8 @@ Letters: N batch, T target steps, S source positions, V vocabulary.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 # A finite fill value for masked scores: exp(MASK_FILL - max) underflows to exactly 0 in float32
@@ -12,8 +14,23 @@ import numpy as np
 MASK_FILL = -1e9
 
 
+class SoftmaxCache(NamedTuple):
+    """The softmax's (or masked softmax's) output, all its backward needs."""
+
+    p: np.ndarray  # (..., K)
+
+
+class CrossEntropyCache(NamedTuple):
+    """What the mean cross-entropy keeps for its backward pass."""
+
+    probs: np.ndarray  # (N, T, V), softmax(z)
+    targets: np.ndarray  # (N, T) int
+    mask: np.ndarray  # (N, T) bool, True at the labels that count
+    count: int  # Σ mask, the number of labels averaged over
+
+
 # ---------------------------------------------------------------------------------------------
-def softmax_forward(scores: np.ndarray) -> tuple[np.ndarray, tuple]:
+def softmax_forward(scores: np.ndarray) -> tuple[np.ndarray, SoftmaxCache]:
     """Numerically stable softmax over the last axis.
 
     p_i = exp(s_i - max_j s_j) / Σ_k exp(s_k - max_j s_j)
@@ -25,22 +42,24 @@ def softmax_forward(scores: np.ndarray) -> tuple[np.ndarray, tuple]:
     Returns
     -------
     p : ndarray of shape (..., K)
-    cache : (p,)
+    cache : SoftmaxCache(p)
     """
     # Subtracting the row maximum leaves p unchanged and keeps exp() from overflowing.
     e = np.exp(scores - scores.max(axis=-1, keepdims=True))
     p = e / e.sum(axis=-1, keepdims=True)
-    return p, (p,)
+    return p, SoftmaxCache(p)
 
 
-def softmax_backward(dp: np.ndarray, cache: tuple) -> np.ndarray:
+def softmax_backward(dp: np.ndarray, cache: SoftmaxCache) -> np.ndarray:
     """Backward of softmax: ds_i = p_i (dp_i - Σ_k dp_k p_k)."""
-    (p,) = cache
+    p = cache.p
     return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
 
 
 # ---------------------------------------------------------------------------------------------
-def masked_softmax_forward(scores: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple]:
+def masked_softmax_forward(
+    scores: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, SoftmaxCache]:
     """Softmax over the last axis that gives masked-out positions exactly zero weight.
 
     p_i = m_i exp(s_i) / Σ_k m_k exp(s_k), with m_i ∈ {0, 1}
@@ -57,15 +76,15 @@ def masked_softmax_forward(scores: np.ndarray, mask: np.ndarray) -> tuple[np.nda
     Returns
     -------
     p : ndarray of shape (..., K), rows sum to 1 (or 0 if fully masked)
-    cache : (p,)
+    cache : SoftmaxCache(p)
     """
     filled = np.where(mask, scores, scores.dtype.type(MASK_FILL))
     p, _ = softmax_forward(filled)
     p = p * mask  # exact zeros, also for fully masked rows
-    return p, (p,)
+    return p, SoftmaxCache(p)
 
 
-def masked_softmax_backward(dp: np.ndarray, cache: tuple) -> np.ndarray:
+def masked_softmax_backward(dp: np.ndarray, cache: SoftmaxCache) -> np.ndarray:
     """Backward of the masked softmax: the softmax's own, since masked positions have p_i = 0
     and so get exactly zero gradient from ds_i = p_i (dp_i - Σ_k dp_k p_k)."""
     return softmax_backward(dp, cache)
@@ -85,7 +104,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 def cross_entropy_forward(
     logits: np.ndarray, targets: np.ndarray, mask: np.ndarray
-) -> tuple[float, tuple]:
+) -> tuple[float, CrossEntropyCache]:
     """Mean cross-entropy over the non-padding targets, computed through log-softmax.
 
     L = -(1 / Σ m_nt) Σ_{n,t} m_nt log softmax(z_nt)[y_nt]
@@ -102,16 +121,16 @@ def cross_entropy_forward(
     Returns
     -------
     loss : float
-    cache : (probs, targets, mask, count)
+    cache : CrossEntropyCache(probs, targets, mask, count)
     """
     log_probs = log_softmax(logits)  # (N, T, V)
     picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (N, T)
     count = int(mask.sum())
     loss = -float((picked * mask).sum()) / count
-    return loss, (np.exp(log_probs), targets, mask, count)
+    return loss, CrossEntropyCache(np.exp(log_probs), targets, mask, count)
 
 
-def cross_entropy_backward(dloss: float, cache: tuple) -> np.ndarray:
+def cross_entropy_backward(dloss: float, cache: CrossEntropyCache) -> np.ndarray:
     """Backward of the mean cross-entropy: dz = m (softmax(z) - onehot(y)) / Σ m.
 
     Returns
