@@ -16,27 +16,40 @@ key                           content
                               ``{"__ndarray__": "extra_array/<i>"}`` in their place
 ============================  ================================================================
 
-Saving is atomic: the archive is written to a temporary file in the target directory, flushed
-and fsynced, then renamed over the destination with ``os.replace``. A crash or an exception
-mid-write therefore leaves either the old checkpoint or the new one, never a truncated file.
+Saving is atomic (``files.atomic_write``): the archive goes to a temporary file in the target
+directory, is fsynced, then renamed over the destination, so a crash or Ctrl-C mid-write leaves
+either the old checkpoint or the new one, never a truncated file; it gets the permissions any
+new file gets (0644 under umask 022).
+
+Loading refuses, with one message that starts ``<path> is not a numpy_seq2seq checkpoint:`` and
+says what the file is instead, anything that is not such an archive: a text file, a pickle
+(never unpickled), a single ``.npy`` array, a truncated or corrupted zip, an ``.npz`` without the
+marker. A checkpoint of a format version this code does not read is named with its version and
+what to do. `train` keeps its state for resuming inside ``extra["training"]``, so a checkpoint
+written before resuming existed still loads for translating and evaluating.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from .files import atomic_write
+
 if TYPE_CHECKING:  # imported lazily at run time: model sits above checkpoint's helpers
     from numpy_seq2seq.data.vocab import Vocab
     from numpy_seq2seq.model import Seq2Seq
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "read_extra", "FORMAT",
+           "FORMAT_VERSION"]
 
 FORMAT = "numpy_seq2seq.checkpoint"
 FORMAT_VERSION = 1
@@ -90,10 +103,10 @@ def _encode_extra(extra: dict[str, Any]) -> tuple[str, dict[str, np.ndarray]]:
     return text, arrays
 
 
-def _decode_extra(text: str, data: Any) -> dict[str, Any]:
+def _decode_extra(text: str, entry: Callable[[str], np.ndarray]) -> dict[str, Any]:
     def hook(obj: dict[str, Any]) -> Any:
         if set(obj) == {_ARRAY_TAG}:
-            return data[obj[_ARRAY_TAG]]
+            return entry(obj[_ARRAY_TAG])
         return obj
 
     return json.loads(text, object_hook=hook)
@@ -159,41 +172,9 @@ def save_checkpoint(
         if value.dtype == object:
             raise ValueError(f"{key!r} is an object array, which would need pickle to load")
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # same directory as the destination, so os.replace is a rename within one filesystem
-    tmp = tempfile.NamedTemporaryFile(
-        delete=False, dir=path.parent, prefix=f".{path.name}.", suffix=".npz"
-    )
-    try:
-        with tmp:
-            # a file object, not a name: np.savez would append ".npz" to a name
-            np.savez(tmp, **arrays)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
-    except BaseException:
-        # also on KeyboardInterrupt: never leave a half-written temp file behind
-        try:
-            os.unlink(tmp.name)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(path.parent)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)  # a file object, not a name: np.savez would append ".npz" to a name
     return path
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -218,39 +199,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a numpy_seq2seq checkpoint, has a newer format version, or its params
-        do not match the model its config describes (the key and both shapes are named).
+        If the file is not a numpy_seq2seq checkpoint (the message says what it is), has a
+        format version this code does not read (the message says which, and what to do), or its
+        params do not match the model its config describes (the key and both shapes are named).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file not found: {path}")
-    not_checkpoint = f"{path} is not a numpy_seq2seq checkpoint"
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        # a text file or a pickle makes np.load try (and refuse) unpickling: ValueError
-        raise ValueError(f"{not_checkpoint} (not an .npz archive: {err})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array
-        raise ValueError(f"{not_checkpoint} (a single .npy array, not an .npz archive)")
-
-    with data:
-        if "format" not in data.files or str(data["format"][()]) != FORMAT:
-            raise ValueError(f"{not_checkpoint} (no {FORMAT!r} marker)")
-        absent = [k for k in ("format_version", "config") if k not in data.files]
-        if absent:
-            raise ValueError(f"{path} is a damaged numpy_seq2seq checkpoint: no {absent} entries")
-        version = int(data["format_version"][()])
-        if version > FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has checkpoint format version {version}; this numpy_seq2seq reads "
-                f"versions up to {FORMAT_VERSION}"
-            )
-
-        config = json.loads(str(data["config"][()]))
-        stored = {k[len(_PARAM):]: data[k] for k in data.files if k.startswith(_PARAM)}
-        src_vocab = _load_vocab(data, "src_vocab")
-        tgt_vocab = _load_vocab(data, "tgt_vocab")
-        extra = _decode_extra(str(data["extra"][()]), data) if "extra" in data.files else None
+    with _checked_archive(path) as (files, entry):
+        config = _model_config(path, str(entry("config")[()]))
+        stored = {k[len(_PARAM):]: entry(k) for k in files if k.startswith(_PARAM)}
+        src_vocab, tgt_vocab = (_load_vocab(entry, files, k) for k in ("src_vocab", "tgt_vocab"))
+        extra = _extra(files, entry)
 
     from numpy_seq2seq.model import Seq2Seq  # lazy: keeps checkpoint importable on its own
 
@@ -259,12 +217,123 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     return Checkpoint(model, src_vocab, tgt_vocab, extra)
 
 
-def _load_vocab(data: Any, key: str) -> Vocab | None:
-    if key not in data.files:
+def read_extra(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A checkpoint's ``extra`` dict alone, without building the model (e.g. to see which epoch
+    it holds: ``read_extra("runs/x/best.npz")["epoch"]``). Raises as `load_checkpoint` does."""
+    with _checked_archive(Path(path)) as (files, entry):
+        return _extra(files, entry)
+
+
+@contextmanager
+def _checked_archive(path: Path) -> Iterator[tuple[list[str], Callable[[str], np.ndarray]]]:
+    """The entry names of a checked checkpoint and a function reading one entry."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    with _open_archive(path) as data:
+
+        def entry(key: str) -> np.ndarray:
+            return _read_entry(path, data, key)
+
+        _check_format(path, data.files, entry)
+        yield data.files, entry
+
+
+def _extra(files: list[str], entry: Callable[[str], np.ndarray]) -> dict[str, Any] | None:
+    return _decode_extra(str(entry("extra")[()]), entry) if "extra" in files else None
+
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _open_archive(path: Path) -> Any:
+    """``np.load`` of a zip archive; anything else is named, never handed to NumPy's unpickler.
+
+    (NumPy would answer a text file or a pickle with advice to pass ``allow_pickle=True``:
+    wrong for a text file, and unsafe for a file from elsewhere.)
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+    not_checkpoint = f"{path} is not a numpy_seq2seq checkpoint"
+    if not head.startswith(_ZIP_MAGIC):
+        raise ValueError(f"{not_checkpoint}: it is {_what_is(head)}, not an .npz archive")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise ValueError(f"{not_checkpoint}: it is a truncated or corrupted zip archive "
+                         "(an interrupted copy or download?)") from None
+
+
+def _what_is(head: bytes) -> str:
+    """What a file's first bytes say it is, in words."""
+    if not head:
+        return "an empty file"
+    if head.startswith(_NPY_MAGIC):
+        return "a single NumPy array (.npy)"
+    if head[0] == 0x80:  # the PROTO opcode that starts every pickle since protocol 2
+        return "a Python pickle (which numpy_seq2seq never loads: unpickling can run any code)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"a binary file starting with {head[:4]!r}"
+    return "a text file"
+
+
+def _read_entry(path: Path, data: Any, key: str) -> np.ndarray:
+    """One archive entry; a pickled or damaged entry is reported, not unpickled."""
+    try:
+        return data[key]
+    except ValueError:  # an object array: np.load refuses to unpickle it
+        raise ValueError(f"{path} is not a numpy_seq2seq checkpoint: its entry {key!r} is a "
+                         "pickled object array, which numpy_seq2seq never loads") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error):
+        raise ValueError(f"{path} is a damaged numpy_seq2seq checkpoint: its entry {key!r} is "
+                         "truncated or corrupted") from None
+
+
+def _check_format(path: Path, files: list[str], entry: Callable[[str], np.ndarray]) -> None:
+    """The marker, the format version this code reads, and the entries every version has."""
+    if "format" not in files or str(entry("format")[()]) != FORMAT:
+        raise ValueError(f"{path} is not a numpy_seq2seq checkpoint: it is an .npz archive "
+                         f"without the {FORMAT!r} marker (written by np.savez, not by "
+                         "save_checkpoint?)")
+    absent = [k for k in ("format_version", "config") if k not in files]
+    if absent:
+        raise ValueError(f"{path} is a damaged numpy_seq2seq checkpoint: no {absent} entries")
+    stored = entry("format_version")[()]
+    version = int(stored) if np.issubdtype(np.asarray(stored).dtype, np.integer) else None
+    if version is not None and version > FORMAT_VERSION:
+        from numpy_seq2seq import __version__  # lazy: the package imports this module
+
+        raise ValueError(
+            f"{path} has checkpoint format version {version}, written by a newer "
+            f"numpy_seq2seq; this one ({__version__}) reads versions 1 to {FORMAT_VERSION}. "
+            "Upgrade it (pip install --upgrade numpy_seq2seq) to load this checkpoint."
+        )
+    if version is None or version < 1:
+        raise ValueError(
+            f"{path} has checkpoint format version {stored!r}, which no numpy_seq2seq ever "
+            f"wrote (this one reads versions 1 to {FORMAT_VERSION}); the file was not made by "
+            "save_checkpoint. Save the model again with save_checkpoint, or retrain it."
+        )
+
+
+def _model_config(path: Path, text: str) -> dict[str, Any]:
+    """The stored model config, with today's defaults for keys an older file lacks."""
+    from numpy_seq2seq.config import ModelConfig  # lazy, as for the model
+
+    try:
+        return ModelConfig.from_dict(json.loads(text)).to_dict()
+    except (ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"{path}: its model config cannot be used: {err}") from None
+
+
+def _load_vocab(entry: Callable[[str], np.ndarray], files: list[str], key: str) -> Vocab | None:
+    if key not in files:
         return None
     from numpy_seq2seq.data.vocab import Vocab  # lazy, as for the model
 
-    return Vocab.from_json(str(data[key][()]))
+    return Vocab.from_json(str(entry(key)[()]))
 
 
 def _copy_params(params: dict[str, np.ndarray], stored: dict[str, np.ndarray],

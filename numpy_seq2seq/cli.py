@@ -4,28 +4,40 @@
 
     numpy-seq2seq train                       # the default: dates task, LSTM, general attention
     numpy-seq2seq train --task reverse --cell gru --attention dot --out runs/rev
+    numpy-seq2seq train --resume runs/rev --epochs 20   # continue a run (stopped or finished)
     numpy-seq2seq train --data pairs.tsv --tokenize word --epochs 20
     numpy-seq2seq translate --checkpoint runs/rev/checkpoint.npz --show-attention abcdef
-    numpy-seq2seq evaluate --checkpoint runs/rev/checkpoint.npz
+    numpy-seq2seq evaluate --checkpoint runs/rev/best.npz
 
 Bad input (a missing or malformed file, an unknown option value, characters the vocabulary has
 never seen) ends with one line ``numpy-seq2seq: error: …`` on stderr and exit status 2; no
-traceback. ``main(argv)`` returns the exit status instead of exiting, so tests call it directly.
+traceback. Ctrl-C or SIGTERM during training stops at a step boundary, writes the run's files,
+prints the command that resumes it and exits with status 130. ``main(argv)`` returns the exit
+status instead of exiting, so tests call it directly.
+
+The train options, their defaults and their help come from the config dataclasses
+(``config.py``); every numeric option of every command is read by `_number_type`, whose message
+names the flag and what it expected.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
+import shlex
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checkpoint import load_checkpoint
+from . import __version__
+from .checkpoint import load_checkpoint, read_extra
+from .checks import Number
+from .config import NON_NEGATIVE_INT, POSITIVE_INT, DataConfig, ModelConfig, TrainConfig
 from .data import (
     TASKS,
     TOKENIZERS,
@@ -37,34 +49,25 @@ from .data import (
     split_pairs,
 )
 from .decoding import Hypothesis, beam_search, greedy_decode
-from .model import CELL_CHOICES, Seq2Seq
+from .history import History, TrainState
+from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from .optim import OPTIMIZERS
+from .runs import RUN_FILES, claim_run_dir, new_run_dir, write_metrics
 from .threads import DEFAULT_THREADS, blas_threads
-from .training import TrainingDiverged, evaluate, train
+from .training import (
+    CHECKPOINT_NAME,
+    TrainingDiverged,
+    TrainingInterrupted,
+    evaluate,
+    train,
+)
 
 PROG = "numpy-seq2seq"
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
-ATTENTION_NAMES = ("none", "dot", "general", "concat")
-
-# The defaults reach >= 99 % held-out exact match on the dates task in about 30 s on a 2-core
-# machine (seeds 0-7 measured: see README.md); every one can be overridden on the command line.
-DEFAULTS = {
-    "task": "dates",
-    "num_examples": 20000,
-    "valid_fraction": 0.1,
-    "cell": "lstm",
-    "attention": "general",
-    "embed_dim": 32,
-    "hidden_dim": 64,
-    "batch_size": 64,
-    "epochs": 15,
-    "lr": 0.005,
-    "optimizer": "adam",
-    "clip": 5.0,
-    "lr_decay": 0.5,
-    "seed": 0,
-}
+EXIT_INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (128 + 2)
+ATTENTION_NAMES = tuple("none" if a is None else a for a in ATTENTION_CHOICES)
+RESUME_OPTIONS = ("epochs", "threads", "quiet")  # what may change when a run is resumed
 
 
 class CLIError(Exception):
@@ -77,24 +80,38 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(message)
 
 
-def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str):
-    """An argparse ``type=`` that converts a value and names what was expected if it is bad."""
+def _number_type(number: Number) -> Callable[[str], Any]:
+    """The argparse ``type=`` of every numeric option: argparse names the flag, e.g.
+    ``argument --clip: expected a number >= 0, got 'nan'``."""
 
     def parse(text: str) -> Any:
         try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
+            return number.parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
     return parse
 
 
-_positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
-_nonneg_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _checked(float, lambda v: v > 0 and np.isfinite(v), "a positive number")
+_positive_int = _number_type(POSITIVE_INT)
+_nonneg_int = _number_type(NON_NEGATIVE_INT)
+_nonneg_float = _number_type(Number(float, low=0))
+
+
+def _config_option(group: Any, cls: type, name: str, **kwargs: Any) -> None:
+    """Add ``--name`` for the config field ``name``: help and shown default from the config,
+    a numeric value read by `_number_type`; absent from the namespace unless given (so a
+    resumed run can tell what the user asked to change)."""
+    spec = cls.spec(name)  # type: ignore[attr-defined]
+    if spec.metadata["number"] is not None:
+        kwargs.setdefault("type", _number_type(spec.metadata["number"]))
+    shown = ""
+    if spec.type == "bool":
+        kwargs["action"] = "store_true"
+    elif spec.default is not None:
+        shown = f" (default {spec.default})"
+    group.add_argument("--" + name.replace("_", "-"), default=argparse.SUPPRESS,
+                       help=(spec.metadata["help"] + shown).replace("%", "%%"), **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,73 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all three subcommands."""
     parser = _Parser(prog=PROG, description="Sequence-to-sequence RNNs with Luong attention, "
                      "written by hand in NumPy.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{train,translate,evaluate}")
-
-    d = DEFAULTS
-    t = sub.add_parser("train", help="train a model and write a run directory",
-                       description="Train a model on a built-in task or a TSV corpus. With no "
-                       "options: the dates task, LSTM, general attention.")
-    src = t.add_argument_group("data")
-    which = src.add_mutually_exclusive_group()
-    which.add_argument("--task", choices=TASKS, help=f"built-in task (default {d['task']})")
-    which.add_argument("--data", type=Path, metavar="FILE.tsv",
-                       help="corpus of 'source<TAB>target' lines")
-    src.add_argument("--tokenize", choices=TOKENIZERS,
-                     help="how to split --data text into tokens (default char)")
-    src.add_argument("--valid", type=Path, metavar="FILE.tsv",
-                     help="held-out pairs for --data (default: hold out 10%% of --data)")
-    src.add_argument("--num-examples", type=_positive_int, metavar="N",
-                     help=f"pairs to generate for a built-in task (default {d['num_examples']})")
-    src.add_argument("--min-len", type=_positive_int, metavar="L",
-                     help="shortest toy-task input (not for dates)")
-    src.add_argument("--max-len", type=_positive_int, metavar="L",
-                     help="longest toy-task input (not for dates)")
-    m = t.add_argument_group("model")
-    m.add_argument("--cell", choices=CELL_CHOICES, default=d["cell"], help="(default %(default)s)")
-    m.add_argument("--attention", choices=ATTENTION_NAMES, default=d["attention"],
-                   help="(default %(default)s)")
-    m.add_argument("--bidirectional", action="store_true", help="bidirectional encoder")
-    m.add_argument("--reverse-source", action="store_true", help="read sources backwards")
-    m.add_argument("--input-feeding", action="store_true",
-                   help="feed the attentional state to the next decoder step")
-    m.add_argument("--embed-dim", type=_positive_int, default=d["embed_dim"], metavar="E",
-                   help="(default %(default)s)")
-    m.add_argument("--hidden-dim", type=_positive_int, default=d["hidden_dim"], metavar="H",
-                   help="(default %(default)s)")
-    o = t.add_argument_group("optimisation")
-    o.add_argument("--batch-size", type=_positive_int, default=d["batch_size"],
-                   help="(default %(default)s)")
-    o.add_argument("--epochs", type=_positive_int, default=d["epochs"],
-                   help="(default %(default)s)")
-    o.add_argument("--lr", type=_positive_float, default=d["lr"],
-                   help="learning rate (default %(default)s)")
-    o.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=d["optimizer"],
-                   help="(default %(default)s)")
-    o.add_argument("--clip", type=float, default=d["clip"],
-                   help="clip the global gradient norm; 0 disables (default %(default)s)")
-    o.add_argument("--lr-decay", type=float, default=d["lr_decay"],
-                   help="multiply lr by this when the held-out loss stops improving; "
-                   "1 disables (default %(default)s)")
-    o.add_argument("--seed", type=_nonneg_int, default=d["seed"],
-                   help="seeds data, split, initialisation and batch order (default %(default)s)")
-    t.add_argument("--out", type=Path, metavar="DIR",
-                   help="run directory (default runs/<YYYYmmdd-HHMMSS>)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    t.set_defaults(func=cmd_train)
+    _add_train_parser(sub)
 
     tr = sub.add_parser("translate", help="translate text with a trained model",
                         description="Translate each TEXT (or each line of stdin).")
     tr.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
     tr.add_argument("--beam", type=_positive_int, default=1, metavar="K",
                     help="beam size; 1 is greedy decoding (default %(default)s)")
-    tr.add_argument("--length-penalty", type=float, default=1.0, metavar="ALPHA",
+    tr.add_argument("--length-penalty", type=_nonneg_float, default=1.0, metavar="ALPHA",
                     help="beam score = log p / length**ALPHA (default %(default)s)")
     tr.add_argument("--max-len", type=_positive_int, metavar="L",
                     help="most output steps (default 2 x source length + 10)")
     tr.add_argument("--show-attention", action="store_true",
                     help="print each attention matrix as a table of percentages")
     tr.add_argument("--plot", type=Path, metavar="FILE.png",
-                    help="save the attention maps as an image")
+                    help="save the attention maps as an image (written exactly there)")
     tr.add_argument("text", nargs="*", metavar="TEXT", help="inputs (default: lines of stdin)")
     tr.set_defaults(func=cmd_translate)
 
@@ -188,33 +155,72 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seed for --task pairs (default %(default)s)")
     ev.add_argument("--min-len", type=_positive_int, metavar="L")
     ev.add_argument("--max-len", type=_positive_int, metavar="L")
-    ev.add_argument("--batch-size", type=_positive_int, default=256)
+    ev.add_argument("--batch-size", type=_positive_int, default=TrainConfig.eval_batch_size)
     ev.set_defaults(func=cmd_evaluate)
-    for command in (t, tr, ev):
+    for command in (tr, ev):
         command.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
                              metavar="K", help="BLAS threads (default %(default)s: fastest for "
                              "these small products, see numpy_seq2seq/threads.py)")
     return parser
 
 
+def _add_train_parser(sub: Any) -> None:
+    t = sub.add_parser("train", help="train a model and write a run directory",
+                       description="Train a model on a built-in task or a TSV corpus, or resume "
+                       "a run. With no options: the dates task, LSTM, general attention.")
+    src = t.add_argument_group("data")
+    which = src.add_mutually_exclusive_group()
+    _config_option(which, DataConfig, "task", choices=TASKS)
+    _config_option(which, DataConfig, "data", metavar="FILE.tsv")
+    _config_option(src, DataConfig, "tokenize", choices=TOKENIZERS)
+    _config_option(src, DataConfig, "valid", metavar="FILE.tsv")
+    _config_option(src, DataConfig, "num_examples", metavar="N")
+    _config_option(src, DataConfig, "min_len", metavar="L")
+    _config_option(src, DataConfig, "max_len", metavar="L")
+    m = t.add_argument_group("model")
+    _config_option(m, ModelConfig, "cell", choices=CELL_CHOICES)
+    _config_option(m, ModelConfig, "attention", choices=ATTENTION_NAMES)
+    for flag in ("bidirectional", "reverse_source", "input_feeding"):
+        _config_option(m, ModelConfig, flag)
+    _config_option(m, ModelConfig, "embed_dim", metavar="E")
+    _config_option(m, ModelConfig, "hidden_dim", metavar="H")
+    o = t.add_argument_group("optimisation")
+    for name in ("batch_size", "epochs", "lr", "clip", "lr_decay", "seed"):
+        _config_option(o, TrainConfig, name)
+    _config_option(o, TrainConfig, "optimizer", choices=tuple(OPTIMIZERS))
+    r = t.add_argument_group("run")
+    r.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+                   help="run directory, which must be empty (default runs/<YYYYmmdd-HHMMSS>)")
+    r.add_argument("--force", action="store_true", default=argparse.SUPPRESS,
+                   help="train into a non-empty --out, replacing the run files in it")
+    r.add_argument("--resume", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+                   help="continue the run in DIR (stopped or finished) to --epochs in all, "
+                   "with its own settings; only --epochs, --threads and --quiet may be given")
+    r.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bar or per-epoch lines")
+    _config_option(r, TrainConfig, "threads", metavar="K")
+    t.set_defaults(func=cmd_train)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 success, 2 bad input, 1 divergence)."""
+    """Run the command line; returns the exit status (0 success, 2 bad input, 1 divergence,
+    130 interrupted)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             raise CLIError("choose a command: train, translate or evaluate (see --help)")
-        with blas_threads(args.threads):
+        with blas_threads(getattr(args, "threads", DEFAULT_THREADS)):
             return args.func(args)
-    except SystemExit as e:  # --help
+    except SystemExit as e:  # --help, --version
         return 0 if e.code is None else int(e.code)
     except TrainingDiverged as e:
         return _fail(str(e), EXIT_DIVERGED)
     except (CLIError, ValueError, OSError) as e:
         # OSError covers a missing file (FileNotFoundError) and unwritable output paths
         return _fail(str(e), EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+    except KeyboardInterrupt:  # before training started, or a second Ctrl-C
+        return _fail("interrupted", EXIT_INTERRUPTED)
 
 
 def _fail(message: str, status: int) -> int:
@@ -225,143 +231,273 @@ def _fail(message: str, status: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # data
 
-def _data_spec(args: argparse.Namespace) -> dict[str, Any]:
-    """A JSON description of the data, stored in the checkpoint so evaluate can rebuild it."""
-    if args.data is None:
-        if args.tokenize is not None:
-            raise CLIError("--tokenize applies to --data only (built-in tasks are char-level)")
-        if args.valid is not None:
-            raise CLIError("--valid applies to --data only (built-in tasks make their own split)")
-        return {"task": args.task or DEFAULTS["task"],
-                "num_examples": args.num_examples or DEFAULTS["num_examples"],
-                "min_len": args.min_len, "max_len": args.max_len, "seed": args.seed,
-                "valid_fraction": DEFAULTS["valid_fraction"]}
-    if args.min_len is not None or args.max_len is not None or args.num_examples is not None:
-        raise CLIError("--min-len, --max-len and --num-examples apply to --task only")
-    return {"data": str(args.data), "valid": None if args.valid is None else str(args.valid),
-            "tokenize": args.tokenize or "char", "seed": args.seed,
-            "valid_fraction": DEFAULTS["valid_fraction"]}
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line (train's options have no namespace defaults)."""
+    return {k: v for k, v in vars(args).items() if k not in ("command", "func")}
 
 
-def _load_pairs(spec: dict[str, Any]) -> tuple[list, list]:
-    """(train pairs, held-out pairs) described by a ``_data_spec``."""
-    if "task" in spec:
-        pairs = make_task(spec["task"], spec["num_examples"], seed=spec["seed"],
-                          min_len=spec["min_len"], max_len=spec["max_len"])
-        train_pairs, valid_pairs = split_pairs(pairs, spec["valid_fraction"], seed=spec["seed"])
-    elif spec["valid"] is not None:
-        train_pairs, valid_pairs = load_tsv(spec["data"]), load_tsv(spec["valid"])
+def _pick(cls: type, given: dict[str, Any], **fixed: Any) -> Any:
+    """A config of class ``cls`` from the given options its fields name (and ``fixed``)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in given.items() if k in names and k not in fixed}, **fixed)
+
+
+def _data_config(given: dict[str, Any]) -> DataConfig:
+    """The data a new run trains on; a corpus path is stored absolute (evaluate finds it from
+    any working directory)."""
+    if "data" not in given:
+        for option in ("tokenize", "valid"):
+            if option in given:
+                raise CLIError(f"--{option} applies to --data only (built-in tasks are "
+                               "char-level and make their own split)")
+        return _pick(DataConfig, given)
+    for option in ("min_len", "max_len", "num_examples"):
+        if option in given:
+            raise CLIError("--min-len, --max-len and --num-examples apply to --task only")
+    valid = given.get("valid")
+    return _pick(DataConfig, given, task=None, data=str(Path(given["data"]).resolve()),
+                 valid=None if valid is None else str(Path(valid).resolve()))
+
+
+def _load_pairs(cfg: DataConfig) -> tuple[list, list]:
+    """(train pairs, held-out pairs) described by a `DataConfig`."""
+    if cfg.task is not None:
+        pairs = make_task(cfg.task, cfg.num_examples, seed=cfg.seed, min_len=cfg.min_len,
+                          max_len=cfg.max_len)
+        train_pairs, valid_pairs = split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed)
+    elif cfg.valid is not None:
+        train_pairs, valid_pairs = load_tsv(cfg.data), load_tsv(cfg.valid)
     else:
-        train_pairs, valid_pairs = split_pairs(load_tsv(spec["data"]), spec["valid_fraction"],
-                                               seed=spec["seed"])
+        train_pairs, valid_pairs = split_pairs(load_tsv(cfg.data), cfg.valid_fraction,
+                                               seed=cfg.seed)
     if not valid_pairs:
         raise CLIError(f"no held-out pairs: {len(train_pairs)} pair(s) are too few to split; "
                        "give more data or --valid FILE")
     return train_pairs, valid_pairs
 
 
-def _describe(spec: dict[str, Any], tokenizer: str) -> str:
-    if "task" in spec:
-        return f"task {spec['task']} ({tokenizer})"
-    return f"data {spec['data']} ({tokenizer})"
+def _recorded_data(extra: dict[str, Any], path: Path, advice: str) -> DataConfig:
+    """The data a checkpoint was trained on, checked to be still there (else ``advice``)."""
+    if "data" not in extra:
+        raise CLIError(f"{path} does not record its training data; {advice}")
+    cfg = DataConfig.from_dict(extra["data"])
+    for file in (cfg.data, cfg.valid):
+        if file is not None and not Path(file).is_file():
+            raise CLIError(f"{path} was trained on {file}, which is not there any more "
+                           f"(moved or deleted?); {advice}")
+    return cfg
+
+
+def _describe(cfg: DataConfig) -> str:
+    if cfg.task is not None:
+        return f"task {cfg.task} (char)"
+    return f"data {cfg.data} ({cfg.tokenize})"
 
 
 # ---------------------------------------------------------------------------------------------
 # train
 
-def cmd_train(args: argparse.Namespace) -> int:
-    t_start = time.perf_counter()
-    spec = _data_spec(args)
-    if args.clip < 0 or not 0 < args.lr_decay <= 1:
-        raise CLIError(f"--clip must be >= 0 and --lr-decay in (0, 1]; got --clip {args.clip} "
-                       f"and --lr-decay {args.lr_decay}")
-    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    train_pairs, valid_pairs = _load_pairs(spec)
-    tokenizer = spec.get("tokenize", "char")
-    src_vocab = Vocab.from_texts([s for s, _ in train_pairs], tokenizer=tokenizer)
-    tgt_vocab = Vocab.from_texts([t for _, t in train_pairs], tokenizer=tokenizer)
-    train_ids = encode_pairs(train_pairs, src_vocab, tgt_vocab)
-    valid_ids = encode_pairs(valid_pairs, src_vocab, tgt_vocab)
-    attention = None if args.attention == "none" else args.attention
-    model = Seq2Seq(len(src_vocab), len(tgt_vocab), args.embed_dim, args.hidden_dim,
-                    cell=args.cell, attention=attention, bidirectional=args.bidirectional,
-                    reverse_source=args.reverse_source, input_feeding=args.input_feeding,
-                    seed=args.seed)
-    clip = args.clip or None
-    lr_decay = None if args.lr_decay == 1 else args.lr_decay
-    say = (lambda *a, **k: None) if args.quiet else print
-    features = [f for f, on in (("bidirectional", args.bidirectional),
-                                ("reversed source", args.reverse_source),
-                                ("input feeding", args.input_feeding)) if on]
-    say(f"{PROG} train: {_describe(spec, tokenizer)}, {len(train_pairs):,} training / "
-        f"{len(valid_pairs):,} held-out pairs, vocabulary {len(src_vocab)} -> {len(tgt_vocab)}")
-    say(f"model: {args.cell} encoder-decoder, {args.attention} attention"
-        f"{''.join(', ' + f for f in features)}, E={args.embed_dim} H={args.hidden_dim}, "
-        f"{model.num_params():,} parameters ({model.dtype})")
-    say(f"training: {args.epochs} epoch(s), batch {args.batch_size}, {args.optimizer} "
-        f"lr {args.lr:g}, clip {clip}, lr decay on plateau {lr_decay}, seed {args.seed}; "
-        f"writing to {out}")
+class _TrainRun(NamedTuple):
+    """What `cmd_train` trains, new or resumed."""
 
-    def report(epoch: int, m: dict[str, Any], _history: Any) -> None:
+    out: Path
+    data: DataConfig
+    train_pairs: list
+    valid_pairs: list
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    model: Seq2Seq
+    config: TrainConfig
+    resumed: TrainState | None  # the stored state of a resumed run
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    given = _given(args)
+    run = _resumed_run(given) if "resume" in given else _new_run(given)
+    say = (lambda *a, **k: None) if "quiet" in given else print
+    _print_header(run, say)
+    train_ids = encode_pairs(run.train_pairs, run.src_vocab, run.tgt_vocab)
+    valid_ids = encode_pairs(run.valid_pairs, run.src_vocab, run.tgt_vocab)
+    how = ({"resume": run.out} if run.resumed else
+           {"out_dir": run.out, "checkpoint_extra": {"data": run.data.to_dict()}})
+    try:
+        history = train(run.model, train_ids, valid_ids, run.config, progress="quiet" not in given,
+                        src_vocab=run.src_vocab, tgt_vocab=run.tgt_vocab,
+                        on_epoch_end=_epoch_reporter(run.config.epochs, say), **how)
+    except TrainingInterrupted as stop:
+        files = _finish(run, stop.history, valid_ids, started, "interrupted")
+        print(f"{PROG}: {stop}; saved {run.out}/: {', '.join(files)}", file=sys.stderr)
+        print(f"resume with: {PROG} train --resume {shlex.quote(str(run.out))}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except TrainingDiverged as diverged:
+        _finish(run, diverged.history, None, started, "diverged")
+        raise
+    files = _finish(run, history, valid_ids, started, "complete")
+    _print_summary(run, history, files, valid_ids, started, "quiet" not in given)
+    return 0
+
+
+def _new_run(given: dict[str, Any]) -> _TrainRun:
+    """Data, vocabularies, model, config and an empty run folder for a new run."""
+    out, force = given.get("out"), given.get("force", False)
+    if out is not None and not force:
+        _refuse_non_empty(out)  # before the data is made: a refusal should not take seconds
+    data = _data_config(given)
+    config = _pick(TrainConfig, given)
+    train_pairs, valid_pairs = _load_pairs(data)
+    src_vocab = Vocab.from_texts([s for s, _ in train_pairs], tokenizer=data.tokenize)
+    tgt_vocab = Vocab.from_texts([t for _, t in train_pairs], tokenizer=data.tokenize)
+    attention = given.get("attention", ModelConfig.attention)
+    model_config = _pick(ModelConfig, given, src_vocab_size=len(src_vocab),
+                         tgt_vocab_size=len(tgt_vocab),
+                         attention=None if attention == "none" else attention)
+    model = Seq2Seq.from_config(model_config.to_dict())
+    out = new_run_dir() if out is None else claim_run_dir(out, replace=force)
+    return _TrainRun(out, data, train_pairs, valid_pairs, src_vocab, tgt_vocab, model, config,
+                     None)
+
+
+def _refuse_non_empty(out: Path) -> None:
+    try:
+        claim_run_dir(out)
+    except FileExistsError as err:
+        raise CLIError(f"--out {err}: add --force to replace the run in it, --resume {out} to "
+                       "continue it, or choose another folder") from None
+
+
+def _resumed_run(given: dict[str, Any]) -> _TrainRun:
+    """The run in ``--resume DIR``, with its data rebuilt and --epochs/--threads applied."""
+    out = given["resume"]
+    others = sorted(set(given) - {"resume", *RESUME_OPTIONS})
+    if others:
+        flags = ", ".join("--" + k.replace("_", "-") for k in others)
+        raise CLIError(f"--resume continues a run with its own settings; only --epochs, "
+                       f"--threads and --quiet may be given with it, not {flags}")
+    if not (out / CHECKPOINT_NAME).is_file():
+        raise CLIError(f"--resume {out}: no {CHECKPOINT_NAME} there; give the folder of a run "
+                       f"written by '{PROG} train'")
+    model, src_vocab, tgt_vocab, extra = _load(out / CHECKPOINT_NAME)
+    if "training" not in extra:
+        raise CLIError(f"{out / CHECKPOINT_NAME} holds no training state (it was written "
+                       "before numpy_seq2seq could resume); it still works for translate and "
+                       "evaluate, but training must start anew")
+    state = TrainState.from_dict(extra["training"])
+    config = dataclasses.replace(state.config, **{k: given[k] for k in ("epochs", "threads")
+                                                  if k in given})
+    if config.epochs <= state.epoch:
+        raise CLIError(f"{out} has done {state.epoch} epoch(s); give --epochs N > "
+                       f"{state.epoch} to train longer")
+    data = _recorded_data(extra, out / CHECKPOINT_NAME,
+                          "put it back there: resuming needs the same pairs")
+    train_pairs, valid_pairs = _load_pairs(data)
+    return _TrainRun(out, data, train_pairs, valid_pairs, src_vocab, tgt_vocab, model, config,
+                     state)
+
+
+def _print_header(run: _TrainRun, say: Callable[..., None]) -> None:
+    c, cfg = run.model.config, run.config
+    features = [f for f, on in (("bidirectional", c["bidirectional"]),
+                                ("reversed source", c["reverse_source"]),
+                                ("input feeding", c["input_feeding"])) if on]
+    say(f"{PROG} train: {_describe(run.data)}, {len(run.train_pairs):,} training / "
+        f"{len(run.valid_pairs):,} held-out pairs, vocabulary {len(run.src_vocab)} -> "
+        f"{len(run.tgt_vocab)}")
+    say(f"model: {c['cell']} encoder-decoder, {c['attention'] or 'no'} attention"
+        f"{''.join(', ' + f for f in features)}, E={c['embed_dim']} H={c['hidden_dim']}, "
+        f"{run.model.num_params():,} parameters ({run.model.dtype})")
+    say(f"training: {cfg.epochs} epoch(s), batch {cfg.batch_size}, {cfg.optimizer} "
+        f"lr {cfg.lr:g}, clip {cfg.clip:g}, lr decay on plateau {cfg.lr_decay:g}, seed "
+        f"{cfg.seed}; writing to {run.out}")
+    if run.resumed is not None:
+        state = run.resumed
+        within = f" and {state.batch} step(s) of epoch {state.epoch + 1}" if state.batch else ""
+        say(f"resuming after {state.epoch} epoch(s){within} (step {state.step})")
+
+
+def _epoch_reporter(epochs: int, say: Callable[..., None]) -> Callable[..., None]:
+    def report(epoch: int, m: dict[str, Any], _history: History) -> None:
         bleu = "" if m["bleu"] is None else f"  BLEU {m['bleu']:5.2f}"
-        say(f"epoch {epoch:>2}/{args.epochs}  train loss {m['train_loss']:.4f}  held-out loss "
+        say(f"epoch {epoch:>2}/{epochs}  train loss {m['train_loss']:.4f}  held-out loss "
             f"{m['valid_loss']:.4f}  exact match {100 * m['exact_match']:6.2f} %  token accuracy "
             f"{100 * m['token_accuracy']:6.2f} %{bleu}  lr {m['lr']:.3g}  ({m['time']:.1f} s)",
             flush=True)
 
-    history = train(
-        model, train_ids, valid_ids, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        optimizer=args.optimizer, clip=clip, seed=args.seed, lr_decay=lr_decay,
-        progress=not args.quiet, out_dir=out, src_vocab=src_vocab, tgt_vocab=tgt_vocab,
-        on_epoch_end=report, checkpoint_extra={"data": spec}, threads=args.threads,
-    )
-    train_time = time.perf_counter() - t_start
+    return report
 
-    # the last epoch already scored the final model on the held-out set
-    final = {"exact_match": history.valid_exact_match[-1],
-             "token_accuracy": history.valid_token_accuracy[-1],
-             "loss": history.valid_loss[-1],
-             "bleu": history.valid_bleu[-1] if history.valid_bleu else None,
-             "n": len(valid_pairs)}
-    # the first held-out examples, decoded once for attention.png and for the printout below
-    shown_src = pad_sequences(valid_ids[0][:5])
-    shown_hyps = greedy_decode(model, shown_src)
-    _write_figures(out, model, history, shown_src[:4], shown_hyps[:4], src_vocab, tgt_vocab)
-    epochs = [
-        {"epoch": i + 1, "train_loss": history.train_loss[i], "valid_loss": history.valid_loss[i],
-         "exact_match": history.valid_exact_match[i],
-         "token_accuracy": history.valid_token_accuracy[i],
-         "bleu": history.valid_bleu[i] if history.valid_bleu else None,
-         "time_s": history.epoch_time[i], "step": history.epoch_end_steps[i]}
-        for i in range(len(history.epoch_end_steps))
-    ]
-    metrics = {
-        "data": spec, "n_train": len(train_pairs), "n_valid": len(valid_pairs),
-        "src_vocab_size": len(src_vocab), "tgt_vocab_size": len(tgt_vocab),
-        "config": model.config, "num_params": model.num_params(),
-        "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                     "optimizer": args.optimizer, "clip": clip, "lr_decay": lr_decay,
-                     "seed": args.seed},
-        "epochs": epochs,
-        "final": final,
-        "train_time_s": train_time,
-        "wall_time_s": time.perf_counter() - t_start,
+
+def _finish(run: _TrainRun, history: History, valid_ids: tuple | None, started: float,
+            status: str) -> list[str]:
+    """Write metrics.json and the figures (attention.png needs ``valid_ids``); return the
+    names of the run's files."""
+    write_metrics(run.out, _metrics(run, history, started, status))
+    if history.steps_done:
+        _save(_plots().plot_training(history.to_dict()), run.out / "training.png")
+    if valid_ids is not None and run.model.attention is not None:
+        src, hyps = _decoded_examples(run.model, valid_ids, 4)
+        examples = [_attention_example(h, row, run.src_vocab, run.tgt_vocab)
+                    for h, row in zip(hyps, src, strict=True)]
+        _save(_plots().plot_attention_grid(examples, ncols=2,
+                                           suptitle="Attention on held-out examples"),
+              run.out / "attention.png")
+    return [name for name in RUN_FILES if (run.out / name).is_file()]
+
+
+def _metrics(run: _TrainRun, history: History, started: float, status: str) -> dict[str, Any]:
+    """metrics.json: configs, sizes, which epoch each checkpoint holds, per-epoch records and
+    the history (per-step loss and gradient norm: ``plot_training(metrics["history"])``)."""
+    best = history.best_epoch()
+    return {
+        "status": status,  # complete, interrupted or diverged
+        "data": run.data.to_dict(), "n_train": len(run.train_pairs),
+        "n_valid": len(run.valid_pairs), "src_vocab_size": len(run.src_vocab),
+        "tgt_vocab_size": len(run.tgt_vocab),
+        "model": run.model.config, "num_params": run.model.num_params(),
+        "training": run.config.to_dict(),
+        "checkpoints": _checkpoint_epochs(run.out, history),
+        "final": history.epoch_record(-1) if history.epochs_done else None,
+        "best": None if best is None else history.epoch_record(best - 1),
+        "epochs": history.epoch_records(),
+        "history": history.to_dict(param_grad_norms=False),
+        "wall_time_s": time.perf_counter() - started,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
 
+
+def _checkpoint_epochs(out: Path, history: History) -> dict[str, Any]:
+    """Which epoch and step each checkpoint file holds, read from the files themselves."""
+    held = {}
+    for name in ("checkpoint.npz", "best.npz"):
+        if (out / name).is_file():
+            extra = read_extra(out / name)
+            epoch, step = extra["epoch"], extra["step"]
+            ended = history.epoch_end_steps[epoch - 1] if epoch else 0
+            held[name] = {"epoch": epoch, "step": step, "steps_into_next_epoch": step - ended}
+    return held
+
+
+def _print_summary(run: _TrainRun, history: History, files: list[str], valid_ids: tuple,
+                   started: float, examples: bool) -> None:
+    final, best = history.epoch_record(-1), history.best_epoch()
     bleu = "" if final["bleu"] is None else f", BLEU {final['bleu']:.2f}"
-    print(f"held-out: exact match {100 * final['exact_match']:.2f} %, token accuracy "
-          f"{100 * final['token_accuracy']:.2f} %{bleu} on {final['n']:,} pairs; "
-          f"wall time {metrics['wall_time_s']:.0f} s")
-    figures = "attention.png, training.png" if model.attention else "training.png"
-    print(f"wrote {out}/: checkpoint.npz, metrics.json, {figures}")
-    if not args.quiet:
+    print(f"held-out after epoch {final['epoch']}: exact match "
+          f"{100 * final['exact_match']:.2f} %, token accuracy "
+          f"{100 * final['token_accuracy']:.2f} %{bleu} on {len(run.valid_pairs):,} pairs; "
+          f"best: epoch {best}, {100 * history.valid_exact_match[best - 1]:.2f} % (best.npz); "
+          f"wall time {time.perf_counter() - started:.0f} s")
+    print(f"wrote {run.out}/: {', '.join(files)}")
+    if examples:
         print("examples (held-out):")
-        for (s, t), hyp in zip(valid_pairs[:5], shown_hyps, strict=True):
-            out_text = tgt_vocab.decode_text(hyp.tokens)
+        _, hyps = _decoded_examples(run.model, valid_ids, 5)
+        for (s, t), hyp in zip(run.valid_pairs[:5], hyps, strict=True):
+            out_text = run.tgt_vocab.decode_text(hyp.tokens)
             mark = "ok" if out_text == t else f"wrong, expected {t!r}"
             print(f"  {s!r} -> {out_text!r}  ({mark})")
-    return 0
+
+
+def _decoded_examples(model: Seq2Seq, valid_ids: tuple, n: int) -> tuple[np.ndarray, list]:
+    """The first ``n`` held-out sources, padded, and their greedy outputs."""
+    src = pad_sequences(valid_ids[0][:n])
+    return src, greedy_decode(model, src)
 
 
 def _plots():
@@ -377,24 +513,13 @@ def _plots():
     return plots
 
 
-def _save(fig: Any, path: Path) -> None:
+def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    _plots().save_figure(fig, path)
-    plt.close(fig)  # a long-lived process (tests, notebooks) must not pile up figures
-
-
-def _write_figures(out: Path, model: Seq2Seq, history: Any, src: np.ndarray,
-                   hyps: Sequence[Hypothesis], src_vocab: Vocab, tgt_vocab: Vocab) -> None:
-    plots = _plots()
-    _save(plots.plot_training(history.to_dict()), out / "training.png")
-    if model.attention is None:
-        return
-    examples = [_attention_example(h, row, src_vocab, tgt_vocab)
-                for h, row in zip(hyps, src, strict=True)]
-    _save(plots.plot_attention_grid(examples, ncols=2,
-                                    suptitle="Attention on held-out examples"),
-          out / "attention.png")
+    try:
+        return _plots().save_figure(fig, path)
+    finally:
+        plt.close(fig)  # a long-lived process (tests, notebooks) must not pile up figures
 
 
 def _attention_example(hyp: Hypothesis, src_row: np.ndarray, src_vocab: Vocab,
@@ -453,24 +578,40 @@ def cmd_translate(args: argparse.Namespace) -> int:
             print(attention_table(*examples[-1]))
             print()
     if args.plot:
-        _save(_plots().plot_attention_grid(examples, ncols=2), args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
+        written = _save(_plots().plot_attention_grid(examples, ncols=2), args.plot)
+        print(f"wrote {written}", file=sys.stderr)
     return 0
 
 
 def attention_table(weights: np.ndarray, src_tokens: Sequence[str],
                     out_tokens: Sequence[str]) -> str:
-    """Attention as text: one row per output token, one column per source token, in percent."""
+    """Attention as text: one row per output token, one column per source token, in percent.
+
+    Columns are aligned by how many terminal cells a label takes, so wide (CJK) characters,
+    which take two, line up with the numbers below them.
+    """
     src_labels = [repr(t)[1:-1] if t.strip() else "␣" for t in src_tokens]
     out_labels = [t if t.strip() else "␣" for t in out_tokens]
-    width = max(3, *(len(s) for s in src_labels))
-    first = max(4, *(len(t) for t in out_labels))
-    lines = [" " * first + " " + " ".join(s.rjust(width) for s in src_labels)]
+    width = max(3, *(display_width(s) for s in src_labels))
+    first = max(4, *(display_width(t) for t in out_labels))
+    lines = [" " * first + " " + " ".join(_pad(s, width, right=True) for s in src_labels)]
     for label, row in zip(out_labels, weights, strict=True):
         cells = [f"{round(100 * w):d}".rjust(width) if w >= 0.005 else ".".rjust(width)
                  for w in row]
-        lines.append(label.ljust(first) + " " + " ".join(cells))
+        lines.append(_pad(label, first) + " " + " ".join(cells))
     return "\n".join(lines)
+
+
+def display_width(text: str) -> int:
+    """Terminal cells ``text`` takes: 2 for East Asian wide and fullwidth characters (Hangul,
+    kana, kanji), 0 for combining marks, 1 otherwise."""
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -481,12 +622,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         pairs = make_task(args.task, args.num_examples, seed=args.seed, min_len=args.min_len,
                           max_len=args.max_len)
         what = f"fresh {args.task} pairs (seed {args.seed})"
-    elif "data" in extra:
-        pairs = _load_pairs(extra["data"])[1]
-        what = "the held-out split used in training"
     else:
-        raise CLIError(f"{args.checkpoint} does not record its training data; give --data or "
-                       "--task")
+        data = _recorded_data(extra, args.checkpoint, "give the pairs to score with --data "
+                              "FILE.tsv (or --task)")
+        pairs = _load_pairs(data)[1]
+        what = "the held-out split used in training"
     src_ids, tgt_ids = encode_pairs(pairs, src_vocab, tgt_vocab)  # unseen tokens -> <unk>
     res = evaluate(model, src_ids, tgt_ids, batch_size=args.batch_size, tgt_vocab=tgt_vocab,
                    bleu=tgt_vocab.tokenizer == "word")

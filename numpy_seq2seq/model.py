@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .checks import check_int
+from .config import ModelConfig
 from .functional.attention import SCORES, attention_forward
 from .functional.decoder import decoder_backward, decoder_forward
 from .functional.encoder import encoder_backward, encoder_forward
@@ -44,6 +45,8 @@ class SourceGradients(NamedTuple):
 
 class Seq2Seq:
     """Encoder–decoder RNN for many-to-many sequence tasks such as translation.
+
+    The defaults are those of `config.ModelConfig`, whose fields mirror these parameters.
 
     Parameters
     ----------
@@ -81,16 +84,16 @@ class Seq2Seq:
         self,
         src_vocab_size: int,
         tgt_vocab_size: int,
-        embed_dim: int = 32,
-        hidden_dim: int = 64,
-        cell: str = "lstm",
-        attention: str | None = "general",
-        bidirectional: bool = False,
-        reverse_source: bool = False,
-        input_feeding: bool = False,
-        attention_dim: int | None = None,
-        dtype: Any = np.float32,
-        seed: int = 0,
+        embed_dim: int = ModelConfig.embed_dim,
+        hidden_dim: int = ModelConfig.hidden_dim,
+        cell: str = ModelConfig.cell,
+        attention: str | None = ModelConfig.attention,
+        bidirectional: bool = ModelConfig.bidirectional,
+        reverse_source: bool = ModelConfig.reverse_source,
+        input_feeding: bool = ModelConfig.input_feeding,
+        attention_dim: int | None = ModelConfig.attention_dim,
+        dtype: Any = ModelConfig.dtype,
+        seed: int = ModelConfig.seed,
     ) -> None:
         if isinstance(attention, str) and attention.lower() == "none":
             attention = None

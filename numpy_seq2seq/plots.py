@@ -526,10 +526,22 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = _DPI) -> P
     Returns
     -------
     Path
-        The path written.
+        The path written: exactly ``path`` (a name without a suffix is written as PNG, and no
+        ``.png`` is appended to it).
+
+    Raises
+    ------
+    ValueError
+        If the suffix names no format matplotlib can write (the message lists those it can).
     """
     path = Path(path)
+    fmt = path.suffix[1:].lower() or "png"
+    formats = fig.canvas.get_supported_filetypes()
+    if fmt not in formats:
+        raise ValueError(f"cannot save a figure as {path.name!r}: no image format "
+                         f"'.{fmt}'; use one of {', '.join('.' + f for f in sorted(formats))}")
     path.parent.mkdir(parents=True, exist_ok=True)
     with _quiet_missing_glyphs():
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        # an explicit format: matplotlib would append ".png" to a name without a suffix
+        fig.savefig(path, dpi=dpi, bbox_inches="tight", format=fmt)
     return path

@@ -1,9 +1,5 @@
 """The training loop and held-out evaluation.
 
-``train`` runs mini-batch gradient descent over encoded id sequences, records what the teaching
-notebooks plot (per-step loss, global and per-parameter gradient norms before clipping), and
-evaluates on the held-out set after every epoch with ``evaluate``.
-
 Metrics (``evaluate``)
 ----------------------
 Outputs are decoded greedily (``decoding.greedy_decode``). With reference y_1 … y_k (the target
@@ -18,37 +14,68 @@ without ``<s>`` and ``</s>``) and output ŷ_1 … ŷ_m (without ``</s>``):
 * **bleu** (optional, for word-level tasks): ``sacrebleu.corpus_bleu`` on the detokenized
   strings, 0–100.
 
+Training (``train``)
+--------------------
+``train`` runs mini-batch gradient descent over encoded id sequences, with its settings in a
+`config.TrainConfig`. `_train_epoch` is one pass: per batch, the loss and gradients, the global
+gradient norm *before* clipping, one optimizer step, a record in the `history.History`.
+`_end_epoch` closes the epoch: held-out scores, the learning-rate decay on a plateau, the
+checkpoints (``checkpoint.npz``, the last state; ``best.npz``, the best held-out exact match,
+ties to the lower loss), ``on_epoch_end``.
+
+Resuming and stopping
+---------------------
+``checkpoint.npz`` carries a `history.TrainState` (in ``extra["training"]``): the optimizer's
+moments and step count, the learning rate and the schedule's lowest held-out loss, the random
+generators' states, the history. ``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume
+RUN_DIR``) continues from it, and ends with the parameters and numbers of a run that never
+stopped. While ``train`` runs in the main thread, SIGINT (Ctrl-C) and SIGTERM stop it at the
+next step boundary: it writes ``checkpoint.npz`` and raises `TrainingInterrupted` (a
+KeyboardInterrupt); a second signal stops at once. A run stopped in the middle of an epoch is
+resumed in the middle: the state holds the generators' states at the epoch's start, from which
+the same batch order is drawn again, and the number of batches done, which are skipped (the
+alternative, redoing the epoch, would discard the work and need the epoch's starting weights).
+
 Letters: N batch, S source length, T target length.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .checkpoint import save_checkpoint
-from .checks import check_int
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .data.batching import iterate_batches
 from .decoding import greedy_decode
-from .optim import clip_grad_norm, grad_norms, make_optimizer
-from .threads import DEFAULT_THREADS, blas_threads
+from .history import History, TrainState, data_fingerprint
+from .optim import Optimizer, clip_grad_norm, grad_norms, make_optimizer
+from .threads import blas_threads
 
 if TYPE_CHECKING:
     from .data.vocab import Vocab
     from .model import Seq2Seq
 
-__all__ = ["History", "TrainingDiverged", "train", "evaluate"]
+__all__ = ["History", "TrainingDiverged", "TrainingInterrupted", "evaluate", "train"]
 
 Seqs = Sequence[Sequence[int]]
-CHECKPOINT_NAME = "checkpoint.npz"
+Generators = dict[str, np.random.Generator]
+CHECKPOINT_NAME = "checkpoint.npz"  # the last state, resumable
+BEST_NAME = "best.npz"  # the epoch with the best held-out exact match
+_TRAINER_KEYS = ("epoch", "step", "metrics", "training")  # what train adds to a checkpoint's extra
 
 
 class TrainingDiverged(RuntimeError):
@@ -61,7 +88,7 @@ class TrainingDiverged(RuntimeError):
     history : History
         Everything recorded up to the previous step.
     checkpoint : Path or None
-        The last checkpoint written (from the last completed epoch), left untouched.
+        The last checkpoint written, left untouched.
     """
 
     def __init__(self, message: str, step: int, history: History,
@@ -70,34 +97,25 @@ class TrainingDiverged(RuntimeError):
         self.step, self.history, self.checkpoint = step, history, checkpoint
 
 
-@dataclass
-class History:
-    """What happened during training. Per-step lists share one index; per-epoch lists another.
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped `train` at a step boundary, after the checkpoint was written.
 
-    ``to_dict()`` gives the keys ``plots.plot_training`` reads.
+    A KeyboardInterrupt, so code that does not catch it stops as it always did on Ctrl-C.
+
+    Attributes
+    ----------
+    signal : str
+        ``"SIGINT"`` or ``"SIGTERM"``.
+    history : History
+        Everything recorded, the unfinished epoch's steps included.
+    checkpoint : Path or None
+        The ``checkpoint.npz`` just written (None without ``out_dir``); resume from it.
     """
 
-    step: list[int] = field(default_factory=list)  # optimizer step, 1-based
-    loss: list[float] = field(default_factory=list)  # training loss of that step's batch
-    grad_norm: list[float] = field(default_factory=list)  # global L2 norm, before clipping
-    param_grad_norms: dict[str, list[float]] = field(default_factory=dict)  # name -> per step
-    lr: list[float] = field(default_factory=list)  # learning rate used at each step
-    epoch_end_steps: list[int] = field(default_factory=list)  # last step of each epoch
-    epoch_time: list[float] = field(default_factory=list)  # seconds per epoch (training only)
-    train_loss: list[float] = field(default_factory=list)  # token-weighted mean per epoch
-    valid_loss: list[float] = field(default_factory=list)
-    valid_exact_match: list[float] = field(default_factory=list)
-    valid_token_accuracy: list[float] = field(default_factory=list)
-    valid_bleu: list[float] = field(default_factory=list)  # empty unless BLEU was computed
-    max_norm: float | None = None  # the clipping threshold
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain dict (JSON-serialisable); empty per-epoch validation lists become None."""
-        d = asdict(self)
-        for key in ("valid_loss", "valid_exact_match", "valid_token_accuracy", "valid_bleu"):
-            if not d[key]:
-                d[key] = None
-        return d
+    def __init__(self, message: str, signal: str, history: History,
+                 checkpoint: Path | None) -> None:
+        super().__init__(message)
+        self.signal, self.history, self.checkpoint = signal, history, checkpoint
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,7 +125,7 @@ def evaluate(
     model: Seq2Seq,
     src_seqs: Seqs,
     tgt_seqs: Seqs,
-    batch_size: int = 256,
+    batch_size: int = TrainConfig.eval_batch_size,
     tgt_vocab: Vocab | None = None,
     bleu: bool = False,
     max_len: int | None = None,
@@ -176,46 +194,22 @@ def evaluate(
 # ---------------------------------------------------------------------------------------------
 # training
 
-class _NoBar:
-    """Stands in for tqdm when no progress bar is shown."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def train(
     model: Seq2Seq,
     train_data: tuple[Seqs, Seqs],
     valid_data: tuple[Seqs, Seqs] | None = None,
+    config: TrainConfig | None = None,
     *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    optimizer: str = "adam",
-    clip: float | None = 5.0,
-    seed: int = 0,
-    bucket: bool = True,
-    lr_decay: float | None = None,
     progress: bool = True,
     out_dir: str | PathLike[str] | None = None,
     src_vocab: Vocab | None = None,
     tgt_vocab: Vocab | None = None,
-    bleu: bool | None = None,
-    eval_batch_size: int = 256,
     on_epoch_end: Callable[[int, dict[str, Any], History], None] | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
-    threads: int | None = DEFAULT_THREADS,
+    resume: str | PathLike[str] | None = None,
+    **overrides: Any,
 ) -> History:
-    """Train ``model`` in place with mini-batches; evaluate on ``valid_data`` after each epoch.
+    """Train ``model`` in place with mini-batches; score ``valid_data`` after each epoch.
 
     Parameters
     ----------
@@ -223,138 +217,343 @@ def train(
     train_data : (src_seqs, tgt_seqs)
         Id sequences; sources without special tokens, targets ``<s> … </s>``.
     valid_data : (src_seqs, tgt_seqs), optional
-        Held-out set scored with `evaluate` after every epoch.
-    epochs, batch_size : int
-    lr : float
-        Initial learning rate.
-    optimizer : {"sgd", "momentum", "adam"}
-    clip : float or None
-        Clip the global gradient norm to this value (None: no clipping). The recorded norms are
-        always those *before* clipping.
-    seed : int
-        Seeds the batch order; the same model, data and seed give identical numbers.
-    bucket : bool
-        Group examples of similar length into batches (less padding, faster).
-    lr_decay : float, optional
-        Multiply the learning rate by this factor after each epoch whose validation loss is not
-        lower than the best so far (decay on plateau). None keeps it constant.
+        Held-out pairs scored with `evaluate` after every epoch; they drive the learning-rate
+        decay and the choice of ``best.npz``.
+    config : TrainConfig, optional
+        Epochs, batch size, learning rate, optimizer, clipping, decay, seed, threads (default
+        ``TrainConfig()``; when resuming, the run's).
     progress : bool
-        Show a tqdm bar with the running loss and tokens/s (source + target tokens per second);
-        it is also hidden when stderr is not a terminal.
+        Show a tqdm bar (loss, tokens/s) where it redraws in place: a terminal or a notebook.
     out_dir : path, optional
-        Save ``checkpoint.npz`` there after every epoch (atomically), with the vocabularies and
-        ``extra = {"epoch", "step", "metrics", **checkpoint_extra}``.
+        Write ``checkpoint.npz`` there after every epoch and when stopped (the last state, which
+        can be resumed), and ``best.npz`` whenever an epoch has the best held-out exact match so
+        far (ties: the lower held-out loss). Refused if it holds another run's checkpoint.
     src_vocab, tgt_vocab : Vocab, optional
-        Stored in the checkpoint; ``tgt_vocab`` is needed for BLEU.
-    bleu : bool, optional
-        Compute BLEU each epoch; default: only if ``tgt_vocab`` is word-tokenized.
-    eval_batch_size : int
-        Rows decoded at once during evaluation.
+        Stored in the checkpoints; ``tgt_vocab`` is needed for BLEU.
     on_epoch_end : callable, optional
-        Called as ``on_epoch_end(epoch, metrics, history)`` after each epoch's evaluation;
-        ``metrics`` holds ``epoch``, ``train_loss``, ``lr``, ``time`` and, with validation data,
-        ``exact_match``, ``token_accuracy``, ``valid_loss``, ``bleu``.
+        Called as ``on_epoch_end(epoch, record, history)`` after each epoch, with
+        ``record = history.epoch_record(-1)`` (train and held-out loss, exact match, …).
     checkpoint_extra : dict, optional
-        More entries for the checkpoint's ``extra`` (e.g. how the data was made).
-    threads : int or None
-        BLAS threads while training (default 1, see ``numpy_seq2seq.threads``); None leaves
-        the process's setting alone.
+        More entries for the checkpoints' ``extra`` (e.g. how the data was made).
+    resume : path, optional
+        A run folder (or its ``checkpoint.npz``) written by ``train(..., out_dir=...)``:
+        continue that run with its config (or ``config``), ``overrides`` applied (e.g.
+        ``epochs``, the total to reach). ``model`` must have the run's architecture; it gets the run's parameters. The
+        result equals that of a run that never stopped. ``out_dir``, the vocabularies and
+        ``checkpoint_extra`` default to the run's.
+    **overrides
+        Any `TrainConfig` field, e.g. ``train(model, train_ids, valid_ids, epochs=5, lr=1e-2)``.
 
     Returns
     -------
     History
+        The whole run's (a resumed run's earlier epochs included).
 
     Raises
     ------
     TrainingDiverged
-        If a loss or gradient norm is NaN or infinite. The message names the step; the update
-        is not applied and the last epoch's checkpoint is left as it was.
+        If a loss or gradient norm is NaN or infinite; the update is not applied and the last
+        checkpoint is left as it was.
+    TrainingInterrupted
+        After SIGINT (Ctrl-C) or SIGTERM, at the next step boundary, once the checkpoint is
+        written.
     """
-    with blas_threads(threads):  # one BLAS thread is fastest at these sizes (threads.py)
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            check_int(name, value)
-        if lr_decay is not None and not 0.0 < lr_decay <= 1.0:
-            raise ValueError(f"lr_decay must be in (0, 1] or None, got {lr_decay!r}")
-        train_src, train_tgt = train_data
-        if len(train_src) == 0:
-            raise ValueError("train_data is empty")
-        if bleu is None:
-            bleu = tgt_vocab is not None and tgt_vocab.tokenizer == "word"
-        opt = make_optimizer(optimizer, model.params, lr)
-        rng = np.random.default_rng(seed)  # one generator: a fresh, reproducible order each epoch
-        history = History(max_norm=None if clip is None else float(clip))
-        ckpt_path = None if out_dir is None else Path(out_dir) / CHECKPOINT_NAME
-        last_ckpt: Path | None = None
-        best_valid = math.inf
-        n_batches = math.ceil(len(train_src) / batch_size)
-        # a bar only where it redraws in place: a terminal or a notebook, not a log file
-        show = progress and (sys.stderr.isatty() or "ipykernel" in sys.modules)
-        if show:
-            from tqdm.auto import tqdm  # lazy: tqdm.auto looks for Jupyter, which takes a moment
-        else:
-            tqdm = _NoBar
-        step = 0
-        for epoch in range(1, int(epochs) + 1):
-            bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{epochs}", unit="batch",
-                       disable=not show, leave=False, dynamic_ncols=True)
-            start, tokens_seen, loss_sum, label_sum = time.perf_counter(), 0, 0.0, 0
-            for src, tgt in iterate_batches(train_src, train_tgt, batch_size, seed=rng,
-                                            bucket=bucket):
-                step += 1
-                loss, grads = model.loss_and_grads(src, tgt)
-                param_norms = grad_norms(grads)
-                norm = clip_grad_norm(grads, clip, param_norms)  # the norm before clipping
-                if not (math.isfinite(loss) and math.isfinite(norm)):
-                    bar.close()
-                    kept = (f"the last good checkpoint {last_ckpt} is kept unchanged"
-                            if last_ckpt else "no checkpoint was written")
-                    raise TrainingDiverged(
-                        f"training diverged at step {step} (epoch {epoch}): loss={loss}, "
-                        f"gradient norm={norm}; the update was not applied and {kept}. "
-                        "Try a smaller learning rate or a lower --clip.",
-                        step, history, last_ckpt,
-                    )
-                opt.step(grads)
-                labels = int((tgt[:, 1:] != 0).sum())
-                loss_sum += loss * labels
-                label_sum += labels
-                tokens_seen += int((src != 0).sum()) + int((tgt != 0).sum())
-                history.step.append(step)
-                history.loss.append(float(loss))
-                history.grad_norm.append(norm)
-                history.lr.append(opt.lr)
-                for k, v in param_norms.items():
-                    history.param_grad_norms.setdefault(k, []).append(v)
-                if show:
-                    elapsed = time.perf_counter() - start
-                    bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens_seen / elapsed:,.0f}",
-                                    refresh=False)
-                    bar.update(1)
+    if len(train_data[0]) == 0:
+        raise ValueError("train_data is empty")
+    if resume is None:
+        state = _new_state(_config(config, overrides), train_data)
+    else:
+        stored = _load_run(resume, model, config, overrides, train_data)
+        state = stored.state
+        out_dir = stored.folder if out_dir is None else out_dir
+        src_vocab = stored.src_vocab if src_vocab is None else src_vocab
+        tgt_vocab = stored.tgt_vocab if tgt_vocab is None else tgt_vocab
+        checkpoint_extra = stored.extra if checkpoint_extra is None else checkpoint_extra
+    cfg = state.config
+    opt = make_optimizer(cfg.optimizer, model.params, cfg.lr)
+    rngs = {"data_order": np.random.default_rng(cfg.seed)}  # a fresh, seeded order each epoch
+    if resume is not None:
+        opt.load_state_dict(state.optimizer)
+        _set_states(rngs, state.rng_states)
+    saver = _Saver(out_dir, model, src_vocab, tgt_vocab, checkpoint_extra, resume)
+    bleu = cfg.bleu if cfg.bleu is not None else getattr(tgt_vocab, "tokenizer", "") == "word"
+    run = _Run(model, opt, rngs, state, train_data, valid_data, tgt_vocab, bleu, saver,
+               on_epoch_end, progress and (sys.stderr.isatty() or "ipykernel" in sys.modules))
+    with blas_threads(cfg.threads), _stop_requests() as stop:
+        while state.epoch < cfg.epochs:
+            _train_epoch(run, stop)
+            _end_epoch(run)
+    return state.history
+
+
+@dataclass
+class _Run:
+    """What the loop of one `train` call works on."""
+
+    model: Seq2Seq
+    opt: Optimizer
+    rngs: Generators
+    state: TrainState
+    train_data: tuple[Seqs, Seqs]
+    valid_data: tuple[Seqs, Seqs] | None
+    tgt_vocab: Vocab | None
+    bleu: bool  # score BLEU after each epoch
+    saver: _Saver
+    on_epoch_end: Callable[[int, dict[str, Any], History], None] | None
+    show_bar: bool  # a progress bar where it redraws in place (terminal, notebook)
+
+
+def _train_epoch(run: _Run, stop: list[str]) -> None:
+    """One pass over the training pairs (or the rest of an unfinished one), a step per batch."""
+    from tqdm.auto import tqdm  # lazy: importing tqdm costs a noticeable moment
+
+    state, cfg = run.state, run.state.config
+    loss_sum, labels_sum, seconds = state.epoch_sums
+    bar = tqdm(total=math.ceil(len(run.train_data[0]) / cfg.batch_size), initial=state.batch,
+               desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch",
+               disable=not run.show_bar, leave=False, dynamic_ncols=True)
+    start, tokens = time.perf_counter(), 0
+    for src, tgt in _epoch_batches(run):
+        if stop:  # a signal arrived: stop here, between two steps
             bar.close()
-            history.epoch_time.append(time.perf_counter() - start)
-            history.epoch_end_steps.append(step)
-            history.train_loss.append(loss_sum / label_sum)
-            metrics: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / label_sum,
-                                       "lr": opt.lr, "time": history.epoch_time[-1]}
-            if valid_data is not None:
-                res = evaluate(model, valid_data[0], valid_data[1], eval_batch_size, tgt_vocab,
-                               bleu=bleu)
-                metrics.update(exact_match=res["exact_match"], token_accuracy=res["token_accuracy"],
-                               valid_loss=res["loss"], bleu=res["bleu"])
-                history.valid_loss.append(res["loss"])
-                history.valid_exact_match.append(res["exact_match"])
-                history.valid_token_accuracy.append(res["token_accuracy"])
-                if res["bleu"] is not None:
-                    history.valid_bleu.append(res["bleu"])
-                if lr_decay is not None:
-                    if res["loss"] < best_valid:
-                        best_valid = res["loss"]
-                    else:
-                        opt.lr *= lr_decay
-            if ckpt_path is not None:
-                extra = {"epoch": epoch, "step": step, "metrics": metrics,
-                         **(checkpoint_extra or {})}
-                last_ckpt = save_checkpoint(ckpt_path, model, src_vocab, tgt_vocab, extra=extra)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, metrics, history)
-        return history
+            state.epoch_sums = [loss_sum, labels_sum, seconds + time.perf_counter() - start]
+            _interrupt(run, stop[0])
+        loss = _step(run, src, tgt)
+        labels = int((tgt[:, 1:] != 0).sum())
+        loss_sum, labels_sum = loss_sum + loss * labels, labels_sum + labels
+        tokens += int((src != 0).sum()) + int((tgt != 0).sum())
+        bar.set_postfix(loss=f"{loss:.4f}",
+                        tok_s=f"{tokens / (time.perf_counter() - start):,.0f}", refresh=False)
+        bar.update(1)
+    bar.close()
+    state.epoch_sums = [loss_sum, labels_sum, seconds + time.perf_counter() - start]
+
+
+def _epoch_batches(run: _Run) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The epoch's batches still to do, in the order drawn from the generators at its start.
+
+    Resuming in the middle of an epoch puts the generators back to their states at its start,
+    draws the same order, returns them to their states at the stop (for generators drawn from
+    at every step) and skips the batches already done.
+    """
+    state, cfg = run.state, run.state.config
+    if state.batch:
+        _set_states(run.rngs, state.epoch_rng_states)
+    else:
+        state.epoch_rng_states = _states(run.rngs)
+    batches = iterate_batches(*run.train_data, cfg.batch_size, seed=run.rngs["data_order"],
+                              bucket=cfg.bucket)
+    if state.batch:
+        _set_states(run.rngs, state.rng_states)
+    return itertools.islice(batches, state.batch, None)
+
+
+def _step(run: _Run, src: np.ndarray, tgt: np.ndarray) -> float:
+    """One optimizer step on one batch, recorded in the history; returns the batch's loss."""
+    state, history = run.state, run.state.history
+    loss, grads = run.model.loss_and_grads(src, tgt)
+    norms = grad_norms(grads)
+    norm = clip_grad_norm(grads, state.config.clip or None, norms)  # the norm before clipping
+    if not (math.isfinite(loss) and math.isfinite(norm)):
+        last = run.saver.last_written
+        kept = (f"the last checkpoint {last} is kept unchanged" if last
+                else "no checkpoint was written")
+        raise TrainingDiverged(
+            f"training diverged at step {state.step + 1} (epoch {state.epoch + 1}): "
+            f"loss={loss}, gradient norm={norm}; the update was not applied and {kept}. "
+            "Try a smaller learning rate or a lower --clip.", state.step + 1, history, last)
+    run.opt.step(grads)
+    history.step.append(state.step + 1)
+    history.loss.append(float(loss))
+    history.grad_norm.append(norm)
+    history.lr.append(run.opt.lr)
+    for name, value in norms.items():
+        history.param_grad_norms.setdefault(name, []).append(value)
+    return float(loss)
+
+
+def _end_epoch(run: _Run) -> None:
+    """Close an epoch: held-out scores, lr decay, best.npz if it is the best, checkpoint.npz,
+    then ``on_epoch_end``."""
+    state, history = run.state, run.state.history
+    loss_sum, labels_sum, seconds = state.epoch_sums
+    state.epoch_sums = [0.0, 0, 0.0]
+    history.epoch_end_steps.append(state.step)
+    history.epoch_time.append(seconds)
+    history.train_loss.append(loss_sum / labels_sum)
+    if run.valid_data is not None:
+        _score(run)
+    history.epoch_lr.append(run.opt.lr)
+    if history.best_epoch() == state.epoch:
+        run.saver.save(BEST_NAME, run)
+    run.saver.save(CHECKPOINT_NAME, run)
+    if run.on_epoch_end is not None:
+        run.on_epoch_end(state.epoch, history.epoch_record(-1), history)
+
+
+def _score(run: _Run) -> None:
+    """Score the held-out pairs into the history; decay the lr unless the loss is a new low."""
+    state, history = run.state, run.state.history
+    res = evaluate(run.model, *run.valid_data, state.config.eval_batch_size, run.tgt_vocab,
+                   bleu=run.bleu)
+    history.valid_loss.append(res["loss"])
+    history.valid_exact_match.append(res["exact_match"])
+    history.valid_token_accuracy.append(res["token_accuracy"])
+    if res["bleu"] is not None:
+        history.valid_bleu.append(res["bleu"])
+    if state.lowest_valid_loss is None or res["loss"] < state.lowest_valid_loss:
+        state.lowest_valid_loss = res["loss"]
+    else:
+        run.opt.lr *= state.config.lr_decay
+
+
+def _interrupt(run: _Run, signame: str) -> None:
+    """Write checkpoint.npz for the steps done so far and raise TrainingInterrupted."""
+    state = run.state
+    path = run.saver.save(CHECKPOINT_NAME, run)
+    where = f"epoch {state.epoch + 1}, {state.batch} batch(es) in" if state.batch else \
+        f"the end of epoch {state.epoch}"
+    raise TrainingInterrupted(f"{signame}: training stopped at step {state.step} ({where})",
+                              signame, state.history, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# run state: new, saved, resumed
+
+def _config(config: TrainConfig | None, overrides: dict[str, Any]) -> TrainConfig:
+    """``config`` (default ``TrainConfig()``) with the keyword overrides applied."""
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise TypeError(f"train() got unknown keyword(s) {unknown}; the TrainConfig fields "
+                        f"are {names}")
+    return dataclasses.replace(TrainConfig() if config is None else config, **overrides)
+
+
+def _new_state(config: TrainConfig, train_data: tuple[Seqs, Seqs]) -> TrainState:
+    return TrainState(config, History(max_norm=config.clip or None),
+                      data_fingerprint(*train_data))
+
+
+def _states(rngs: Generators) -> dict[str, dict]:
+    return {name: g.bit_generator.state for name, g in rngs.items()}
+
+
+def _set_states(rngs: Generators, states: dict[str, dict]) -> None:
+    for name, g in rngs.items():
+        g.bit_generator.state = states[name]
+
+
+class _Saver:
+    """Writes a run's checkpoints into its folder; does nothing without a folder."""
+
+    def __init__(self, folder: str | PathLike[str] | None, model: Seq2Seq,
+                 src_vocab: Vocab | None, tgt_vocab: Vocab | None,
+                 extra: dict[str, Any] | None, resume: str | PathLike[str] | None) -> None:
+        self.folder = None if folder is None else Path(folder)
+        self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
+        self.extra = dict(extra or {})
+        self.last_written: Path | None = None
+        clash = sorted(set(self.extra) & set(_TRAINER_KEYS))
+        if clash:
+            raise ValueError(f"checkpoint_extra may not use the keys {clash}: train writes them")
+        last = None if self.folder is None else self.folder / CHECKPOINT_NAME
+        resumed = resume is not None and last.resolve() == _checkpoint_path(resume).resolve()
+        if last is not None and last.exists() and not resumed:
+            raise FileExistsError(f"{self.folder} already holds a run ({CHECKPOINT_NAME}); "
+                                  f"resume it (resume={str(self.folder)!r}) or choose another "
+                                  "out_dir")
+
+    def save(self, name: str, run: _Run) -> Path | None:
+        """Write ``name`` (checkpoint.npz: with the training state; best.npz: without)."""
+        if self.folder is None:
+            return None
+        state = run.state
+        extra = {**self.extra, "epoch": state.epoch, "step": state.step,
+                 "metrics": state.history.epoch_record(-1) if state.epoch else None}
+        if name == CHECKPOINT_NAME:
+            state.optimizer, state.rng_states = run.opt.state_dict(), _states(run.rngs)
+            extra["training"] = state.to_dict()
+        path = save_checkpoint(self.folder / name, self.model, self.src_vocab, self.tgt_vocab,
+                               extra=extra)
+        if name == CHECKPOINT_NAME:
+            self.last_written = path
+        return path
+
+
+def _checkpoint_path(run: str | PathLike[str]) -> Path:
+    """A run folder's checkpoint.npz, or the checkpoint file itself."""
+    path = Path(run)
+    return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
+class _Stored(NamedTuple):
+    """A run loaded for resuming."""
+
+    state: TrainState
+    folder: Path
+    src_vocab: Vocab | None
+    tgt_vocab: Vocab | None
+    extra: dict[str, Any]  # the caller's checkpoint_extra
+
+
+def _load_run(resume: str | PathLike[str], model: Seq2Seq, config: TrainConfig | None,
+              overrides: dict[str, Any], train_data: tuple[Seqs, Seqs]) -> _Stored:
+    """The run to resume, with its config (or ``config``) and ``overrides``; ``model`` gets
+    its parameters."""
+    path = _checkpoint_path(resume)
+    ckpt = load_checkpoint(path)
+    extra = ckpt.extra or {}
+    if "training" not in extra:
+        raise ValueError(f"{path} holds no training state to resume (it was written by "
+                         "save_checkpoint, or by a numpy_seq2seq that could not resume); it "
+                         "still loads for translating and evaluating")
+    differ = sorted(k for k in model.config if ckpt.model.config.get(k) != model.config[k])
+    if differ:
+        raise ValueError(f"model differs from the run in {path}: "
+                         + ", ".join(f"{k}={model.config[k]!r} (run: {ckpt.model.config.get(k)!r})"
+                                     for k in differ))
+    state = TrainState.from_dict(extra["training"])
+    state.config = _config(state.config if config is None else config, overrides)
+    if state.fingerprint != data_fingerprint(*train_data):
+        raise ValueError(f"the training pairs differ from those of the run in {path} "
+                         f"(fingerprint {data_fingerprint(*train_data)}, run: "
+                         f"{state.fingerprint}); resuming needs the same pairs and vocabularies")
+    if state.config.epochs <= state.epoch:
+        raise ValueError(f"the run in {path} has done {state.epoch} of its "
+                         f"{state.config.epochs} epochs; ask for more (epochs=N > {state.epoch})")
+    for name, p in model.params.items():
+        p[...] = ckpt.model.params[name]
+    return _Stored(state, path.parent, ckpt.src_vocab, ckpt.tgt_vocab,
+                   {k: v for k, v in extra.items() if k not in _TRAINER_KEYS})
+
+
+@contextmanager
+def _stop_requests() -> Iterator[list[str]]:
+    """While the block runs, SIGINT and SIGTERM are noted (by name, in the yielded list) instead
+    of interrupting, so the loop can stop at a step boundary.
+
+    The first signal puts the previous handlers back: a second one acts at once (Ctrl-C twice
+    raises KeyboardInterrupt wherever the program is). Signal handlers exist only in the main
+    thread; elsewhere the list stays empty and signals act as usual.
+    """
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+    def note(signum: int, frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        restore()
+
+    for sig in previous:
+        signal.signal(sig, note)
+    try:
+        yield received
+    finally:
+        restore()

@@ -1,0 +1,176 @@
+"""What a training run recorded (`History`) and where it stands (`TrainState`).
+
+`History` is what the notebooks plot and ``metrics.json`` keeps: per-step loss and gradient
+norms, per-epoch held-out scores. `TrainState` adds what continuing the run exactly needs: the
+config, the optimizer's state, the learning-rate schedule's memory, the random generators'
+states and the sums of an unfinished epoch. Both turn into plain
+dicts of JSON values and arrays, which a checkpoint stores without pickle.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from .config import TrainConfig
+
+__all__ = ["History", "TrainState", "data_fingerprint"]
+
+STATE_VERSION = 1  # of TrainState.to_dict's layout; resuming reads this version only
+
+
+@dataclass
+class History:
+    """What happened during training. Per-step lists share one index; per-epoch lists another.
+
+    ``to_dict()`` gives the keys ``plots.plot_training`` reads; `epoch_record` one epoch's
+    numbers as ``on_epoch_end`` and ``metrics.json`` show them.
+    """
+
+    step: list[int] = field(default_factory=list)  # optimizer step, 1-based
+    loss: list[float] = field(default_factory=list)  # training loss of that step's batch
+    grad_norm: list[float] = field(default_factory=list)  # global L2 norm, before clipping
+    param_grad_norms: dict[str, list[float]] = field(default_factory=dict)  # name -> per step
+    lr: list[float] = field(default_factory=list)  # learning rate used at each step
+    epoch_end_steps: list[int] = field(default_factory=list)  # last step of each epoch
+    epoch_time: list[float] = field(default_factory=list)  # seconds per epoch (training only)
+    epoch_lr: list[float] = field(default_factory=list)  # learning rate after the epoch's decay
+    train_loss: list[float] = field(default_factory=list)  # token-weighted mean per epoch
+    valid_loss: list[float] = field(default_factory=list)  # the valid_* lists stay empty
+    valid_exact_match: list[float] = field(default_factory=list)  # without held-out data
+    valid_token_accuracy: list[float] = field(default_factory=list)
+    valid_bleu: list[float] = field(default_factory=list)  # empty unless BLEU was computed
+    max_norm: float | None = None  # the clipping threshold (None: no clipping)
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.epoch_end_steps)
+
+    @property
+    def steps_done(self) -> int:
+        return len(self.step)
+
+    def epoch_record(self, i: int) -> dict[str, Any]:
+        """Epoch ``i``'s numbers (``-1``: the last): ``epoch``, ``step`` (its last),
+        ``train_loss``, ``valid_loss``, ``exact_match``, ``token_accuracy``, ``bleu``, ``lr``
+        (after the epoch's decay) and ``time`` (seconds); held-out ones None without held-out
+        data."""
+        i = range(self.epochs_done)[i]
+
+        def held_out(values: list[float]) -> float | None:
+            return values[i] if values else None
+
+        return {"epoch": i + 1, "step": self.epoch_end_steps[i],
+                "train_loss": self.train_loss[i], "valid_loss": held_out(self.valid_loss),
+                "exact_match": held_out(self.valid_exact_match),
+                "token_accuracy": held_out(self.valid_token_accuracy),
+                "bleu": held_out(self.valid_bleu), "lr": self.epoch_lr[i],
+                "time": self.epoch_time[i]}
+
+    def best_epoch(self) -> int | None:
+        """The epoch (1-based) with the highest held-out exact match, ties going to the lower
+        held-out loss, then to the earlier epoch; None without held-out scores."""
+        if not self.valid_exact_match:
+            return None
+        order = range(len(self.valid_exact_match))
+        return 1 + max(order, key=lambda i: (self.valid_exact_match[i], -self.valid_loss[i], -i))
+
+    def epoch_records(self) -> list[dict[str, Any]]:
+        """`epoch_record` of every finished epoch."""
+        return [self.epoch_record(i) for i in range(self.epochs_done)]
+
+    def to_dict(self, param_grad_norms: bool = True) -> dict[str, Any]:
+        """A plain dict (JSON-serialisable); empty per-epoch validation lists become None.
+
+        ``param_grad_norms=False`` leaves out the per-parameter norms (the bulk of the data).
+        """
+        d = asdict(self)
+        for key in ("valid_loss", "valid_exact_match", "valid_token_accuracy", "valid_bleu"):
+            if not d[key]:
+                d[key] = None
+        if not param_grad_norms:
+            del d["param_grad_norms"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        """The inverse of `to_dict` (lists or arrays accepted, as a checkpoint returns them)."""
+
+        def as_list(values: Any) -> list:
+            return [] if values is None else np.asarray(values).tolist()
+
+        known = {f.name for f in fields(cls)} - {"param_grad_norms", "max_norm"}
+        return cls(**{k: as_list(v) for k, v in d.items() if k in known},
+                   param_grad_norms={k: as_list(v)
+                                     for k, v in d.get("param_grad_norms", {}).items()},
+                   max_norm=d.get("max_norm"))
+
+
+def data_fingerprint(src_seqs: Sequence[Sequence[int]], tgt_seqs: Sequence[Sequence[int]]) -> str:
+    """A CRC-32 of the id sequences, so a resumed run can tell it got the same training pairs."""
+    crc = 0
+    for seq in (*src_seqs, *tgt_seqs):
+        crc = zlib.crc32(np.asarray(seq, dtype=np.int64).tobytes() + b"|", crc)
+    return f"{len(src_seqs)}:{crc:08x}"
+
+
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class TrainState:
+    """Where a run stands: everything `train` needs to continue it as if it never stopped.
+
+    The epoch, step and batch counters are read off the history; a stop in the middle of an
+    epoch leaves ``batch > 0``, and resuming redraws that epoch's batch order from
+    ``epoch_rng_states`` and continues at batch ``batch + 1`` (see training.py).
+    """
+
+    config: TrainConfig
+    history: History
+    fingerprint: str  # data_fingerprint of the training pairs
+    optimizer: dict[str, Any] = field(default_factory=dict)  # Optimizer.state_dict()
+    lowest_valid_loss: float | None = None  # the decay-on-plateau schedule's memory
+    rng_states: dict[str, dict] = field(default_factory=dict)  # name -> bit_generator.state
+    epoch_rng_states: dict[str, dict] = field(default_factory=dict)  # ... at the epoch's start
+    epoch_sums: list[float] = field(default_factory=lambda: [0.0, 0, 0.0])  # loss x labels,
+    # labels and seconds of the unfinished epoch
+
+    @property
+    def epoch(self) -> int:
+        """Epochs finished."""
+        return self.history.epochs_done
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps taken."""
+        return self.history.steps_done
+
+    @property
+    def batch(self) -> int:
+        """Batches done of the unfinished epoch ``epoch + 1`` (0 between epochs)."""
+        return self.step - (self.history.epoch_end_steps[-1] if self.epoch else 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON values and arrays (the per-step history as arrays), for a checkpoint."""
+        history = self.history.to_dict()
+        history["step"] = np.asarray(history["step"], dtype=np.int64)
+        for key in ("loss", "grad_norm", "lr"):
+            history[key] = np.asarray(history[key], dtype=np.float64)
+        history["param_grad_norms"] = {k: np.asarray(v, dtype=np.float64)
+                                       for k, v in history["param_grad_norms"].items()}
+        return {"version": STATE_VERSION, "config": self.config.to_dict(), "history": history,
+                **{f.name: getattr(self, f.name) for f in fields(self)
+                   if f.name not in ("config", "history")}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainState:
+        """The inverse of `to_dict`; ValueError for a layout version this code does not read."""
+        if d.get("version") != STATE_VERSION:
+            raise ValueError(f"training state version {d.get('version')!r}; this numpy_seq2seq "
+                             f"resumes version {STATE_VERSION} only")
+        rest = {k: v for k, v in d.items() if k not in ("version", "config", "history")}
+        return cls(TrainConfig.from_dict(d["config"]), History.from_dict(d["history"]), **rest)

@@ -1,0 +1,87 @@
+"""Run folders of the command line: their names, their files, their ``metrics.json``.
+
+A run folder holds ``checkpoint.npz`` (the last state, resumable), ``best.npz`` (the epoch with
+the best held-out exact match), ``metrics.json`` (configs, per-epoch scores, per-step loss and
+gradient norm, which epoch each checkpoint holds) and the figures. Nothing here overwrites a run
+silently: a default folder name is claimed with ``mkdir``, which fails if another run took it
+first (two runs started in the same second get ``…-094121`` and ``…-094121-2``), and a folder
+given by the user must be empty unless the caller says to replace the run in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .files import write_text_atomic
+
+__all__ = ["RUN_FILES", "claim_run_dir", "new_run_dir", "read_metrics", "write_metrics"]
+
+RUN_FILES = ("checkpoint.npz", "best.npz", "metrics.json", "training.png", "attention.png")
+METRICS_NAME = "metrics.json"
+
+
+def new_run_dir(root: str | os.PathLike[str] = "runs") -> Path:
+    """Create and return ``root/<YYYYmmdd-HHMMSS>``, or ``…-2``, ``…-3`` if that is taken."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 10_000):
+        path = root / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()  # atomic: of two runs racing for a name, exactly one gets it
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free run folder name {root / stamp}-N")
+
+
+def claim_run_dir(path: str | os.PathLike[str], replace: bool = False) -> Path:
+    """Make ``path`` ready for a new run: create it, or check it is empty.
+
+    With ``replace``, a non-empty folder is accepted and the files of a previous run in it
+    (`RUN_FILES`) are removed first, so the new run's files are never mixed with the old ones';
+    other files are left alone.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` is not empty and ``replace`` is False (the message lists what it holds).
+    NotADirectoryError
+        If ``path`` is a file.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} is a file, not a run folder")
+    held = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+    if held and not replace:
+        shown = ", ".join(held[:4]) + (", …" if len(held) > 4 else "")
+        raise FileExistsError(f"{path} is not empty ({shown})")
+    for name in RUN_FILES:
+        (path / name).unlink(missing_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_metrics(folder: str | os.PathLike[str], metrics: dict[str, Any]) -> Path:
+    """Write ``folder/metrics.json`` atomically: indented, with lists of numbers on one line."""
+    return write_text_atomic(Path(folder) / METRICS_NAME, _dumps(metrics) + "\n")
+
+
+def read_metrics(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``metrics.json`` of a run folder."""
+    return json.loads((Path(folder) / METRICS_NAME).read_text(encoding="utf-8"))
+
+
+def _dumps(obj: Any, indent: int = 0) -> str:
+    # json.dumps(indent=2) would put each of thousands of per-step numbers on its own line
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(obj, dict) and obj:
+        items = [f"{inner}{json.dumps(str(k))}: {_dumps(v, indent + 2)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, list) and any(isinstance(v, (dict, list)) for v in obj):
+        return "[\n" + ",\n".join(inner + _dumps(v, indent + 2) for v in obj) + f"\n{pad}]"
+    return json.dumps(obj, ensure_ascii=False)
