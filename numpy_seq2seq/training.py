@@ -238,9 +238,9 @@ def train(
     resume : path, optional
         A run folder (or its ``checkpoint.npz``) written by ``train(..., out_dir=...)``:
         continue that run with its config (or ``config``), ``overrides`` applied (e.g.
-        ``epochs``, the total to reach). ``model`` must have the run's architecture; it gets the run's parameters. The
-        result equals that of a run that never stopped. ``out_dir``, the vocabularies and
-        ``checkpoint_extra`` default to the run's.
+        ``epochs``, the total to reach). ``model`` must have the run's architecture; it gets
+        the run's parameters. The result equals that of a run that never stopped.
+        ``out_dir``, the vocabularies and ``checkpoint_extra`` default to the run's.
     **overrides
         Any `TrainConfig` field, e.g. ``train(model, train_ids, valid_ids, epochs=5, lr=1e-2)``.
 
@@ -278,12 +278,22 @@ def train(
     saver = _Saver(out_dir, model, src_vocab, tgt_vocab, checkpoint_extra, resume)
     bleu = cfg.bleu if cfg.bleu is not None else getattr(tgt_vocab, "tokenizer", "") == "word"
     run = _Run(model, opt, rngs, state, train_data, valid_data, tgt_vocab, bleu, saver,
-               on_epoch_end, progress and (sys.stderr.isatty() or "ipykernel" in sys.modules))
+               on_epoch_end, progress and _bar_redraws())
     with blas_threads(cfg.threads), _stop_requests() as stop:
         while state.epoch < cfg.epochs:
             _train_epoch(run, stop)
             _end_epoch(run)
     return state.history
+
+
+def _bar_redraws() -> bool:
+    """Is stderr a terminal or a Jupyter notebook, where a progress bar redraws in place? (A
+    log file would get a new line at every update.)"""
+    if sys.stderr.isatty():
+        return True
+    ipython = sys.modules.get("IPython")  # imported by every notebook kernel
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 @dataclass
@@ -308,25 +318,25 @@ def _train_epoch(run: _Run, stop: list[str]) -> None:
     from tqdm.auto import tqdm  # lazy: importing tqdm costs a noticeable moment
 
     state, cfg = run.state, run.state.config
-    loss_sum, labels_sum, seconds = state.epoch_sums
-    bar = tqdm(total=math.ceil(len(run.train_data[0]) / cfg.batch_size), initial=state.batch,
-               desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch",
-               disable=not run.show_bar, leave=False, dynamic_ncols=True)
+    if stop:  # a signal came while the last epoch ended: stop before drawing this one's order
+        _interrupt(run, stop[0])
+    loss_sum, labels_sum, seconds = state.epoch_sums  # of the steps done before a resume
     start, tokens = time.perf_counter(), 0
-    for src, tgt in _epoch_batches(run):
-        if stop:  # a signal arrived: stop here, between two steps
-            bar.close()
-            state.epoch_sums = [loss_sum, labels_sum, seconds + time.perf_counter() - start]
-            _interrupt(run, stop[0])
-        loss = _step(run, src, tgt)
-        labels = int((tgt[:, 1:] != 0).sum())
-        loss_sum, labels_sum = loss_sum + loss * labels, labels_sum + labels
-        tokens += int((src != 0).sum()) + int((tgt != 0).sum())
-        bar.set_postfix(loss=f"{loss:.4f}",
-                        tok_s=f"{tokens / (time.perf_counter() - start):,.0f}", refresh=False)
-        bar.update(1)
-    bar.close()
-    state.epoch_sums = [loss_sum, labels_sum, seconds + time.perf_counter() - start]
+    with tqdm(total=math.ceil(len(run.train_data[0]) / cfg.batch_size), initial=state.batch,
+              desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch",
+              disable=not run.show_bar, leave=False, dynamic_ncols=True) as bar:
+        for src, tgt in _epoch_batches(run):
+            if stop and state.batch:  # a signal came during the last step: stop between two
+                # (before an epoch's first step, the check above stopped with the order undrawn)
+                _interrupt(run, stop[0])
+            loss = _step(run, src, tgt)
+            labels = int((tgt[:, 1:] != 0).sum())
+            loss_sum, labels_sum = loss_sum + loss * labels, labels_sum + labels
+            elapsed = time.perf_counter() - start
+            state.epoch_sums = [loss_sum, labels_sum, seconds + elapsed]
+            tokens += int((src != 0).sum()) + int((tgt != 0).sum())
+            bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens / elapsed:,.0f}", refresh=False)
+            bar.update(1)
 
 
 def _epoch_batches(run: _Run) -> Iterator[tuple[np.ndarray, np.ndarray]]:

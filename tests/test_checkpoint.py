@@ -3,11 +3,18 @@
 import json
 import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
 
-from numpy_seq2seq.checkpoint import FORMAT, Checkpoint, load_checkpoint, save_checkpoint
+from numpy_seq2seq.checkpoint import (
+    FORMAT,
+    Checkpoint,
+    load_checkpoint,
+    read_extra,
+    save_checkpoint,
+)
 from numpy_seq2seq.data.vocab import Vocab
 from numpy_seq2seq.decoding import greedy_decode
 from numpy_seq2seq.model import Seq2Seq
@@ -186,18 +193,37 @@ def test_random_npz_is_rejected(rng, tmp_path):
         load_checkpoint(path)
 
 
-@pytest.mark.parametrize("content", [b"hello, not an archive\n", b"", pickle.dumps({"a": 1})])
-def test_non_npz_file_is_rejected(content, tmp_path):
+def _truncated_checkpoint(path):
+    save_checkpoint(path, make_model())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # an interrupted copy: no zip directory at the end
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda p: p.write_text("hello, not an archive\n"), "it is a text file"),
+    (lambda p: p.write_bytes(b""), "it is an empty file"),
+    (lambda p: p.write_bytes(pickle.dumps({"a": 1})), "it is a Python pickle"),
+    (lambda p: p.write_bytes(bytes(range(200, 256))), "it is a binary file"),
+    (lambda p: np.save(open(p, "wb"), np.arange(3)), "it is a single NumPy array (.npy)"),
+    (_truncated_checkpoint, "it is a truncated or corrupted zip archive"),
+    (lambda p: np.savez(open(p, "wb"), a=np.arange(3)), "an .npz archive without the"),
+    (lambda p: np.savez(open(p, "wb"), format=np.array([None], dtype=object)), "pickled"),
+], ids=["text", "empty", "pickle", "binary", "npy", "truncated", "foreign-npz", "object"])
+def test_what_is_not_a_checkpoint_is_named(make, what, tmp_path):
     path = tmp_path / "model.npz"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match="is not a numpy_seq2seq checkpoint"):
+    make(path)
+    with pytest.raises(ValueError) as info:
         load_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} is not a numpy_seq2seq checkpoint: ")
+    assert what in message
+    assert "allow_pickle" not in message  # NumPy's advice would be wrong, and unsafe
 
 
 def test_npy_file_is_rejected(tmp_path):
     path = tmp_path / "x.npy"
     np.save(path, np.arange(3))
-    with pytest.raises(ValueError, match="is not a numpy_seq2seq checkpoint"):
+    with pytest.raises(ValueError, match="is not a numpy_seq2seq checkpoint: it is a single"):
         load_checkpoint(path)
 
 
@@ -231,8 +257,47 @@ def test_missing_param_is_named(tmp_path):
         load_checkpoint(path)
 
 
-def test_newer_format_version_is_rejected(tmp_path):
+def test_newer_format_version_says_which_and_what_to_do(tmp_path):
     path = save_checkpoint(tmp_path / "m.npz", make_model())
     _rewrite(path, format_version=np.array(99))
-    with pytest.raises(ValueError, match="version 99"):
+    with pytest.raises(ValueError, match=r"format version 99, written by a newer numpy_seq2seq; "
+                       r"this one \(\S+\) reads versions 1 to 1\. Upgrade it \(pip install "
+                       r"--upgrade numpy_seq2seq\)"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("version", [np.array(0), np.array(-3), np.array("2")])
+def test_unknown_format_version_is_named(version, tmp_path):
+    path = save_checkpoint(tmp_path / "m.npz", make_model())
+    _rewrite(path, format_version=version)
+    with pytest.raises(ValueError, match=r"format version .*which no numpy_seq2seq ever wrote"):
+        load_checkpoint(path)
+
+
+def test_a_config_from_before_a_field_existed_loads(tmp_path):
+    model = make_model(attention_dim=None)
+    path = save_checkpoint(tmp_path / "m.npz", model)
+    config = {k: v for k, v in model.config.items() if k not in ("attention_dim", "seed")}
+    _rewrite(path, config=np.array(json.dumps(config)))
+    assert load_checkpoint(path).model.config == model.config
+    _rewrite(path, config=np.array(json.dumps({**config, "num_heads": 4})))
+    with pytest.raises(ValueError, match=r"model config cannot be used: unknown ModelConfig "
+                       r"key\(s\) \['num_heads'\]"):
+        load_checkpoint(path)
+
+
+def test_read_extra_without_building_the_model(tmp_path):
+    path = save_checkpoint(tmp_path / "m.npz", make_model(), extra={"epoch": 3, "a": np.ones(2)})
+    extra = read_extra(path)
+    assert extra["epoch"] == 3
+    np.testing.assert_array_equal(extra["a"], np.ones(2))
+    assert read_extra(save_checkpoint(tmp_path / "n.npz", make_model())) is None
+
+
+def test_checkpoints_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "m.npz", make_model())
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # tempfile alone would give 0600

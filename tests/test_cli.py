@@ -1,14 +1,23 @@
 """The numpy-seq2seq command: every bad-input path is one error line and exit status 2; a tiny
-end-to-end run trains, translates and evaluates."""
+end-to-end run trains, translates and evaluates; run folders are never overwritten silently;
+Ctrl-C in a real process saves a run that resumes to the numbers of one never stopped."""
 
 import io
-import json
+import os
+import signal
+import stat
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 
-from numpy_seq2seq.cli import main
+from numpy_seq2seq import __version__
+from numpy_seq2seq.checkpoint import load_checkpoint, read_extra
+from numpy_seq2seq.cli import attention_table, display_width, main
+from numpy_seq2seq.plots import plot_training, save_figure
+from numpy_seq2seq.runs import read_metrics
 
 ERROR = "numpy-seq2seq: error: "
 TINY = ["--task", "reverse", "--num-examples", "200", "--epochs", "1", "--hidden-dim", "16",
@@ -61,9 +70,6 @@ def files(tmp_path):
     (["train", "--attention", "bahdanau"], ["--attention", "invalid choice"]),
     (["train", "--optimizer", "rmsprop"], ["--optimizer", "invalid choice"]),
     (["train", "--tokenize", "bpe", "--data", "x.tsv"], ["--tokenize", "invalid choice"]),
-    (["train", "--epochs", "0"], ["--epochs", "positive integer"]),
-    (["train", "--epochs", "many"], ["--epochs", "positive integer"]),
-    (["train", "--lr", "-1"], ["--lr", "positive number"]),
     (["train", "--seed", "-3"], ["--seed"]),
     (["train", "--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
     (["train", "--task", "dates", "--min-len", "3"], ["dates", "no length range"]),
@@ -72,13 +78,39 @@ def files(tmp_path):
     (["train", "--task", "reverse", "--data", "x.tsv"], ["not allowed with argument"]),
     (["train", "--bidirectional", "--hidden-dim", "15"], ["hidden_dim", "even"]),
     (["train", "--attention", "none", "--input-feeding"], ["input_feeding"]),
-    (["train", "--clip", "-1"], ["--clip"]),
     (["translate", "abc"], ["--checkpoint"]),
     (["evaluate"], ["--checkpoint"]),
 ])
 def test_bad_arguments(argv, fragments, capsys):
     code, _, err = run(argv, capsys)
     assert_one_line_error(code, err, *fragments)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "--clip", "nan"], "--clip: expected a number >= 0, got 'nan'"),
+    (["train", "--clip", "-1"], "--clip: expected a number >= 0, got '-1'"),
+    (["train", "--lr", "inf"], "--lr: expected a number > 0, got 'inf'"),
+    (["train", "--lr-decay", "0"], "--lr-decay: expected a number in (0, 1], got '0'"),
+    (["train", "--epochs", "many"], "--epochs: expected an integer >= 1, got 'many'"),
+    (["train", "--batch-size", "1.5"], "--batch-size: expected an integer >= 1, got '1.5'"),
+    (["train", "--hidden-dim", "0"], "--hidden-dim: expected an integer >= 1, got '0'"),
+    (["train", "--num-examples", "-5"], "--num-examples: expected an integer >= 1, got '-5'"),
+    (["train", "--threads", "0"], "--threads: expected an integer >= 1, got '0'"),
+    (["translate", "--checkpoint", "c.npz", "--length-penalty", "-1", "x"],
+     "--length-penalty: expected a number >= 0, got '-1'"),
+    (["translate", "--checkpoint", "c.npz", "--beam", "0", "x"],
+     "--beam: expected an integer >= 1, got '0'"),
+    (["evaluate", "--checkpoint", "c.npz", "--seed", "-1"],
+     "--seed: expected an integer >= 0, got '-1'"),
+])
+def test_numeric_options_name_the_flag(argv, expected, capsys):
+    code, _, err = run(argv, capsys)
+    assert_one_line_error(code, err, f"argument {expected}")
+
+
+def test_version(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out == f"numpy-seq2seq {__version__}\n"
 
 
 @pytest.mark.parametrize("name, fragments", [
@@ -165,20 +197,114 @@ def test_python_dash_m_help():
 # end to end
 
 def test_train_writes_the_run_directory(tmp_path, capsys):
-    code, out, err = run(["train", *TINY, "--out", str(tmp_path)], capsys)
+    out_dir = tmp_path / "run"
+    old = os.umask(0o022)
+    try:
+        code, out, err = run(["train", *TINY, "--epochs", "2", "--out", str(out_dir)], capsys)
+    finally:
+        os.umask(old)
     assert code == 0, err
-    for name in ("checkpoint.npz", "metrics.json", "attention.png", "training.png"):
-        assert (tmp_path / name).stat().st_size > 0, name
+    for name in ("checkpoint.npz", "best.npz", "metrics.json", "attention.png", "training.png"):
+        path = out_dir / name
+        assert path.stat().st_size > 0, name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, name  # readable by the whole class
     assert "task reverse" in out and "parameters" in out
-    assert "epoch  1/1" in out and "exact match" in out
-    assert f"wrote {tmp_path}" in out and "examples (held-out):" in out
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["config"]["hidden_dim"] == 16 and metrics["n_valid"] == 20
-    assert len(metrics["epochs"]) == 1
+    assert "epoch  2/2" in out and "exact match" in out and "(best.npz)" in out
+    assert f"wrote {out_dir}" in out and "examples (held-out):" in out
+    metrics = read_metrics(out_dir)
+    assert metrics["status"] == "complete"
+    assert metrics["model"]["hidden_dim"] == 16 and metrics["n_valid"] == 20
+    assert metrics["training"]["epochs"] == 2 and metrics["data"]["task"] == "reverse"
+    assert len(metrics["epochs"]) == 2 and metrics["final"] == metrics["epochs"][-1]
     for key in ("exact_match", "token_accuracy"):
         assert 0.0 <= metrics["final"][key] <= 1.0
-        assert metrics["epochs"][0][key] == metrics["final"][key]
+    best = metrics["best"]["epoch"]
+    assert metrics["checkpoints"] == {
+        "checkpoint.npz": {"epoch": 2, "step": metrics["final"]["step"],
+                           "steps_into_next_epoch": 0},
+        "best.npz": {"epoch": best, "step": metrics["epochs"][best - 1]["step"],
+                     "steps_into_next_epoch": 0}}
+    assert read_extra(out_dir / "best.npz")["epoch"] == best
     assert metrics["wall_time_s"] > 0
+
+
+def test_training_figure_redrawn_from_metrics_json_alone(run_dir, tmp_path):
+    history = read_metrics(run_dir)["history"]
+    assert len(history["loss"]) == len(history["grad_norm"]) == history["step"][-1] > 0
+    fig = plot_training(history)
+    assert [ax.get_title() for ax in fig.axes] == ["Training loss", "Gradient norm before "
+                                                   "clipping", "Validation exact match"]
+    assert save_figure(fig, tmp_path / "again.png").stat().st_size > 0
+
+
+def test_a_run_folder_is_not_overwritten(run_dir, capsys):
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    code, _, err = run(["train", *TINY, "--seed", "1", "--out", str(run_dir)], capsys)
+    assert_one_line_error(code, err, f"--out {run_dir} is not empty", "--force",
+                          f"--resume {run_dir}")
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_force_replaces_the_run_without_mixing_files(tmp_path, capsys):
+    for name in ("checkpoint.npz", "best.npz", "attention.png"):  # an old run with attention
+        (tmp_path / name).write_bytes(b"old")
+    (tmp_path / "notes.txt").write_text("mine")
+    code, _, err = run(["train", *TINY, "--attention", "none", "--quiet", "--force",
+                        "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["best.npz", "checkpoint.npz", "metrics.json",
+                                            "notes.txt", "training.png"]
+    assert read_metrics(tmp_path)["model"]["attention"] is None
+
+
+def test_resume_options(run_dir, tmp_path, capsys):
+    code, _, err = run(["train", "--resume", str(run_dir), "--lr", "0.1"], capsys)
+    assert_one_line_error(code, err, "only --epochs, --threads and --quiet", "not --lr")
+    code, _, err = run(["train", "--resume", str(run_dir)], capsys)
+    assert_one_line_error(code, err, "has done 1 epoch(s); give --epochs N > 1")
+    code, _, err = run(["train", "--resume", str(tmp_path)], capsys)
+    assert_one_line_error(code, err, "no checkpoint.npz there")
+
+
+def _numbers(metrics):
+    """What must not change when a run is stopped and resumed: all but the times."""
+    history = {k: v for k, v in metrics["history"].items() if k != "epoch_time"}
+    epochs = [{k: v for k, v in e.items() if k != "time"} for e in metrics["epochs"]]
+    return history, epochs, metrics["training"], metrics["checkpoints"]
+
+
+def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, capsys):
+    out_dir = tmp_path / "stopped"
+    argv = ["train", "--task", "reverse", "--num-examples", "600", "--hidden-dim", "16",
+            "--embed-dim", "8", "--batch-size", "8", "--attention", "none", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "numpy_seq2seq", *argv, "--epochs", "500",
+                             "--out", str(out_dir)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out_dir / "checkpoint.npz").exists():  # the first epoch is done
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    stopped, resume = err.strip().splitlines()
+    assert stopped.startswith("numpy-seq2seq: SIGINT: training stopped at step ")
+    assert stopped.endswith(f"saved {out_dir}/: checkpoint.npz, best.npz, metrics.json, "
+                            "training.png")
+    assert resume == f"resume with: numpy-seq2seq train --resume {out_dir}"
+    metrics, ckpt = read_metrics(out_dir), load_checkpoint(out_dir / "checkpoint.npz")
+    assert metrics["status"] == "interrupted"
+    assert metrics["checkpoints"]["checkpoint.npz"]["step"] == ckpt.extra["step"] \
+        == len(metrics["history"]["loss"])
+    # resume to the end of the epoch it stopped in, and compare with a run never stopped
+    epochs = str(ckpt.extra["epoch"] + 1)
+    assert main(["train", "--resume", str(out_dir), "--epochs", epochs, "--quiet"]) == 0
+    assert main([*argv, "--epochs", epochs, "--out", str(tmp_path / "straight")]) == 0
+    capsys.readouterr()
+    assert _numbers(read_metrics(out_dir)) == _numbers(read_metrics(tmp_path / "straight"))
+    resumed = load_checkpoint(out_dir / "checkpoint.npz").model.params
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoint.npz").model.params
+    assert max(float(np.abs(resumed[k] - straight[k]).max()) for k in straight) <= 1e-6
 
 
 def test_train_on_a_word_level_corpus_reports_bleu(files, capsys):
@@ -187,7 +313,23 @@ def test_train_on_a_word_level_corpus_reports_bleu(files, capsys):
                           "--out", str(files / "run")], capsys)
     assert code == 0, err
     assert "BLEU" in out
-    assert json.loads((files / "run" / "metrics.json").read_text())["final"]["bleu"] is not None
+    assert read_metrics(files / "run")["final"]["bleu"] is not None
+
+
+def test_evaluate_finds_the_run_data_from_any_directory(files, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(files)
+    assert main(["train", "--data", "good.tsv", "--epochs", "1", "--hidden-dim", "8",
+                 "--quiet", "--out", "run"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    ckpt = str(files / "run" / "best.npz")
+    code, out, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 0 and "held-out split" in out, err
+    (files / "good.tsv").unlink()
+    code, _, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert_one_line_error(code, err, str(files / "good.tsv"), "not there any more",
+                          "--data FILE.tsv")
 
 
 def test_translate(run_dir, capsys, monkeypatch):
@@ -214,12 +356,43 @@ def test_translate_shows_attention(run_dir, tmp_path, capsys):
     assert plot.stat().st_size > 0
 
 
+def test_plot_is_written_exactly_where_asked(run_dir, tmp_path, capsys):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, _, err = run(["translate", "--checkpoint", ckpt, "--plot", str(tmp_path / "attn"),
+                        "abc"], capsys)
+    assert code == 0 and err == f"wrote {tmp_path / 'attn'}\n"
+    assert sorted(os.listdir(tmp_path)) == ["attn"]  # no ".png" appended
+    assert (tmp_path / "attn").read_bytes().startswith(b"\x89PNG")
+    code, _, err = run(["translate", "--checkpoint", ckpt, "--plot", str(tmp_path / "a.xyz"),
+                        "abc"], capsys)
+    assert_one_line_error(code, err, "no image format '.xyz'", ".png", ".svg")
+
+
+def _column_ends(line):
+    """Where (in terminal cells) each run of non-spaces ends."""
+    ends, col = [], 0
+    for i, ch in enumerate(line):
+        col += display_width(ch)
+        if ch != " " and (i + 1 == len(line) or line[i + 1] == " "):
+            ends.append(col)
+    return ends
+
+
+def test_attention_table_aligns_wide_characters():
+    weights = np.array([[0.5, 0.25, 0.25], [0.0, 1.0, 0.0]])
+    table = attention_table(weights, ["한", "국어", "a"], ["日本", "</s>"])
+    header, *rows = table.splitlines()
+    for row in rows:  # every number ends under the end of its source token
+        assert _column_ends(row)[1:] == _column_ends(header), table
+    assert display_width("한국어 ab") == 9 and display_width("e\u0301") == 1
+
+
 def test_evaluate(run_dir, capsys):
     ckpt = str(run_dir / "checkpoint.npz")
     code, out, err = run(["evaluate", "--checkpoint", ckpt], capsys)
     assert code == 0, err
     assert "held-out split" in out and "exact match" in out and "token accuracy" in out
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = read_metrics(run_dir)
     assert f"{100 * metrics['final']['exact_match']:.2f} %" in out
     code, out, _ = run(["evaluate", "--checkpoint", ckpt, "--task", "reverse",
                         "--num-examples", "30"], capsys)

@@ -1,18 +1,22 @@
-"""The trainer: reproducible numbers, what it records, metric definitions, and how it stops on
-a non-finite loss without touching the last checkpoint."""
+"""The trainer: reproducible numbers, what it records, metric definitions, how it stops on a
+non-finite loss without touching the last checkpoint, best.npz, and resuming: a run stopped
+after an epoch or by a signal in the middle of one, then resumed, equals a run never stopped."""
 
 import math
+import signal
+import sys
 
 import numpy as np
 import pytest
 import sacrebleu
 
 from numpy_seq2seq import training
-from numpy_seq2seq.checkpoint import load_checkpoint
+from numpy_seq2seq.checkpoint import load_checkpoint, read_extra, save_checkpoint
+from numpy_seq2seq.config import TrainConfig
 from numpy_seq2seq.data import Vocab, encode_pairs, make_task, split_pairs
 from numpy_seq2seq.decoding import Hypothesis
 from numpy_seq2seq.model import Seq2Seq
-from numpy_seq2seq.training import TrainingDiverged, evaluate, train
+from numpy_seq2seq.training import TrainingDiverged, TrainingInterrupted, evaluate, train
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +88,50 @@ def test_epoch_callback_and_checkpoint(task, tmp_path):
                     on_epoch_end=lambda e, m, hist: seen.append((e, m)),
                     checkpoint_extra={"note": "hi"})
     assert [e for e, _ in seen] == [1, 2]
-    assert {"epoch", "train_loss", "lr", "time", "exact_match", "token_accuracy", "valid_loss",
-            "bleu"} <= set(seen[-1][1])
+    assert seen[-1][1] == h.epoch_record(-1) == h.epoch_records()[1]
+    assert {"epoch", "step", "train_loss", "lr", "time", "exact_match", "token_accuracy",
+            "valid_loss", "bleu"} == set(seen[-1][1])
     ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
     assert ckpt.extra["epoch"] == 2 and ckpt.extra["step"] == h.step[-1]
     assert ckpt.extra["note"] == "hi" and ckpt.tgt_vocab == task[1]
+    assert ckpt.extra["metrics"] == h.epoch_record(-1)
     for k, v in model.params.items():
         np.testing.assert_array_equal(ckpt.model.params[k], v)
+
+
+def test_best_checkpoint_holds_the_best_epoch(task, tmp_path):
+    snapshots = {}
+    model = _model(task)
+    h = train(model, task[2], task[3], epochs=4, batch_size=16, lr=0.05, progress=False,
+              out_dir=tmp_path, on_epoch_end=lambda e, m, hist: snapshots.update(
+                  {e: {k: v.copy() for k, v in model.params.items()}}))
+    best = h.best_epoch()
+    assert best == max(range(1, 5), key=lambda e: (h.valid_exact_match[e - 1],
+                                                   -h.valid_loss[e - 1], -e))
+    ckpt = load_checkpoint(tmp_path / "best.npz")
+    assert ckpt.extra["epoch"] == best and ckpt.extra["metrics"] == h.epoch_record(best - 1)
+    assert "training" not in ckpt.extra  # best.npz is for using, checkpoint.npz for resuming
+    for k, v in snapshots[best].items():
+        np.testing.assert_array_equal(ckpt.model.params[k], v)
+    assert read_extra(tmp_path / "checkpoint.npz")["epoch"] == 4
+
+
+def test_config_and_keyword_overrides(task):
+    _, a = _run(task, seed=5)
+    model = _model(task)
+    b = train(model, task[2], task[3], TrainConfig(epochs=2, batch_size=16, lr=0.02, seed=9),
+              seed=5, progress=False)
+    assert a.loss == b.loss
+    with pytest.raises(TypeError, match=r"unknown keyword\(s\) \['learning_rate'\]; the "
+                       "TrainConfig fields are"):
+        train(model, task[2], learning_rate=0.1)
+
+
+@pytest.mark.parametrize("terminal, progress", [(True, True), (True, False), (False, True)])
+def test_progress_bar_only_where_it_redraws(terminal, progress, task, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)  # pytest's stderr is no tty
+    _run(task, epochs=1, progress=progress)
+    assert ("epoch 1/1" in capsys.readouterr().err) == (terminal and progress)
 
 
 def test_nan_stops_training_and_keeps_the_checkpoint(task, tmp_path):
@@ -116,15 +157,124 @@ def test_nan_stops_training_and_keeps_the_checkpoint(task, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"epochs": 0}, "epochs must be a positive int"),
-    ({"batch_size": 0}, "batch_size must be a positive int"),
-    ({"lr_decay": 1.5}, "lr_decay must be in"),
+    ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+    ({"lr_decay": 1.5}, r"lr_decay must be a number in \(0, 1\]"),
+    ({"clip": float("nan")}, "clip must be a number >= 0, got nan"),
     ({"optimizer": "rmsprop"}, "unknown optimizer"),
 ])
 def test_bad_arguments(task, kwargs, match):
     args = {"epochs": 1, "batch_size": 8, "lr": 0.01, "progress": False, **kwargs}
     with pytest.raises(ValueError, match=match):
         train(_model(task), task[2], task[3], **args)
+
+
+# ---------------------------------------------------------------------------------------------
+# resuming
+
+RUN = {"batch_size": 16, "lr": 0.03, "seed": 4, "progress": False}
+
+
+def _assert_same_run(model_a, history_a, model_b, history_b):
+    """Parameters equal to 1e-6 (float32) and every recorded number equal."""
+    for k, v in model_a.params.items():
+        np.testing.assert_allclose(model_b.params[k], v, rtol=0, atol=1e-6, err_msg=k)
+    for key in ("step", "loss", "grad_norm", "param_grad_norms", "lr", "epoch_end_steps",
+                "train_loss", "valid_loss", "valid_exact_match", "valid_token_accuracy",
+                "epoch_lr"):
+        assert getattr(history_b, key) == getattr(history_a, key), key
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(task, tmp_path_factory):
+    """Three epochs without a stop, per optimizer."""
+    runs = {}
+    for optimizer in ("adam", "momentum"):
+        model = _model(task)
+        out = tmp_path_factory.mktemp(optimizer)
+        runs[optimizer] = model, train(model, task[2], task[3], epochs=3, out_dir=out,
+                                       optimizer=optimizer, **RUN)
+    return runs
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_stop_after_an_epoch_and_resume(optimizer, task, uninterrupted, tmp_path):
+    train(_model(task), task[2], task[3], epochs=1, out_dir=tmp_path, optimizer=optimizer,
+          **RUN)
+    model = _model(task)  # a fresh model, as in a new process: resuming loads the parameters
+    history = train(model, task[2], task[3], resume=tmp_path, epochs=3, progress=False)
+    _assert_same_run(*uninterrupted[optimizer], model, history)
+    assert read_extra(tmp_path / "checkpoint.npz")["training"]["config"]["epochs"] == 3
+
+
+@pytest.mark.parametrize("signum, into_epoch_2", [(signal.SIGINT, 3), (signal.SIGTERM, 5),
+                                                  (signal.SIGINT, 0)],
+                         ids=["SIGINT-mid-epoch", "SIGTERM-mid-epoch", "SIGINT-epoch-end"])
+def test_a_signal_stops_at_a_step_boundary_and_resume_continues(signum, into_epoch_2, task,
+                                                                 uninterrupted, tmp_path):
+    per_epoch = math.ceil(len(task[2][0]) / RUN["batch_size"])
+    at_step = per_epoch + into_epoch_2
+    model = _model(task)
+    steps = []
+    real = model.loss_and_grads
+
+    def signalled(src, tgt):  # the signal arrives while a step is computed
+        steps.append(1)
+        if len(steps) == at_step:
+            signal.raise_signal(signum)
+        return real(src, tgt)
+
+    model.loss_and_grads = signalled
+    previous = signal.getsignal(signum)
+    with pytest.raises(TrainingInterrupted) as info:
+        train(model, task[2], task[3], epochs=3, out_dir=tmp_path, **RUN)
+    assert signal.getsignal(signum) is previous  # the handlers are put back
+    stop = info.value
+    assert isinstance(stop, KeyboardInterrupt) and stop.signal == signal.Signals(signum).name
+    assert len(stop.history.loss) == at_step  # the step under way was finished, no more
+    assert stop.checkpoint == tmp_path / "checkpoint.npz"
+    state = read_extra(stop.checkpoint)
+    assert state["step"] == at_step and state["epoch"] == 1
+    resumed = _model(task)
+    history = train(resumed, task[2], task[3], resume=tmp_path / "checkpoint.npz")
+    _assert_same_run(*uninterrupted["adam"], resumed, history)
+
+
+def test_a_second_signal_stops_at_once(task):
+    model = _model(task)
+    real = model.loss_and_grads
+
+    def twice(src, tgt):
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)  # the impatient user: Python's own handler again
+        return real(src, tgt)
+
+    model.loss_and_grads = twice
+    with pytest.raises(KeyboardInterrupt) as info:
+        train(model, task[2], task[3], epochs=1, **RUN)
+    assert not isinstance(info.value, TrainingInterrupted)
+
+
+def test_out_dir_with_a_run_is_refused_and_kept(task, tmp_path):
+    _run(task, epochs=1, out_dir=tmp_path)
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        _run(task, epochs=1, out_dir=tmp_path)
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def test_what_cannot_be_resumed_is_named(task, tmp_path):
+    _run(task, epochs=1, out_dir=tmp_path / "run")
+    with pytest.raises(ValueError, match=r"has done 1 of its 1 epochs; ask for more"):
+        train(_model(task), task[2], task[3], resume=tmp_path / "run")
+    with pytest.raises(ValueError, match=r"model differs from the run .*hidden_dim=12 \(run: 10\)"):
+        train(Seq2Seq(len(task[0]), len(task[1]), 6, 12), task[2], resume=tmp_path / "run",
+              epochs=2)
+    with pytest.raises(ValueError, match="the training pairs differ"):
+        train(_model(task), (task[2][0][1:], task[2][1][1:]), resume=tmp_path / "run", epochs=2)
+    save_checkpoint(tmp_path / "plain.npz", _model(task))
+    with pytest.raises(ValueError, match="holds no training state to resume"):
+        train(_model(task), task[2], resume=tmp_path / "plain.npz", epochs=2)
 
 
 # ---------------------------------------------------------------------------------------------

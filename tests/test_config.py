@@ -1,0 +1,103 @@
+"""The config dataclasses: one source of defaults (Seq2Seq, train and the command line take
+theirs from here), fields checked with messages that name them, stored dicts read back."""
+
+import dataclasses
+import inspect
+
+import numpy as np
+import pytest
+
+from numpy_seq2seq.cli import build_parser
+from numpy_seq2seq.config import DataConfig, ModelConfig, TrainConfig
+from numpy_seq2seq.model import Seq2Seq
+from numpy_seq2seq.training import train
+
+
+def test_model_config_mirrors_the_constructor():
+    params = inspect.signature(Seq2Seq.__init__).parameters
+    names = [n for n in params if n != "self"]
+    assert [f.name for f in dataclasses.fields(ModelConfig)] == names
+    for name in names[2:]:  # the vocabulary sizes have no default
+        assert params[name].default == getattr(ModelConfig, name), name
+    model = Seq2Seq(11, 13)
+    assert model.config == {**ModelConfig(11, 13).to_dict(), "attention_dim": 64}
+
+
+def test_train_takes_its_defaults_from_train_config():
+    params = inspect.signature(train).parameters
+    assert "config" in params and "epochs" not in params and "lr_decay" not in params
+    assert TrainConfig().lr_decay == 0.5  # the CLI's and train()'s decay are the same value
+
+
+def _train_option(flag):
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return next(a for a in sub.choices["train"]._actions if flag in a.option_strings)
+
+
+@pytest.mark.parametrize("cls, option, field", [
+    (TrainConfig, "--lr", "lr"),
+    (TrainConfig, "--lr-decay", "lr_decay"),
+    (TrainConfig, "--clip", "clip"),
+    (TrainConfig, "--epochs", "epochs"),
+    (TrainConfig, "--optimizer", "optimizer"),
+    (ModelConfig, "--hidden-dim", "hidden_dim"),
+    (ModelConfig, "--cell", "cell"),
+    (DataConfig, "--num-examples", "num_examples"),
+])
+def test_command_line_options_come_from_the_config(cls, option, field):
+    action = _train_option(option)
+    assert action.dest == field
+    assert action.help.startswith(cls.spec(field).metadata["help"].replace("%", "%%"))
+    assert action.help.endswith(f"(default {getattr(cls, field)})")
+    # no default of its own: the config fills what was not given
+    assert field not in vars(build_parser().parse_args(["train"]))
+
+
+@pytest.mark.parametrize("cls, kwargs, match", [
+    (TrainConfig, {"clip": float("nan")}, r"clip must be a number >= 0, got nan"),
+    (TrainConfig, {"lr": 0}, r"lr must be a number > 0, got 0"),
+    (TrainConfig, {"lr_decay": 1.5}, r"lr_decay must be a number in \(0, 1\], got 1.5"),
+    (TrainConfig, {"epochs": 2.0}, r"epochs must be an integer >= 1, got 2.0"),
+    (TrainConfig, {"batch_size": True}, r"batch_size must be an integer >= 1, got True"),
+    (TrainConfig, {"threads": 0}, r"threads must be an integer >= 1, got 0"),
+    (TrainConfig, {"optimizer": "rmsprop"}, r"unknown optimizer 'rmsprop'; choose one of"),
+    (DataConfig, {"valid_fraction": 1.0}, r"valid_fraction must be a number in \(0, 1\)"),
+    (DataConfig, {"task": None}, r"exactly one of task and data"),
+    (DataConfig, {"data": "x.tsv"}, r"exactly one of task and data"),
+    (ModelConfig, {"src_vocab_size": 9, "tgt_vocab_size": 9, "hidden_dim": -2},
+     r"hidden_dim must be an integer >= 1, got -2"),
+])
+def test_fields_are_checked_by_name(cls, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cls(**kwargs)
+
+
+def test_none_is_accepted_where_the_field_allows_it():
+    assert TrainConfig(threads=None, bleu=None).threads is None
+    assert DataConfig(min_len=None).min_len is None
+    with pytest.raises(ValueError, match="epochs must be"):
+        TrainConfig(epochs=None)
+
+
+def test_from_dict_fills_missing_keys_and_refuses_unknown_ones():
+    stored = TrainConfig(epochs=3).to_dict()
+    del stored["eval_batch_size"]  # a file written before this field existed
+    assert TrainConfig.from_dict(stored) == TrainConfig(epochs=3)
+    with pytest.raises(ValueError, match=r"unknown TrainConfig key\(s\) \['warmup'\]"):
+        TrainConfig.from_dict({**stored, "warmup": 100})
+
+
+def test_an_old_corpus_data_spec_reads_as_a_corpus():
+    # what `numpy-seq2seq train --data` stored before DataConfig existed: no "task" key
+    old = {"data": "pairs.tsv", "valid": None, "tokenize": "word", "seed": 1,
+           "valid_fraction": 0.1}
+    cfg = DataConfig.from_dict(old)
+    assert cfg.task is None and cfg.data == "pairs.tsv" and cfg.tokenize == "word"
+    old_task = {"task": "reverse", "num_examples": 200, "min_len": None, "max_len": None,
+                "seed": 0, "valid_fraction": 0.1}
+    assert DataConfig.from_dict(old_task) == DataConfig(task="reverse", num_examples=200)
+
+
+def test_configs_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().lr = np.float64(1.0)
