@@ -56,6 +56,7 @@ from .runs import RUN_FILES, claim_run_dir, new_run_dir, write_metrics
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
     CHECKPOINT_NAME,
+    RESUME_CHANGES,
     TrainingDiverged,
     TrainingInterrupted,
     evaluate,
@@ -67,7 +68,7 @@ EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (128 + 2)
 ATTENTION_NAMES = tuple("none" if a is None else a for a in ATTENTION_CHOICES)
-RESUME_OPTIONS = ("epochs", "threads", "quiet")  # what may change when a run is resumed
+RESUME_OPTIONS = (*RESUME_CHANGES, "quiet")  # what may be given with --resume
 
 
 class CLIError(Exception):
@@ -110,7 +111,7 @@ def _config_option(group: Any, cls: type, name: str, **kwargs: Any) -> None:
         kwargs["action"] = "store_true"
     elif spec.default is not None:
         shown = f" (default {spec.default})"
-    group.add_argument("--" + name.replace("_", "-"), default=argparse.SUPPRESS,
+    group.add_argument(_flag(name), default=argparse.SUPPRESS,
                        help=(spec.metadata["help"] + shown).replace("%", "%%"), **kwargs)
 
 
@@ -236,6 +237,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k not in ("command", "func")}
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _pick(cls: type, given: dict[str, Any], **fixed: Any) -> Any:
     """A config of class ``cls`` from the given options its fields name (and ``fixed``)."""
     names = {f.name for f in dataclasses.fields(cls)}
@@ -309,6 +314,7 @@ class _TrainRun(NamedTuple):
     model: Seq2Seq
     config: TrainConfig
     resumed: TrainState | None  # the stored state of a resumed run
+    changes: dict[str, Any]  # what --resume changes in its config (RESUME_CHANGES)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -319,10 +325,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     _print_header(run, say)
     train_ids = encode_pairs(run.train_pairs, run.src_vocab, run.tgt_vocab)
     valid_ids = encode_pairs(run.valid_pairs, run.src_vocab, run.tgt_vocab)
-    how = ({"resume": run.out} if run.resumed else
-           {"out_dir": run.out, "checkpoint_extra": {"data": run.data.to_dict()}})
+    how = ({"resume": run.out, **run.changes} if run.resumed else
+           {"config": run.config, "out_dir": run.out,
+            "checkpoint_extra": {"data": run.data.to_dict()}})
     try:
-        history = train(run.model, train_ids, valid_ids, run.config, progress="quiet" not in given,
+        history = train(run.model, train_ids, valid_ids, progress="quiet" not in given,
                         src_vocab=run.src_vocab, tgt_vocab=run.tgt_vocab,
                         on_epoch_end=_epoch_reporter(run.config.epochs, say), **how)
     except TrainingInterrupted as stop:
@@ -355,7 +362,7 @@ def _new_run(given: dict[str, Any]) -> _TrainRun:
     model = Seq2Seq.from_config(model_config.to_dict())
     out = new_run_dir() if out is None else claim_run_dir(out, replace=force)
     return _TrainRun(out, data, train_pairs, valid_pairs, src_vocab, tgt_vocab, model, config,
-                     None)
+                     None, {})
 
 
 def _refuse_non_empty(out: Path) -> None:
@@ -371,9 +378,9 @@ def _resumed_run(given: dict[str, Any]) -> _TrainRun:
     out = given["resume"]
     others = sorted(set(given) - {"resume", *RESUME_OPTIONS})
     if others:
-        flags = ", ".join("--" + k.replace("_", "-") for k in others)
-        raise CLIError(f"--resume continues a run with its own settings; only --epochs, "
-                       f"--threads and --quiet may be given with it, not {flags}")
+        allowed, flags = (", ".join(_flag(k) for k in names) for names in (RESUME_OPTIONS, others))
+        raise CLIError(f"--resume continues a run with its own settings; only {allowed} may be "
+                       f"given with it, not {flags}")
     if not (out / CHECKPOINT_NAME).is_file():
         raise CLIError(f"--resume {out}: no {CHECKPOINT_NAME} there; give the folder of a run "
                        f"written by '{PROG} train'")
@@ -383,8 +390,8 @@ def _resumed_run(given: dict[str, Any]) -> _TrainRun:
                        "before numpy_seq2seq could resume); it still works for translate and "
                        "evaluate, but training must start anew")
     state = TrainState.from_dict(extra["training"])
-    config = dataclasses.replace(state.config, **{k: given[k] for k in ("epochs", "threads")
-                                                  if k in given})
+    changes = {k: given[k] for k in RESUME_CHANGES if k in given}
+    config = dataclasses.replace(state.config, **changes)
     if config.epochs <= state.epoch:
         raise CLIError(f"{out} has done {state.epoch} epoch(s); give --epochs N > "
                        f"{state.epoch} to train longer")
@@ -392,7 +399,7 @@ def _resumed_run(given: dict[str, Any]) -> _TrainRun:
                           "put it back there: resuming needs the same pairs")
     train_pairs, valid_pairs = _load_pairs(data)
     return _TrainRun(out, data, train_pairs, valid_pairs, src_vocab, tgt_vocab, model, config,
-                     state)
+                     state, changes)
 
 
 def _print_header(run: _TrainRun, say: Callable[..., None]) -> None:

@@ -21,6 +21,7 @@ from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from typing import Any
 
 from .checks import Number
+from .data.corpus import DEFAULT_VALID_FRACTION
 from .data.tasks import DEFAULT_TASK
 from .optim import OPTIMIZERS
 from .threads import DEFAULT_THREADS
@@ -143,9 +144,9 @@ class DataConfig(_Config):
                                  POSITIVE_INT)
     max_len: int | None = option(None, "longest toy-task input (none: the task's default)",
                                  POSITIVE_INT)
-    valid_fraction: float = option(0.1, "share of the pairs held out when there is no valid "
-                                   "file", Number(float, low=0, high=1, low_open=True,
-                                                  high_open=True))
+    valid_fraction: float = option(DEFAULT_VALID_FRACTION, "share of the pairs held out when "
+                                   "there is no valid file", Number(float, low=0, high=1,
+                                                                    low_open=True, high_open=True))
     seed: int = option(DEFAULT_SEED, "seeds the task's pairs and the split", NON_NEGATIVE_INT)
 
     def __post_init__(self) -> None:

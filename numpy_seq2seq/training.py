@@ -76,6 +76,7 @@ Generators = dict[str, np.random.Generator]
 CHECKPOINT_NAME = "checkpoint.npz"  # the last state, resumable
 BEST_NAME = "best.npz"  # the epoch with the best held-out exact match
 _TRAINER_KEYS = ("epoch", "step", "metrics", "training")  # what train adds to a checkpoint's extra
+RESUME_CHANGES = ("epochs", "threads")  # what a resumed run may change and still end the same
 
 
 class TrainingDiverged(RuntimeError):
@@ -221,7 +222,7 @@ def train(
         decay and the choice of ``best.npz``.
     config : TrainConfig, optional
         Epochs, batch size, learning rate, optimizer, clipping, decay, seed, threads (default
-        ``TrainConfig()``; when resuming, the run's).
+        ``TrainConfig()``).
     progress : bool
         Show a tqdm bar (loss, tokens/s) where it redraws in place: a terminal or a notebook.
     out_dir : path, optional
@@ -237,10 +238,10 @@ def train(
         More entries for the checkpoints' ``extra`` (e.g. how the data was made).
     resume : path, optional
         A run folder (or its ``checkpoint.npz``) written by ``train(..., out_dir=...)``:
-        continue that run with its config (or ``config``), ``overrides`` applied (e.g.
-        ``epochs``, the total to reach). ``model`` must have the run's architecture; it gets
-        the run's parameters. The result equals that of a run that never stopped.
-        ``out_dir``, the vocabularies and ``checkpoint_extra`` default to the run's.
+        continue that run with its own config; only ``epochs`` (the total to reach) and
+        ``threads`` may be given. ``model`` must have the run's architecture; it gets the run's
+        parameters. The result equals that of a run that never stopped. ``out_dir``, the
+        vocabularies and ``checkpoint_extra`` default to the run's.
     **overrides
         Any `TrainConfig` field, e.g. ``train(model, train_ids, valid_ids, epochs=5, lr=1e-2)``.
 
@@ -509,8 +510,13 @@ class _Stored(NamedTuple):
 
 def _load_run(resume: str | PathLike[str], model: Seq2Seq, config: TrainConfig | None,
               overrides: dict[str, Any], train_data: tuple[Seqs, Seqs]) -> _Stored:
-    """The run to resume, with its config (or ``config``) and ``overrides``; ``model`` gets
-    its parameters."""
+    """The run to resume, its config with ``overrides`` (`RESUME_CHANGES` only) applied;
+    ``model`` gets its parameters."""
+    changed = sorted(set(overrides) - set(RESUME_CHANGES))
+    if config is not None or changed:
+        raise ValueError(f"a resumed run keeps its own config, so that it ends as if it never "
+                         f"stopped; only {', '.join(RESUME_CHANGES)} may be given with resume, "
+                         f"not {'config' if config is not None else ', '.join(changed)}")
     path = _checkpoint_path(resume)
     ckpt = load_checkpoint(path)
     extra = ckpt.extra or {}
@@ -518,13 +524,14 @@ def _load_run(resume: str | PathLike[str], model: Seq2Seq, config: TrainConfig |
         raise ValueError(f"{path} holds no training state to resume (it was written by "
                          "save_checkpoint, or by a numpy_seq2seq that could not resume); it "
                          "still loads for translating and evaluating")
-    differ = sorted(k for k in model.config if ckpt.model.config.get(k) != model.config[k])
+    differ = sorted(k for k in model.config  # the init seed does not matter: params are loaded
+                    if k != "seed" and ckpt.model.config.get(k) != model.config[k])
     if differ:
         raise ValueError(f"model differs from the run in {path}: "
                          + ", ".join(f"{k}={model.config[k]!r} (run: {ckpt.model.config.get(k)!r})"
                                      for k in differ))
     state = TrainState.from_dict(extra["training"])
-    state.config = _config(state.config if config is None else config, overrides)
+    state.config = _config(state.config, overrides)
     if state.fingerprint != data_fingerprint(*train_data):
         raise ValueError(f"the training pairs differ from those of the run in {path} "
                          f"(fingerprint {data_fingerprint(*train_data)}, run: "

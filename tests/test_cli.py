@@ -16,6 +16,7 @@ import pytest
 from numpy_seq2seq import __version__
 from numpy_seq2seq.checkpoint import load_checkpoint, read_extra
 from numpy_seq2seq.cli import attention_table, display_width, main
+from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.plots import plot_training, save_figure
 from numpy_seq2seq.runs import read_metrics
 
@@ -257,9 +258,26 @@ def test_force_replaces_the_run_without_mixing_files(tmp_path, capsys):
     assert read_metrics(tmp_path)["model"]["attention"] is None
 
 
+def test_a_diverged_run_keeps_its_record(tmp_path, capsys, monkeypatch):
+    real, calls = Seq2Seq.loss_and_grads, []
+
+    def nan_at_step_2(self, src, tgt):
+        calls.append(1)
+        loss, grads = real(self, src, tgt)
+        return (float("nan") if len(calls) == 2 else loss), grads
+
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", nan_at_step_2)
+    code, _, err = run(["train", *TINY, "--quiet", "--out", str(tmp_path)], capsys)
+    assert code == 1 and err.startswith("numpy-seq2seq: error: training diverged at step 2 ")
+    assert "no checkpoint was written" in err
+    metrics = read_metrics(tmp_path)
+    assert metrics["status"] == "diverged" and len(metrics["history"]["loss"]) == 1
+    assert metrics["checkpoints"] == {} and (tmp_path / "training.png").is_file()
+
+
 def test_resume_options(run_dir, tmp_path, capsys):
     code, _, err = run(["train", "--resume", str(run_dir), "--lr", "0.1"], capsys)
-    assert_one_line_error(code, err, "only --epochs, --threads and --quiet", "not --lr")
+    assert_one_line_error(code, err, "only --epochs, --threads, --quiet may be given", "not --lr")
     code, _, err = run(["train", "--resume", str(run_dir)], capsys)
     assert_one_line_error(code, err, "has done 1 epoch(s); give --epochs N > 1")
     code, _, err = run(["train", "--resume", str(tmp_path)], capsys)

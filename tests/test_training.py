@@ -201,7 +201,7 @@ def uninterrupted(task, tmp_path_factory):
 def test_stop_after_an_epoch_and_resume(optimizer, task, uninterrupted, tmp_path):
     train(_model(task), task[2], task[3], epochs=1, out_dir=tmp_path, optimizer=optimizer,
           **RUN)
-    model = _model(task)  # a fresh model, as in a new process: resuming loads the parameters
+    model = _model(task, seed=7)  # as in a new process: resuming overwrites its initialisation
     history = train(model, task[2], task[3], resume=tmp_path, epochs=3, progress=False)
     _assert_same_run(*uninterrupted[optimizer], model, history)
     assert read_extra(tmp_path / "checkpoint.npz")["training"]["config"]["epochs"] == 3
@@ -270,6 +270,9 @@ def test_what_cannot_be_resumed_is_named(task, tmp_path):
     with pytest.raises(ValueError, match=r"model differs from the run .*hidden_dim=12 \(run: 10\)"):
         train(Seq2Seq(len(task[0]), len(task[1]), 6, 12), task[2], resume=tmp_path / "run",
               epochs=2)
+    with pytest.raises(ValueError, match="only epochs, threads may be given with resume, not "
+                       "lr, seed"):
+        train(_model(task), task[2], resume=tmp_path / "run", epochs=2, lr=0.1, seed=3)
     with pytest.raises(ValueError, match="the training pairs differ"):
         train(_model(task), (task[2][0][1:], task[2][1][1:]), resume=tmp_path / "run", epochs=2)
     save_checkpoint(tmp_path / "plain.npz", _model(task))

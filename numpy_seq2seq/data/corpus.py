@@ -15,6 +15,8 @@ import numpy as np
 
 from .vocab import Vocab
 
+DEFAULT_VALID_FRACTION = 0.1  # also the command line's (config.DataConfig)
+
 Pair = tuple[str, str]
 
 
@@ -69,7 +71,7 @@ def load_tsv(path: str | PathLike[str]) -> list[Pair]:
 
 def split_pairs(
     pairs: Sequence[Pair],
-    valid_fraction: float = 0.1,
+    valid_fraction: float = DEFAULT_VALID_FRACTION,
     seed: int | None = 0,
 ) -> tuple[list[Pair], list[Pair]]:
     """Hold out a seeded fraction of the pairs, keeping equal sources together.
