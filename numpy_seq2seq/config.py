@@ -69,7 +69,6 @@ class _Config:
         return next(f for f in fields(cls) if f.name == name)  # type: ignore[arg-type]
 
 
-
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -89,11 +88,10 @@ class ModelConfig(_Config):
     reverse_source: bool = option(False, "read each source backwards (Sutskever et al. 2014)")
     input_feeding: bool = option(False, "feed the attentional state to the next decoder step "
                                  "(Luong et al. 2015)")
-    attention_dim: int | None = option(None, "A, the concat score's hidden size (none: H)",
+    attention_dim: int | None = option(None, "A, the concat score's hidden size (None: H)",
                                        POSITIVE_INT)
     dtype: str = option("float32", "float32 to train, float64 for gradient checks")
     seed: int = option(DEFAULT_SEED, "seeds the initialisation", NON_NEGATIVE_INT)
-
 
 
 @dataclass(frozen=True)
@@ -118,10 +116,10 @@ class TrainConfig(_Config):
     bucket: bool = option(True, "batch pairs of similar length together (less padding)")
     eval_batch_size: int = option(256, "rows decoded at once when scoring held-out pairs",
                                   POSITIVE_INT)
-    bleu: bool | None = option(None, "score BLEU after each epoch (none: only when the target "
+    bleu: bool | None = option(None, "score BLEU after each epoch (None: only when the target "
                                "vocabulary is word-level)")
-    threads: int | None = option(DEFAULT_THREADS, "BLAS threads while training (none: leave "
-                                 "the process's setting; see threads.py)", POSITIVE_INT)
+    threads: int | None = option(DEFAULT_THREADS, "BLAS threads while training, see "
+                                 "threads.py (None: leave the process's setting)", POSITIVE_INT)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -136,13 +134,13 @@ class DataConfig(_Config):
 
     task: str | None = option(DEFAULT_TASK, "a built-in task, generated from the seed")
     data: str | None = option(None, "a corpus of 'source<TAB>target' lines (stored absolute)")
-    valid: str | None = option(None, "held-out pairs for data (none: hold out valid_fraction "
-                               "of data)")
+    valid: str | None = option(None, "held-out pairs for data (if not given: hold out "
+                               "valid_fraction of data)")
     tokenize: str = option("char", "how data text is split into tokens (tasks are char-level)")
     num_examples: int = option(20000, "pairs to generate for a task", POSITIVE_INT)
-    min_len: int | None = option(None, "shortest toy-task input (none: the task's default)",
+    min_len: int | None = option(None, "shortest toy-task input (if not given: the task's own)",
                                  POSITIVE_INT)
-    max_len: int | None = option(None, "longest toy-task input (none: the task's default)",
+    max_len: int | None = option(None, "longest toy-task input (if not given: the task's own)",
                                  POSITIVE_INT)
     valid_fraction: float = option(DEFAULT_VALID_FRACTION, "share of the pairs held out when "
                                    "there is no valid file", Number(float, low=0, high=1,

@@ -272,6 +272,7 @@ def train(
         checkpoint_extra = stored.extra if checkpoint_extra is None else checkpoint_extra
     cfg = state.config
     opt = make_optimizer(cfg.optimizer, model.params, cfg.lr)
+    # every random generator of the run, by name (their states go into the checkpoint)
     rngs = {"data_order": np.random.default_rng(cfg.seed)}  # a fresh, seeded order each epoch
     if resume is not None:
         opt.load_state_dict(state.optimizer)
@@ -451,8 +452,11 @@ def _states(rngs: Generators) -> dict[str, dict]:
 
 
 def _set_states(rngs: Generators, states: dict[str, dict]) -> None:
+    # a generator the stored run did not have yet (added in a later version) keeps its seeded
+    # start, which is where that run would have had it
     for name, g in rngs.items():
-        g.bit_generator.state = states[name]
+        if name in states:
+            g.bit_generator.state = states[name]
 
 
 class _Saver:
@@ -551,14 +555,16 @@ def _stop_requests() -> Iterator[list[str]]:
     of interrupting, so the loop can stop at a step boundary.
 
     The first signal puts the previous handlers back: a second one acts at once (Ctrl-C twice
-    raises KeyboardInterrupt wherever the program is). Signal handlers exist only in the main
-    thread; elsewhere the list stays empty and signals act as usual.
+    raises KeyboardInterrupt wherever the program is). A signal the process ignores (e.g. SIGINT
+    in a job started with ``&`` by a script) stays ignored. Signal handlers exist only in the
+    main thread; elsewhere the list stays empty and signals act as usual.
     """
     received: list[str] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
 
     def restore() -> None:
         for sig, handler in previous.items():

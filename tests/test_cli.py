@@ -297,7 +297,10 @@ def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, cap
             "--embed-dim", "8", "--batch-size", "8", "--attention", "none", "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "numpy_seq2seq", *argv, "--epochs", "500",
                              "--out", str(out_dir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            # as typed in a terminal, even if these tests run as a background
+                            # job (whose children inherit an ignored SIGINT)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (out_dir / "checkpoint.npz").exists():  # the first epoch is done
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
