@@ -452,7 +452,8 @@ def _finish(run: _TrainRun, history: History, valid_ids: tuple | None, started: 
 
 def _metrics(run: _TrainRun, history: History, started: float, status: str) -> dict[str, Any]:
     """metrics.json: configs, sizes, which epoch each checkpoint holds, per-epoch records and
-    the history (per-step loss and gradient norm: ``plot_training(metrics["history"])``)."""
+    the history (per-step loss and gradient norm: ``plot_training(metrics["history"])``);
+    ``wall_time_s`` is this command's (a resumed run adds one), the epochs' own in ``epochs``."""
     best = history.best_epoch()
     return {
         "status": status,  # complete, interrupted or diverged

@@ -136,8 +136,8 @@ class TrainState:
     lowest_valid_loss: float | None = None  # the decay-on-plateau schedule's memory
     rng_states: dict[str, dict] = field(default_factory=dict)  # name -> bit_generator.state
     epoch_rng_states: dict[str, dict] = field(default_factory=dict)  # ... at the epoch's start
-    epoch_sums: list[float] = field(default_factory=lambda: [0.0, 0, 0.0])  # loss x labels,
-    # labels and seconds of the unfinished epoch
+    epoch_sums: list[float] = field(  # the unfinished epoch's Σ loss·labels, Σ labels, seconds
+        default_factory=lambda: [0.0, 0, 0.0])
 
     @property
     def epoch(self) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from numpy_seq2seq import __version__
-from numpy_seq2seq.checkpoint import load_checkpoint, read_extra
+from numpy_seq2seq.checkpoint import load_checkpoint, read_extra, save_checkpoint
 from numpy_seq2seq.cli import attention_table, display_width, main
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.plots import plot_training, save_figure
@@ -282,6 +282,18 @@ def test_resume_options(run_dir, tmp_path, capsys):
     assert_one_line_error(code, err, "has done 1 epoch(s); give --epochs N > 1")
     code, _, err = run(["train", "--resume", str(tmp_path)], capsys)
     assert_one_line_error(code, err, "no checkpoint.npz there")
+
+
+def test_a_checkpoint_from_before_resuming_existed_still_works(run_dir, tmp_path, capsys):
+    model, src_vocab, tgt_vocab, _ = load_checkpoint(run_dir / "checkpoint.npz")
+    old_spec = {"task": "reverse", "num_examples": 200, "min_len": None, "max_len": None,
+                "seed": 0, "valid_fraction": 0.1}  # what numpy_seq2seq 0.1.0 stored
+    save_checkpoint(tmp_path / "checkpoint.npz", model, src_vocab, tgt_vocab,
+                    extra={"epoch": 1, "step": 4, "metrics": {}, "data": old_spec})
+    code, out, err = run(["evaluate", "--checkpoint", str(tmp_path / "checkpoint.npz")], capsys)
+    assert code == 0 and "held-out split used in training: 20 pairs" in out, err
+    code, _, err = run(["train", "--resume", str(tmp_path), "--epochs", "2"], capsys)
+    assert_one_line_error(code, err, "holds no training state", "still works for translate")
 
 
 def _numbers(metrics):
