@@ -317,7 +317,12 @@ class _Run:
 
 def _train_epoch(run: _Run, stop: list[str]) -> None:
     """One pass over the training pairs (or the rest of an unfinished one), a step per batch."""
-    from tqdm.auto import tqdm  # lazy: importing tqdm costs a noticeable moment
+    # lazy imports, as they cost a moment; tqdm.auto (a widget in notebooks) only for a bar
+    # that is shown, as it warns in a notebook that lacks ipywidgets
+    if run.show_bar:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
 
     state, cfg = run.state, run.state.config
     if stop:  # a signal came while the last epoch ended: stop before drawing this one's order
