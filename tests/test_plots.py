@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot is imported anywhere in this module
 
+import os  # noqa: E402
 import warnings  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -240,3 +241,15 @@ def test_save_figure_writes_png_and_creates_dirs(rng, tmp_path):
     path = plots.save_figure(fig, tmp_path / "runs" / "exp" / "training.png")
     assert path.is_file() and path.stat().st_size > 1000
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name, magic", [("attn", b"\x89PNG"), ("attn.svg", b"<?xml"),
+                                         ("attn.PDF", b"%PDF")])
+def test_save_figure_writes_exactly_the_path_given(name, magic, rng, tmp_path):
+    fig = plots.plot_training(make_history(rng))
+    assert plots.save_figure(fig, tmp_path / name) == tmp_path / name
+    assert os.listdir(tmp_path) == [name]  # matplotlib alone would write "attn.png" for "attn"
+    assert (tmp_path / name).read_bytes().startswith(magic)
+    with pytest.raises(ValueError, match=r"cannot save a figure as 'x.xyz': no image format "
+                       r"'.xyz'; use one of .*\.png"):
+        plots.save_figure(fig, tmp_path / "x.xyz")
