@@ -3,8 +3,8 @@
 from .batching import iterate_batches, pad_sequences
 from .corpus import encode_pairs, load_tsv, split_pairs
 from .tasks import DEFAULT_TASK, TASK_TOKENIZERS, TASKS, make_task
-from .tokenize import TOKENIZERS, get_detokenizer, get_tokenizer
-from .vocab import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, Vocab
+from .tokenize import TOKENIZERS, Tokenizer, normalize_text
+from .vocab import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, UNKNOWN_MODES, Vocab
 
 __all__ = [
     "BOS_ID",
@@ -15,14 +15,15 @@ __all__ = [
     "TASKS",
     "TASK_TOKENIZERS",
     "TOKENIZERS",
+    "Tokenizer",
+    "UNKNOWN_MODES",
     "UNK_ID",
     "Vocab",
     "encode_pairs",
-    "get_detokenizer",
-    "get_tokenizer",
     "iterate_batches",
     "load_tsv",
     "make_task",
+    "normalize_text",
     "pad_sequences",
     "split_pairs",
 ]
