@@ -15,8 +15,11 @@ without ``<s>`` and ``</s>``) and output ŷ_1 … ŷ_m (without ``</s>``):
   positions; extra tokens beyond k are not counted, exact match catches them);
 * **loss**: the teacher-forced cross-entropy per target token (``</s>`` included), averaged over
   all tokens of the set, as ``Seq2Seq.loss`` computes it per batch;
-* **bleu** (optional, for word-level tasks): ``sacrebleu.corpus_bleu`` on the detokenized
-  strings, 0–100.
+* **bleu** and **chrf** (optional, for translation): sacreBLEU's corpus BLEU and chrF on the
+  detokenized strings, 0–100 (``metrics.translation_scores``).
+
+A reference token the vocabulary does not know is ``<unk>`` in the reference ids; it never counts
+as matched, so an output that says ``<unk>`` there is not rewarded.
 
 Letters: N batch, S source length, T target length.
 """
@@ -37,7 +40,9 @@ import numpy as np
 from .checkpoint import save_checkpoint
 from .checks import check_int
 from .data.batching import iterate_batches
+from .data.vocab import UNK_ID
 from .decoding import greedy_decode
+from .metrics import translation_scores
 from .optim import clip_grad_norm, grad_norms, make_optimizer
 from .threads import DEFAULT_THREADS, blas_threads
 
@@ -89,12 +94,14 @@ class History:
     valid_exact_match: list[float] = field(default_factory=list)
     valid_token_accuracy: list[float] = field(default_factory=list)
     valid_bleu: list[float] = field(default_factory=list)  # empty unless BLEU was computed
+    valid_chrf: list[float] = field(default_factory=list)  # computed with BLEU
     max_norm: float | None = None  # the clipping threshold
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (JSON-serialisable); empty per-epoch validation lists become None."""
         d = asdict(self)
-        for key in ("valid_loss", "valid_exact_match", "valid_token_accuracy", "valid_bleu"):
+        for key in ("valid_loss", "valid_exact_match", "valid_token_accuracy", "valid_bleu",
+                    "valid_chrf"):
             if not d[key]:
                 d[key] = None
         return d
@@ -111,6 +118,7 @@ def evaluate(
     tgt_vocab: Vocab | None = None,
     bleu: bool = False,
     max_len: int | None = None,
+    references: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Score greedy outputs against references (metrics defined in the module docstring).
 
@@ -124,14 +132,17 @@ def evaluate(
     tgt_vocab : Vocab, optional
         Needed for ``bleu`` (to detokenize).
     bleu : bool
-        Also compute corpus BLEU with sacrebleu.
+        Also compute corpus BLEU and chrF with sacreBLEU.
     max_len : int, optional
         Decoder steps allowed; default: the longest reference (with ``</s>``) + 10.
+    references : sequence of str, optional
+        The reference texts for BLEU and chrF (canonicalised with ``tgt_vocab.canonical``);
+        default: the reference ids decoded, where unknown tokens read ``<unk>``.
 
     Returns
     -------
     dict with ``exact_match``, ``token_accuracy``, ``loss`` (floats), ``n`` (examples),
-    ``bleu`` (float or None) and ``hypotheses`` (list of id arrays, in input order)
+    ``bleu`` and ``chrf`` (floats or None) and ``hypotheses`` (list of id arrays, in input order)
     """
     if len(src_seqs) != len(tgt_seqs):
         raise ValueError(f"src_seqs and tgt_seqs must have the same length, got "
@@ -150,26 +161,27 @@ def evaluate(
         loss_sum += model.loss(src, tgt) * labels
         n_tokens += labels
         hyps.extend(h.tokens for h in greedy_decode(model, src, max_len=max_len))
-    exact = sum(len(h) == len(r) and bool((h == r).all()) for h, r in zip(hyps, refs, strict=True))
+    exact = sum(len(h) == len(r) and bool((h == r).all()) and UNK_ID not in r
+                for h, r in zip(hyps, refs, strict=True))
     correct = 0
     for h, r in zip(hyps, refs, strict=True):
         k = min(len(h), len(r))
-        correct += int((h[:k] == r[:k]).sum())
+        correct += int(((h[:k] == r[:k]) & (r[:k] != UNK_ID)).sum())
     n_ref = sum(len(r) for r in refs)
     result: dict[str, Any] = {
         "exact_match": exact / len(refs),
         "token_accuracy": correct / n_ref if n_ref else float(exact == len(refs)),
         "loss": loss_sum / n_tokens,
         "bleu": None,
+        "chrf": None,
         "n": len(refs),
         "hypotheses": hyps,
     }
     if bleu:
-        import sacrebleu  # lazy: only word-level tasks need it
-
         hyp_text = [tgt_vocab.decode_text(h) for h in hyps]
-        ref_text = [tgt_vocab.decode_text(r) for r in refs]
-        result["bleu"] = float(sacrebleu.corpus_bleu(hyp_text, [ref_text]).score)
+        ref_text = references or [tgt_vocab.decode_text(r) for r in refs]
+        result.update(translation_scores(hyp_text, ref_text,
+                                         char_level=tgt_vocab.tokenizer.kind == "char"))
     return result
 
 
@@ -247,13 +259,13 @@ def train(
     src_vocab, tgt_vocab : Vocab, optional
         Stored in the checkpoint; ``tgt_vocab`` is needed for BLEU.
     bleu : bool, optional
-        Compute BLEU each epoch; default: only if ``tgt_vocab`` is word-tokenized.
+        Compute BLEU and chrF each epoch; default: only if ``tgt_vocab`` is not char-level.
     eval_batch_size : int
         Rows decoded at once during evaluation.
     on_epoch_end : callable, optional
         Called as ``on_epoch_end(epoch, metrics, history)`` after each epoch's evaluation;
         ``metrics`` holds ``epoch``, ``train_loss``, ``lr``, ``time`` and, with validation data,
-        ``exact_match``, ``token_accuracy``, ``valid_loss``, ``bleu``.
+        ``exact_match``, ``token_accuracy``, ``valid_loss``, ``bleu``, ``chrf``.
     checkpoint_extra : dict, optional
         More entries for the checkpoint's ``extra`` (e.g. how the data was made).
     threads : int or None
@@ -279,7 +291,7 @@ def train(
         if len(train_src) == 0:
             raise ValueError("train_data is empty")
         if bleu is None:
-            bleu = tgt_vocab is not None and tgt_vocab.tokenizer == "word"
+            bleu = tgt_vocab is not None and tgt_vocab.tokenizer.kind != "char"
         opt = make_optimizer(optimizer, model.params, lr)
         rng = np.random.default_rng(seed)  # one generator: a fresh, reproducible order each epoch
         history = History(max_norm=None if clip is None else float(clip))
@@ -340,12 +352,13 @@ def train(
                 res = evaluate(model, valid_data[0], valid_data[1], eval_batch_size, tgt_vocab,
                                bleu=bleu)
                 metrics.update(exact_match=res["exact_match"], token_accuracy=res["token_accuracy"],
-                               valid_loss=res["loss"], bleu=res["bleu"])
+                               valid_loss=res["loss"], bleu=res["bleu"], chrf=res["chrf"])
                 history.valid_loss.append(res["loss"])
                 history.valid_exact_match.append(res["exact_match"])
                 history.valid_token_accuracy.append(res["token_accuracy"])
                 if res["bleu"] is not None:
                     history.valid_bleu.append(res["bleu"])
+                    history.valid_chrf.append(res["chrf"])
                 if lr_decay is not None:
                     if res["loss"] < best_valid:
                         best_valid = res["loss"]

@@ -97,7 +97,8 @@ def test_bpe_learns_pieces_and_round_trips(bpe):
 def test_bpe_errors():
     with pytest.raises(ValueError, match="not been trained"):
         Tokenizer("bpe").tokenize("abc")
-    with pytest.raises(ValueError, match="too small: the text.s 23 distinct characters and <unk> need at least 24 pieces"):
+    with pytest.raises(ValueError, match="too small: the text's 23 distinct characters and "
+                                         "<unk> need at least 24 pieces"):
         Tokenizer("bpe", vocab_size=10).fit(BPE_TEXTS)
     with pytest.raises(ValueError, match="no text"):
         Tokenizer("bpe").fit(["", "  "])

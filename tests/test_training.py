@@ -9,7 +9,7 @@ import sacrebleu
 
 from numpy_seq2seq import training
 from numpy_seq2seq.checkpoint import load_checkpoint
-from numpy_seq2seq.data import Vocab, encode_pairs, make_task, split_pairs
+from numpy_seq2seq.data import UNK_ID, Vocab, encode_pairs, make_task, split_pairs
 from numpy_seq2seq.decoding import Hypothesis
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.training import TrainingDiverged, evaluate, train
@@ -166,7 +166,25 @@ def test_evaluate_bleu_is_sacrebleu(task, monkeypatch):
     model = Seq2Seq(len(task[0]), len(vocab), 6, 10)
     res = evaluate(model, [np.array([4, 5]), np.array([6])], tgt, tgt_vocab=vocab, bleu=True)
     assert res["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
-    assert 0 < res["bleu"] < 100
+    assert res["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
+    assert 0 < res["bleu"] < res["chrf"] < 100
+
+
+def test_evaluate_never_credits_unknown_reference_tokens(task, monkeypatch):
+    vocab = Vocab.from_texts(["the cat sat"], tokenizer="word")
+    refs = ["the cat sat", "the dog sat"]  # "dog" is unknown: <unk> in the reference ids
+    tgt = [vocab.encode(r, add_bos=True, add_eos=True) for r in refs]
+    assert UNK_ID in tgt[1]
+    outputs = [vocab.encode("the cat sat"), vocab.encode(["the", "<unk>", "sat"])]
+    monkeypatch.setattr(training, "greedy_decode", _fake_decoder(outputs))
+    model = Seq2Seq(len(task[0]), len(vocab), 6, 10)
+    res = evaluate(model, [np.array([4]), np.array([5])], tgt, tgt_vocab=vocab, bleu=True,
+                   references=refs)
+    assert res["exact_match"] == 0.5  # the <unk> output is not an exact match
+    assert res["token_accuracy"] == pytest.approx(5 / 6)
+    # scored against the real reference text, not "the <unk> sat"
+    hyp_text = ["the cat sat", "the <unk> sat"]
+    assert res["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyp_text, [refs]).score)
 
 
 def test_evaluate_rejects_mismatched_input(task):

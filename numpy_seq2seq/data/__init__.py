@@ -2,7 +2,7 @@
 
 from .batching import iterate_batches, pad_sequences
 from .corpus import encode_pairs, load_tsv, split_pairs
-from .tasks import DEFAULT_TASK, TASK_TOKENIZERS, TASKS, make_task
+from .tasks import DEFAULT_TASK, TASK_DEFAULTS, TASKS, make_task, task_tokenizers
 from .tokenize import TOKENIZERS, Tokenizer, normalize_text
 from .vocab import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, UNKNOWN_MODES, Vocab
 
@@ -13,7 +13,7 @@ __all__ = [
     "PAD_ID",
     "SPECIAL_TOKENS",
     "TASKS",
-    "TASK_TOKENIZERS",
+    "TASK_DEFAULTS",
     "TOKENIZERS",
     "Tokenizer",
     "UNKNOWN_MODES",
@@ -26,4 +26,5 @@ __all__ = [
     "normalize_text",
     "pad_sequences",
     "split_pairs",
+    "task_tokenizers",
 ]

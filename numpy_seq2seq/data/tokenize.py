@@ -79,6 +79,11 @@ def normalize_text(text: str, lowercase: bool = False) -> str:
     return text.lower() if lowercase else text
 
 
+def show_token(token: str) -> str:
+    """A token as figures and tables label it: a blank token (a space) becomes ``␣``."""
+    return token if token.strip() else "␣"
+
+
 def split_words(text: str) -> list[str]:
     """The ``word`` kind's split of already normalised text (see the module docstring)."""
     return _WORD_PIECE.findall(text)
