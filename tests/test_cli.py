@@ -5,14 +5,20 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+from numpy_seq2seq import cli, plots
+from numpy_seq2seq.checkpoint import load_checkpoint
 from numpy_seq2seq.cli import main
 
 ERROR = "numpy-seq2seq: error: "
 TINY = ["--task", "reverse", "--num-examples", "200", "--epochs", "1", "--hidden-dim", "16",
         "--embed-dim", "8"]
+SMALL_MODEL = ["--epochs", "1", "--hidden-dim", "16", "--embed-dim", "8"]
+TATOEBA_STYLE = Path(__file__).parent / "data" / "tatoeba_style.tsv"
 
 
 def run(argv, capsys):
@@ -60,7 +66,7 @@ def files(tmp_path):
     (["train", "--cell", "transformer"], ["--cell", "invalid choice"]),
     (["train", "--attention", "bahdanau"], ["--attention", "invalid choice"]),
     (["train", "--optimizer", "rmsprop"], ["--optimizer", "invalid choice"]),
-    (["train", "--tokenize", "bpe", "--data", "x.tsv"], ["--tokenize", "invalid choice"]),
+    (["train", "--tokenize", "spm", "--data", "x.tsv"], ["--tokenize", "invalid choice"]),
     (["train", "--epochs", "0"], ["--epochs", "positive integer"]),
     (["train", "--epochs", "many"], ["--epochs", "positive integer"]),
     (["train", "--lr", "-1"], ["--lr", "positive number"]),
@@ -73,6 +79,18 @@ def files(tmp_path):
     (["train", "--bidirectional", "--hidden-dim", "15"], ["hidden_dim", "even"]),
     (["train", "--attention", "none", "--input-feeding"], ["input_feeding"]),
     (["train", "--clip", "-1"], ["--clip"]),
+    (["train", "--task", "dates", "--source-lang", "ko"], ["--source-lang", "numbers only"]),
+    (["train", "--task", "numbers", "--source-lang", "xx"], ["--source-lang", "invalid choice"]),
+    (["train", "--task", "numbers", "--source-lang", "fr"], ["must differ"]),
+    (["train", "--task", "numbers", "--max-len", "12"], ["max_len must be <= 9"]),
+    (["train", "--task", "numbers", "--max-pairs", "5"], ["--max-pairs applies to --data"]),
+    (["train", "--lowercase", "--src-tokenize", "word"], ["--src-tokenize, --lowercase apply"]),
+    (["train", "--data", "x.tsv", "--vocab-size", "50"], ["--vocab-size applies to the bpe"]),
+    (["train", "--data", "x.tsv", "--vocab-size", "1"], ["--vocab-size", "integer >= 2"]),
+    (["train", "--data", "x.tsv", "--valid-fraction", "1.5"], ["--valid-fraction", "between 0"]),
+    (["train", "--data", "x.tsv", "--valid", "y.tsv", "--valid-fraction", "0.2"],
+     ["with --valid FILE nothing is split"]),
+    (["train", "--data", "x.tsv", "--min-freq", "0"], ["--min-freq", "positive integer"]),
     (["translate", "abc"], ["--checkpoint"]),
     (["evaluate"], ["--checkpoint"]),
 ])
@@ -114,22 +132,58 @@ def test_bad_checkpoint(argv, fragments, files, capsys):
     assert_one_line_error(code, err, *fragments)
 
 
-@pytest.mark.parametrize("texts, fragments", [
-    (["abc", "ab9!"], ["input 2", "'9', '!'", "not in the vocabulary"]),
-    (["ABC"], ["input 1", "not in the vocabulary"]),
-    ([""], ["input 1 is empty"]),
-])
-def test_translate_rejects_unknown_characters(texts, fragments, run_dir, capsys):
-    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"), *texts],
-                         capsys)
-    assert_one_line_error(code, err, *fragments)
-    assert out == ""
+def test_translate_reads_unknown_tokens_as_unk_and_says_so(run_dir, capsys):
+    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"),
+                          "abc", "ab9!"], capsys)
+    assert code == 0 and len(out.splitlines()) == 2
+    assert err.strip() == ("numpy-seq2seq: warning: input 2: 2 token(s) not in the vocabulary, "
+                           "read as <unk>: '9', '!'")
+
+
+def test_translate_one_bad_line_fails_alone(run_dir, capsys, monkeypatch):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, good, _ = run(["translate", "--checkpoint", ckpt, "abc", "cba"], capsys)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("abc\nab9!\n\ncba\n"))
+    code, out, err = run(["translate", "--checkpoint", ckpt, "--unknown", "error"], capsys)
+    assert code == 1  # some input failed
+    first, second = good.splitlines()
+    assert out.splitlines() == [first, "", "", second]  # failed and blank lines keep their place
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(ERROR + "input 2 ('ab9!'): 2 token(s)")
+
+
+def test_translate_blank_inputs_keep_their_place(run_dir, capsys):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, out, err = run(["translate", "--checkpoint", ckpt, "abc", " ", "cba"], capsys)
+    assert code == 0 and err == ""
+    assert len(out.splitlines()) == 3 and out.splitlines()[1] == ""
 
 
 def test_translate_with_empty_stdin(run_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n \n"))
     code, _, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz")], capsys)
     assert_one_line_error(code, err, "no input text")
+
+
+def test_evaluate_warns_about_data_of_another_task(run_dir, capsys):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, out, err = run(["evaluate", "--checkpoint", ckpt, "--task", "addition",
+                          "--num-examples", "20"], capsys)
+    assert code == 0 and "exact match" in out
+    warnings = err.strip().splitlines()
+    assert warnings[0] == ("numpy-seq2seq: warning: the model was trained on task reverse, not "
+                           "on task addition")
+    assert "are not in the model's vocabularies, most often" in warnings[1]
+    assert "more than 20 % of the tokens are unknown" in warnings[2]
+    code, _, err = run(["evaluate", "--checkpoint", ckpt, "--task", "addition", "--unknown",
+                        "error"], capsys)
+    assert code == 2 and err.count(ERROR) == 1
+    assert "not in the model's vocabularies" in err and "--unknown unk would read" in err
+
+
+def test_evaluate_quiet_on_its_own_data(run_dir, capsys):
+    code, _, err = run(["evaluate", "--checkpoint", str(run_dir / "checkpoint.npz")], capsys)
+    assert code == 0 and err == ""
 
 
 def test_evaluate_bad_data(run_dir, files, capsys):
@@ -197,7 +251,7 @@ def test_translate(run_dir, capsys, monkeypatch):
     assert len(out.splitlines()) == 2
     code, beam_out, _ = run(["translate", "--checkpoint", ckpt, "--beam", "3", "abc"], capsys)
     assert code == 0 and len(beam_out.splitlines()) == 1
-    monkeypatch.setattr(sys, "stdin", io.StringIO("abc\n\nhgf\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("abc\nhgf\n"))
     code, stdin_out, _ = run(["translate", "--checkpoint", ckpt], capsys)
     assert code == 0 and stdin_out == out
 
@@ -224,3 +278,83 @@ def test_evaluate(run_dir, capsys):
     code, out, _ = run(["evaluate", "--checkpoint", ckpt, "--task", "reverse",
                         "--num-examples", "30"], capsys)
     assert code == 0 and "30 pairs" in out and "BLEU" not in out
+
+
+def test_numbers_task_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = run(["train", "--task", "numbers", "--source-lang", "ko", "--target-lang",
+                           "en", "--num-examples", "300", *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    header = text.splitlines()[0]
+    assert "task numbers ko -> en" in header and "(char) ->" in header and "(word)" in header
+    assert "BLEU" in text and "chrF" in text
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert final["bleu"] is not None and 0 <= final["chrf"] <= 100
+    ckpt = str(out / "checkpoint.npz")
+    code, text, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 0 and err == "" and f"chrF            {final['chrf']:.2f}" in text
+    # fresh pairs in the languages the model learnt, without being told them again
+    code, text, err = run(["evaluate", "--checkpoint", ckpt, "--task", "numbers",
+                           "--num-examples", "20"], capsys)
+    assert code == 0 and "BLEU" in text and "trained on" not in err
+    code, text, err = run(["translate", "--checkpoint", ckpt, "이십일"], capsys)
+    assert code == 0 and err == "" and len(text.splitlines()) == 1
+
+
+def test_tatoeba_style_corpus_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = run(["train", "--data", str(TATOEBA_STYLE), "--tokenize", "word",
+                           "--max-len", "5", "--max-pairs", "30", "--valid-fraction", "0.2",
+                           "--min-freq", "1", *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    data_line = text.splitlines()[1]
+    assert data_line.startswith(f"data: {TATOEBA_STYLE}: read 42 pairs; dropped ")
+    assert "longer than 5 tokens" in data_line and "beyond the 30-pair limit" in data_line
+    assert "kept 30; 42 lines carry an attribution column" in data_line
+    assert "24 training / 6 held-out pairs" in data_line
+    _, src_vocab, tgt_vocab, _ = load_checkpoint(out / "checkpoint.npz")
+    assert "." in src_vocab and "cat." not in src_vocab and "!" in tgt_vocab
+    code, text, err = run(["translate", "--checkpoint", str(out / "checkpoint.npz"),
+                           "--unknown", "error", "The cat is here.", "We like bread!"], capsys)
+    assert code == 0 and err == "" and len(text.splitlines()) == 2  # "cat." and "We" are read
+
+
+def test_bpe_corpus_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = run(["train", "--data", str(TATOEBA_STYLE), "--src-tokenize", "bpe",
+                           "--tgt-tokenize", "char", "--vocab-size", "60", "--lowercase",
+                           *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "(bpe 60, lowercased)" in text and "(char, lowercased)" in text
+    with np.load(out / "checkpoint.npz", allow_pickle=False) as data:
+        assert data["src_vocab_array/0"].dtype == np.uint8  # the sentencepiece model
+    _, src_vocab, _, _ = load_checkpoint(out / "checkpoint.npz")
+    assert src_vocab.tokenize("WE LIKE BREAD.") == src_vocab.tokenize("we like bread.")
+    code, text, err = run(["translate", "--checkpoint", str(out / "checkpoint.npz"),
+                           "We like bread."], capsys)
+    assert code == 0 and err == ""
+
+
+def test_examples_are_judged_on_canonical_text():
+    vocab = cli.Vocab.from_texts(["Ils aiment le pain !"], tokenizer="word")
+    assert cli._verdict("Ils aiment le pain!", "Ils aiment le pain\u202f!", vocab) == "ok"
+    assert cli._verdict("Ils aiment le pain.", "Ils aiment le pain\u202f!", vocab) == \
+        "wrong, expected 'Ils aiment le pain!'"
+
+
+def test_attention_png_panels_name_source_output_and_verdict(tmp_path, capsys, monkeypatch):
+    drawn, original = [], plots.plot_attention_grid
+
+    def capture(examples, **kwargs):
+        drawn.extend(plots.AttentionExample(*ex) for ex in examples)
+        return original(examples, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_attention_grid", capture)
+    code, _, err = run(["train", *TINY, "--quiet", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert len(drawn) == 4
+    for ex in drawn:
+        assert ex.source and ex.reference == ex.source[::-1]  # reverse task, held-out pairs
+        assert ex.output == "".join(t for t in ex.out_tokens if t != "</s>")
+        assert plots.attention_title(ex, 1).endswith("✓" if ex.output == ex.reference
+                                                     else f"expected {ex.reference!r}")

@@ -10,7 +10,14 @@ from .corpus import (
     select_pairs,
     split_pairs,
 )
-from .tasks import DEFAULT_TASK, TASK_DEFAULTS, TASKS, make_task, task_tokenizers
+from .tasks import (
+    DEFAULT_TASK,
+    TASK_DEFAULTS,
+    TASKS,
+    TRANSLATION_TASKS,
+    make_task,
+    task_tokenizers,
+)
 from .tokenize import TOKENIZERS, Tokenizer, normalize_text
 from .vocab import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, UNKNOWN_MODES, Vocab
 
@@ -23,6 +30,7 @@ __all__ = [
     "TASKS",
     "TASK_DEFAULTS",
     "TOKENIZERS",
+    "TRANSLATION_TASKS",
     "Tokenizer",
     "UNKNOWN_MODES",
     "UNK_ID",
