@@ -288,7 +288,8 @@ def _data_spec(args: argparse.Namespace) -> dict[str, Any]:
         task = args.task or DEFAULTS["task"]
         if task != "numbers" and (args.source_lang or args.target_lang):
             raise CLIError("--source-lang and --target-lang apply to --task numbers only")
-        return {"task": task, "num_examples": args.num_examples,
+        return {"task": task,
+                "num_examples": args.num_examples or _task_default(task, "num_examples"),
                 "min_len": args.min_len, "max_len": args.max_len, "seed": args.seed,
                 "valid_fraction": valid_fraction, "min_freq": args.min_freq or 1,
                 "source_lang": args.source_lang, "target_lang": args.target_lang}
@@ -344,8 +345,7 @@ def _is_translation(spec: dict[str, Any]) -> bool:
 def _load_pairs(spec: dict[str, Any]) -> tuple[list, list, str]:
     """(train pairs, held-out pairs, one line saying where they came from) of a ``_data_spec``."""
     if "task" in spec:
-        num_examples = spec["num_examples"] or _task_default(spec["task"], "num_examples")
-        pairs = make_task(spec["task"], num_examples, seed=spec["seed"],
+        pairs = make_task(spec["task"], spec["num_examples"], seed=spec["seed"],
                           min_len=spec["min_len"], max_len=spec["max_len"],
                           source_lang=spec.get("source_lang"), target_lang=spec.get("target_lang"))
         train_pairs, valid_pairs = split_pairs(pairs, spec["valid_fraction"], seed=spec["seed"])
@@ -565,7 +565,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
         raise CLIError("this model has no attention to show (it was trained with "
                        "--attention none)")
     ids, problems = _read_inputs(texts, src_vocab, args.unknown)
-    hyps = dict(zip(ids, _decode(model, pad_sequences(list(ids.values())), args), strict=True))
+    hyps = {} if not ids else dict(zip(ids, _decode(model, pad_sequences(list(ids.values())),
+                                                    args), strict=True))
     examples = []
     for i, text in enumerate(texts, start=1):
         if i in problems:

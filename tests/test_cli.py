@@ -152,6 +152,12 @@ def test_translate_one_bad_line_fails_alone(run_dir, capsys, monkeypatch):
     assert len(lines) == 1 and lines[0].startswith(ERROR + "input 2 ('ab9!'): 2 token(s)")
 
 
+def test_translate_every_input_refused(run_dir, capsys):
+    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"),
+                          "--unknown", "error", "XYZ", "9"], capsys)
+    assert code == 1 and out == "\n\n" and err.count(ERROR) == 2
+
+
 def test_translate_blank_inputs_keep_their_place(run_dir, capsys):
     ckpt = str(run_dir / "checkpoint.npz")
     code, out, err = run(["translate", "--checkpoint", ckpt, "abc", " ", "cba"], capsys)
