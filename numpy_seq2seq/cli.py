@@ -47,7 +47,7 @@ from .data import (
 )
 from .data.numbers import NUMBER_LANGUAGES
 from .data.tokenize import DEFAULT_BPE_VOCAB_SIZE, show_token
-from .decoding import Hypothesis, beam_search, greedy_decode
+from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
 from .model import CELL_CHOICES, Seq2Seq
 from .optim import OPTIMIZERS
 from .threads import DEFAULT_THREADS, blas_threads
@@ -135,8 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--valid", type=Path, metavar="FILE.tsv",
                      help="held-out pairs for --data (default: hold out 10%% of --data)")
     src.add_argument("--num-examples", type=_positive_int, metavar="N",
-                     help=f"pairs to generate for a built-in task (default {d['num_examples']}; "
-                     f"numbers: {TASK_DEFAULTS['numbers']['num_examples']})")
+                     help=f"pairs to generate for a built-in task (default {d['num_examples']})")
     src.add_argument("--min-len", type=_positive_int, metavar="L",
                      help="shortest toy-task input, in digits for numbers (not for dates)")
     src.add_argument("--max-len", type=_positive_int, metavar="L",
@@ -184,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--length-penalty", type=float, default=1.0, metavar="ALPHA",
                     help="beam score = log p / length**ALPHA (default %(default)s)")
     tr.add_argument("--max-len", type=_positive_int, metavar="L",
-                    help="most output steps (default 2 x source length + 10)")
+                    help="most output steps (default 2 x source length + 10, or the longest "
+                    "training target + 10 if that is more)")
     tr.add_argument("--show-attention", action="store_true",
                     help="print each attention matrix as a table of percentages")
     tr.add_argument("--plot", type=Path, metavar="FILE.png",
@@ -444,7 +444,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         model, train_ids, valid_ids, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         optimizer=args.optimizer, clip=clip, seed=args.seed, lr_decay=lr_decay,
         progress=not args.quiet, out_dir=out, src_vocab=src_vocab, tgt_vocab=tgt_vocab,
-        on_epoch_end=report, checkpoint_extra={"data": spec}, threads=args.threads,
+        on_epoch_end=report, threads=args.threads,
+        checkpoint_extra={"data": spec, "longest_target": _longest(train_ids[1])},
         bleu=_is_translation(spec),
     )
     train_time = time.perf_counter() - t_start
@@ -458,7 +459,8 @@ def cmd_train(args: argparse.Namespace) -> int:
              "n": len(valid_pairs)}
     # the first held-out examples, decoded once for attention.png and for the printout below
     shown_src = pad_sequences(valid_ids[0][:5])
-    shown_hyps = greedy_decode(model, shown_src)
+    shown_hyps = greedy_decode(model, shown_src,
+                               max_len=_step_limit(shown_src, _longest(train_ids[1])))
     _write_figures(out, model, history, shown_src[:4], shown_hyps[:4], src_vocab, tgt_vocab,
                    valid_pairs[:4])
     epochs = [
@@ -557,7 +559,7 @@ def _load(path: Path) -> tuple[Seq2Seq, Vocab, Vocab, dict]:
 def cmd_translate(args: argparse.Namespace) -> int:
     """Translate each input; a bad input gets an error line and an empty output line in its
     place, so outputs stay in line with inputs; exit status 1 if any input failed."""
-    model, src_vocab, tgt_vocab, _ = _load(args.checkpoint)
+    model, src_vocab, tgt_vocab, extra = _load(args.checkpoint)
     texts = args.text if args.text else [line.rstrip("\r\n") for line in sys.stdin]
     if not any(t.strip() for t in texts):
         raise CLIError("no input text: give TEXT arguments or lines on stdin")
@@ -565,8 +567,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
         raise CLIError("this model has no attention to show (it was trained with "
                        "--attention none)")
     ids, problems = _read_inputs(texts, src_vocab, args.unknown)
-    hyps = {} if not ids else dict(zip(ids, _decode(model, pad_sequences(list(ids.values())),
-                                                    args), strict=True))
+    hyps = {}
+    if ids:
+        src = pad_sequences(list(ids.values()))
+        max_len = args.max_len or _step_limit(src, extra.get("longest_target"))
+        hyps = dict(zip(ids, _decode(model, src, max_len, args), strict=True))
     examples = []
     for i, text in enumerate(texts, start=1):
         if i in problems:
@@ -609,11 +614,23 @@ def _read_inputs(texts: Sequence[str], src_vocab: Vocab,
     return ids, problems
 
 
-def _decode(model: Seq2Seq, src: np.ndarray, args: argparse.Namespace) -> list[Hypothesis]:
+def _decode(model: Seq2Seq, src: np.ndarray, max_len: int,
+            args: argparse.Namespace) -> list[Hypothesis]:
     if args.beam == 1:
-        return greedy_decode(model, src, max_len=args.max_len)
-    return beam_search(model, src, beam=args.beam, max_len=args.max_len,
+        return greedy_decode(model, src, max_len=max_len)
+    return beam_search(model, src, beam=args.beam, max_len=max_len,
                        length_penalty=args.length_penalty)
+
+
+def _longest(tgt_ids: Sequence[np.ndarray]) -> int:
+    """Decoder steps of the longest training target (its tokens and ``</s>``)."""
+    return max(len(t) for t in tgt_ids) - 1
+
+
+def _step_limit(src: np.ndarray, longest_target: int | None) -> int:
+    """Decoder steps allowed: 2·S + 10, or more when training targets were longer (word sources
+    with character targets, e.g. numbers en -> de: 10 words, 60 letters)."""
+    return max(default_max_len(src), (longest_target or 0) + 10)
 
 
 def attention_table(weights: np.ndarray, src_tokens: Sequence[str],

@@ -236,3 +236,19 @@ def test_newer_format_version_is_rejected(tmp_path):
     _rewrite(path, format_version=np.array(99))
     with pytest.raises(ValueError, match="version 99"):
         load_checkpoint(path)
+
+
+def test_checkpoint_from_before_tokenizer_options_loads(tmp_path):
+    # vocabularies used to be stored as {"tokenizer": "word", "tokens": [...]}
+    path = save_checkpoint(tmp_path / "new.npz", make_model(), Vocab(["a"], "char"),
+                           Vocab(["x"], "word"))
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["src_vocab"] = np.array(json.dumps({"tokenizer": "char",
+                                               "tokens": ["<pad>", "<s>", "</s>", "<unk>", "a"]}))
+    arrays["tgt_vocab"] = np.array(json.dumps({"tokenizer": "word",
+                                               "tokens": ["<pad>", "<s>", "</s>", "<unk>", "x,"]}))
+    np.savez(tmp_path / "old.npz", **arrays)
+    _, src_vocab, tgt_vocab, _ = load_checkpoint(tmp_path / "old.npz")
+    assert src_vocab.tokenizer.kind == "char" and not src_vocab.tokenizer.normalize
+    assert tgt_vocab.encode("x,", unknown="error").tolist() == [4]  # split on spaces, as before

@@ -364,3 +364,16 @@ def test_attention_png_panels_name_source_output_and_verdict(tmp_path, capsys, m
         assert ex.output == "".join(t for t in ex.out_tokens if t != "</s>")
         assert plots.attention_title(ex, 1).endswith("✓" if ex.output == ex.reference
                                                      else f"expected {ex.reference!r}")
+
+
+def test_step_limit_follows_long_training_targets(tmp_path, capsys):
+    # word sources, character targets: 2 x S + 10 steps would cut German number words short
+    out = tmp_path / "run"
+    code, _, err = run(["train", "--task", "numbers", "--target-lang", "de", "--num-examples",
+                        "200", *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    longest = load_checkpoint(out / "checkpoint.npz").extra["longest_target"]
+    assert longest >= len("neunhundertneunundneunzigtausend")  # 6-digit numbers in the data
+    one_word = np.zeros((1, 1), dtype=np.int64)
+    assert cli._step_limit(one_word, longest) == longest + 10
+    assert cli._step_limit(one_word, None) == 12  # old checkpoints: 2 x S + 10
