@@ -154,8 +154,11 @@ def plot_attention(
     image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
                       interpolation="nearest")
     family = cjk_font_family()
+    src_labels = [show_token(t) for t in src_tokens]
+    # characters stay upright (Hangul on its side is hard to read); longer tokens turn to fit
+    rotation = 0 if all(len(label) <= 2 for label in src_labels) else 90
     ax.set_xticks(np.arange(len(src_tokens)))
-    ax.set_xticklabels([show_token(t) for t in src_tokens], rotation=90, fontfamily=family)
+    ax.set_xticklabels(src_labels, rotation=rotation, fontfamily=family)
     ax.set_yticks(np.arange(len(tgt_tokens)))
     ax.set_yticklabels([show_token(t) for t in tgt_tokens], fontfamily=family)
     ax.set_xlabel("source token (position)")

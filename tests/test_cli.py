@@ -370,7 +370,7 @@ def test_step_limit_follows_long_training_targets(tmp_path, capsys):
     # word sources, character targets: 2 x S + 10 steps would cut German number words short
     out = tmp_path / "run"
     code, _, err = run(["train", "--task", "numbers", "--target-lang", "de", "--num-examples",
-                        "200", *SMALL_MODEL, "--out", str(out)], capsys)
+                        "100", *SMALL_MODEL, "--out", str(out)], capsys)
     assert code == 0, err
     longest = load_checkpoint(out / "checkpoint.npz").extra["longest_target"]
     assert longest >= len("neunhundertneunundneunzigtausend")  # 6-digit numbers in the data

@@ -180,6 +180,9 @@ def test_grid_titles_marks_spaces_and_colorbar(rng):
     assert first.get_title() == "'a b' → 'b a' ✓"
     assert second.get_title() == "'a b' → 'x' ✗ expected 'b a'"
     assert [t.get_text() for t in first.get_xticklabels()] == ["a", "␣", "b"]
+    assert first.get_xticklabels()[0].get_rotation() == 0  # characters stay upright
+    words = plots.plot_attention(attention(rng, 1, 2), ["quatre-", "vingt"], ["x"])
+    assert words.axes[0].get_xticklabels()[0].get_rotation() == 90
     assert [t.get_text() for t in first.get_yticklabels()] == ["b", "␣", "a"]
     colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert len(colorbars) == 1 and colorbars[0].get_ylabel() == "attention weight"
