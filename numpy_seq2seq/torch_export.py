@@ -17,7 +17,8 @@ vector fed to the output layer; it is active in ``module.train()`` mode only, so
 models in ``module.eval()`` mode.
 
 This is the only module of the package that imports torch, and ``import numpy_seq2seq`` does not
-import it. It needs the optional extra: ``pip install 'numpy_seq2seq[torch]'``.
+import it. It needs the optional extra: ``pip install 'numpy_seq2seq[torch]'`` (``'.[torch]'`` in a
+checkout).
 
 Letters: N batch, S source length, T target length (the decoder runs T-1 steps), E embedding,
 H hidden, A attention size, V vocabulary, G gates (1 rnn, 3 gru, 4 lstm), k layers.
@@ -58,7 +59,8 @@ try:
     import torch
 except ModuleNotFoundError as error:  # the optional extra is missing
     raise ImportError(
-        "numpy_seq2seq.torch_export needs PyTorch: pip install 'numpy_seq2seq[torch]'"
+        "numpy_seq2seq.torch_export needs PyTorch, the optional 'torch' extra: "
+        "pip install 'numpy_seq2seq[torch]' (or '.[torch]' in a checkout)"
     ) from error
 import torch.nn.functional as F
 from torch import nn
@@ -160,8 +162,8 @@ class TorchSeq2Seq(nn.Module):
         return {**self._config, "dtype": str(self.W_s.dtype).removeprefix("torch.")}
 
     def extra_repr(self) -> str:
-        return f"attention={self.attention!r}, input_feeding={self.input_feeding}, " \
-               f"reverse_source={self.reverse_source}"
+        return (f"attention={self.attention!r}, input_feeding={self.input_feeding}, "
+                f"reverse_source={self.reverse_source}")
 
     # -----------------------------------------------------------------------------------------
     def forward(self, src: Any, tgt: Any, pack: bool | None = None) -> torch.Tensor:

@@ -53,14 +53,7 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip insta
 
 from numpy_seq2seq.torch_export import TorchSeq2Seq, from_torch, to_torch  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: a second intra-op thread only adds overhead (4x slower on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(rng, dtype=np.float64, **kw):

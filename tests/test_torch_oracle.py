@@ -1,5 +1,5 @@
 """Seq2Seq against its PyTorch twin (``numpy_seq2seq.torch_export``): the same weights and batch
-give the same loss and gradients — |Δloss| <= 1e-10 in float64, relative <= 1e-5 in float32 —
+give the same loss and gradients — |Δloss| / loss <= 1e-10 in float64 and 1e-5 in float32 —
 for every cell × attention × bidirectional × reverse_source × input_feeding × num_layers, and
 ``from_torch(to_torch(model))`` gives back exactly the model.
 
@@ -19,27 +19,20 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip insta
                                             "the torch oracle tests need it")
 
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq  # noqa: E402
-from numpy_seq2seq.torch_export import from_torch, to_torch  # noqa: E402
+from numpy_seq2seq.torch_export import ATTENTIONS, LUONG_SCORES, from_torch, to_torch  # noqa: E402
 
 from conftest import randomize  # noqa: E402
 from sizes import V_SRC, V_TGT, A, E, H  # noqa: E402
 
-LUONG = ("dot", "general", "concat")
-ATTENTIONS = (None, *LUONG, "bahdanau")
 ACCEPTED = inspect.signature(Seq2Seq).parameters
-TOLERANCE = {  # |Δloss| relative to the loss, and the worst relative gradient error
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+# |Δloss| relative to the loss, and the worst relative gradient error. In float32, measured over
+# 504 configurations and seeds: loss <= 2e-7; gradients median 6e-7, 99th percentile 3.5e-6,
+# worst 1.3e-5 (v_a of a concat score, a sum over (t, s, A) that partly cancels): hence 5e-5.
+TOLERANCE = {
     np.float64: (1e-10, 1e-9),
-    np.float32: (1e-5, 1e-5),
+    np.float32: (1e-5, 5e-5),
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: a second intra-op thread only adds overhead (4x slower on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _not_yet(kw: dict) -> list[str]:
@@ -66,7 +59,7 @@ def grid(num_layers: int = 1, **extra) -> list:
     out = []
     for cell, attention, bi, rev in itertools.product(CELL_CHOICES, ATTENTIONS, (False, True),
                                                       (False, True)):
-        for feed in (False, True) if attention in LUONG else (False,):
+        for feed in (False, True) if attention in LUONG_SCORES else (False,):
             kw = dict(cell=cell, attention=attention, bidirectional=bi, reverse_source=rev,
                       input_feeding=feed, **extra)
             if num_layers > 1:
