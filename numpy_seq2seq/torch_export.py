@@ -27,22 +27,21 @@ Layout conventions (numpy key -> torch parameter)
 -------------------------------------------------
 Layer 0 has the keys of a one-layer model; layer l >= 1 inserts ``l{l}_`` (``enc_l1_Wx``).
 
-=============================  ==================================  =============================
-numpy key                      torch parameter                     layout
-=============================  ==================================  =============================
-``src_embed``, ``tgt_embed``   ``src_embed.weight``, ...           same (V, E)
-``enc_Wx`` (E or H, G·H)       ``encoder.weight_ih_l{l}``          transposed: ``Wx.T``
-``enc_Wh`` (H, G·H)            ``encoder.weight_hh_l{l}``          transposed: ``Wh.T``
-``enc_b`` (G·H,)               ``encoder.bias_ih_l{l}``            rnn/lstm: ``b = b_ih + b_hh``,
-                               (``bias_hh_l{l}`` = 0 on export)    exported as ``b_hh = 0``
-``enc_b``, ``enc_bhn`` (GRU)   ``bias_ih_l{l}``, ``bias_hh_l{l}``  ``b = b_ih + [b_hr, b_hz, 0]``,
+============================  ===================================  ==============================
+numpy key                     torch parameter                      layout
+============================  ===================================  ==============================
+``src_embed``, ``tgt_embed``  ``src_embed.weight``, ...            same, (V, E)
+``enc_Wx`` (E or H, G·H)      ``encoder.weight_ih_l{l}``           transposed: ``Wx.T``
+``enc_Wh`` (H, G·H)           ``encoder.weight_hh_l{l}``           transposed: ``Wh.T``
+``enc_b`` (G·H,), rnn/lstm    ``bias_ih_l{l}``, ``bias_hh_l{l}``   ``b = b_ih + b_hh``; exported
+                                                                   with ``b_hh = 0``
+``enc_b``, ``enc_bhn``, gru   ``bias_ih_l{l}``, ``bias_hh_l{l}``   ``b = b_ih + [b_hr, b_hz, 0]``,
                                                                    ``bhn = b_hn`` (it sits inside
                                                                    ``r ⊙ (h W_hn + b_hn)``)
-``enc_fwd_*``, ``enc_bwd_*``   ``..._l{l}``, ``..._l{l}_reverse``  bidirectional: H/2 units each
-``dec_*``                      ``decoder.*_l{l}``                  as the encoder
-``W_a v_a W_c W_q W_k W_s      parameters of the same names        same (row vectors, ``x @ W``)
-b_s``
-=============================  ==================================  =============================
+``enc_fwd_*``, ``enc_bwd_*``  ``*_l{l}``, ``*_l{l}_reverse``       bidirectional: H/2 units each
+``dec_*``                     ``decoder.*_l{l}``                   as the encoder
+attention and output          ``W_a v_a W_c W_q W_k W_s b_s``      same names and layouts
+============================  ===================================  ==============================
 
 Gate blocks are in PyTorch's order in both (LSTM i, f, g, o; GRU r, z, n). PyTorch keeps two
 biases where the NumPy cells keep one, so after training in PyTorch both are nonzero;
