@@ -24,6 +24,18 @@ def ragged_batch() -> tuple[np.ndarray, np.ndarray]:
     return src, tgt
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tests: with tiny tensors a second intra-op thread only
+    adds overhead (4x slower on a busy 2-core machine)."""
+    import torch  # lazy: only the torch tests ask for this, and they skip without torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @contextlib.contextmanager
 def patched_cell(cell: str, **fields):
     """Register a copy of a cell with some fields replaced (e.g. a deliberately wrong
