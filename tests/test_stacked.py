@@ -13,11 +13,10 @@ import pytest
 
 from numpy_seq2seq.functional import stacked
 from numpy_seq2seq.functional.layers import dropout_mask
-from numpy_seq2seq.functional.params import layer_prefix, with_prefix
-from numpy_seq2seq.functional.recurrent import CELLS, cell_param_shapes, recurrent_forward
+from numpy_seq2seq.functional.recurrent import CELLS, recurrent_forward
 from numpy_seq2seq.gradcheck import check_layer
 
-from conftest import assert_gradcheck
+from conftest import assert_gradcheck, stack_params
 from sizes import D, H, N, T
 
 TOL = 1e-7
@@ -29,17 +28,6 @@ LAYOUTS = list(itertools.product(CELLS, [1, 2, 3], [False, True]))
 def _layout_id(layout):
     cell, k, bi = layout
     return f"{cell}-k{k}" + "-bi" * bi
-
-
-def stack_params(cell, k, bidirectional, rng):
-    """A stack's parameters under the names stacked_forward reads (E = D for layer 0)."""
-    directions = ("fwd", "bwd") if bidirectional else (None,)
-    p = {}
-    for layer, direction in itertools.product(range(k), directions):
-        shapes = cell_param_shapes(cell, D if layer == 0 else H, H // len(directions))
-        p.update(with_prefix({name: rng.standard_normal(s) * 0.5 for name, s in shapes.items()},
-                             layer_prefix(layer, direction)))
-    return p
 
 
 def _stack(cell, k, bidirectional, rng):

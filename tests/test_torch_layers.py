@@ -16,8 +16,8 @@ from numpy_seq2seq.functional.recurrent import (
 )
 from numpy_seq2seq.functional.stacked import stacked_backward, stacked_forward
 
+from conftest import stack_params
 from sizes import D, H, N, T
-from test_stacked import stack_params
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional 'torch' extra)")
 

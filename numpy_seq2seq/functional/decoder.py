@@ -230,12 +230,14 @@ def _stepped_forward(cell, score, y, mask, state0, hs, src_mask, p, input_feedin
         keys, keys_cache = bahdanau_keys_forward(hs, p["W_k"])  # (N, S, A), once for all steps
     keep = padded_keep(mask)
     out = np.empty((N, T, H), dtype=y.dtype)
-    weights = np.empty((N, T, hs.shape[1]), dtype=y.dtype)
+    weights = None if score is None else np.empty((N, T, hs.shape[1]), dtype=y.dtype)
     state, feed, steps = tuple(state0), None, []
     for t in range(T):
         masks_t = [None if m is None else m[:, t] for m in masks]
-        out[:, t], state, weights[:, t], step = decoder_step_forward(
+        out[:, t], state, w, step = decoder_step_forward(
             cell, score, yw[:, t], state, feed, hs, keys, src_mask, p, keep[t], masks_t)
+        if weights is not None:
+            weights[:, t] = w
         steps.append(step)
         feed = out[:, t] if input_feeding else None  # h̃_t, read by step t+1
     return out, weights, SteppedCache(y, hs.shape, keys_cache, steps)
