@@ -6,7 +6,7 @@ in one dict (``model.params``, live: edit an array and the model changes) and re
 in a dict with the same keys and shapes. See ``docs/architecture.md`` for the parameter table.
 
 Letters: N batch, S source length, T target length, E embedding, H hidden, A attention size,
-V vocabulary, G gates.
+V vocabulary, G gates, k stacked layers.
 """
 
 from __future__ import annotations

@@ -1,16 +1,17 @@
 """The decoder: target embedding, stacked recurrent layers, attention and the output layer.
 
 Teacher forcing: the decoder reads y_0 … y_{T-2} (``tgt[:, :-1]``) and produces logits for
-y_1 … y_{T-1}. One decoder step, through k stacked layers (layer 0 reads the embedding, plus a
-fed-back vector in two of the variants; layer l >= 1 reads layer l-1's h_t)::
+y_1 … y_{T-1}. One decoder step runs k stacked layers, s_t = stack(x_t, s_{t-1}), where s is
+every layer's state, layer 0 reads x_t and layer l >= 1 reads layer l-1's new h; h_t is the top
+layer's new h::
 
-    no attention:     h_t = stack(E y_{t-1}, s_{t-1})                     out_t = h_t
-    Luong:            h_t = stack(E y_{t-1}, s_{t-1}),  h̃_t = attention(h_t)  out_t = h̃_t
-    Luong, input      h_t = stack([E y_{t-1}; h̃_{t-1}], s_{t-1}), h̃_0 = 0  out_t = h̃_t
-      feeding (§3.3)
-    Bahdanau:         c_t = attend(s_{t-1}),  h_t = stack([E y_{t-1}; c_t], s_{t-1})   out_t = h_t
+    no attention:  x_t = E y_{t-1}                                   out_t = h_t
+    Luong:         x_t = E y_{t-1},                h̃_t = attend(h_t)  out_t = h̃_t
+    Luong with input feeding (§3.3):
+                   x_t = [E y_{t-1}; h̃_{t-1}], h̃_0 = 0, h̃_t = attend(h_t)  out_t = h̃_t
+    Bahdanau:      c_t = attend(h_{t-1}),  x_t = [E y_{t-1}; c_t]    out_t = h_t
 
-    logits_t = dropout(out_t) W_s + b_s          (s_{t-1}: the top layer's previous h)
+    logits_t = dropout(out_t) W_s + b_s
 
 The two variants that feed a vector back make step t depend on step t-1's attention, so they
 run step by step: ``decoder_step_forward`` is that one step, called by the teacher-forced loop
