@@ -56,7 +56,7 @@ from .training import TrainingDiverged, evaluate, train
 PROG = "numpy-seq2seq"
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
-ATTENTION_NAMES = ("none", "dot", "general", "concat")
+ATTENTION_NAMES = ("none", "dot", "general", "concat", "bahdanau")
 
 # The defaults reach >= 99 % held-out exact match on the dates task in about 30 s on a 2-core
 # machine (seeds 0-7 measured: see README.md); every one can be overridden on the command line.
@@ -108,6 +108,7 @@ _nonneg_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
 _positive_float = _checked(float, lambda v: v > 0 and np.isfinite(v), "a positive number")
 _fraction = _checked(float, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)")
 _bpe_size = _checked(int, lambda v: v >= 2, "an integer >= 2")
+_probability = _checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
 # Above this share of unknown tokens, evaluate says the data may not suit the model.
 UNKNOWN_WARNING_FRACTION = 0.2
 
@@ -154,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(default %(default)s)")
     m.add_argument("--hidden-dim", type=_positive_int, default=d["hidden_dim"], metavar="H",
                    help="(default %(default)s)")
+    m.add_argument("--num-layers", type=_positive_int, default=1, metavar="K",
+                   help="stacked recurrent layers in encoder and decoder (default %(default)s)")
+    m.add_argument("--dropout", type=_probability, default=0.0, metavar="P",
+                   help="dropout on embeddings, between layers and before the output layer "
+                        "(default %(default)s)")
     o = t.add_argument_group("optimisation")
     o.add_argument("--batch-size", type=_positive_int, default=d["batch_size"],
                    help="(default %(default)s)")
@@ -417,13 +423,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = Seq2Seq(len(src_vocab), len(tgt_vocab), args.embed_dim, args.hidden_dim,
                     cell=args.cell, attention=attention, bidirectional=args.bidirectional,
                     reverse_source=args.reverse_source, input_feeding=args.input_feeding,
-                    seed=args.seed)
+                    num_layers=args.num_layers, dropout=args.dropout, seed=args.seed)
     clip = args.clip or None
     lr_decay = None if args.lr_decay == 1 else args.lr_decay
     say = (lambda *a, **k: None) if args.quiet else print
     features = [f for f, on in (("bidirectional", args.bidirectional),
                                 ("reversed source", args.reverse_source),
-                                ("input feeding", args.input_feeding)) if on]
+                                ("input feeding", args.input_feeding),
+                                (f"{args.num_layers} layers", args.num_layers > 1),
+                                (f"dropout {args.dropout}", args.dropout > 0)) if on]
     say(f"{PROG} train: {_describe(spec, src_vocab, tgt_vocab)}")
     say(f"data: {data_summary}; {len(train_pairs):,} training / {len(valid_pairs):,} held-out "
         f"pairs{_unknown_note(valid_pairs, src_vocab, tgt_vocab)}")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
 
-from numpy_seq2seq.functional.recurrent import CELLS
+from numpy_seq2seq.functional.params import layer_prefix, with_prefix
+from numpy_seq2seq.functional.recurrent import CELLS, cell_param_shapes
+
+from sizes import D, H
 
 
 @pytest.fixture
@@ -60,6 +64,18 @@ def randomize(params: dict[str, np.ndarray], rng: np.random.Generator, scale: fl
     """
     for v in params.values():
         v[...] = rng.normal(0.0, scale, v.shape)
+
+
+def stack_params(cell, k, bidirectional, rng):
+    """N(0, 0.25) parameters of a stack of k layers reading D inputs, under the names
+    ``stacked_forward`` reads (``l1_Wx``, ``fwd_Wh``, ...)."""
+    directions = ("fwd", "bwd") if bidirectional else (None,)
+    p = {}
+    for layer, direction in itertools.product(range(k), directions):
+        shapes = cell_param_shapes(cell, D if layer == 0 else H, H // len(directions))
+        p.update(with_prefix({name: rng.standard_normal(s) * 0.5 for name, s in shapes.items()},
+                             layer_prefix(layer, direction)))
+    return p
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ CONFIGS = [
     dict(cell="gru", attention="concat", bidirectional=True, attention_dim=3, dtype=np.float64),
     dict(cell="rnn", attention=None, reverse_source=True, dtype=np.float64),
     dict(cell="lstm", attention="dot", input_feeding=True, dtype=np.float32),
+    dict(cell="gru", attention="bahdanau", bidirectional=True, num_layers=2, dropout=0.2,
+         dtype=np.float64),
 ]
 
 
@@ -222,6 +224,18 @@ def test_config_not_matching_params_names_key_and_shapes(tmp_path):
     shapes = r"param '\w+' has shape \(\d+, \d+\) in the file.*expects \(\d+, \d+\)"
     with pytest.raises(ValueError, match=shapes):
         load_checkpoint(path)
+
+
+def test_checkpoint_from_before_num_layers_and_dropout_loads(rng, tmp_path):
+    """A config written before the two keys existed builds one layer without dropout."""
+    model = make_model()
+    perturb(model, rng)
+    path = save_checkpoint(tmp_path / "m.npz", model)
+    old = {k: v for k, v in model.config.items() if k not in ("num_layers", "dropout")}
+    _rewrite(path, config=np.array(json.dumps(old)))
+    loaded = load_checkpoint(path).model
+    assert loaded.config == model.config
+    assert all(np.array_equal(loaded.params[k], v) for k, v in model.params.items())
 
 
 def test_missing_param_is_named(tmp_path):

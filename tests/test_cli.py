@@ -64,7 +64,10 @@ def files(tmp_path):
     (["fly"], ["invalid choice: 'fly'"]),
     (["train", "--task", "nosuch"], ["--task", "invalid choice: 'nosuch'"]),
     (["train", "--cell", "transformer"], ["--cell", "invalid choice"]),
-    (["train", "--attention", "bahdanau"], ["--attention", "invalid choice"]),
+    (["train", "--attention", "luong"], ["--attention", "invalid choice"]),
+    (["train", "--num-layers", "0"], ["--num-layers", "positive integer"]),
+    (["train", "--dropout", "1"], ["--dropout", "probability in [0, 1)"]),
+    (["train", "--attention", "bahdanau", "--input-feeding"], ["input_feeding", "bahdanau"]),
     (["train", "--optimizer", "rmsprop"], ["--optimizer", "invalid choice"]),
     (["train", "--tokenize", "spm", "--data", "x.tsv"], ["--tokenize", "invalid choice"]),
     (["train", "--epochs", "0"], ["--epochs", "positive integer"]),
@@ -239,6 +242,18 @@ def test_train_writes_the_run_directory(tmp_path, capsys):
         assert 0.0 <= metrics["final"][key] <= 1.0
         assert metrics["epochs"][0][key] == metrics["final"][key]
     assert metrics["wall_time_s"] > 0
+
+
+def test_train_stacked_bahdanau_with_dropout(tmp_path, capsys):
+    argv = ["train", *TINY, "--attention", "bahdanau", "--num-layers", "2", "--dropout", "0.2",
+            "--quiet", "--out", str(tmp_path)]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    config = json.loads((tmp_path / "metrics.json").read_text())["config"]
+    assert (config["attention"], config["num_layers"], config["dropout"]) == ("bahdanau", 2, 0.2)
+    ckpt = str(tmp_path / "checkpoint.npz")
+    code, out, err = run(["translate", "--checkpoint", ckpt, "--beam", "2", "abc"], capsys)
+    assert code == 0 and len(out.splitlines()) == 1, err
 
 
 def test_train_on_a_word_level_corpus_reports_bleu(files, capsys):

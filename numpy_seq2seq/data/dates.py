@@ -30,10 +30,14 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from babel import Locale
-from babel.dates import format_date
+
+# Babel is imported inside the two functions that write dates, so that importing the package
+# (or only its model) does not need it.
+if TYPE_CHECKING:
+    from babel import Locale
 
 from .tokenize import normalize_spaces
 
@@ -53,12 +57,16 @@ DATE_MAX = dt.date(2049, 12, 31)
 
 @lru_cache(maxsize=None)
 def _locale(name: str) -> Locale:
+    from babel import Locale
+
     # Parsing the locale once is most of the speed-up over format_date(..., locale="xx_YY").
     return Locale.parse(name)
 
 
 def format_source(date: dt.date, locale: str, fmt: str) -> str:
     """Write ``date`` in ``locale`` with a CLDR style or pattern ``fmt``, spaces normalized."""
+    from babel.dates import format_date
+
     return normalize_spaces(format_date(date, fmt, locale=_locale(locale)))
 
 

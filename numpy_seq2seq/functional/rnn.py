@@ -31,7 +31,7 @@ class RNNCache(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 def rnn_core_forward(
-    xw: np.ndarray, state: tuple, Wh: np.ndarray, bhn: None = None
+    xw: np.ndarray, state: tuple, Wh: np.ndarray
 ) -> tuple[tuple, RNNCache]:
     """One step given the input projection ``xw = x_t W_x + b`` (precomputed for all steps).
 
@@ -42,7 +42,6 @@ def rnn_core_forward(
     xw : ndarray of shape (N, H)
     state : (h_prev,) with h_prev of shape (N, H)
     Wh : ndarray of shape (H, H)
-    bhn : unused (only the GRU has a hidden-side bias)
 
     Returns
     -------
