@@ -316,7 +316,7 @@ WRONG = [
     ("masked_softmax_backward", masked_softmax_backward_no_sum, None, "Σ_k p_k dp_k"),
     ("dot_score_forward", dot_score_forward_swapped, None, "last two axes are swapped"),
     ("dot_score_backward", dot_score_backward_unswapped_dhs, None,
-     "dhs has shape (3, 5, 6), expected (3, 7, 6)"),
+     "dot_score_backward's dhs has shape (3, 5, 6), expected (3, 7, 6)"),
     ("general_score_forward", general_score_forward_transposed, None, "W_a is transposed"),
     ("general_score_backward", general_score_backward_transposed_dwa, None,
      "transpose of the correct gradient"),

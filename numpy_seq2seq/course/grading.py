@@ -65,7 +65,11 @@ def call(name: str, fn: Callable, *args, **kwargs):
         with warnings.catch_warnings(record=True), np.errstate(all="ignore"):
             warnings.simplefilter("always")
             return fn(*args, **kwargs)
-    except NotImplementedError:
+    except NotImplementedError as e:
+        inner = _raised_in(e)
+        if inner and inner != getattr(fn, "__name__", name):
+            raise NotImplementedYet(f"{name} calls {inner}, which is not implemented yet (it "
+                                    "raises NotImplementedError).") from None
         raise NotImplementedYet(f"{name}: not implemented yet (it raises "
                                 f"NotImplementedError).") from None
     except CheckFailed:
@@ -73,6 +77,12 @@ def call(name: str, fn: Callable, *args, **kwargs):
     except Exception as e:  # anything the student's code raises is reported, not re-raised
         raise CheckFailed(f"{name} raised {type(e).__name__}: {_first_line(e)}"
                           f"{_where(e, fn)}") from None
+
+
+def _raised_in(e: BaseException) -> str | None:
+    """The name of the function whose own code raised ``e``."""
+    frames = traceback.extract_tb(e.__traceback__)
+    return frames[-1].name if frames else None
 
 
 def _first_line(e: BaseException) -> str:

@@ -221,7 +221,7 @@ def check_backward(pair: Pair, fn: Callable, forward: Callable | None = None) ->
     args = {f"d{k}": d for k, d in zip(pair.outputs, douts)} | {"cache": cache}
     before = snapshot(args)
     got_raw = _grad_values(pair, name, call(name, fn, *douts, cache), paths)
-    got = {k: as_array(k, got_raw[k], ref[k]) for k in ref}
+    got = {k: as_array(f"{name}'s {k}", got_raw[k], ref[k]) for k in ref}
     errs = errors(got, ref)
     if max(errs.values()) > TOL_REFERENCE:
         raise CheckFailed(_backward_message(pair, Case(inputs, cache, douts, ref, got, fn), errs))
@@ -235,7 +235,8 @@ def check_backward(pair: Pair, fn: Callable, forward: Callable | None = None) ->
                           f"(relative error {numeric[worst]:.1e}).")
     _check_float32(pair, fn, make_cache, inputs, douts, paths)
     whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
-    what = "its gradient matches" if len(ref) == 1 else f"all {len(ref)} gradients match"
+    what = {1: "its gradient matches", 2: "both gradients match"}.get(
+        len(ref), f"all {len(ref)} gradients match")
     return (f"{name} passes: {what} the library (worst relative error "
             f"{max(errs.values()):.1e}) and centred differences of {whose} (worst "
             f"{numeric[worst]:.1e}); inputs untouched; float32 stays float32.")
@@ -661,6 +662,7 @@ ATTENTION = Pair(
     alone_hints={"grads['W_c']": "dW_c = [c_t; h_t]ᵀ dpre, summed over every (n, t)"},
 )
 
-PAIRS = {p.forward: p for p in (RNN_STEP, LSTM_STEP, GRU_STEP, RNN_BPTT, MASKED_SOFTMAX,
-                                CROSS_ENTROPY, DOT_SCORE, GENERAL_SCORE, CONCAT_SCORE, ATTENTION)}
-PAIRS.update({p.backward: p for p in list(PAIRS.values())})
+# every forward and backward name -> its pair, in the order of the assignments
+PAIRS = {name: p for p in (RNN_STEP, RNN_BPTT, LSTM_STEP, GRU_STEP, CROSS_ENTROPY,
+                           MASKED_SOFTMAX, DOT_SCORE, GENERAL_SCORE, CONCAT_SCORE, ATTENTION)
+         for name in (p.forward, p.backward)}
