@@ -349,7 +349,7 @@ def nb03() -> None:
     mine = (dq @ W_a.T, ds.swapaxes(1, 2) @ (hd @ W_a), np.einsum("nti,ntj->ij", hd, dq))
     lib = general_score_backward(ds, cache)
     errs = [rel_error(a, b) for a, b in zip(mine, (lib[0], lib[1], lib[2]["W_a"]))]
-    say(f"  relative differences dh, dh̄, dW_a: " + ", ".join(f"{e:.1e}" for e in errs))
+    say("  relative differences dh, dh̄, dW_a: " + ", ".join(f"{e:.1e}" for e in errs))
     assert max(errs) < 1e-12
 
 

@@ -24,7 +24,6 @@ from numpy_seq2seq.training import train
 
 OUT = Path(__file__).resolve().parent.parent / "numpy_seq2seq" / "course" / "dates_model.npz"
 SEED = 0
-N_CHECK = 16
 
 
 def main() -> None:
@@ -55,11 +54,12 @@ def main() -> None:
     save_checkpoint(OUT, model, src_vocab, tgt_vocab,
                     extra={"check_sources": check_sources, "made_by": "course/make_model.py",
                            "held_out_exact_match": history.valid_exact_match[-1]})
+    OUT.chmod(0o644)  # save_checkpoint's temporary file is private; package data must be readable
     n_differ = sum(ranks[i] == 0 for i in chosen)
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1024:.0f} KB) in {time.perf_counter() - start:.0f} s:"
-          f" held-out exact match {100 * history.valid_exact_match[-1]:.1f} %, "
-          f"{model.num_params():,} parameters; {n_differ} of the {N_CHECK} check sources decode "
-          "differently with beam search")
+    seconds = time.perf_counter() - start
+    print(f"wrote {OUT} ({OUT.stat().st_size / 1024:.0f} KB) in {seconds:.0f} s: held-out exact "
+          f"match {100 * history.valid_exact_match[-1]:.1f} %, {model.num_params():,} parameters; "
+          f"{n_differ} of the {len(chosen)} check sources decode differently with beam search")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,10 @@ reported in one line, never with a traceback."""
 
 import numpy as np
 import pytest
+from wrong_solutions import WRONG
 
 from numpy_seq2seq.course.checks import EXERCISES, check, evaluate
 from numpy_seq2seq.course.pairs import PAIRS, reference
-
-from wrong_solutions import WRONG
 
 FORWARD_FOR = {"rnn_backward": reference("rnn_forward")}  # its cache is the student's own
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import wrong_solutions
 
 from numpy_seq2seq.cli import main
 from numpy_seq2seq.course.autograde import grade
@@ -36,8 +37,6 @@ from numpy_seq2seq.course.notebooks import (
     write_notebook,
 )
 from numpy_seq2seq.course.payoff import student_functions
-
-import wrong_solutions
 
 ASSIGNMENTS = [p.name for p in assignments(SOURCES)]
 KERNEL_ENV = {"NUMPY_SEQ2SEQ_BUDGET": "ci", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import numpy_seq2seq
-from numpy_seq2seq import decoding, model as model_module
+from numpy_seq2seq import decoding
+from numpy_seq2seq import model as model_module
 from numpy_seq2seq.data import Vocab, encode_pairs, make_task, split_pairs
 from numpy_seq2seq.functional import attention, gru, recurrent
 from numpy_seq2seq.model import Seq2Seq

@@ -24,6 +24,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from unittest import mock
 
 from .notebooks import Notebook, is_grade, meta, read_notebook, source, source_notebooks
 
@@ -141,29 +142,21 @@ def _execute(nb: Notebook, folder: Path, timeout: float, env: dict[str, str]) ->
                             resources={"metadata": {"path": str(folder)}})
     ran: dict[int, bool] = {}
     deadline = time.monotonic() + timeout
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits the environment it is started in
-    try:
-        # the kernel's own log (e.g. a warning about its transport) is not the student's output
-        with client.setup_kernel(stderr=subprocess.DEVNULL):
-            for index, cell in enumerate(node.cells):
-                left = deadline - time.monotonic()
-                if cell.cell_type != "code":
-                    continue
-                if left <= 0:
-                    break
-                client.timeout = max(1, math.ceil(left))
-                try:
-                    client.execute_cell(cell, index)
-                except (CellTimeoutError, DeadKernelError):
-                    break
-                ran[index] = True
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # the kernel inherits the environment it is started in; its own log (e.g. a warning about
+    # its transport) is not the student's output
+    with mock.patch.dict(os.environ, env), client.setup_kernel(stderr=subprocess.DEVNULL):
+        for index, cell in enumerate(node.cells):
+            left = deadline - time.monotonic()
+            if cell.cell_type != "code":
+                continue
+            if left <= 0:
+                break
+            client.timeout = max(1, math.ceil(left))
+            try:
+                client.execute_cell(cell, index)
+            except (CellTimeoutError, DeadKernelError):
+                break
+            ran[index] = True
     # copy outputs back into the plain dicts, keyed by the original cells
     result = {}
     for index, (cell, done) in enumerate(zip(nb["cells"], node.cells)):

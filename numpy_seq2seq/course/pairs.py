@@ -370,12 +370,11 @@ def _gate_layouts(gates: tuple[str, ...]) -> dict[str, Layout]:
     return {k: Layout(-1, gates) for k in ("dWx", "dWh", "db")}
 
 
-def _inv(f: Callable) -> Callable:
-    return lambda cache, douts: 1 / f(cache, douts)
+def _no_dsigmoid(gate: str) -> Callable:
+    """The factor that removes σ′ = s(1 − s) of a gate whose cached value is s."""
+    return lambda cache, douts: 1 / (getattr(cache, gate) * (1 - getattr(cache, gate)))
 
 
-_dsigmoid = {g: (lambda g: lambda c, d: getattr(c, g) * (1 - getattr(c, g)))(g)
-             for g in ("i", "f", "o", "r", "z")}
 _RNN_TANH = "the tanh′ factor (1 − h²) is missing: da = dh ⊙ (1 − h²)"
 
 
@@ -395,7 +394,7 @@ RNN_STEP = Pair(
                      + case.inputs["h_prev"] @ case.inputs["Wh"] + case.inputs["b"]}),
     ),
     backward_faults=(gate_fault(_RNN_TANH, "rnn_step_backward",
-                                {0: _inv(lambda c, d: 1 - c.h * c.h)}),),
+                                {0: lambda c, d: 1 / (1 - c.h * c.h)}),),
     alone_hints={"db": "db sums da over the batch (axis 0)"},
 )
 
@@ -406,13 +405,13 @@ LSTM_STEP = Pair(
     ("x", "h_prev", "c_prev", "Wx", "Wh", "b"), LSTMCache, layouts=_gate_layouts(_LSTM_GATES),
     backward_faults=(
         gate_fault("σ′ of the input gate, i ⊙ (1 − i), is missing", "lstm_step_backward",
-                   {0: _inv(_dsigmoid["i"])}),
+                   {0: _no_dsigmoid("i")}),
         gate_fault("σ′ of the forget gate, f ⊙ (1 − f), is missing", "lstm_step_backward",
-                   {1: _inv(_dsigmoid["f"])}),
+                   {1: _no_dsigmoid("f")}),
         gate_fault("tanh′ of the candidate, 1 − g², is missing", "lstm_step_backward",
                    {2: lambda c, d: 1 / (1 - c.g * c.g)}),
         gate_fault("σ′ of the output gate, o ⊙ (1 − o), is missing", "lstm_step_backward",
-                   {3: _inv(_dsigmoid["o"])}),
+                   {3: _no_dsigmoid("o")}),
         gate_fault("tanh′ of the cell, 1 − tanh²(c_t), is missing from dc", "lstm_step_backward",
                    dict.fromkeys((0, 1, 2), lambda c, d: (d[1] + d[0] * c.o) / _dc_total(c, d))),
         gate_fault("the incoming dc is dropped: dc_t = dc + dh ⊙ o ⊙ (1 − tanh²(c_t))",
@@ -429,9 +428,9 @@ GRU_STEP = Pair(
     ("x", "h_prev", "Wx", "Wh", "b", "bhn"), GRUCache, layouts=_gate_layouts(_GRU_GATES),
     backward_faults=(
         gate_fault("σ′ of the reset gate, r ⊙ (1 − r), is missing", "gru_step_backward",
-                   {0: _inv(_dsigmoid["r"])}),
+                   {0: _no_dsigmoid("r")}),
         gate_fault("σ′ of the update gate, z ⊙ (1 − z), is missing", "gru_step_backward",
-                   {1: _inv(_dsigmoid["z"])}),
+                   {1: _no_dsigmoid("z")}),
         gate_fault("tanh′ of the candidate, 1 − n², is missing", "gru_step_backward",
                    dict.fromkeys((0, 2), lambda c, d: 1 / (1 - c.n * c.n))),
         gate_fault("∂h/∂z has the wrong sign: h = (1 − z) ⊙ n + z ⊙ h_prev, so "
