@@ -5,6 +5,8 @@ slipped through, a missing one, or a short run each lose the points."""
 from collections import Counter
 from pathlib import Path
 
+import wrong_solutions
+
 from numpy_seq2seq.course.payoff import (
     NEEDED,
     Collected,
@@ -13,8 +15,6 @@ from numpy_seq2seq.course.payoff import (
     evaluate_translator,
 )
 from numpy_seq2seq.substitute import REPLACEABLE
-
-import wrong_solutions
 
 
 def _library(**replace) -> Collected:
