@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import load_checkpoint
+from .course.commands import add_course_parser
 from .data import (
     TASK_DEFAULTS,
     TASKS,
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all three subcommands."""
     parser = _Parser(prog=PROG, description="Sequence-to-sequence RNNs with Luong attention, "
                      "written by hand in NumPy.")
-    sub = parser.add_subparsers(dest="command", metavar="{train,translate,evaluate}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,translate,evaluate,course}")
 
     d = DEFAULTS
     t = sub.add_parser("train", help="train a model and write a run directory",
@@ -221,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
                              metavar="K", help="BLAS threads (default %(default)s: fastest for "
                              "these small products, see numpy_seq2seq/threads.py)")
+    add_course_parser(sub)
     return parser
 
 
@@ -264,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise CLIError("choose a command: train, translate or evaluate (see --help)")
+            raise CLIError("choose a command: train, translate, evaluate or course (see --help)")
         with blas_threads(args.threads):
             return args.func(args)
     except SystemExit as e:  # --help
