@@ -1,9 +1,10 @@
 """Time one training step (forward + backward) of numpy_seq2seq against PyTorch or a naive baseline.
 
 For every (shape, cell, score, dtype, threads) the numpy model and its rival get the same weights
-and the same batch. Steps are interleaved A B A B ... after a warm-up, so a burst of load on a
-shared machine hits both; the table reports the median time of each and the median of the paired
-ratios numpy/rival.
+and the same batch; the PyTorch rival is ``numpy_seq2seq.torch_export.to_torch(model)``, the
+package's own torch twin of the model. Steps are interleaved A B A B ... after a warm-up, so a
+burst of load on a shared machine hits both; the table reports the median time of each and the
+median of the paired ratios numpy/rival.
 
 It also reports the "matmul floor": the time of only the matrix products the numpy step performs.
 The products are recorded from the implementation itself (every ``@`` and ``np.matmul`` / ``np.dot``
@@ -55,16 +56,19 @@ def _load(name: str):
 # ---------------------------------------------------------------------------------------------
 # batch and models
 
-def make_batch(shape: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_batch(shape: dict, seed: int = 0, equal: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A ragged source batch (lengths in [S/2, S], the first row full) and full-length targets.
 
-    Ids 0-3 are reserved (padding, <s>, </s>, <unk>); tokens are drawn from 4..V-1. Targets are
-    ``<s> y1 ... y_{T-2} </s>``, all of length T, like the dates task's fixed-length outputs.
+    With ``equal`` every source has length S: no padding, so the torch encoder needs no packed
+    sequence. Ids 0-3 are reserved (padding, <s>, </s>, <unk>); tokens are drawn from 4..V-1.
+    Targets are ``<s> y1 ... y_{T-2} </s>``, all of length T, like the dates task's outputs.
     """
     rng = np.random.default_rng(seed)
     V, N, S, T = shape["V"], shape["N"], shape["S"], shape["T"]
     lengths = rng.integers(max(1, S // 2), S + 1, size=N)
     lengths[0] = S
+    if equal:
+        lengths[:] = S
     src = np.zeros((N, S), dtype=np.int64)
     for n, L in enumerate(lengths):
         src[n, :L] = rng.integers(4, V, size=L)
@@ -74,12 +78,23 @@ def make_batch(shape: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return src, tgt
 
 
-def make_numpy_model(shape: dict, cell: str, score: str, dtype: str, seed: int = 0):
+def make_numpy_model(shape: dict, cell: str, score: str, dtype: str, seed: int = 0,
+                     num_layers: int = 1):
     from numpy_seq2seq.model import Seq2Seq
 
+    stacked = {"num_layers": num_layers} if num_layers > 1 else {}  # older models lack the option
     return Seq2Seq(shape["V"], shape["V"], embed_dim=shape["E"], hidden_dim=shape["H"],
                    cell=cell, attention=None if score == "none" else score,
-                   dtype=np.dtype(dtype).type, seed=seed)
+                   dtype=np.dtype(dtype).type, seed=seed, **stacked)
+
+
+def stacking_supported() -> bool:
+    """Whether this checkout's Seq2Seq accepts ``num_layers`` (issue 12)."""
+    import inspect
+
+    from numpy_seq2seq.model import Seq2Seq
+
+    return "num_layers" in inspect.signature(Seq2Seq).parameters
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,8 +169,9 @@ def record_matmuls(cfg: dict) -> list[dict]:
             m.__dict__["__rec_op__"] = rec
             exec(compile(tree, m.__file__, "exec"), m.__dict__)
     shape = SHAPES[cfg["shape"]] if isinstance(cfg["shape"], str) else cfg["shape"]
-    model = make_numpy_model(shape, cfg["cell"], cfg["score"], cfg["dtype"])
-    src, tgt = make_batch(shape)
+    model = make_numpy_model(shape, cfg["cell"], cfg["score"], cfg["dtype"],
+                             num_layers=cfg.get("num_layers", 1))
+    src, tgt = make_batch(shape, equal=cfg.get("equal", False))
     log.clear()
     model.loss_and_grads(src, tgt)
     return log
@@ -290,44 +306,49 @@ def check_naive(naive_mod, shape: dict) -> float:
 
 def run_one(args, shape_name, cell, score, dtype, threads, baseline_mods):
     shape = SHAPES[shape_name]
-    model = make_numpy_model(shape, cell, score, dtype)
-    src, tgt = make_batch(shape)
-    row = dict(shape=shape_name, cell=cell, score=score, dtype=dtype, threads=threads)
+    equal, layers = args.lengths == "equal", args.num_layers
+    model = make_numpy_model(shape, cell, score, dtype, num_layers=layers)
+    src, tgt = make_batch(shape, equal=equal)
+    row = dict(shape=shape_name, cell=cell, score=score, dtype=dtype, threads=threads,
+               layers=layers)
 
     with threadpool_limits(limits=threads, user_api="blas"):
+        fns = {"numpy": lambda: model.loss_and_grads(src, tgt)}
         if args.baseline == "torch":
             torch = baseline_mods["torch"]
             torch.set_num_threads(threads)
-            twin = baseline_mods["twin"].from_numpy_params(model.params, model.config)
+            twin = baseline_mods["to_torch"](model)
             src_t, tgt_t = torch.as_tensor(src), torch.as_tensor(tgt)
 
-            def rival():
+            def torch_step(pack=None):
                 twin.zero_grad()
-                twin(src_t, tgt_t).backward()
+                twin(src_t, tgt_t, pack=pack).backward()
+
+            # equal lengths: the twin skips packing (the fastest form); also time it packed
+            fns["rival"] = torch_step
+            if equal:
+                fns["packed"] = lambda: torch_step(pack=True)
         else:
             naive = baseline_mods["naive"].NaiveSeq2Seq(model.params, np.dtype(dtype).type)
-
-            def rival():
-                naive.loss_and_grads(src, tgt)
-
-        def ours():
-            model.loss_and_grads(src, tgt)
-
-        fns = [ours, rival]
+            fns["rival"] = lambda: naive.loss_and_grads(src, tgt)
         if not args.skip_floor:
-            log = recorded_products(dict(shape=shape_name, cell=cell, score=score, dtype=dtype))
+            log = recorded_products(dict(shape=shape_name, cell=cell, score=score, dtype=dtype,
+                                         num_layers=layers, equal=equal))
             row["n_products"] = len(log)
             row["gflop"] = sum(_flops(e) for e in log if e["op"] == "matmul") / 1e9
             row["products"] = summarize_products(log)
-            fns.append(Floor(log))
+            fns["floor"] = Floor(log)
         settle = args.settle if threads > 1 else 0.0
-        times = interleaved(fns, args.repeats, args.warmup, settle)
-        row["numpy_ms"] = 1e3 * statistics.median(times[0])
-        row["rival_ms"] = 1e3 * statistics.median(times[1])
-        row["ratio"], row["ratio_iqr"] = paired_ratio(times[0], times[1])
-        if not args.skip_floor:
-            row["floor_ms"] = 1e3 * statistics.median(times[2])
-            row["step_over_floor"] = paired_ratio(times[0], times[2])[0]
+        times = dict(zip(fns, interleaved(list(fns.values()), args.repeats, args.warmup, settle),
+                         strict=True))
+        row["numpy_ms"] = 1e3 * statistics.median(times["numpy"])
+        row["rival_ms"] = 1e3 * statistics.median(times["rival"])
+        row["ratio"], row["ratio_iqr"] = paired_ratio(times["numpy"], times["rival"])
+        if "packed" in times:
+            row["packed_ms"] = 1e3 * statistics.median(times["packed"])
+        if "floor" in times:
+            row["floor_ms"] = 1e3 * statistics.median(times["floor"])
+            row["step_over_floor"] = paired_ratio(times["numpy"], times["floor"])[0]
     row["load"] = os.getloadavg()[0]
     if not args.skip_memory:
         row["peak_mib"] = peak_memory(model, src, tgt) / 2**20
@@ -368,6 +389,9 @@ def header(args) -> str:
         facts += [f for f in show.replace(",", "\n").split() if f.startswith("BLAS_INFO=")]
         lines.append(f"- torch {torch.__version__}, eager CPU, {', '.join(facts)}, "
                      f"torch.get_num_threads()={torch.get_num_threads()} (set per row)")
+    lines.append("- batch: every source of length S (no padding; the torch encoder runs unpacked)"
+                 if args.lengths == "equal" else
+                 "- batch: source lengths drawn from [S/2, S] (the torch encoder runs packed)")
     lines.append(f"- baseline: {args.baseline}; repeats {args.repeats} after {args.warmup} "
                  f"warm-up step(s) of each, interleaved; {args.settle} s pause after each step "
                  f"when threads > 1")
@@ -377,17 +401,20 @@ def header(args) -> str:
 
 def table(rows, baseline: str) -> str:
     rv = "torch" if baseline == "torch" else "naive"
-    cols = ["shape", "cell", "score", "dtype", "thr", "numpy ms", f"{rv} ms",
-            f"numpy/{rv} (IQR)"]
+    stacked, packed = any(r["layers"] > 1 for r in rows), any("packed_ms" in r for r in rows)
+    cols = ["shape", "cell", "score"] + ["layers"] * stacked + ["dtype", "thr", "numpy ms",
+                                                                f"{rv} ms"]
+    cols += ["torch packed ms"] * packed + [f"numpy/{rv} (IQR)"]
     if baseline == "naive":
         cols.append("speed-up")
     cols += ["floor ms", "GFLOP", "step/floor", "peak MiB", "load"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lo, hi = r["ratio_iqr"]
-        cells = [r["shape"], r["cell"], r["score"], r["dtype"], str(r["threads"]),
-                 f"{r['numpy_ms']:.1f}", f"{r['rival_ms']:.1f}",
-                 f"{r['ratio']:.2f} ({lo:.2f}-{hi:.2f})"]
+        cells = [r["shape"], r["cell"], r["score"]] + [str(r["layers"])] * stacked
+        cells += [r["dtype"], str(r["threads"]), f"{r['numpy_ms']:.1f}", f"{r['rival_ms']:.1f}"]
+        cells += [f"{r.get('packed_ms', float('nan')):.1f}"] * packed
+        cells += [f"{r['ratio']:.2f} ({lo:.2f}-{hi:.2f})"]
         if baseline == "naive":
             cells.append(f"{1 / r['ratio']:.1f}x")
         cells += [f"{r['floor_ms']:.1f}" if "floor_ms" in r else "-",
@@ -449,6 +476,13 @@ def main(argv=None):
                     help="seconds of untimed pause after each step when threads > 1, so the "
                          "idle BLAS / OpenMP threads of one side stop spinning before the other "
                          "side runs")
+    ap.add_argument("--lengths", choices=["ragged", "equal"], default="ragged",
+                    help="source lengths of the batch: ragged (drawn from [S/2, S]) or all equal "
+                         "to S; with equal lengths the torch twin runs its encoder unpacked, the "
+                         "fastest PyTorch form, and the packed form is timed beside it")
+    ap.add_argument("--num-layers", type=int, default=1,
+                    help="stacked recurrent layers in encoder and decoder (needs a Seq2Seq with "
+                         "num_layers; skipped with a message otherwise)")
     ap.add_argument("--all", action="store_true",
                     help="every shape, cell, score and dtype, threads 1 and 2")
     ap.add_argument("--skip-floor", action="store_true", help="do not measure the matmul floor")
@@ -472,11 +506,17 @@ def main(argv=None):
         blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
         args.threads = [blas[0]["num_threads"] if blas else 1]
 
+    if args.num_layers > 1 and not stacking_supported():
+        print(f"skipped: --num-layers {args.num_layers} needs a Seq2Seq with num_layers "
+              "(issue 12); this checkout's model has one layer only", file=sys.stderr)
+        return
     mods = {}
     if args.baseline == "torch":
         import torch
 
-        mods["torch"], mods["twin"] = torch, _load("torch_seq2seq")
+        from numpy_seq2seq.torch_export import to_torch
+
+        mods["torch"], mods["to_torch"] = torch, to_torch
     else:
         mods["naive"] = _load("naive_numpy")
         if args.cells != ["lstm"] or args.scores != ["general"]:

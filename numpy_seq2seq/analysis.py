@@ -143,9 +143,9 @@ def gradient_flow_experiment(
         "state_norms" (S,), "embedding_norms" (S,), "first", "last", "ratio" (first / last of
         the state norms) and "first_embedding", "last_embedding", "ratio_embedding".
     """
-    for c in cells:
-        if c not in CELL_CHOICES:
-            raise ValueError(f"cells must be drawn from {CELL_CHOICES}, got {c!r}")
+    for cell in cells:
+        if cell not in CELL_CHOICES:
+            raise ValueError(f"cells must be drawn from {CELL_CHOICES}, got {cell!r}")
     for a in attentions:
         if a not in ATTENTION_CHOICES:
             raise ValueError(f"attentions must be drawn from {ATTENTION_CHOICES}, got {a!r}")

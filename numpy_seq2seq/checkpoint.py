@@ -10,7 +10,9 @@ key                           content
 ``format_version``            0-d int array, currently 1
 ``config``                    0-d str array: ``json.dumps(model.config)``
 ``param/<name>``              one entry per ``model.params[name]``, in the model's dtype
-``src_vocab``, ``tgt_vocab``  0-d str arrays: ``vocab.to_json()`` (absent when not given)
+``src_vocab``, ``tgt_vocab``  0-d str arrays: JSON of ``vocab.to_dict()`` (absent when not
+                              given); a bpe tokenizer's model is its own uint8 array
+                              ``<side>_vocab_array/<i>``, referenced as below
 ``extra``                     0-d str array: JSON of the ``extra`` dict (absent when None)
 ``extra_array/<i>``           arrays found inside ``extra``; the JSON holds
                               ``{"__ndarray__": "extra_array/<i>"}`` in their place
@@ -83,13 +85,14 @@ def _str_array(text: str) -> np.ndarray:
     return np.array(text, dtype=np.str_)
 
 
-def _encode_extra(extra: dict[str, Any]) -> tuple[str, dict[str, np.ndarray]]:
+def _encode_extra(extra: dict[str, Any],
+                  prefix: str = _EXTRA_ARRAY) -> tuple[str, dict[str, np.ndarray]]:
     """JSON-encode ``extra``, moving every ndarray out into its own archive entry."""
     arrays: dict[str, np.ndarray] = {}
 
     def default(obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
-            key = f"{_EXTRA_ARRAY}{len(arrays)}"
+            key = f"{prefix}{len(arrays)}"
             arrays[key] = obj
             return {_ARRAY_TAG: key}
         if isinstance(obj, np.generic):  # numpy scalars such as np.int64(3)
@@ -160,10 +163,11 @@ def save_checkpoint(
     }
     for name, value in model.params.items():
         arrays[_PARAM + name] = np.asarray(value)
-    if src_vocab is not None:
-        arrays["src_vocab"] = _str_array(src_vocab.to_json())
-    if tgt_vocab is not None:
-        arrays["tgt_vocab"] = _str_array(tgt_vocab.to_json())
+    for key, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if vocab is not None:
+            vocab_json, vocab_arrays = _encode_extra(vocab.to_dict(), prefix=f"{key}_array/")
+            arrays[key] = _str_array(vocab_json)
+            arrays.update(vocab_arrays)
     if extra is not None:
         extra_json, extra_arrays = _encode_extra(extra)
         arrays["extra"] = _str_array(extra_json)
@@ -333,7 +337,7 @@ def _load_vocab(entry: Callable[[str], np.ndarray], files: list[str], key: str) 
         return None
     from numpy_seq2seq.data.vocab import Vocab  # lazy, as for the model
 
-    return Vocab.from_json(str(entry(key)[()]))
+    return Vocab.from_dict(_decode_extra(str(entry(key)[()]), entry))
 
 
 def _copy_params(params: dict[str, np.ndarray], stored: dict[str, np.ndarray],

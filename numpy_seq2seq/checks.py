@@ -6,7 +6,9 @@ Errors name the argument, what was expected and what was given, e.g.
 
 from __future__ import annotations
 
+import argparse
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +41,9 @@ class Number:
     """The values a numeric setting accepts: a kind (int or float) and an optional range.
 
     One object serves both boundaries that read numbers: the config dataclasses check their
-    fields with `check`, and the command line turns the same object into an argparse type (so
-    ``--clip nan`` and ``TrainConfig(clip=float("nan"))`` are refused with the same words).
+    fields with `check`, and every numeric option of the command line (course kit included) is
+    read by `argument_type` (so ``--clip nan`` and ``TrainConfig(clip=float("nan"))`` are
+    refused with the same words).
     Floats must be finite; bools are not numbers here.
 
     Examples
@@ -96,3 +99,15 @@ class Number:
         if value is None or not self.accepts(value):
             raise ValueError(f"expected {self.describe()}, got {text!r}")
         return value
+
+    def argument_type(self) -> Callable[[str], Any]:
+        """An argparse ``type=`` reading this number; argparse's message then names the flag:
+        ``argument --clip: expected a number >= 0, got 'nan'``."""
+
+        def parse(text: str) -> Any:
+            try:
+                return self.parse(text)
+            except ValueError as err:
+                raise argparse.ArgumentTypeError(str(err)) from None
+
+        return parse

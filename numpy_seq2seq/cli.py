@@ -1,23 +1,27 @@
-"""The ``numpy-seq2seq`` command: train, translate, evaluate.
+"""The ``numpy-seq2seq`` command: train, translate, evaluate, and the course kit.
 
 ::
 
     numpy-seq2seq train                       # the default: dates task, LSTM, general attention
     numpy-seq2seq train --task reverse --cell gru --attention dot --out runs/rev
     numpy-seq2seq train --resume runs/rev --epochs 20   # continue a run (stopped or finished)
-    numpy-seq2seq train --data pairs.tsv --tokenize word --epochs 20
+    numpy-seq2seq train --task numbers --source-lang en --target-lang de
+    numpy-seq2seq train --data pairs.tsv --tokenize word --max-len 20 --epochs 20
     numpy-seq2seq translate --checkpoint runs/rev/checkpoint.npz --show-attention abcdef
     numpy-seq2seq evaluate --checkpoint runs/rev/best.npz
+    numpy-seq2seq course release --out release/
 
-Bad input (a missing or malformed file, an unknown option value, characters the vocabulary has
-never seen) ends with one line ``numpy-seq2seq: error: …`` on stderr and exit status 2; no
-traceback. Ctrl-C or SIGTERM during training stops at a step boundary, writes the run's files,
-prints the command that resumes it and exits with status 130. ``main(argv)`` returns the exit
-status instead of exiting, so tests call it directly.
+Bad input (a missing or malformed file, an unknown option value) ends with one line
+``numpy-seq2seq: error: …`` on stderr and exit status 2; no traceback. ``translate`` is the
+exception that keeps going: an input it cannot read gets an error line of its own while the
+others are translated, and the exit status is 1. Ctrl-C or SIGTERM during training stops at a
+step boundary, writes the run's files, prints the command that resumes it and exits with status
+130. ``main(argv)`` returns the exit status instead of exiting, so tests call it directly.
 
 The train options, their defaults and their help come from the config dataclasses
-(``config.py``); every numeric option of every command is read by `_number_type`, whose message
-names the flag and what it expected.
+(``config.py``), a built-in task's own defaults from ``data.tasks.TASK_DEFAULTS``; every numeric
+option of every command is read by ``checks.Number.argument_type``, whose message names the flag
+and what it expected.
 """
 
 from __future__ import annotations
@@ -37,18 +41,36 @@ import numpy as np
 from . import __version__
 from .checkpoint import load_checkpoint, read_extra
 from .checks import Number
-from .config import NON_NEGATIVE_INT, POSITIVE_INT, DataConfig, ModelConfig, TrainConfig
+from .config import (
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    task_defaults,
+)
+from .course.commands import add_course_parser
 from .data import (
     TASKS,
     TOKENIZERS,
+    TRANSLATION_TASKS,
+    UNKNOWN_MODES,
+    Tokenizer,
     Vocab,
+    count_unknown,
+    describe_selection,
     encode_pairs,
     load_tsv,
     make_task,
     pad_sequences,
+    read_tsv,
+    select_pairs,
     split_pairs,
+    task_tokenizers,
 )
-from .decoding import Hypothesis, beam_search, greedy_decode
+from .data.numbers import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, NUMBER_LANGUAGES
+from .data.tokenize import show_token
+from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
 from .history import History, TrainState
 from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from .optim import OPTIMIZERS
@@ -66,9 +88,21 @@ from .training import (
 PROG = "numpy-seq2seq"
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
+EXIT_SOME_FAILED = 1  # translate could not read some of its inputs
 EXIT_INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (128 + 2)
 ATTENTION_NAMES = tuple("none" if a is None else a for a in ATTENTION_CHOICES)
 RESUME_OPTIONS = (*RESUME_CHANGES, "quiet")  # what may be given with --resume
+# DataConfig fields that only some data take (train refuses them elsewhere)
+CORPUS_OPTIONS = ("tokenize", "src_tokenize", "tgt_tokenize", "lowercase", "vocab_size",
+                  "valid", "max_pairs")
+TASK_OPTIONS = ("num_examples", "min_len")
+LANGUAGE_OPTIONS = ("source_lang", "target_lang")  # the numbers task's
+# Above this share of unknown tokens, evaluate says the data may not suit the model.
+UNKNOWN_WARNING_FRACTION = 0.2
+
+_positive_int = POSITIVE_INT.argument_type()
+_nonneg_int = NON_NEGATIVE_INT.argument_type()
+_nonneg_float = Number(float, low=0).argument_type()
 
 
 class CLIError(Exception):
@@ -81,36 +115,20 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(message)
 
 
-def _number_type(number: Number) -> Callable[[str], Any]:
-    """The argparse ``type=`` of every numeric option: argparse names the flag, e.g.
-    ``argument --clip: expected a number >= 0, got 'nan'``."""
-
-    def parse(text: str) -> Any:
-        try:
-            return number.parse(text)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    return parse
-
-
-_positive_int = _number_type(POSITIVE_INT)
-_nonneg_int = _number_type(NON_NEGATIVE_INT)
-_nonneg_float = _number_type(Number(float, low=0))
-
-
 def _config_option(group: Any, cls: type, name: str, **kwargs: Any) -> None:
-    """Add ``--name`` for the config field ``name``: help and shown default from the config,
-    a numeric value read by `_number_type`; absent from the namespace unless given (so a
-    resumed run can tell what the user asked to change)."""
+    """Add ``--name`` for the config field ``name``: help and shown default (a task's own too)
+    from the config, a numeric value read by its `checks.Number`; absent from the namespace
+    unless given (so a resumed run can tell what the user asked to change)."""
     spec = cls.spec(name)  # type: ignore[attr-defined]
     if spec.metadata["number"] is not None:
-        kwargs.setdefault("type", _number_type(spec.metadata["number"]))
+        kwargs.setdefault("type", spec.metadata["number"].argument_type())
     shown = ""
     if spec.type == "bool":
         kwargs["action"] = "store_true"
     elif spec.default is not None:
-        shown = f" (default {spec.default})"
+        own = "".join(f"; {task}: {task_defaults(cls, task)[name]}" for task in TASKS
+                      if name in task_defaults(cls, task))
+        shown = f" (default {spec.default}{own})"
     group.add_argument(_flag(name), default=argparse.SUPPRESS,
                        help=(spec.metadata["help"] + shown).replace("%", "%%"), **kwargs)
 
@@ -119,11 +137,11 @@ def _config_option(group: Any, cls: type, name: str, **kwargs: Any) -> None:
 # argument parsing
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for all three subcommands."""
-    parser = _Parser(prog=PROG, description="Sequence-to-sequence RNNs with Luong attention, "
-                     "written by hand in NumPy.")
+    """The argument parser for all subcommands."""
+    parser = _Parser(prog=PROG, description="Sequence-to-sequence RNNs with Luong or Bahdanau "
+                     "attention, written by hand in NumPy.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{train,translate,evaluate}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,translate,evaluate,course}")
     _add_train_parser(sub)
 
     tr = sub.add_parser("translate", help="translate text with a trained model",
@@ -134,34 +152,44 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--length-penalty", type=_nonneg_float, default=1.0, metavar="ALPHA",
                     help="beam score = log p / length**ALPHA (default %(default)s)")
     tr.add_argument("--max-len", type=_positive_int, metavar="L",
-                    help="most output steps (default 2 x source length + 10)")
+                    help="most output steps (default 2 x source length + 10, or the longest "
+                    "training target + 10 if that is more)")
     tr.add_argument("--show-attention", action="store_true",
                     help="print each attention matrix as a table of percentages")
     tr.add_argument("--plot", type=Path, metavar="FILE.png",
                     help="save the attention maps as an image (written exactly there)")
+    _add_unknown_option(tr)
     tr.add_argument("text", nargs="*", metavar="TEXT", help="inputs (default: lines of stdin)")
     tr.set_defaults(func=cmd_translate)
 
     ev = sub.add_parser("evaluate", help="score a trained model on held-out pairs",
-                        description="Exact match, token accuracy and (word-level) BLEU. Default "
-                        "data: the held-out split the checkpoint was trained with.")
+                        description="Exact match, token accuracy and (for translation) BLEU and "
+                        "chrF. Default data: the held-out split the checkpoint was trained with.")
     ev.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
     which = ev.add_mutually_exclusive_group()
     which.add_argument("--data", type=Path, metavar="FILE.tsv",
                        help="pairs to score, 'source<TAB>target' per line")
     which.add_argument("--task", choices=TASKS, help="score on fresh pairs of a built-in task")
-    ev.add_argument("--num-examples", type=_positive_int, default=1000, metavar="N",
-                    help="pairs to generate with --task (default %(default)s)")
+    ev.add_argument("--num-examples", type=_positive_int, default=1000,
+                    metavar="N", help="pairs to generate with --task (default %(default)s)")
     ev.add_argument("--seed", type=_nonneg_int, default=12345,
                     help="seed for --task pairs (default %(default)s)")
     ev.add_argument("--min-len", type=_positive_int, metavar="L")
     ev.add_argument("--max-len", type=_positive_int, metavar="L")
-    ev.add_argument("--batch-size", type=_positive_int, default=TrainConfig.eval_batch_size)
+    for name, side in zip(LANGUAGE_OPTIONS, ("inputs", "outputs"), strict=True):
+        ev.add_argument(_flag(name), choices=tuple(NUMBER_LANGUAGES),
+                        help=f"with --task numbers: the {side}' language (default: the one the "
+                        "model learnt)")
+    ev.add_argument("--batch-size", type=_positive_int,
+                    default=TrainConfig.eval_batch_size)
+    _add_unknown_option(ev)
     ev.set_defaults(func=cmd_evaluate)
     for command in (tr, ev):
-        command.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
-                             metavar="K", help="BLAS threads (default %(default)s: fastest for "
-                             "these small products, see numpy_seq2seq/threads.py)")
+        command.add_argument("--threads", type=_positive_int,
+                             default=DEFAULT_THREADS, metavar="K", help="BLAS threads (default "
+                             "%(default)s: fastest for these small products, see "
+                             "numpy_seq2seq/threads.py)")
+    add_course_parser(sub)
     return parser
 
 
@@ -173,11 +201,20 @@ def _add_train_parser(sub: Any) -> None:
     which = src.add_mutually_exclusive_group()
     _config_option(which, DataConfig, "task", choices=TASKS)
     _config_option(which, DataConfig, "data", metavar="FILE.tsv")
-    _config_option(src, DataConfig, "tokenize", choices=TOKENIZERS)
     _config_option(src, DataConfig, "valid", metavar="FILE.tsv")
     _config_option(src, DataConfig, "num_examples", metavar="N")
     _config_option(src, DataConfig, "min_len", metavar="L")
     _config_option(src, DataConfig, "max_len", metavar="L")
+    text = t.add_argument_group("text and corpora")
+    for name in LANGUAGE_OPTIONS:
+        _config_option(text, DataConfig, name, choices=tuple(NUMBER_LANGUAGES))
+    for name in ("tokenize", "src_tokenize", "tgt_tokenize"):
+        _config_option(text, DataConfig, name, choices=TOKENIZERS)
+    _config_option(text, DataConfig, "lowercase")
+    _config_option(text, DataConfig, "vocab_size", metavar="N")
+    _config_option(text, DataConfig, "max_pairs", metavar="N")
+    _config_option(text, DataConfig, "valid_fraction", metavar="F")
+    _config_option(text, DataConfig, "min_freq", metavar="N")
     m = t.add_argument_group("model")
     _config_option(m, ModelConfig, "cell", choices=CELL_CHOICES)
     _config_option(m, ModelConfig, "attention", choices=ATTENTION_NAMES)
@@ -185,6 +222,8 @@ def _add_train_parser(sub: Any) -> None:
         _config_option(m, ModelConfig, flag)
     _config_option(m, ModelConfig, "embed_dim", metavar="E")
     _config_option(m, ModelConfig, "hidden_dim", metavar="H")
+    _config_option(m, ModelConfig, "num_layers", metavar="K")
+    _config_option(m, ModelConfig, "dropout", metavar="P")
     o = t.add_argument_group("optimisation")
     for name in ("batch_size", "epochs", "lr", "clip", "lr_decay", "seed"):
         _config_option(o, TrainConfig, name)
@@ -203,14 +242,21 @@ def _add_train_parser(sub: Any) -> None:
     t.set_defaults(func=cmd_train)
 
 
+def _add_unknown_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--unknown", choices=UNKNOWN_MODES, default="unk",
+                        help="a token the model's vocabulary lacks: 'unk' reads it as <unk> "
+                        "and says so on stderr, 'error' refuses the input (translate: that "
+                        "line; evaluate: the data) (default %(default)s)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 success, 2 bad input, 1 divergence,
-    130 interrupted)."""
+    """Run the command line; returns the exit status (0 success, 2 bad input, 1 divergence or
+    untranslatable inputs, 130 interrupted)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise CLIError("choose a command: train, translate or evaluate (see --help)")
+            raise CLIError("choose a command: train, translate, evaluate or course (see --help)")
         with blas_threads(getattr(args, "threads", DEFAULT_THREADS)):
             return args.func(args)
     except SystemExit as e:  # --help, --version
@@ -229,6 +275,10 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------
 # data
 
@@ -241,51 +291,102 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _pick(cls: type, given: dict[str, Any], **fixed: Any) -> Any:
-    """A config of class ``cls`` from the given options its fields name (and ``fixed``)."""
+def _pick(cls: type, given: dict[str, Any], task: str | None, /, **fixed: Any) -> Any:
+    """A config of class ``cls`` from the given options its fields name (and ``fixed``); a field
+    not given takes ``task``'s own default, else the class's."""
     names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in given.items() if k in names and k not in fixed}, **fixed)
+    return cls.for_task(task, **{k: v for k, v in given.items()  # type: ignore[attr-defined]
+                                 if k in names and k not in fixed}, **fixed)
+
+
+def _refuse(given: dict[str, Any], names: Sequence[str], where: str) -> None:
+    """A CLIError if any of the options ``names`` was given: they apply to ``where`` only."""
+    flags = [_flag(name) for name in names if name in given]
+    if flags:
+        raise CLIError(f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} to "
+                       f"{where}")
 
 
 def _data_config(given: dict[str, Any]) -> DataConfig:
-    """The data a new run trains on; a corpus path is stored absolute (evaluate finds it from
+    """The data a new run trains on; corpus paths are stored absolute (evaluate finds them from
     any working directory)."""
-    if "data" not in given:
-        for option in ("tokenize", "valid"):
-            if option in given:
-                raise CLIError(f"--{option} applies to --data only (built-in tasks are "
-                               "char-level and make their own split)")
-        return _pick(DataConfig, given)
-    for option in ("min_len", "max_len", "num_examples"):
-        if option in given:
-            raise CLIError("--min-len, --max-len and --num-examples apply to --task only")
+    task = None if "data" in given else given.get("task", DataConfig.task)
+    if task != "numbers":
+        _refuse(given, LANGUAGE_OPTIONS, "--task numbers only")
+    if task is not None:
+        _refuse(given, CORPUS_OPTIONS, "--data only (built-in tasks choose their own tokenizers "
+                "and make their own split)")
+        return _pick(DataConfig, given, task)
+    _refuse(given, TASK_OPTIONS, "--task only")
+    if "valid" in given and "valid_fraction" in given:
+        raise CLIError("--valid-fraction splits --data; with --valid FILE nothing is split")
     valid = given.get("valid")
-    return _pick(DataConfig, given, task=None, data=str(Path(given["data"]).resolve()),
-                 valid=None if valid is None else str(Path(valid).resolve()))
+    cfg = _pick(DataConfig, given, None, task=None, data=str(Path(given["data"]).resolve()),
+                valid=None if valid is None else str(Path(valid).resolve()))
+    if "vocab_size" in given and "bpe" not in cfg.tokenizer_kinds():
+        raise CLIError("--vocab-size applies to the bpe tokenizer (--tokenize bpe)")
+    return cfg
 
 
-def _load_pairs(cfg: DataConfig) -> tuple[list, list]:
-    """(train pairs, held-out pairs) described by a `DataConfig`."""
+def _tokenizers(cfg: DataConfig) -> tuple[Tokenizer, Tokenizer]:
+    """The (source, target) tokenizers the data asks for, before any bpe model is learnt."""
+    if cfg.task is not None:
+        return task_tokenizers(cfg.task, cfg.source_lang, cfg.target_lang)
+    src, tgt = (Tokenizer(kind, lowercase=cfg.lowercase, vocab_size=cfg.vocab_size)
+                for kind in cfg.tokenizer_kinds())
+    return src, tgt
+
+
+def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
+    """(train pairs, held-out pairs, one line saying where they came from) of a `DataConfig`."""
     if cfg.task is not None:
         pairs = make_task(cfg.task, cfg.num_examples, seed=cfg.seed, min_len=cfg.min_len,
-                          max_len=cfg.max_len)
+                          max_len=cfg.max_len, source_lang=cfg.source_lang,
+                          target_lang=cfg.target_lang)
         train_pairs, valid_pairs = split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed)
-    elif cfg.valid is not None:
-        train_pairs, valid_pairs = load_tsv(cfg.data), load_tsv(cfg.valid)
-    else:
-        train_pairs, valid_pairs = split_pairs(load_tsv(cfg.data), cfg.valid_fraction,
-                                               seed=cfg.seed)
+        return _check_split(train_pairs, valid_pairs, f"{len(pairs):,} generated pairs")
+    corpus = read_tsv(cfg.data)
+    pairs, dropped = select_pairs(corpus.pairs, *_tokenizers(cfg), max_len=cfg.max_len,
+                                  max_pairs=cfg.max_pairs, seed=cfg.seed)
+    summary = f"{cfg.data}: {describe_selection(len(corpus.pairs), dropped, len(pairs))}"
+    if corpus.attributed:
+        summary += (f"; {corpus.attributed:,} lines carry an attribution column (read, not "
+                    "trained on: keep it with the data)")
+    if cfg.valid is not None:
+        return _check_split(pairs, load_tsv(cfg.valid), summary)
+    return _check_split(*split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed), summary)
+
+
+def _check_split(train_pairs: list, valid_pairs: list, summary: str) -> tuple[list, list, str]:
     if not valid_pairs:
         raise CLIError(f"no held-out pairs: {len(train_pairs)} pair(s) are too few to split; "
                        "give more data or --valid FILE")
-    return train_pairs, valid_pairs
+    return train_pairs, valid_pairs, summary
+
+
+def _build_vocabs(cfg: DataConfig, train_pairs: list) -> tuple[Vocab, Vocab]:
+    src_tok, tgt_tok = _tokenizers(cfg)
+    return (Vocab.from_texts([s for s, _ in train_pairs], tokenizer=src_tok,
+                             min_freq=cfg.min_freq),
+            Vocab.from_texts([t for _, t in train_pairs], tokenizer=tgt_tok,
+                             min_freq=cfg.min_freq))
+
+
+def _is_translation(cfg: DataConfig) -> bool:
+    """Score with BLEU and chrF: corpora and the translation tasks."""
+    return cfg.data is not None or cfg.task in TRANSLATION_TASKS
+
+
+def _trained_on(extra: dict[str, Any]) -> DataConfig | None:
+    """The data a checkpoint records having been trained on, if it does."""
+    return DataConfig.from_dict(extra["data"]) if "data" in extra else None
 
 
 def _recorded_data(extra: dict[str, Any], path: Path, advice: str) -> DataConfig:
     """The data a checkpoint was trained on, checked to be still there (else ``advice``)."""
-    if "data" not in extra:
+    cfg = _trained_on(extra)
+    if cfg is None:
         raise CLIError(f"{path} does not record its training data; {advice}")
-    cfg = DataConfig.from_dict(extra["data"])
     for file in (cfg.data, cfg.valid):
         if file is not None and not Path(file).is_file():
             raise CLIError(f"{path} was trained on {file}, which is not there any more "
@@ -293,10 +394,37 @@ def _recorded_data(extra: dict[str, Any], path: Path, advice: str) -> DataConfig
     return cfg
 
 
-def _describe(cfg: DataConfig) -> str:
-    if cfg.task is not None:
-        return f"task {cfg.task} (char)"
-    return f"data {cfg.data} ({cfg.tokenize})"
+def _task_label(cfg: DataConfig) -> str:
+    if cfg.task == "numbers":
+        return (f"task numbers {cfg.source_lang or DEFAULT_SOURCE_LANG} -> "
+                f"{cfg.target_lang or DEFAULT_TARGET_LANG}")
+    return f"data {cfg.data}" if cfg.task is None else f"task {cfg.task}"
+
+
+def _describe(cfg: DataConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> str:
+    return (f"{_task_label(cfg)}, vocabulary {len(src_vocab)} "
+            f"({src_vocab.tokenizer.describe()}) -> {len(tgt_vocab)} "
+            f"({tgt_vocab.tokenizer.describe()})")
+
+
+def _unknown_note(pairs: Sequence[tuple[str, str]], src_vocab: Vocab, tgt_vocab: Vocab) -> str:
+    """"; 3.20 % of the held-out tokens are not in the vocabularies …" for train's data line."""
+    counted = count_unknown(pairs, src_vocab, tgt_vocab)
+    if not counted.unknown:
+        return ""
+    return (f"; {100 * counted.fraction:.2f} % of the held-out tokens are not in the "
+            "vocabularies (read as <unk>)")
+
+
+def _scores(m: dict[str, Any], sep: str) -> str:
+    """``{sep}BLEU 12.34{sep}chrF 56.78`` when the metrics hold them, else ""."""
+    return "" if m.get("bleu") is None else f"{sep}BLEU {m['bleu']:.2f}{sep}chrF {m['chrf']:.2f}"
+
+
+def _verdict(output: str, reference: str, tgt_vocab: Vocab) -> str:
+    """"ok" or "wrong, expected '…'": the reference in the vocabulary's canonical form."""
+    expected = tgt_vocab.canonical(reference)
+    return "ok" if output == expected else f"wrong, expected {expected!r}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,12 +437,21 @@ class _TrainRun(NamedTuple):
     data: DataConfig
     train_pairs: list
     valid_pairs: list
+    summary: str  # where the pairs came from and what was dropped, one line
     src_vocab: Vocab
     tgt_vocab: Vocab
     model: Seq2Seq
     config: TrainConfig
     resumed: TrainState | None  # the stored state of a resumed run
     changes: dict[str, Any]  # what --resume changes in its config (RESUME_CHANGES)
+
+
+class _Shown(NamedTuple):
+    """The first held-out examples, decoded once for attention.png and the printout."""
+
+    src: np.ndarray  # (n, S) padded sources
+    hyps: list[Hypothesis]
+    pairs: list[tuple[str, str]]  # their (source, reference) texts
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -325,23 +462,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     _print_header(run, say)
     train_ids = encode_pairs(run.train_pairs, run.src_vocab, run.tgt_vocab)
     valid_ids = encode_pairs(run.valid_pairs, run.src_vocab, run.tgt_vocab)
+    longest = _longest(train_ids[1])
     how = ({"resume": run.out, **run.changes} if run.resumed else
            {"config": run.config, "out_dir": run.out,
-            "checkpoint_extra": {"data": run.data.to_dict()}})
+            "checkpoint_extra": {"data": run.data.to_dict(), "longest_target": longest}})
     try:
         history = train(run.model, train_ids, valid_ids, progress="quiet" not in given,
                         src_vocab=run.src_vocab, tgt_vocab=run.tgt_vocab,
                         on_epoch_end=_epoch_reporter(run.config.epochs, say), **how)
     except TrainingInterrupted as stop:
-        files = _finish(run, stop.history, valid_ids, started, "interrupted")
+        files = _finish(run, stop.history, started, "interrupted",
+                        _shown(run, valid_ids, longest))
         print(f"{PROG}: {stop}; saved {run.out}/: {', '.join(files)}", file=sys.stderr)
         print(f"resume with: {PROG} train --resume {shlex.quote(str(run.out))}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except TrainingDiverged as diverged:
-        _finish(run, diverged.history, None, started, "diverged")
+        _finish(run, diverged.history, started, "diverged", None)
         raise
-    files = _finish(run, history, valid_ids, started, "complete")
-    _print_summary(run, history, files, valid_ids, started, "quiet" not in given)
+    shown = _shown(run, valid_ids, longest)
+    files = _finish(run, history, started, "complete", shown)
+    _print_summary(run, history, files, started, shown if "quiet" not in given else None)
     return 0
 
 
@@ -351,18 +491,17 @@ def _new_run(given: dict[str, Any]) -> _TrainRun:
     if out is not None and not force:
         _refuse_non_empty(out)  # before the data is made: a refusal should not take seconds
     data = _data_config(given)
-    config = _pick(TrainConfig, given)
-    train_pairs, valid_pairs = _load_pairs(data)
-    src_vocab = Vocab.from_texts([s for s, _ in train_pairs], tokenizer=data.tokenize)
-    tgt_vocab = Vocab.from_texts([t for _, t in train_pairs], tokenizer=data.tokenize)
+    config = _pick(TrainConfig, given, data.task, bleu=_is_translation(data))
+    train_pairs, valid_pairs, summary = _load_pairs(data)
+    src_vocab, tgt_vocab = _build_vocabs(data, train_pairs)
     attention = given.get("attention", ModelConfig.attention)
-    model_config = _pick(ModelConfig, given, src_vocab_size=len(src_vocab),
+    model_config = _pick(ModelConfig, given, data.task, src_vocab_size=len(src_vocab),
                          tgt_vocab_size=len(tgt_vocab),
                          attention=None if attention == "none" else attention)
     model = Seq2Seq.from_config(model_config.to_dict())
     out = new_run_dir() if out is None else claim_run_dir(out, replace=force)
-    return _TrainRun(out, data, train_pairs, valid_pairs, src_vocab, tgt_vocab, model, config,
-                     None, {})
+    return _TrainRun(out, data, train_pairs, valid_pairs, summary, src_vocab, tgt_vocab, model,
+                     config, None, {})
 
 
 def _refuse_non_empty(out: Path) -> None:
@@ -397,19 +536,21 @@ def _resumed_run(given: dict[str, Any]) -> _TrainRun:
                        f"{state.epoch} to train longer")
     data = _recorded_data(extra, out / CHECKPOINT_NAME,
                           "put it back there: resuming needs the same pairs")
-    train_pairs, valid_pairs = _load_pairs(data)
-    return _TrainRun(out, data, train_pairs, valid_pairs, src_vocab, tgt_vocab, model, config,
-                     state, changes)
+    train_pairs, valid_pairs, summary = _load_pairs(data)
+    return _TrainRun(out, data, train_pairs, valid_pairs, summary, src_vocab, tgt_vocab, model,
+                     config, state, changes)
 
 
 def _print_header(run: _TrainRun, say: Callable[..., None]) -> None:
     c, cfg = run.model.config, run.config
     features = [f for f, on in (("bidirectional", c["bidirectional"]),
                                 ("reversed source", c["reverse_source"]),
-                                ("input feeding", c["input_feeding"])) if on]
-    say(f"{PROG} train: {_describe(run.data)}, {len(run.train_pairs):,} training / "
-        f"{len(run.valid_pairs):,} held-out pairs, vocabulary {len(run.src_vocab)} -> "
-        f"{len(run.tgt_vocab)}")
+                                ("input feeding", c["input_feeding"]),
+                                (f"{c['num_layers']} layers", c["num_layers"] > 1),
+                                (f"dropout {c['dropout']:g}", c["dropout"] > 0)) if on]
+    say(f"{PROG} train: {_describe(run.data, run.src_vocab, run.tgt_vocab)}")
+    say(f"data: {run.summary}; {len(run.train_pairs):,} training / {len(run.valid_pairs):,} "
+        f"held-out pairs{_unknown_note(run.valid_pairs, run.src_vocab, run.tgt_vocab)}")
     say(f"model: {c['cell']} encoder-decoder, {c['attention'] or 'no'} attention"
         f"{''.join(', ' + f for f in features)}, E={c['embed_dim']} H={c['hidden_dim']}, "
         f"{run.model.num_params():,} parameters ({run.model.dtype})")
@@ -424,26 +565,32 @@ def _print_header(run: _TrainRun, say: Callable[..., None]) -> None:
 
 def _epoch_reporter(epochs: int, say: Callable[..., None]) -> Callable[..., None]:
     def report(epoch: int, m: dict[str, Any], _history: History) -> None:
-        bleu = "" if m["bleu"] is None else f"  BLEU {m['bleu']:5.2f}"
         say(f"epoch {epoch:>2}/{epochs}  train loss {m['train_loss']:.4f}  held-out loss "
             f"{m['valid_loss']:.4f}  exact match {100 * m['exact_match']:6.2f} %  token accuracy "
-            f"{100 * m['token_accuracy']:6.2f} %{bleu}  lr {m['lr']:.3g}  ({m['time']:.1f} s)",
-            flush=True)
+            f"{100 * m['token_accuracy']:6.2f} %{_scores(m, '  ')}  lr {m['lr']:.3g}  "
+            f"({m['time']:.1f} s)", flush=True)
 
     return report
 
 
-def _finish(run: _TrainRun, history: History, valid_ids: tuple | None, started: float,
-            status: str) -> list[str]:
-    """Write metrics.json and the figures (attention.png needs ``valid_ids``); return the
+def _shown(run: _TrainRun, valid_ids: tuple, longest_target: int, n: int = 5) -> _Shown:
+    """The first ``n`` held-out examples and the model's greedy outputs for them."""
+    src = pad_sequences(valid_ids[0][:n])
+    hyps = greedy_decode(run.model, src, max_len=_step_limit(src, longest_target))
+    return _Shown(src, hyps, run.valid_pairs[:n])
+
+
+def _finish(run: _TrainRun, history: History, started: float, status: str,
+            shown: _Shown | None) -> list[str]:
+    """Write metrics.json and the figures (attention.png of the ``shown`` examples); return the
     names of the run's files."""
     write_metrics(run.out, _metrics(run, history, started, status))
     if history.steps_done:
         _save(_plots().plot_training(history.to_dict()), run.out / "training.png")
-    if valid_ids is not None and run.model.attention is not None:
-        src, hyps = _decoded_examples(run.model, valid_ids, 4)
-        examples = [_attention_example(h, row, run.src_vocab, run.tgt_vocab)
-                    for h, row in zip(hyps, src, strict=True)]
+    if shown is not None and run.model.attention is not None:
+        examples = [_attention_example(h, row, run.src_vocab, run.tgt_vocab, source, reference)
+                    for h, row, (source, reference) in zip(shown.hyps[:4], shown.src[:4],
+                                                           shown.pairs[:4], strict=True)]
         _save(_plots().plot_attention_grid(examples, ncols=2,
                                            suptitle="Attention on held-out examples"),
               run.out / "attention.png")
@@ -483,29 +630,22 @@ def _checkpoint_epochs(out: Path, history: History) -> dict[str, Any]:
     return held
 
 
-def _print_summary(run: _TrainRun, history: History, files: list[str], valid_ids: tuple,
-                   started: float, examples: bool) -> None:
+def _print_summary(run: _TrainRun, history: History, files: list[str], started: float,
+                   shown: _Shown | None) -> None:
+    """The final and best held-out scores, the files written and (unless None) ``shown``."""
     final, best = history.epoch_record(-1), history.best_epoch()
-    bleu = "" if final["bleu"] is None else f", BLEU {final['bleu']:.2f}"
     print(f"held-out after epoch {final['epoch']}: exact match "
           f"{100 * final['exact_match']:.2f} %, token accuracy "
-          f"{100 * final['token_accuracy']:.2f} %{bleu} on {len(run.valid_pairs):,} pairs; "
-          f"best: epoch {best}, {100 * history.valid_exact_match[best - 1]:.2f} % (best.npz); "
+          f"{100 * final['token_accuracy']:.2f} %{_scores(final, ', ')} on "
+          f"{len(run.valid_pairs):,} pairs; best: epoch {best}, "
+          f"{100 * history.valid_exact_match[best - 1]:.2f} % (best.npz); "
           f"wall time {time.perf_counter() - started:.0f} s")
     print(f"wrote {run.out}/: {', '.join(files)}")
-    if examples:
+    if shown is not None:
         print("examples (held-out):")
-        _, hyps = _decoded_examples(run.model, valid_ids, 5)
-        for (s, t), hyp in zip(run.valid_pairs[:5], hyps, strict=True):
+        for (s, t), hyp in zip(shown.pairs, shown.hyps, strict=True):
             out_text = run.tgt_vocab.decode_text(hyp.tokens)
-            mark = "ok" if out_text == t else f"wrong, expected {t!r}"
-            print(f"  {s!r} -> {out_text!r}  ({mark})")
-
-
-def _decoded_examples(model: Seq2Seq, valid_ids: tuple, n: int) -> tuple[np.ndarray, list]:
-    """The first ``n`` held-out sources, padded, and their greedy outputs."""
-    src = pad_sequences(valid_ids[0][:n])
-    return src, greedy_decode(model, src)
+            print(f"  {s!r} -> {out_text!r}  ({_verdict(out_text, t, run.tgt_vocab)})")
 
 
 def _plots():
@@ -530,14 +670,17 @@ def _save(fig: Any, path: Path) -> Path:
         plt.close(fig)  # a long-lived process (tests, notebooks) must not pile up figures
 
 
-def _attention_example(hyp: Hypothesis, src_row: np.ndarray, src_vocab: Vocab,
-                       tgt_vocab: Vocab) -> tuple[np.ndarray, list[str], list[str]]:
-    """(weights, source labels, output labels) for one hypothesis; the ``</s>`` step included."""
+def _attention_example(hyp: Hypothesis, src_row: np.ndarray, src_vocab: Vocab, tgt_vocab: Vocab,
+                       source: str, reference: str | None = None) -> tuple:
+    """The fields of a ``plots.AttentionExample``: (weights, source labels, output labels, source
+    text, output text, canonical reference or None); the ``</s>`` step included."""
     src_tokens = [src_vocab.id_to_token(int(i)) for i in src_row[src_row != 0]]
     out_tokens = [tgt_vocab.id_to_token(int(i)) for i in hyp.tokens]
     if hyp.finished:
         out_tokens.append("</s>")
-    return hyp.attention, src_tokens, out_tokens
+    ref = None if reference is None else tgt_vocab.canonical(reference)
+    return (hyp.attention, src_tokens, out_tokens, src_vocab.canonical(source),
+            tgt_vocab.decode_text(hyp.tokens), ref)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,44 +694,80 @@ def _load(path: Path) -> tuple[Seq2Seq, Vocab, Vocab, dict]:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    model, src_vocab, tgt_vocab, _ = _load(args.checkpoint)
+    """Translate each input; a bad input gets an error line and an empty output line in its
+    place, so outputs stay in line with inputs; exit status 1 if any input failed."""
+    model, src_vocab, tgt_vocab, extra = _load(args.checkpoint)
     texts = args.text if args.text else [line.rstrip("\r\n") for line in sys.stdin]
-    texts = [t.strip() for t in texts]
-    if not args.text:
-        texts = [t for t in texts if t]  # blank stdin lines are skipped
-    if not texts:
+    if not any(t.strip() for t in texts):
         raise CLIError("no input text: give TEXT arguments or lines on stdin")
-    ids = []
-    for i, text in enumerate(texts, start=1):
-        if not text:
-            raise CLIError(f"input {i} is empty")
-        try:
-            ids.append(src_vocab.encode(text, unknown="error"))
-        except ValueError as e:
-            raise CLIError(f"input {i} ({text!r}): {e}; the model cannot read it") from None
-        if len(ids[-1]) == 0:
-            raise CLIError(f"input {i} ({text!r}) has no tokens")
     if (args.show_attention or args.plot) and model.attention is None:
         raise CLIError("this model has no attention to show (it was trained with "
                        "--attention none)")
-    src = pad_sequences(ids)
-    if args.beam == 1:
-        hyps = greedy_decode(model, src, max_len=args.max_len)
-    else:
-        hyps = beam_search(model, src, beam=args.beam, max_len=args.max_len,
-                           length_penalty=args.length_penalty)
+    ids, problems = _read_inputs(texts, src_vocab, args.unknown)
+    hyps = {}
+    if ids:
+        src = pad_sequences(list(ids.values()))
+        max_len = args.max_len or _step_limit(src, extra.get("longest_target"))
+        hyps = dict(zip(ids, _decode(model, src, max_len, args), strict=True))
     examples = []
-    for hyp, row in zip(hyps, src, strict=True):
-        print(tgt_vocab.decode_text(hyp.tokens))
+    for i, text in enumerate(texts, start=1):
+        if i in problems:
+            print(f"{PROG}: {problems[i]}", file=sys.stderr, flush=True)
+        if i not in hyps:
+            print(flush=True)  # a blank or failed input keeps its line
+            continue
+        print(tgt_vocab.decode_text(hyps[i].tokens), flush=True)
         if args.show_attention or args.plot:
-            examples.append(_attention_example(hyp, row, src_vocab, tgt_vocab))
+            row = pad_sequences([ids[i]])[0]
+            examples.append(_attention_example(hyps[i], row, src_vocab, tgt_vocab, text))
         if args.show_attention:
-            print(attention_table(*examples[-1]))
+            print(attention_table(*examples[-1][:3]))
             print()
-    if args.plot:
+    if args.plot and examples:
         written = _save(_plots().plot_attention_grid(examples, ncols=2), args.plot)
         print(f"wrote {written}", file=sys.stderr)
-    return 0
+    failed = sum(i not in ids for i in problems)
+    return EXIT_SOME_FAILED if failed else 0
+
+
+def _read_inputs(texts: Sequence[str], src_vocab: Vocab,
+                 unknown: str) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+    """Ids of each readable input (1-based), and a warning or error message per input that has
+    unknown tokens; blank inputs have neither."""
+    ids, problems = {}, {}
+    for i, text in enumerate(texts, start=1):
+        if not text.strip():
+            continue
+        missing = src_vocab.unknown(text)
+        shown = ", ".join(repr(t) for t in missing)
+        if missing and unknown == "error":
+            problems[i] = (f"error: input {i} ({text!r}): {len(missing)} token(s) not in the "
+                           f"vocabulary: {shown}; the model cannot read it")
+            continue
+        if missing:
+            problems[i] = (f"warning: input {i}: {len(missing)} token(s) not in the vocabulary, "
+                           f"read as <unk>: {shown}")
+        ids[i] = src_vocab.encode(text)
+    return ids, problems
+
+
+def _decode(model: Seq2Seq, src: np.ndarray, max_len: int,
+            args: argparse.Namespace) -> list[Hypothesis]:
+    if args.beam == 1:
+        return greedy_decode(model, src, max_len=max_len)
+    return beam_search(model, src, beam=args.beam, max_len=max_len,
+                       length_penalty=args.length_penalty)
+
+
+def _longest(tgt_ids: Sequence[np.ndarray]) -> int:
+    """Decoder steps of the longest training target (its tokens and ``</s>``)."""
+    return max(len(t) for t in tgt_ids) - 1
+
+
+def _step_limit(src: np.ndarray, longest_target: int | None) -> int:
+    """Decoder steps allowed: 2·S + 10, or more when training targets were longer (word sources
+    with character targets, e.g. numbers en -> de: 10 words, 60 letters)."""
+    return max(default_max_len(src), (longest_target or 0) + 10)
 
 
 def attention_table(weights: np.ndarray, src_tokens: Sequence[str],
@@ -596,10 +775,10 @@ def attention_table(weights: np.ndarray, src_tokens: Sequence[str],
     """Attention as text: one row per output token, one column per source token, in percent.
 
     Columns are aligned by how many terminal cells a label takes, so wide (CJK) characters,
-    which take two, line up with the numbers below them.
+    which take two, line up with the numbers below them; a space token reads ``␣``.
     """
-    src_labels = [repr(t)[1:-1] if t.strip() else "␣" for t in src_tokens]
-    out_labels = [t if t.strip() else "␣" for t in out_tokens]
+    src_labels = [show_token(repr(t)[1:-1]) for t in src_tokens]
+    out_labels = [show_token(t) for t in out_tokens]
     width = max(3, *(display_width(s) for s in src_labels))
     first = max(4, *(display_width(t) for t in out_labels))
     lines = [" " * first + " " + " ".join(_pad(s, width, right=True) for s in src_labels)]
@@ -624,24 +803,63 @@ def _pad(text: str, width: int, right: bool = False) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model, src_vocab, tgt_vocab, extra = _load(args.checkpoint)
+    trained_on = _trained_on(extra)
+    if args.task != "numbers" and (args.source_lang or args.target_lang):
+        raise CLIError("--source-lang and --target-lang apply to --task numbers only")
     if args.data is not None:
-        pairs, what = load_tsv(args.data), str(args.data)
+        pairs, what, translation = load_tsv(args.data), str(args.data), True
     elif args.task is not None:
+        asked = DataConfig(task=args.task, **_evaluation_languages(args, trained_on))
         pairs = make_task(args.task, args.num_examples, seed=args.seed, min_len=args.min_len,
-                          max_len=args.max_len)
+                          max_len=args.max_len, source_lang=asked.source_lang,
+                          target_lang=asked.target_lang)
         what = f"fresh {args.task} pairs (seed {args.seed})"
+        translation = _is_translation(asked)
+        if trained_on is not None and _task_label(trained_on) != _task_label(asked):
+            _warn(f"the model was trained on {_task_label(trained_on)}, not on "
+                  f"{_task_label(asked)}")
     else:
         data = _recorded_data(extra, args.checkpoint, "give the pairs to score with --data "
                               "FILE.tsv (or --task)")
-        pairs = _load_pairs(data)[1]
-        what = "the held-out split used in training"
-    src_ids, tgt_ids = encode_pairs(pairs, src_vocab, tgt_vocab)  # unseen tokens -> <unk>
+        pairs, what = _load_pairs(data)[1], "the held-out split used in training"
+        translation = _is_translation(data)
+    _check_unknown(pairs, src_vocab, tgt_vocab, args.unknown)
+    src_ids, tgt_ids = encode_pairs(pairs, src_vocab, tgt_vocab)  # unknown tokens -> <unk>
     res = evaluate(model, src_ids, tgt_ids, batch_size=args.batch_size, tgt_vocab=tgt_vocab,
-                   bleu=tgt_vocab.tokenizer == "word")
+                   bleu=translation, references=[tgt_vocab.canonical(t) for _, t in pairs])
     print(f"evaluated on {what}: {res['n']:,} pairs")
     print(f"exact match     {100 * res['exact_match']:.2f} %")
     print(f"token accuracy  {100 * res['token_accuracy']:.2f} %")
     print(f"loss            {res['loss']:.4f} nats/token")
     if res["bleu"] is not None:
         print(f"BLEU            {res['bleu']:.2f}")
+        print(f"chrF            {res['chrf']:.2f}")
     return 0
+
+
+def _evaluation_languages(args: argparse.Namespace,
+                          trained_on: DataConfig | None) -> dict[str, Any]:
+    """numbers languages for ``evaluate --task``: the options, else those the model learnt."""
+    if args.task != "numbers":
+        return {}
+    same = trained_on is not None and trained_on.task == "numbers"
+    return {"source_lang": args.source_lang or (trained_on.source_lang if same else None),
+            "target_lang": args.target_lang or (trained_on.target_lang if same else None)}
+
+
+def _check_unknown(pairs: Sequence[tuple[str, str]], src_vocab: Vocab, tgt_vocab: Vocab,
+                   mode: str) -> None:
+    """Say (or, with ``--unknown error``, refuse) when the data holds tokens the model lacks."""
+    counted = count_unknown(pairs, src_vocab, tgt_vocab)
+    if not counted.unknown:
+        return
+    common = ", ".join(f"{t!r} ({n})" for t, n in counted.counts.most_common(5))
+    share = (f"{counted.unknown:,} of {counted.total:,} tokens ({100 * counted.fraction:.1f} %) "
+             f"are not in the model's vocabularies, most often {common}")
+    if mode == "error":
+        raise CLIError(f"{share}; --unknown unk would read them as <unk>")
+    _warn(f"{share}; read as <unk>, and a reference token the model cannot write is never "
+          "counted right")
+    if counted.fraction > UNKNOWN_WARNING_FRACTION:
+        _warn(f"more than {100 * UNKNOWN_WARNING_FRACTION:.0f} % of the tokens are unknown: this "
+              "data is probably not what the model was trained for")

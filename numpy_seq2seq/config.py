@@ -5,7 +5,12 @@ In the manner of nanoGPT's ``GPTConfig``, one frozen dataclass per concern, one 
 * `ModelConfig`: the architecture. `Seq2Seq`'s constructor takes the same names and its defaults
   from here; ``model.config`` holds the same keys.
 * `TrainConfig`: how `train` runs (it takes one, or any of its fields as keywords).
-* `DataConfig`: which pairs a command-line run trains on and how they are split.
+* `DataConfig`: which pairs a command-line run trains on, how their text is split into tokens,
+  which pairs are kept and how they are split.
+
+A built-in task may differ from these defaults in a few settings (the numbers task trains 10
+epochs): `data.tasks.TASK_DEFAULTS` lists them by field name, and `for_task` applies them under
+the values given.
 
 Each field is ``name: type = option(default, help, number)``. The command line builds its
 options from these fields (help text and printed default come from here, and a numeric option's
@@ -22,15 +27,17 @@ from typing import Any
 
 from .checks import Number
 from .data.corpus import DEFAULT_VALID_FRACTION
-from .data.tasks import DEFAULT_TASK
+from .data.tasks import DEFAULT_TASK, TASK_DEFAULTS
+from .data.tokenize import DEFAULT_BPE_VOCAB_SIZE
 from .optim import OPTIMIZERS
 from .threads import DEFAULT_THREADS
 
-__all__ = ["DataConfig", "ModelConfig", "TrainConfig", "option"]
+__all__ = ["DataConfig", "ModelConfig", "TrainConfig", "option", "task_defaults"]
 
 POSITIVE_INT = Number(int, low=1)
 NON_NEGATIVE_INT = Number(int, low=0)
 POSITIVE = Number(float, low=0, low_open=True)
+DROPOUT = Number(float, low=0, high=1, high_open=True)  # a probability, 1 would drop everything
 DEFAULT_SEED = 0  # one seed for data, split, initialisation and batch order on the command line
 
 
@@ -64,9 +71,21 @@ class _Config:
         return asdict(self)  # type: ignore[call-overload]
 
     @classmethod
+    def for_task(cls, task: str | None, /, **given: Any) -> Any:
+        """The config with the ``given`` values; a field not given takes the task's own default
+        (`data.tasks.TASK_DEFAULTS`) if it has one, else the class's."""
+        return cls(**{**task_defaults(cls, task), **given})
+
+    @classmethod
     def spec(cls, name: str) -> Field:
         """The dataclass field ``name``: its ``default`` and ``metadata`` (help, number)."""
         return next(f for f in fields(cls) if f.name == name)  # type: ignore[arg-type]
+
+
+def task_defaults(cls: type, task: str | None) -> dict[str, Any]:
+    """The fields of config class ``cls`` in which built-in ``task`` has a default of its own."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in TASK_DEFAULTS.get(task or "", {}).items() if k in names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,16 +101,21 @@ class ModelConfig(_Config):
     hidden_dim: int = option(64, "H, the size of the decoder state and of the encoder states "
                              "it attends to", POSITIVE_INT)
     cell: str = option("lstm", "the recurrent cell of encoder and decoder")
-    attention: str | None = option("general", "Luong's score (none: the decoder sees only "
-                                   "the encoder's final state)")
+    attention: str | None = option("general", "Luong's score (dot, general, concat) or "
+                                   "bahdanau (none: the decoder sees only the encoder's final "
+                                   "state)")
     bidirectional: bool = option(False, "the encoder reads both ways, H/2 units each")
     reverse_source: bool = option(False, "read each source backwards (Sutskever et al. 2014)")
     input_feeding: bool = option(False, "feed the attentional state to the next decoder step "
                                  "(Luong et al. 2015)")
-    attention_dim: int | None = option(None, "A, the concat score's hidden size (None: H)",
-                                       POSITIVE_INT)
+    attention_dim: int | None = option(None, "A, the concat and bahdanau scores' hidden size "
+                                       "(None: H)", POSITIVE_INT)
     dtype: str = option("float32", "float32 to train, float64 for gradient checks")
     seed: int = option(DEFAULT_SEED, "seeds the initialisation", NON_NEGATIVE_INT)
+    num_layers: int = option(1, "stacked recurrent layers in the encoder and in the decoder",
+                             POSITIVE_INT)
+    dropout: float = option(0.0, "dropout on the embeddings, between stacked layers and before "
+                            "the output layer, while training", DROPOUT)
 
 
 @dataclass(frozen=True)
@@ -111,13 +135,14 @@ class TrainConfig(_Config):
     lr_decay: float = option(0.5, "multiply the learning rate by this after an epoch whose "
                              "held-out loss is not the lowest so far; 1 keeps it constant",
                              Number(float, low=0, high=1, low_open=True))
-    seed: int = option(DEFAULT_SEED, "seeds the batch order (on the command line also the "
-                       "data, the split and the initialisation)", NON_NEGATIVE_INT)
+    seed: int = option(DEFAULT_SEED, "seeds the batch order and the dropout masks (on the "
+                       "command line also the data, the split and the initialisation)",
+                       NON_NEGATIVE_INT)
     bucket: bool = option(True, "batch pairs of similar length together (less padding)")
     eval_batch_size: int = option(256, "rows decoded at once when scoring held-out pairs",
                                   POSITIVE_INT)
-    bleu: bool | None = option(None, "score BLEU after each epoch (None: only when the target "
-                               "vocabulary is word-level)")
+    bleu: bool | None = option(None, "score BLEU and chrF after each epoch (None: unless the "
+                               "target vocabulary is char-level)")
     threads: int | None = option(DEFAULT_THREADS, "BLAS threads while training, see "
                                  "threads.py (None: leave the process's setting)", POSITIVE_INT)
 
@@ -133,19 +158,37 @@ class DataConfig(_Config):
     """The pairs of a command-line run: a built-in task or a TSV corpus (exactly one)."""
 
     task: str | None = option(DEFAULT_TASK, "a built-in task, generated from the seed")
-    data: str | None = option(None, "a corpus of 'source<TAB>target' lines (stored absolute)")
+    data: str | None = option(None, "a corpus of 'source<TAB>target[<TAB>attribution]' lines "
+                              "(stored absolute)")
     valid: str | None = option(None, "held-out pairs for data (if not given: hold out "
                                "valid_fraction of data)")
-    tokenize: str = option("char", "how data text is split into tokens (tasks are char-level)")
+    # how corpus text becomes tokens (a task's tokenizers are its own: data.tasks)
+    tokenize: str = option("char", "how data text is split into tokens, both sides")
+    src_tokenize: str | None = option(None, "the sources' tokenizer (if not given: tokenize)")
+    tgt_tokenize: str | None = option(None, "the targets' tokenizer (if not given: tokenize)")
+    lowercase: bool = option(False, "lowercase data text (sources and targets)")
+    vocab_size: int = option(DEFAULT_BPE_VOCAB_SIZE, "subword pieces per bpe side",
+                             Number(int, low=2))
+    # which pairs
+    source_lang: str | None = option(None, "numbers task: the inputs' language (if not given: "
+                                     "en)")
+    target_lang: str | None = option(None, "numbers task: the outputs' language (if not given: "
+                                     "fr)")
     num_examples: int = option(20000, "pairs to generate for a task", POSITIVE_INT)
-    min_len: int | None = option(None, "shortest toy-task input (if not given: the task's own)",
+    min_len: int | None = option(None, "shortest task input, in digits for numbers and "
+                                 "addition (if not given: the task's own; dates has none)",
                                  POSITIVE_INT)
-    max_len: int | None = option(None, "longest toy-task input (if not given: the task's own)",
-                                 POSITIVE_INT)
+    max_len: int | None = option(None, "longest task input, as min_len; for data: drop pairs "
+                                 "with a side of more tokens", POSITIVE_INT)
+    max_pairs: int | None = option(None, "use at most this many pairs of data (a seeded random "
+                                   "sample)", POSITIVE_INT)
+    min_freq: int = option(1, "a token seen fewer times in the training pairs becomes <unk>",
+                           POSITIVE_INT)
     valid_fraction: float = option(DEFAULT_VALID_FRACTION, "share of the pairs held out when "
                                    "there is no valid file", Number(float, low=0, high=1,
                                                                     low_open=True, high_open=True))
-    seed: int = option(DEFAULT_SEED, "seeds the task's pairs and the split", NON_NEGATIVE_INT)
+    seed: int = option(DEFAULT_SEED, "seeds the task's pairs, the max_pairs sample and the split",
+                       NON_NEGATIVE_INT)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -155,7 +198,20 @@ class DataConfig(_Config):
 
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> DataConfig:
-        # a corpus run of format version 1 stored no "task" key (today's default is a task)
+        stored = dict(stored)
+        # a corpus run of numpy_seq2seq 0.1 stored no "task" key (today's default is a task)
         if "data" in stored and "task" not in stored:
-            stored = {**stored, "task": None}
+            stored["task"] = None
+        # before DataConfig, a side's tokenizer was stored as {"kind", "lowercase", "vocab_size"}
+        for side in ("src_tokenize", "tgt_tokenize"):
+            if isinstance(stored.get(side), dict):
+                tokenizer = stored[side]
+                stored[side] = tokenizer["kind"]
+                for key in ("lowercase", "vocab_size"):
+                    if key in tokenizer:
+                        stored[key] = tokenizer[key]
         return super().from_dict(stored)
+
+    def tokenizer_kinds(self) -> tuple[str, str]:
+        """The (source, target) tokenizer kinds of a corpus."""
+        return self.src_tokenize or self.tokenize, self.tgt_tokenize or self.tokenize

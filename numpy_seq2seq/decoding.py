@@ -96,10 +96,11 @@ def _check(model: Seq2Seq, src: Any, max_len: int | None, length_penalty: float)
 
 def _repeat_rows(enc: Encoded, k: int) -> Encoded:
     """Each row of ``enc`` repeated k times in place: row n becomes rows n·k … n·k+k-1."""
-    return type(enc)(
-        np.repeat(enc.states, k, axis=0),  # (N·K, S, H)
-        np.repeat(enc.mask, k, axis=0),  # (N·K, S)
-        tuple(np.repeat(s, k, axis=0) for s in enc.state0),  # (N·K, H) each
+    return enc._replace(
+        states=np.repeat(enc.states, k, axis=0),  # (N·K, S, H)
+        mask=np.repeat(enc.mask, k, axis=0),  # (N·K, S)
+        state0=tuple(np.repeat(s, k, axis=0) for s in enc.state0),  # (N·K, H) each
+        keys=None if enc.keys is None else np.repeat(enc.keys, k, axis=0),  # (N·K, S, A)
     )
 
 
@@ -236,9 +237,9 @@ def beam_search(
         w_new = None if w is None else w.reshape(N, K, S)
         for n in np.nonzero(~done)[0].tolist():
             live = 0
-            for rank, c in enumerate(top[n].tolist()):
-                b, v = divmod(c, V)
-                score = cand[n, c]
+            for rank, ext in enumerate(top[n].tolist()):
+                b, v = divmod(ext, V)  # the extension of beam b by token v
+                score = cand[n, ext]
                 if v == EOS_ID:
                     if rank < K and np.isfinite(score):
                         hist = None if w_new is None else np.concatenate(

@@ -151,8 +151,18 @@ def check_gradients(
     return report
 
 
-def check_model(model, src, tgt, h: float = 1e-5, max_coords: int | None = 40, seed: int = 0):
+def check_model(
+    model, src, tgt, h: float = 1e-5, max_coords: int | None = 40, seed: int = 0,
+    dropout_seed: int | None = None,
+):
     """Check every parameter gradient of a float64 ``Seq2Seq`` on one batch.
+
+    Parameters
+    ----------
+    dropout_seed : int, optional
+        Check the model with dropout active: every pass (the analytic one and each perturbed
+        one) gets a fresh generator seeded with this, so all of them draw the same masks and
+        differentiate one and the same function. None: no dropout.
 
     Returns
     -------
@@ -160,9 +170,14 @@ def check_model(model, src, tgt, h: float = 1e-5, max_coords: int | None = 40, s
     """
     if model.dtype != np.float64:
         raise ValueError(f"build the model with dtype=np.float64 to check it, got {model.dtype}")
-    _, grads = model.loss_and_grads(src, tgt)
+
+    def rng() -> np.random.Generator | None:
+        return None if dropout_seed is None else np.random.default_rng(dropout_seed)
+
+    _, grads = model.loss_and_grads(src, tgt, rng=rng())
     return check_gradients(
-        lambda: model.loss(src, tgt), model.params, grads, h=h, max_coords=max_coords, seed=seed
+        lambda: model.loss(src, tgt, rng=rng()), model.params, grads, h=h,
+        max_coords=max_coords, seed=seed,
     )
 
 

@@ -44,6 +44,7 @@ class History:
     valid_exact_match: list[float] = field(default_factory=list)  # without held-out data
     valid_token_accuracy: list[float] = field(default_factory=list)
     valid_bleu: list[float] = field(default_factory=list)  # empty unless BLEU was computed
+    valid_chrf: list[float] = field(default_factory=list)  # computed with BLEU
     max_norm: float | None = None  # the clipping threshold (None: no clipping)
 
     @property
@@ -56,9 +57,9 @@ class History:
 
     def epoch_record(self, i: int) -> dict[str, Any]:
         """Epoch ``i``'s numbers (``-1``: the last): ``epoch``, ``step`` (its last),
-        ``train_loss``, ``valid_loss``, ``exact_match``, ``token_accuracy``, ``bleu``, ``lr``
-        (after the epoch's decay) and ``time`` (seconds); held-out ones None without held-out
-        data."""
+        ``train_loss``, ``valid_loss``, ``exact_match``, ``token_accuracy``, ``bleu``, ``chrf``,
+        ``lr`` (after the epoch's decay) and ``time`` (seconds); held-out ones None without
+        held-out data (BLEU and chrF also when not computed)."""
         i = range(self.epochs_done)[i]
 
         def held_out(values: list[float]) -> float | None:
@@ -68,7 +69,8 @@ class History:
                 "train_loss": self.train_loss[i], "valid_loss": held_out(self.valid_loss),
                 "exact_match": held_out(self.valid_exact_match),
                 "token_accuracy": held_out(self.valid_token_accuracy),
-                "bleu": held_out(self.valid_bleu), "lr": self.epoch_lr[i],
+                "bleu": held_out(self.valid_bleu), "chrf": held_out(self.valid_chrf),
+                "lr": self.epoch_lr[i],
                 "time": self.epoch_time[i]}
 
     def best_epoch(self) -> int | None:
@@ -89,7 +91,8 @@ class History:
         ``param_grad_norms=False`` leaves out the per-parameter norms (the bulk of the data).
         """
         d = asdict(self)
-        for key in ("valid_loss", "valid_exact_match", "valid_token_accuracy", "valid_bleu"):
+        for key in ("valid_loss", "valid_exact_match", "valid_token_accuracy", "valid_bleu",
+                    "valid_chrf"):
             if not d[key]:
                 d[key] = None
         if not param_grad_norms:

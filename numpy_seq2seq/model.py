@@ -1,11 +1,12 @@
-"""Seq2Seq: an encoder–decoder RNN with optional Luong attention, owning its parameters.
+"""Seq2Seq: an encoder–decoder RNN with optional Luong or Bahdanau attention, owning its
+parameters.
 
 The model composes the pure functions of ``numpy_seq2seq.functional``; it keeps the parameters
 in one dict (``model.params``, live: edit an array and the model changes) and returns gradients
 in a dict with the same keys and shapes. See ``docs/architecture.md`` for the parameter table.
 
 Letters: N batch, S source length, T target length, E embedding, H hidden, A attention size,
-V vocabulary, G gates.
+V vocabulary, G gates, k stacked layers.
 """
 
 from __future__ import annotations
@@ -15,24 +16,31 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .checks import check_int
-from .config import ModelConfig
-from .functional.attention import SCORES, attention_forward
-from .functional.decoder import decoder_backward, decoder_forward
+from .config import DROPOUT, ModelConfig
+from .functional.attention import SCORES
+from .functional.bahdanau import BAHDANAU, bahdanau_keys_forward
+from .functional.decoder import decoder_backward, decoder_forward, decoder_step_forward
 from .functional.encoder import encoder_backward, encoder_forward
+from .functional.layers import dropout_mask
+from .functional.params import layer_prefix, with_prefix
 from .functional.recurrent import CELLS, cell_param_shapes
 from .functional.softmax import cross_entropy_backward, cross_entropy_forward
 
 CELL_CHOICES = tuple(CELLS)  # ("rnn", "gru", "lstm")
-ATTENTION_CHOICES = (None, *SCORES)  # (None, "dot", "general", "concat")
+# (None, "dot", "general", "concat", "bahdanau"): no attention, Luong's three scores, Bahdanau
+ATTENTION_CHOICES = (None, *SCORES, BAHDANAU)
 DTYPE_CHOICES = ("float32", "float64")
 
 
 class Encoded(NamedTuple):
     """What the decoder needs from the encoder at inference time."""
 
-    states: np.ndarray  # (N, S, H) encoder states h̄_s
+    states: np.ndarray  # (N, S, H) top-layer encoder states h̄_s
     mask: np.ndarray  # (N, S) bool, False at padding
-    state0: tuple  # the decoder's initial state: (h,) or (h, c), each (N, H)
+    # the decoder's initial state, flat, layer after layer: (h,) or (h, c) per layer, each
+    # (N, H); with one layer exactly (h,) or (h, c)
+    state0: tuple
+    keys: np.ndarray | None = None  # (N, S, A) h̄_s W_k, Bahdanau only: projected once
 
 
 class SourceGradients(NamedTuple):
@@ -57,17 +65,28 @@ class Seq2Seq:
     hidden_dim : int
         H, size of the decoder state and of the encoder states the decoder attends to.
     cell : {"rnn", "gru", "lstm"}
-    attention : {None, "dot", "general", "concat"}
-        None is the classic encoder–decoder whose decoder sees only the encoder's final state.
+    attention : {None, "dot", "general", "concat", "bahdanau"}
+        None is the classic encoder–decoder whose decoder sees only the encoder's final state;
+        "dot", "general" and "concat" are Luong's scores (attend from the current state h_t,
+        ``functional/attention.py``); "bahdanau" attends from the previous state s_{t-1} and
+        feeds the context into the recurrent input (``functional/bahdanau.py``).
     bidirectional : bool
         Encoder reads both ways with H/2 units per direction (H must be even); see
         ``functional/encoder.py`` for how the directions meet the decoder.
     reverse_source : bool
         Read each source row's tokens in reverse (Sutskever et al. 2014).
     input_feeding : bool
-        Feed h̃_{t-1} into decoder step t (Luong et al. 2015, §3.3); needs attention.
+        Feed h̃_{t-1} into decoder step t (Luong et al. 2015, §3.3); needs a Luong score.
     attention_dim : int or None
-        A, the concat score's hidden size (default H); ignored by the other scores.
+        A, the concat and Bahdanau scores' hidden size (default H); ignored by the others.
+    num_layers : int
+        k stacked recurrent layers in the encoder and in the decoder, with PyTorch's semantics
+        (see ``functional/stacked.py``); decoder layer l starts from encoder layer l's final
+        state and attention reads the top layers.
+    dropout : float
+        p in [0, 1): inverted dropout on the embeddings, between stacked layers and on the
+        output layer's input, active only in passes given a generator (``loss_and_grads(...,
+        rng=...)``); see ``_dropout_masks`` for where and in which order masks are drawn.
     dtype : float32 or float64
         float32 for training (the default), float64 for gradient checks.
     seed : int
@@ -94,6 +113,8 @@ class Seq2Seq:
         attention_dim: int | None = ModelConfig.attention_dim,
         dtype: Any = ModelConfig.dtype,
         seed: int = ModelConfig.seed,
+        num_layers: int = ModelConfig.num_layers,
+        dropout: float = ModelConfig.dropout,
     ) -> None:
         if isinstance(attention, str) and attention.lower() == "none":
             attention = None
@@ -118,12 +139,16 @@ class Seq2Seq:
                 f"a bidirectional encoder splits hidden_dim into two halves, so it must be even; "
                 f"got hidden_dim={hidden_dim}"
             )
-        if input_feeding and attention is None:
-            raise ValueError("input_feeding feeds the attentional state h̃ back, so it needs "
-                             f"attention in {SCORES}, got attention=None")
+        if input_feeding and attention not in SCORES:
+            raise ValueError("input_feeding feeds Luong's attentional state h̃ back, so it needs "
+                             f"attention in {SCORES}, got attention={attention!r}"
+                             + (" (which already feeds its context into the decoder's input)"
+                                if attention == BAHDANAU else ""))
         if attention_dim is None:
             attention_dim = hidden_dim
         check_int("attention_dim", attention_dim, or_none=True)
+        check_int("num_layers", num_layers)
+        DROPOUT.check("dropout", dropout)  # the range the command line's --dropout accepts
         dtype_name = np.dtype(dtype).name
         if dtype_name not in DTYPE_CHOICES:
             raise ValueError(f"dtype must be one of {DTYPE_CHOICES}, got {dtype_name!r}")
@@ -140,6 +165,8 @@ class Seq2Seq:
             "attention_dim": int(attention_dim),
             "dtype": dtype_name,
             "seed": int(seed),
+            "num_layers": int(num_layers),
+            "dropout": float(dropout),
         }
         self.dtype = np.dtype(dtype_name)
         self.params: dict[str, np.ndarray] = self._init_params(np.random.default_rng(seed))
@@ -147,7 +174,8 @@ class Seq2Seq:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Seq2Seq:
-        """A freshly initialised model from a ``model.config`` dict."""
+        """A freshly initialised model from a ``model.config`` dict (keys added since, such as
+        ``num_layers`` and ``dropout``, take their defaults, so old checkpoints still load)."""
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -169,29 +197,37 @@ class Seq2Seq:
     # -----------------------------------------------------------------------------------------
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of every parameter, by key (see docs/architecture.md)."""
-        c = self.config
-        E, H, A = c["embed_dim"], c["hidden_dim"], c["attention_dim"]
+        cfg = self.config
+        E, H, A, k = cfg["embed_dim"], cfg["hidden_dim"], cfg["attention_dim"], cfg["num_layers"]
+        cell, attention = cfg["cell"], cfg["attention"]
         shapes: dict[str, tuple[int, ...]] = {
-            "src_embed": (c["src_vocab_size"], E),
-            "tgt_embed": (c["tgt_vocab_size"], E),
+            "src_embed": (cfg["src_vocab_size"], E),
+            "tgt_embed": (cfg["tgt_vocab_size"], E),
         }
-        if c["bidirectional"]:
-            for direction in ("fwd", "bwd"):
-                for k, s in cell_param_shapes(c["cell"], E, H // 2).items():
-                    shapes[f"enc_{direction}_{k}"] = s
-        else:
-            shapes.update({f"enc_{k}": s for k, s in cell_param_shapes(c["cell"], E, H).items()})
-        dec_in = E + H if c["input_feeding"] else E
-        shapes.update({f"dec_{k}": s for k, s in cell_param_shapes(c["cell"], dec_in, H).items()})
-        if c["attention"] == "general":
+        directions = ("fwd", "bwd") if cfg["bidirectional"] else (None,)
+        for layer in range(k):  # layer 0 reads the embeddings, layer l >= 1 the H below it
+            for direction in directions:
+                shapes.update(with_prefix(
+                    cell_param_shapes(cell, E if layer == 0 else H, H // len(directions)),
+                    "enc_" + layer_prefix(layer, direction)))
+        fed = cfg["input_feeding"] or attention == BAHDANAU  # layer 0 reads [E y; h̃ or c]
+        for layer in range(k):
+            inputs = (E + H if fed else E) if layer == 0 else H
+            shapes.update(with_prefix(cell_param_shapes(cell, inputs, H),
+                                      "dec_" + layer_prefix(layer)))
+        if attention == "general":
             shapes["W_a"] = (H, H)
-        elif c["attention"] == "concat":
+        elif attention == "concat":
             shapes["W_a"] = (2 * H, A)
             shapes["v_a"] = (A,)
-        if c["attention"] is not None:
+        elif attention == BAHDANAU:
+            shapes["W_q"] = (H, A)
+            shapes["W_k"] = (H, A)
+            shapes["v_a"] = (A,)
+        if attention in SCORES:
             shapes["W_c"] = (2 * H, H)
-        shapes["W_s"] = (H, c["tgt_vocab_size"])
-        shapes["b_s"] = (c["tgt_vocab_size"],)
+        shapes["W_s"] = (H, cfg["tgt_vocab_size"])
+        shapes["b_s"] = (cfg["tgt_vocab_size"],)
         return shapes
 
     def _init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -200,23 +236,25 @@ class Seq2Seq:
             if key.endswith("_embed"):
                 value = 0.1 * rng.standard_normal(shape)
             else:
-                # PyTorch's rule: U(±1/√fan) with fan = the hidden size for recurrent layers
-                # and the input size for linear ones
-                fan = shape[0] if len(shape) == 2 else shape[-1]
-                if "enc" in key or "dec" in key:
-                    fan = self._rec_hidden(key)
-                value = rng.uniform(-1, 1, shape) / np.sqrt(fan)
+                value = rng.uniform(-1, 1, shape) / np.sqrt(self._fan(key, shape))
             params[key] = value.astype(self.dtype)
         if self.cell == "lstm":
             for key in params:
-                if key.endswith("_b") and ("enc" in key or "dec" in key):
+                if key.endswith("_b") and key.startswith(("enc_", "dec_")):
                     H = params[key].shape[0] // 4
                     params[key][H : 2 * H] = 1.0  # forget gate
         return params
 
-    def _rec_hidden(self, key: str) -> int:
+    def _fan(self, key: str, shape: tuple[int, ...]) -> int:
+        """PyTorch's rule U(±1/√fan): fan = the hidden size of a recurrent layer (H/2 for one
+        direction of a bidirectional one) and the input size of a linear map, whose bias takes
+        its weight's fan."""
         H = self.config["hidden_dim"]
-        return H // 2 if key.startswith(("enc_fwd_", "enc_bwd_")) else H
+        if key.startswith(("enc_", "dec_")):
+            return H // 2 if ("_fwd_" in key or "_bwd_" in key) else H
+        if key == "b_s":  # the bias of W_s, which reads H units
+            return H
+        return shape[0] if len(shape) == 2 else shape[-1]
 
     # -----------------------------------------------------------------------------------------
     def _check_ids(self, name: str, ids: Any, vocab_size: int, min_len: int) -> np.ndarray:
@@ -273,33 +311,75 @@ class Seq2Seq:
         return src, tgt
 
     # -----------------------------------------------------------------------------------------
-    def _forward(self, src: np.ndarray, tgt: np.ndarray) -> tuple[float, tuple]:
-        c, p = self.config, self.params
-        hs, state0, enc_cache = encoder_forward(
-            c["cell"], src, p, c["bidirectional"], c["reverse_source"]
-        )
+    def _check_rng(self, rng: Any) -> np.random.Generator | None:
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ValueError("rng must be a numpy Generator (np.random.default_rng(seed)) or None "
+                             f"(no dropout), got {type(rng).__name__}")
+        return rng
+
+    def _dropout_masks(self, rng: np.random.Generator | None, N: int, S: int, T: int) -> tuple:
+        """This pass's inverted-dropout masks, drawn from ``rng`` in a fixed order.
+
+        The order is part of the model's contract, so identically seeded generators replay the
+        same masks (gradient checks rely on it): the source embeddings (N, S, E); the outputs
+        of encoder layers 0 … k-2, (N, S, H) each (in the encoder's reading order, i.e. of the
+        reversed source with ``reverse_source``); the target embeddings (N, T, E); the outputs
+        of decoder layers 0 … k-2, (N, T, H) each; the output layer's input (N, T, H). T is the
+        number of decoder steps, tgt.shape[1] - 1. Each mask is (u >= p) / (1 - p) with u =
+        rng.random(shape), in the model's dtype.
+
+        Returns
+        -------
+        (encoder masks, decoder masks) as ``encoder_forward`` and ``decoder_forward`` take them,
+        or (None, None) without a generator or with dropout 0.
+        """
+        cfg = self.config
+        p, k, E, H = cfg["dropout"], cfg["num_layers"], cfg["embed_dim"], cfg["hidden_dim"]
+        if rng is None or p == 0:
+            return None, None
+
+        def draw(*shape: int) -> np.ndarray:
+            return dropout_mask(rng, p, shape, self.dtype)
+
+        enc = [draw(N, S, E)] + [draw(N, S, H) for _ in range(k - 1)]
+        dec = [draw(N, T, E)] + [draw(N, T, H) for _ in range(k - 1)] + [draw(N, T, H)]
+        return enc, dec
+
+    def _forward(
+        self, src: np.ndarray, tgt: np.ndarray, rng: np.random.Generator | None = None
+    ) -> tuple[float, tuple]:
+        cfg, p = self.config, self.params
         tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
+        enc_masks, dec_masks = self._dropout_masks(rng, *src.shape, tgt_in.shape[1])
+        hs, state0, enc_cache = encoder_forward(
+            cfg["cell"], src, p, cfg["bidirectional"], cfg["reverse_source"], cfg["num_layers"],
+            enc_masks,
+        )
         label_mask = tgt_out != 0  # (N, T-1)
         logits, weights, dec_cache = decoder_forward(
-            c["cell"], c["attention"], tgt_in, label_mask, state0, hs, src != 0, p,
-            c["input_feeding"],
+            cfg["cell"], cfg["attention"], tgt_in, label_mask, state0, hs, src != 0, p,
+            cfg["input_feeding"], dec_masks,
         )
         loss, ce_cache = cross_entropy_forward(logits, tgt_out, label_mask)
         self.last_attention = weights
         return loss, (enc_cache, dec_cache, ce_cache)
 
-    def loss(self, src: Any, tgt: Any) -> float:
+    def loss(self, src: Any, tgt: Any, rng: np.random.Generator | None = None) -> float:
         """Mean cross-entropy over the non-padding labels tgt[:, 1:] (forward only).
 
         Parameters
         ----------
         src : int array of shape (N, S), right-padded with 0
         tgt : int array of shape (N, T), T >= 2, tgt[:, 0] the start token, right-padded with 0
+        rng : numpy Generator, optional
+            Draws the dropout masks (see ``loss_and_grads``); None: no dropout.
         """
         src, tgt = self._check_batch(src, tgt)
-        return self._forward(src, tgt)[0]
+        return self._forward(src, tgt, self._check_rng(rng))[0]
 
-    def loss_and_grads(self, src: Any, tgt: Any) -> tuple[float, dict[str, np.ndarray]]:
+    def loss_and_grads(
+        self, src: Any, tgt: Any, rng: np.random.Generator | None = None
+    ) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and the gradient of every parameter.
 
         Parameters
@@ -307,6 +387,10 @@ class Seq2Seq:
         src : int array of shape (N, S), right-padded with 0
         tgt : int array of shape (N, T), T >= 2; the decoder reads tgt[:, :-1] and is scored on
             tgt[:, 1:]
+        rng : numpy Generator, optional
+            With ``dropout`` > 0, the generator the pass draws its dropout masks from (training:
+            one generator seeded once and passed to every step). None (the default): no dropout,
+            the deterministic model used for evaluation and decoding.
 
         Returns
         -------
@@ -314,12 +398,15 @@ class Seq2Seq:
         grads : dict with exactly the keys and shapes of ``params``
         """
         src, tgt = self._check_batch(src, tgt)
-        loss, grads, _, _ = self._forward_backward(src, tgt)
+        loss, grads, _, _ = self._forward_backward(src, tgt, self._check_rng(rng))
         return loss, {k: grads[k] for k in self.params}
 
-    def _forward_backward(self, src: np.ndarray, tgt: np.ndarray, return_dstates: bool = False):
+    def _forward_backward(
+        self, src: np.ndarray, tgt: np.ndarray, rng: np.random.Generator | None = None,
+        return_dstates: bool = False,
+    ):
         """Loss, parameter gradients, ∂L/∂x_s (N, S, E) and, if asked, ∂L/∂h̄_s (N, S, H)."""
-        loss, (enc_cache, dec_cache, ce_cache) = self._forward(src, tgt)
+        loss, (enc_cache, dec_cache, ce_cache) = self._forward(src, tgt, rng)
         dlogits = cross_entropy_backward(1.0, ce_cache)
         dstate0, dhs, grads = decoder_backward(dlogits, dec_cache)
         dx, dstates, enc_grads = encoder_backward(dhs, dstate0, enc_cache, return_dstates)
@@ -329,11 +416,11 @@ class Seq2Seq:
     def source_gradients(self, src: Any, tgt: Any) -> SourceGradients:
         """Gradients of the loss with respect to every encoder state and source embedding.
 
-        ∂L/∂h̄_s is the *total* gradient reaching encoder state s after full backpropagation
-        through time: through attention (if any) and back along the encoder's recurrence from
-        later positions and from the final state. ∂L/∂x_s is the gradient at the s-th source
-        embedding. Positions are in the order of the source as given (also with reverse_source).
-        Padded positions get 0.
+        ∂L/∂h̄_s is the *total* gradient reaching (top-layer) encoder state s after full
+        backpropagation through time: through attention (if any) and back along the encoder's
+        recurrence from later positions and from the final state. ∂L/∂x_s is the gradient at
+        the s-th source embedding. Positions are in the order of the source as given (also with
+        reverse_source). Padded positions get 0. No dropout.
 
         Returns
         -------
@@ -346,18 +433,22 @@ class Seq2Seq:
 
     # -----------------------------------------------------------------------------------------
     def encode(self, src: Any) -> Encoded:
-        """Encode a batch of sources for step-by-step decoding.
+        """Encode a batch of sources for step-by-step decoding (no dropout).
 
         Parameters
         ----------
         src : int array of shape (N, S), right-padded with 0
         """
         src = self._check_src(src)
-        c = self.config
+        cfg = self.config
         hs, state0, _ = encoder_forward(
-            c["cell"], src, self.params, c["bidirectional"], c["reverse_source"]
+            cfg["cell"], src, self.params, cfg["bidirectional"], cfg["reverse_source"],
+            cfg["num_layers"],
         )
-        return Encoded(hs, src != 0, state0)
+        keys = None
+        if cfg["attention"] == BAHDANAU:
+            keys, _ = bahdanau_keys_forward(hs, self.params["W_k"])
+        return Encoded(hs, src != 0, state0, keys)
 
     def decode_step(
         self,
@@ -366,12 +457,14 @@ class Seq2Seq:
         h_tilde_prev: np.ndarray | None,
         enc: Encoded,
     ) -> tuple[np.ndarray, tuple, np.ndarray | None, np.ndarray | None]:
-        """One decoder step at inference time (no caches kept).
+        """One decoder step at inference time: ``functional.decoder.decoder_step_forward``, the
+        step the teacher-forced loop runs, and the output layer (no caches kept, no dropout).
 
         Parameters
         ----------
         y_prev : int ndarray of shape (N,), the previous token (the start token at first)
-        state : tuple of ndarrays of shape (N, H), the previous decoder state
+        state : tuple of ndarrays of shape (N, H), the previous decoder state: flat, layer after
+            layer ((h,) or (h, c) per layer, as ``enc.state0``), so ``s[rows]`` reorders it
         h_tilde_prev : ndarray of shape (N, H) or None (zeros), the previous attentional state
         enc : from ``encode`` (rows may be repeated, e.g. for beam search)
 
@@ -379,18 +472,18 @@ class Seq2Seq:
         -------
         logits : ndarray of shape (N, V)
         state : the new decoder state
-        h_tilde : ndarray of shape (N, H), or None without attention
+        h_tilde : ndarray of shape (N, H) with a Luong score, else None
         weights : ndarray of shape (N, S), or None without attention
         """
-        c, p = self.config, self.params
-        cell = CELLS[c["cell"]]
+        cfg, p = self.config, self.params
         x = p["tgt_embed"][np.asarray(y_prev)]  # (N, E)
-        E = x.shape[1]
-        xw = x @ p["dec_Wx"][:E] + p["dec_b"]  # (N, G·H)
-        if c["input_feeding"] and h_tilde_prev is not None:  # [y; h̃] W_x, as in decoder.py
-            xw = xw + h_tilde_prev @ p["dec_Wx"][E:]
-        state, _ = cell.core_forward(xw, tuple(state), p["dec_Wh"], p.get("dec_bhn"))
-        if c["attention"] is None:
-            return state[0] @ p["W_s"] + p["b_s"], state, None, None
-        ht, w, _ = attention_forward(c["attention"], state[0][:, None], enc.states, enc.mask, p)
-        return ht[:, 0] @ p["W_s"] + p["b_s"], state, ht[:, 0], w[:, 0]
+        xw = x @ p["dec_Wx"][: x.shape[1]] + p["dec_b"]  # (N, G·H), the embedding's share
+        feed = h_tilde_prev if cfg["input_feeding"] else None
+        keys = enc.keys
+        if cfg["attention"] == BAHDANAU and keys is None:  # an Encoded made without encode()
+            keys, _ = bahdanau_keys_forward(enc.states, p["W_k"])
+        out, state, weights, _ = decoder_step_forward(
+            cfg["cell"], cfg["attention"], xw, tuple(state), feed, enc.states, keys, enc.mask, p
+        )
+        h_tilde = out if cfg["attention"] in SCORES else None
+        return out @ p["W_s"] + p["b_s"], state, h_tilde, weights

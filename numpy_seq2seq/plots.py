@@ -11,36 +11,33 @@ or however many tokens the caller labels them with).
 Non-Latin tokens
 ----------------
 Date-task sources contain Korean and Japanese characters, which matplotlib's default DejaVu Sans
-does not have. `cjk_fallback_fonts` looks for installed fonts that really contain Hangul, kana or
-kanji (checked in each font's character map, not guessed from its name), and token labels are
-drawn with the family list ``[default family, *those fonts, "Last Resort High-Efficiency"]``, so
-matplotlib (>= 3.6) falls back glyph by glyph. Without a CJK font the characters come from
-matplotlib's bundled Last Resort font (>= 3.10): a box marked with the script (가, 字, ...)
-instead of a blank box, and no "Glyph ... missing from font(s)" warning. On older matplotlib,
-where that font is absent, the warning is suppressed inside `save_figure` (one warning per
-character per draw would bury everything else, and the boxes already show the problem); a
-notebook's inline display may still show it. Install e.g. Noto Sans CJK (``fonts-noto-cjk``) to
-see the real glyphs.
+does not have. Token labels and titles are drawn with `numpy_seq2seq.fonts.cjk_font_family`: the
+user's font family, then IPAexGothic and NanumGothic, fonts that come with two PyPI dependencies
+and are registered without changing rcParams, so Hangul, kana and kanji render with real glyphs on
+any machine. A character none of these fonts has still raises matplotlib's "Glyph ... missing"
+warning; it is never silenced.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import os
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .data.tokenize import show_token
+from .fonts import cjk_font_family
+
 __all__ = [
+    "AttentionExample",
+    "attention_title",
     "plot_attention",
     "plot_attention_grid",
     "plot_training",
@@ -49,86 +46,10 @@ __all__ = [
     "plot_accuracy_vs_length",
     "plot_param_grad_norms",
     "save_figure",
-    "cjk_fallback_fonts",
 ]
 
-# Hangul syllables GA and HAN, hiragana A, katakana A, and two common kanji (day, year)
-_CJK_PROBES = {"hangul": (0xAC00, 0xD55C), "kana": (0x3042, 0x30A2), "han": (0x65E5, 0x5E74)}
-# well-known CJK families, tried before scanning every installed font
-_KNOWN_CJK_FAMILIES = (
-    "Noto Sans CJK KR", "Noto Sans CJK JP", "Noto Sans KR", "Noto Sans JP", "Source Han Sans",
-    "NanumGothic", "Malgun Gothic", "AppleGothic", "Apple SD Gothic Neo", "Hiragino Sans",
-    "Yu Gothic", "MS Gothic", "IPAexGothic", "IPAGothic", "TakaoGothic", "WenQuanYi Zen Hei",
-    "Droid Sans Fallback", "Unifont",
-)
-_LAST_RESORT = "Last Resort High-Efficiency"
-_GLYPH_WARNING = r"Glyph \d+ .*missing from (current )?font"
 _DPI = 120
-
-
-# ----------------------------------------------------------------------------------------------
-# fonts and warnings
-
-def _covers(fname: str, codepoints: Sequence[int]) -> bool:
-    try:
-        charmap = matplotlib.ft2font.FT2Font(fname).get_charmap()
-    except (OSError, RuntimeError, ValueError):  # unreadable or unsupported font file
-        return False
-    return all(cp in charmap for cp in codepoints)
-
-
-@functools.lru_cache(maxsize=1)
-def cjk_fallback_fonts() -> tuple[str, ...]:
-    """Installed font families that contain Hangul, kana or kanji glyphs, best first.
-
-    Known CJK families are checked first; only if none of them is installed is every font
-    scanned. Each candidate's character map is checked, so a font is listed only if it really
-    has the glyphs. matplotlib's "Last Resort" font is skipped: it maps every code point, but to
-    placeholder boxes. The result is cached for the session.
-
-    Returns
-    -------
-    tuple of str
-        Family names, possibly empty; Hangul-covering fonts come first.
-    """
-    entries = [f for f in font_manager.fontManager.ttflist if f.name != _LAST_RESORT]
-    rank = {name: i for i, name in enumerate(_KNOWN_CJK_FAMILIES)}
-    known = sorted((f for f in entries if f.name in rank), key=lambda f: rank[f.name])
-    candidates = known or entries
-    found: dict[str, int] = {}  # family -> best script rank (0 hangul, 1 kana, 2 han)
-    checked: set[str] = set()
-    for entry in candidates:
-        if entry.fname in checked or entry.name in found:
-            continue
-        checked.add(entry.fname)
-        for script_rank, probes in enumerate(_CJK_PROBES.values()):
-            if _covers(entry.fname, probes):
-                found[entry.name] = script_rank
-                break
-    return tuple(sorted(found, key=lambda name: found[name]))
-
-
-def _token_font_family() -> list[str]:
-    """The default family, then CJK fonts, then Last Resort, for per-glyph fallback."""
-    default = matplotlib.rcParams["font.family"]
-    family = [default] if isinstance(default, str) else list(default)
-    family += [f for f in cjk_fallback_fonts() if f not in family]
-    if _has_last_resort():
-        family.append(_LAST_RESORT)
-    return family
-
-
-@functools.lru_cache(maxsize=1)
-def _has_last_resort() -> bool:
-    return any(f.name == _LAST_RESORT for f in font_manager.fontManager.ttflist)
-
-
-@contextlib.contextmanager
-def _quiet_missing_glyphs() -> Iterator[None]:
-    """Suppress matplotlib's per-character "Glyph missing" warning (see module docstring)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_GLYPH_WARNING, category=UserWarning)
-        yield
+_TITLE_WIDTH = 44  # characters per title line of an attention panel
 
 
 # ----------------------------------------------------------------------------------------------
@@ -152,6 +73,35 @@ def _check_nonempty(name: str, mapping: Mapping[str, object]) -> None:
 # ----------------------------------------------------------------------------------------------
 # attention
 
+class AttentionExample(NamedTuple):
+    """One attention map and what it is a map of; a plain ``(weights, src, out)`` triple works too.
+
+    ``source``, ``output`` and ``reference`` are display strings for the panel title; compare-able
+    forms (e.g. ``Vocab.canonical``) should be given, since ✓/✗ is ``output == reference``.
+    """
+
+    weights: np.ndarray  # (T, S)
+    src_tokens: Sequence[str]  # S column labels
+    out_tokens: Sequence[str]  # T row labels
+    source: str | None = None  # the input text
+    output: str | None = None  # the model's output text
+    reference: str | None = None  # the expected output, when known
+
+
+def attention_title(example: AttentionExample, index: int) -> str:
+    """``"source" → "output"`` plus ✓, or ✗ and the reference; ``example i`` without texts.
+
+    Long titles are wrapped at about 44 characters a line.
+    """
+    if example.source is None or example.output is None:
+        return f"example {index}"
+    title = f"{example.source!r} → {example.output!r}"
+    if example.reference is not None:
+        right = example.output == example.reference
+        title += " ✓" if right else f" ✗ expected {example.reference!r}"
+    return textwrap.fill(title, _TITLE_WIDTH)
+
+
 def plot_attention(
     weights: np.ndarray,
     src_tokens: Sequence[str],
@@ -169,7 +119,7 @@ def plot_attention(
         to 1 over the unpadded positions). The colour scale is fixed to [0, 1] so maps of
         different examples can be compared by eye.
     src_tokens : sequence of str, length S
-        Labels of the columns (x axis).
+        Labels of the columns (x axis); a space token is drawn as ``␣``.
     tgt_tokens : sequence of str, length T
         Labels of the rows (y axis), usually the tokens the decoder produced.
     ax : Axes, optional
@@ -203,21 +153,24 @@ def plot_attention(
 
     image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
                       interpolation="nearest")
-    family = _token_font_family()
+    family = cjk_font_family()
+    src_labels = [show_token(t) for t in src_tokens]
+    # characters stay upright (Hangul on its side is hard to read); longer tokens turn to fit
+    rotation = 0 if all(len(label) <= 2 for label in src_labels) else 90
     ax.set_xticks(np.arange(len(src_tokens)))
-    ax.set_xticklabels([str(t) for t in src_tokens], rotation=90, fontfamily=family)
+    ax.set_xticklabels(src_labels, rotation=rotation, fontfamily=family)
     ax.set_yticks(np.arange(len(tgt_tokens)))
-    ax.set_yticklabels([str(t) for t in tgt_tokens], fontfamily=family)
+    ax.set_yticklabels([show_token(t) for t in tgt_tokens], fontfamily=family)
     ax.set_xlabel("source token (position)")
     ax.set_ylabel("output token (decoder step)")
-    ax.set_title("Attention weights" if title is None else title)
+    ax.set_title("Attention weights" if title is None else title, fontfamily=family)
     if colorbar:
         fig.colorbar(image, ax=ax, label="attention weight")
     return fig
 
 
 def plot_attention_grid(
-    examples: Sequence[tuple[np.ndarray, Sequence[str], Sequence[str]]],
+    examples: Sequence[AttentionExample | tuple[np.ndarray, Sequence[str], Sequence[str]]],
     ncols: int = 2,
     suptitle: str | None = None,
 ) -> Figure:
@@ -225,9 +178,10 @@ def plot_attention_grid(
 
     Parameters
     ----------
-    examples : sequence of (weights, src_tokens, tgt_tokens)
-        Arguments of `plot_attention` for each example; ``weights`` of shape (T, S) may differ in
-        size between examples.
+    examples : sequence of AttentionExample or (weights, src_tokens, tgt_tokens)
+        ``weights`` of shape (T, S) may differ in size between examples. Each panel is titled
+        with `attention_title`: the source and the model's output, ✓ or ✗ against the
+        reference when one is given (``example i`` for a bare triple).
     ncols : int
         Number of columns; rows are added as needed.
     suptitle : str, optional
@@ -236,7 +190,7 @@ def plot_attention_grid(
     Returns
     -------
     Figure
-        One axes per example, titled "example 1", "example 2", ...; unused cells are hidden.
+        One axes per example; unused cells are hidden. Panels grow with the longest example.
 
     Raises
     ------
@@ -247,23 +201,30 @@ def plot_attention_grid(
         raise ValueError("examples is empty; give at least one (weights, src, tgt) triple")
     if ncols < 1:
         raise ValueError(f"ncols must be >= 1, got {ncols}")
+    examples = [AttentionExample(*ex) for ex in examples]
     ncols = min(ncols, len(examples))
     nrows = math.ceil(len(examples) / ncols)
+    longest_s = max(len(ex.src_tokens) for ex in examples)
+    longest_t = max(len(ex.out_tokens) for ex in examples)
+    width = max(4.0, 1.5 + 0.28 * longest_s)
+    height = max(3.5, 2.0 + 0.25 * longest_t)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                             figsize=(4.0 * ncols + 1.0, 3.5 * nrows + 0.5))
+                             figsize=(width * ncols + 1.0, height * nrows + 0.5))
     image = None
-    used = axes.flat[: len(examples)]
-    for i, (ax, (weights, src, tgt)) in enumerate(zip(used, examples, strict=True)):
+    for i, (ax, ex) in enumerate(zip(axes.flat, examples), start=1):
         try:
-            plot_attention(weights, src, tgt, ax=ax, title=f"example {i + 1}", colorbar=False)
+            plot_attention(ex.weights, ex.src_tokens, ex.out_tokens, ax=ax,
+                           title=attention_title(ex, i), colorbar=False)
         except ValueError as err:
             plt.close(fig)
-            raise ValueError(f"example {i + 1}: {err}") from None
+            raise ValueError(f"example {i}: {err}") from None
+        ax.title.set_fontsize("small")
         image = ax.images[-1]
     for ax in axes.flat[len(examples):]:
         ax.set_visible(False)
     fig.colorbar(image, ax=axes.ravel().tolist(), label="attention weight")
-    fig.suptitle("Attention weights" if suptitle is None else suptitle)
+    fig.suptitle("Attention weights" if suptitle is None else suptitle,
+                 fontfamily=cjk_font_family())
     return fig
 
 
@@ -541,7 +502,6 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = _DPI) -> P
         raise ValueError(f"cannot save a figure as {path.name!r}: no image format "
                          f"'.{fmt}'; use one of {', '.join('.' + f for f in sorted(formats))}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet_missing_glyphs():
-        # an explicit format: matplotlib would append ".png" to a name without a suffix
-        fig.savefig(path, dpi=dpi, bbox_inches="tight", format=fmt)
+    # an explicit format: matplotlib would append ".png" to a name without a suffix
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", format=fmt)
     return path

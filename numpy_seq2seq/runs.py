@@ -24,11 +24,12 @@ RUN_FILES = ("checkpoint.npz", "best.npz", "metrics.json", "training.png", "atte
 METRICS_NAME = "metrics.json"
 
 
-def new_run_dir(root: str | os.PathLike[str] = "runs") -> Path:
-    """Create and return ``root/<YYYYmmdd-HHMMSS>``, or ``…-2``, ``…-3`` if that is taken."""
+def new_run_dir(root: str | os.PathLike[str] = "runs", prefix: str = "") -> Path:
+    """Create and return ``root/<prefix><YYYYmmdd-HHMMSS>``, or ``…-2``, ``…-3`` if that is
+    taken."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = prefix + time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 10_000):
         path = root / (stamp if n == 1 else f"{stamp}-{n}")
         try:

@@ -11,14 +11,18 @@ without ``<s>`` and ``</s>``) and output ŷ_1 … ŷ_m (without ``</s>``):
   positions; extra tokens beyond k are not counted, exact match catches them);
 * **loss**: the teacher-forced cross-entropy per target token (``</s>`` included), averaged over
   all tokens of the set, as ``Seq2Seq.loss`` computes it per batch;
-* **bleu** (optional, for word-level tasks): ``sacrebleu.corpus_bleu`` on the detokenized
-  strings, 0–100.
+* **bleu** and **chrf** (optional, for translation): sacreBLEU's corpus BLEU and chrF on the
+  detokenized strings, 0–100 (``metrics.translation_scores``).
+
+A reference token the vocabulary does not know is ``<unk>`` in the reference ids; it never counts
+as matched, so an output that says ``<unk>`` there is not rewarded.
 
 Training (``train``)
 --------------------
 ``train`` runs mini-batch gradient descent over encoded id sequences, with its settings in a
-`config.TrainConfig`. `_train_epoch` is one pass: per batch, the loss and gradients, the global
-gradient norm *before* clipping, one optimizer step, a record in the `history.History`.
+`config.TrainConfig`. `_train_epoch` is one pass: per batch, the loss and gradients (a model
+with dropout draws its masks from the run's ``"dropout"`` generator, see `_generators`), the
+global gradient norm *before* clipping, one optimizer step, a record in the `history.History`.
 `_end_epoch` closes the epoch: held-out scores, the learning-rate decay on a plateau, the
 checkpoints (``checkpoint.npz``, the last state; ``best.npz``, the best held-out exact match,
 ties to the lower loss), ``on_epoch_end``.
@@ -60,8 +64,10 @@ import numpy as np
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data.batching import iterate_batches
+from .data.vocab import UNK_ID
 from .decoding import greedy_decode
 from .history import History, TrainState, data_fingerprint
+from .metrics import translation_scores
 from .optim import Optimizer, clip_grad_norm, grad_norms, make_optimizer
 from .threads import blas_threads
 
@@ -130,6 +136,7 @@ def evaluate(
     tgt_vocab: Vocab | None = None,
     bleu: bool = False,
     max_len: int | None = None,
+    references: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Score greedy outputs against references (metrics defined in the module docstring).
 
@@ -143,14 +150,17 @@ def evaluate(
     tgt_vocab : Vocab, optional
         Needed for ``bleu`` (to detokenize).
     bleu : bool
-        Also compute corpus BLEU with sacrebleu.
+        Also compute corpus BLEU and chrF with sacreBLEU.
     max_len : int, optional
         Decoder steps allowed; default: the longest reference (with ``</s>``) + 10.
+    references : sequence of str, optional
+        The reference texts for BLEU and chrF (canonicalised with ``tgt_vocab.canonical``);
+        default: the reference ids decoded, where unknown tokens read ``<unk>``.
 
     Returns
     -------
     dict with ``exact_match``, ``token_accuracy``, ``loss`` (floats), ``n`` (examples),
-    ``bleu`` (float or None) and ``hypotheses`` (list of id arrays, in input order)
+    ``bleu`` and ``chrf`` (floats or None) and ``hypotheses`` (list of id arrays, in input order)
     """
     if len(src_seqs) != len(tgt_seqs):
         raise ValueError(f"src_seqs and tgt_seqs must have the same length, got "
@@ -169,26 +179,27 @@ def evaluate(
         loss_sum += model.loss(src, tgt) * labels
         n_tokens += labels
         hyps.extend(h.tokens for h in greedy_decode(model, src, max_len=max_len))
-    exact = sum(len(h) == len(r) and bool((h == r).all()) for h, r in zip(hyps, refs, strict=True))
+    exact = sum(len(h) == len(r) and bool((h == r).all()) and UNK_ID not in r
+                for h, r in zip(hyps, refs, strict=True))
     correct = 0
     for h, r in zip(hyps, refs, strict=True):
         k = min(len(h), len(r))
-        correct += int((h[:k] == r[:k]).sum())
+        correct += int(((h[:k] == r[:k]) & (r[:k] != UNK_ID)).sum())
     n_ref = sum(len(r) for r in refs)
     result: dict[str, Any] = {
         "exact_match": exact / len(refs),
         "token_accuracy": correct / n_ref if n_ref else float(exact == len(refs)),
         "loss": loss_sum / n_tokens,
         "bleu": None,
+        "chrf": None,
         "n": len(refs),
         "hypotheses": hyps,
     }
     if bleu:
-        import sacrebleu  # lazy: only word-level tasks need it
-
         hyp_text = [tgt_vocab.decode_text(h) for h in hyps]
-        ref_text = [tgt_vocab.decode_text(r) for r in refs]
-        result["bleu"] = float(sacrebleu.corpus_bleu(hyp_text, [ref_text]).score)
+        ref_text = references or [tgt_vocab.decode_text(r) for r in refs]
+        result.update(translation_scores(hyp_text, ref_text,
+                                         char_level=tgt_vocab.tokenizer.kind == "char"))
     return result
 
 
@@ -272,13 +283,13 @@ def train(
         checkpoint_extra = stored.extra if checkpoint_extra is None else checkpoint_extra
     cfg = state.config
     opt = make_optimizer(cfg.optimizer, model.params, cfg.lr)
-    # every random generator of the run, by name (their states go into the checkpoint)
-    rngs = {"data_order": np.random.default_rng(cfg.seed)}  # a fresh, seeded order each epoch
+    rngs = _generators(cfg.seed)
     if resume is not None:
         opt.load_state_dict(state.optimizer)
         _set_states(rngs, state.rng_states)
     saver = _Saver(out_dir, model, src_vocab, tgt_vocab, checkpoint_extra, resume)
-    bleu = cfg.bleu if cfg.bleu is not None else getattr(tgt_vocab, "tokenizer", "") == "word"
+    bleu = cfg.bleu if cfg.bleu is not None else (tgt_vocab is not None
+                                                  and tgt_vocab.tokenizer.kind != "char")
     run = _Run(model, opt, rngs, state, train_data, valid_data, tgt_vocab, bleu, saver,
                on_epoch_end, progress and _bar_redraws())
     with blas_threads(cfg.threads), _stop_requests() as stop:
@@ -368,7 +379,7 @@ def _epoch_batches(run: _Run) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 def _step(run: _Run, src: np.ndarray, tgt: np.ndarray) -> float:
     """One optimizer step on one batch, recorded in the history; returns the batch's loss."""
     state, history = run.state, run.state.history
-    loss, grads = run.model.loss_and_grads(src, tgt)
+    loss, grads = run.model.loss_and_grads(src, tgt, rng=run.rngs["dropout"])
     norms = grad_norms(grads)
     norm = clip_grad_norm(grads, state.config.clip or None, norms)  # the norm before clipping
     if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -418,6 +429,7 @@ def _score(run: _Run) -> None:
     history.valid_token_accuracy.append(res["token_accuracy"])
     if res["bleu"] is not None:
         history.valid_bleu.append(res["bleu"])
+        history.valid_chrf.append(res["chrf"])
     if state.lowest_valid_loss is None or res["loss"] < state.lowest_valid_loss:
         state.lowest_valid_loss = res["loss"]
     else:
@@ -450,6 +462,17 @@ def _config(config: TrainConfig | None, overrides: dict[str, Any]) -> TrainConfi
 def _new_state(config: TrainConfig, train_data: tuple[Seqs, Seqs]) -> TrainState:
     return TrainState(config, History(max_norm=config.clip or None),
                       data_fingerprint(*train_data))
+
+
+def _generators(seed: int) -> Generators:
+    """Every random generator of a run, by name; their states go into the checkpoint.
+
+    Two streams, so that one never shifts the other: the batch order (drawn once per epoch)
+    and the dropout masks (drawn at every step, none with dropout 0). Evaluation and decoding
+    draw from neither: they run without dropout.
+    """
+    return {"data_order": np.random.default_rng(seed),
+            "dropout": np.random.default_rng([seed, 1])}
 
 
 def _states(rngs: Generators) -> dict[str, dict]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
 
-from numpy_seq2seq.functional.recurrent import CELLS
+from numpy_seq2seq.functional.params import layer_prefix, with_prefix
+from numpy_seq2seq.functional.recurrent import CELLS, cell_param_shapes
+
+from sizes import D, H
 
 
 @pytest.fixture
@@ -22,6 +26,18 @@ def ragged_batch() -> tuple[np.ndarray, np.ndarray]:
     src = np.array([[5, 6, 7, 8, 9, 4, 0], [4, 5, 0, 0, 0, 0, 0], [9, 8, 7, 6, 5, 4, 6]])
     tgt = np.array([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0], [1, 9, 10, 2, 0]])
     return src, tgt
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tests: with tiny tensors a second intra-op thread only
+    adds overhead (4x slower on a busy 2-core machine)."""
+    import torch  # lazy: only the torch tests ask for this, and they skip without torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
@@ -48,6 +64,18 @@ def randomize(params: dict[str, np.ndarray], rng: np.random.Generator, scale: fl
     """
     for v in params.values():
         v[...] = rng.normal(0.0, scale, v.shape)
+
+
+def stack_params(cell, k, bidirectional, rng):
+    """N(0, 0.25) parameters of a stack of k layers reading D inputs, under the names
+    ``stacked_forward`` reads (``l1_Wx``, ``fwd_Wh``, ...)."""
+    directions = ("fwd", "bwd") if bidirectional else (None,)
+    p = {}
+    for layer, direction in itertools.product(range(k), directions):
+        shapes = cell_param_shapes(cell, D if layer == 0 else H, H // len(directions))
+        p.update(with_prefix({name: rng.standard_normal(s) * 0.5 for name, s in shapes.items()},
+                             layer_prefix(layer, direction)))
+    return p
 
 
 # ---------------------------------------------------------------------------------------------

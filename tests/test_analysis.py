@@ -64,26 +64,26 @@ def _numeric_state_norms(model, src, tgt, monkeypatch):
 
     The perturbed h̄_s feeds both the attention and every later encoder step, which is exactly
     the total derivative ``source_gradients`` reports. Only the encoder's cell is wrapped (the
-    decoder imports ``recurrent_forward`` under its own name).
+    decoder imports ``stacked_forward`` under its own name).
     """
     cell = model.cell
     deltas = np.zeros((S, N, H))  # (S, N, H), δ_s for every step
-    original_rec = encoder_module.recurrent_forward
+    original_stack = encoder_module.stacked_forward
     real_core = CELLS[cell].core_forward
 
-    def rec_with_deltas(cell_name, x, state0, mask, p):
+    def stack_with_deltas(*args, **kwargs):
         step = [0]
 
-        def core(xw, state, Wh, bhn):
-            new, cache = real_core(xw, state, Wh, bhn)
+        def core(xw, state, *weights):
+            new, cache = real_core(xw, state, *weights)
             new = (new[0] + deltas[step[0]], *new[1:])
             step[0] += 1
             return new, cache
 
         with patched_cell(cell, core_forward=core):
-            return original_rec(cell_name, x, state0, mask, p)
+            return original_stack(*args, **kwargs)
 
-    monkeypatch.setattr(encoder_module, "recurrent_forward", rec_with_deltas)
+    monkeypatch.setattr(encoder_module, "stacked_forward", stack_with_deltas)
     num = numeric_gradient(lambda: model.loss(src, tgt), deltas)
     monkeypatch.undo()
     return np.linalg.norm(num, axis=-1).T  # (N, S)

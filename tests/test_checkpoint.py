@@ -27,6 +27,8 @@ CONFIGS = [
     dict(cell="gru", attention="concat", bidirectional=True, attention_dim=3, dtype=np.float64),
     dict(cell="rnn", attention=None, reverse_source=True, dtype=np.float64),
     dict(cell="lstm", attention="dot", input_feeding=True, dtype=np.float32),
+    dict(cell="gru", attention="bahdanau", bidirectional=True, num_layers=2, dropout=0.2,
+         dtype=np.float64),
 ]
 
 
@@ -250,6 +252,18 @@ def test_config_not_matching_params_names_key_and_shapes(tmp_path):
         load_checkpoint(path)
 
 
+def test_checkpoint_from_before_num_layers_and_dropout_loads(rng, tmp_path):
+    """A config written before the two keys existed builds one layer without dropout."""
+    model = make_model()
+    perturb(model, rng)
+    path = save_checkpoint(tmp_path / "m.npz", model)
+    old = {k: v for k, v in model.config.items() if k not in ("num_layers", "dropout")}
+    _rewrite(path, config=np.array(json.dumps(old)))
+    loaded = load_checkpoint(path).model
+    assert loaded.config == model.config
+    assert all(np.array_equal(loaded.params[k], v) for k, v in model.params.items())
+
+
 def test_missing_param_is_named(tmp_path):
     path = save_checkpoint(tmp_path / "m.npz", make_model())
     _rewrite(path, **{"param/W_c": None})
@@ -301,3 +315,19 @@ def test_checkpoints_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # tempfile alone would give 0600
+
+
+def test_checkpoint_from_before_tokenizer_options_loads(tmp_path):
+    # vocabularies used to be stored as {"tokenizer": "word", "tokens": [...]}
+    path = save_checkpoint(tmp_path / "new.npz", make_model(), Vocab(["a"], "char"),
+                           Vocab(["x"], "word"))
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["src_vocab"] = np.array(json.dumps({"tokenizer": "char",
+                                               "tokens": ["<pad>", "<s>", "</s>", "<unk>", "a"]}))
+    arrays["tgt_vocab"] = np.array(json.dumps({"tokenizer": "word",
+                                               "tokens": ["<pad>", "<s>", "</s>", "<unk>", "x,"]}))
+    np.savez(tmp_path / "old.npz", **arrays)
+    _, src_vocab, tgt_vocab, _ = load_checkpoint(tmp_path / "old.npz")
+    assert src_vocab.tokenizer.kind == "char" and not src_vocab.tokenizer.normalize
+    assert tgt_vocab.encode("x,", unknown="error").tolist() == [4]  # split on spaces, as before

@@ -9,11 +9,12 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from numpy_seq2seq import __version__
+from numpy_seq2seq import __version__, cli, plots
 from numpy_seq2seq.checkpoint import load_checkpoint, read_extra, save_checkpoint
 from numpy_seq2seq.cli import attention_table, display_width, main
 from numpy_seq2seq.model import Seq2Seq
@@ -23,6 +24,8 @@ from numpy_seq2seq.runs import read_metrics
 ERROR = "numpy-seq2seq: error: "
 TINY = ["--task", "reverse", "--num-examples", "200", "--epochs", "1", "--hidden-dim", "16",
         "--embed-dim", "8"]
+SMALL_MODEL = ["--epochs", "1", "--hidden-dim", "16", "--embed-dim", "8"]
+TATOEBA_STYLE = Path(__file__).parent / "data" / "tatoeba_style.tsv"
 
 
 def run(argv, capsys):
@@ -68,9 +71,10 @@ def files(tmp_path):
     (["fly"], ["invalid choice: 'fly'"]),
     (["train", "--task", "nosuch"], ["--task", "invalid choice: 'nosuch'"]),
     (["train", "--cell", "transformer"], ["--cell", "invalid choice"]),
-    (["train", "--attention", "bahdanau"], ["--attention", "invalid choice"]),
+    (["train", "--attention", "luong"], ["--attention", "invalid choice"]),
+    (["train", "--attention", "bahdanau", "--input-feeding"], ["input_feeding", "bahdanau"]),
     (["train", "--optimizer", "rmsprop"], ["--optimizer", "invalid choice"]),
-    (["train", "--tokenize", "bpe", "--data", "x.tsv"], ["--tokenize", "invalid choice"]),
+    (["train", "--tokenize", "spm", "--data", "x.tsv"], ["--tokenize", "invalid choice"]),
     (["train", "--seed", "-3"], ["--seed"]),
     (["train", "--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
     (["train", "--task", "dates", "--min-len", "3"], ["dates", "no length range"]),
@@ -79,6 +83,17 @@ def files(tmp_path):
     (["train", "--task", "reverse", "--data", "x.tsv"], ["not allowed with argument"]),
     (["train", "--bidirectional", "--hidden-dim", "15"], ["hidden_dim", "even"]),
     (["train", "--attention", "none", "--input-feeding"], ["input_feeding"]),
+    (["train", "--task", "dates", "--source-lang", "ko"], ["--source-lang", "numbers only"]),
+    (["train", "--data", "x.tsv", "--target-lang", "ko"], ["--target-lang", "numbers only"]),
+    (["train", "--task", "numbers", "--source-lang", "xx"], ["--source-lang", "invalid choice"]),
+    (["train", "--task", "numbers", "--source-lang", "fr"], ["must differ"]),
+    (["train", "--task", "numbers", "--max-len", "12"], ["max_len must be <= 9"]),
+    (["train", "--task", "numbers", "--max-pairs", "5"], ["--max-pairs applies to --data"]),
+    (["train", "--lowercase", "--src-tokenize", "word"], ["--src-tokenize, --lowercase apply"]),
+    (["train", "--data", "x.tsv", "--num-examples", "9"], ["--num-examples applies to --task"]),
+    (["train", "--data", "x.tsv", "--vocab-size", "50"], ["--vocab-size applies to the bpe"]),
+    (["train", "--data", "x.tsv", "--valid", "y.tsv", "--valid-fraction", "0.2"],
+     ["with --valid FILE nothing is split"]),
     (["translate", "abc"], ["--checkpoint"]),
     (["evaluate"], ["--checkpoint"]),
 ])
@@ -97,6 +112,17 @@ def test_bad_arguments(argv, fragments, capsys):
     (["train", "--hidden-dim", "0"], "--hidden-dim: expected an integer >= 1, got '0'"),
     (["train", "--num-examples", "-5"], "--num-examples: expected an integer >= 1, got '-5'"),
     (["train", "--threads", "0"], "--threads: expected an integer >= 1, got '0'"),
+    (["train", "--num-layers", "0"], "--num-layers: expected an integer >= 1, got '0'"),
+    (["train", "--dropout", "1"], "--dropout: expected a number in [0, 1), got '1'"),
+    (["train", "--data", "x.tsv", "--vocab-size", "1"],
+     "--vocab-size: expected an integer >= 2, got '1'"),
+    (["train", "--data", "x.tsv", "--valid-fraction", "1.5"],
+     "--valid-fraction: expected a number in (0, 1), got '1.5'"),
+    (["train", "--data", "x.tsv", "--min-freq", "0"],
+     "--min-freq: expected an integer >= 1, got '0'"),
+    (["train", "--data", "x.tsv", "--max-pairs", "0"],
+     "--max-pairs: expected an integer >= 1, got '0'"),
+    (["course", "grade", "x.ipynb", "--timeout", "0"], "--timeout: expected a number > 0, got '0'"),
     (["translate", "--checkpoint", "c.npz", "--length-penalty", "-1", "x"],
      "--length-penalty: expected a number >= 0, got '-1'"),
     (["translate", "--checkpoint", "c.npz", "--beam", "0", "x"],
@@ -147,22 +173,64 @@ def test_bad_checkpoint(argv, fragments, files, capsys):
     assert_one_line_error(code, err, *fragments)
 
 
-@pytest.mark.parametrize("texts, fragments", [
-    (["abc", "ab9!"], ["input 2", "'9', '!'", "not in the vocabulary"]),
-    (["ABC"], ["input 1", "not in the vocabulary"]),
-    ([""], ["input 1 is empty"]),
-])
-def test_translate_rejects_unknown_characters(texts, fragments, run_dir, capsys):
-    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"), *texts],
-                         capsys)
-    assert_one_line_error(code, err, *fragments)
-    assert out == ""
+def test_translate_reads_unknown_tokens_as_unk_and_says_so(run_dir, capsys):
+    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"),
+                          "abc", "ab9!"], capsys)
+    assert code == 0 and len(out.splitlines()) == 2
+    assert err.strip() == ("numpy-seq2seq: warning: input 2: 2 token(s) not in the vocabulary, "
+                           "read as <unk>: '9', '!'")
+
+
+def test_translate_one_bad_line_fails_alone(run_dir, capsys, monkeypatch):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, good, _ = run(["translate", "--checkpoint", ckpt, "abc", "cba"], capsys)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("abc\nab9!\n\ncba\n"))
+    code, out, err = run(["translate", "--checkpoint", ckpt, "--unknown", "error"], capsys)
+    assert code == 1  # some input failed
+    first, second = good.splitlines()
+    assert out.splitlines() == [first, "", "", second]  # failed and blank lines keep their place
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(ERROR + "input 2 ('ab9!'): 2 token(s)")
+
+
+def test_translate_every_input_refused(run_dir, capsys):
+    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"),
+                          "--unknown", "error", "XYZ", "9"], capsys)
+    assert code == 1 and out == "\n\n" and err.count(ERROR) == 2
+
+
+def test_translate_blank_inputs_keep_their_place(run_dir, capsys):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, out, err = run(["translate", "--checkpoint", ckpt, "abc", " ", "cba"], capsys)
+    assert code == 0 and err == ""
+    assert len(out.splitlines()) == 3 and out.splitlines()[1] == ""
 
 
 def test_translate_with_empty_stdin(run_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n \n"))
     code, _, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz")], capsys)
     assert_one_line_error(code, err, "no input text")
+
+
+def test_evaluate_warns_about_data_of_another_task(run_dir, capsys):
+    ckpt = str(run_dir / "checkpoint.npz")
+    code, out, err = run(["evaluate", "--checkpoint", ckpt, "--task", "addition",
+                          "--num-examples", "20"], capsys)
+    assert code == 0 and "exact match" in out
+    warnings = err.strip().splitlines()
+    assert warnings[0] == ("numpy-seq2seq: warning: the model was trained on task reverse, not "
+                           "on task addition")
+    assert "are not in the model's vocabularies, most often" in warnings[1]
+    assert "more than 20 % of the tokens are unknown" in warnings[2]
+    code, _, err = run(["evaluate", "--checkpoint", ckpt, "--task", "addition", "--unknown",
+                        "error"], capsys)
+    assert code == 2 and err.count(ERROR) == 1
+    assert "not in the model's vocabularies" in err and "--unknown unk would read" in err
+
+
+def test_evaluate_quiet_on_its_own_data(run_dir, capsys):
+    code, _, err = run(["evaluate", "--checkpoint", str(run_dir / "checkpoint.npz")], capsys)
+    assert code == 0 and err == ""
 
 
 def test_evaluate_bad_data(run_dir, files, capsys):
@@ -261,9 +329,9 @@ def test_force_replaces_the_run_without_mixing_files(tmp_path, capsys):
 def test_a_diverged_run_keeps_its_record(tmp_path, capsys, monkeypatch):
     real, calls = Seq2Seq.loss_and_grads, []
 
-    def nan_at_step_2(self, src, tgt):
+    def nan_at_step_2(self, src, tgt, rng=None):
         calls.append(1)
-        loss, grads = real(self, src, tgt)
+        loss, grads = real(self, src, tgt, rng=rng)
         return (float("nan") if len(calls) == 2 else loss), grads
 
     monkeypatch.setattr(Seq2Seq, "loss_and_grads", nan_at_step_2)
@@ -305,8 +373,10 @@ def _numbers(metrics):
 
 def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, capsys):
     out_dir = tmp_path / "stopped"
+    # with dropout: the masks' generator must also resume where it stopped, mid-epoch
     argv = ["train", "--task", "reverse", "--num-examples", "600", "--hidden-dim", "16",
-            "--embed-dim", "8", "--batch-size", "8", "--attention", "none", "--quiet"]
+            "--embed-dim", "8", "--batch-size", "8", "--attention", "none", "--dropout", "0.3",
+            "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "numpy_seq2seq", *argv, "--epochs", "500",
                              "--out", str(out_dir)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
@@ -338,6 +408,18 @@ def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, cap
     resumed = load_checkpoint(out_dir / "checkpoint.npz").model.params
     straight = load_checkpoint(tmp_path / "straight" / "checkpoint.npz").model.params
     assert max(float(np.abs(resumed[k] - straight[k]).max()) for k in straight) <= 1e-6
+
+
+def test_train_stacked_bahdanau_with_dropout(tmp_path, capsys):
+    argv = ["train", *TINY, "--attention", "bahdanau", "--num-layers", "2", "--dropout", "0.2",
+            "--quiet", "--out", str(tmp_path)]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    config = read_metrics(tmp_path)["model"]
+    assert (config["attention"], config["num_layers"], config["dropout"]) == ("bahdanau", 2, 0.2)
+    ckpt = str(tmp_path / "checkpoint.npz")
+    code, out, err = run(["translate", "--checkpoint", ckpt, "--beam", "2", "abc"], capsys)
+    assert code == 0 and len(out.splitlines()) == 1, err
 
 
 def test_train_on_a_word_level_corpus_reports_bleu(files, capsys):
@@ -372,7 +454,7 @@ def test_translate(run_dir, capsys, monkeypatch):
     assert len(out.splitlines()) == 2
     code, beam_out, _ = run(["translate", "--checkpoint", ckpt, "--beam", "3", "abc"], capsys)
     assert code == 0 and len(beam_out.splitlines()) == 1
-    monkeypatch.setattr(sys, "stdin", io.StringIO("abc\n\nhgf\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("abc\nhgf\n"))
     code, stdin_out, _ = run(["translate", "--checkpoint", ckpt], capsys)
     assert code == 0 and stdin_out == out
 
@@ -430,3 +512,96 @@ def test_evaluate(run_dir, capsys):
     code, out, _ = run(["evaluate", "--checkpoint", ckpt, "--task", "reverse",
                         "--num-examples", "30"], capsys)
     assert code == 0 and "30 pairs" in out and "BLEU" not in out
+
+
+def test_numbers_task_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = run(["train", "--task", "numbers", "--source-lang", "ko", "--target-lang",
+                           "en", "--num-examples", "300", *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    header = text.splitlines()[0]
+    assert "task numbers ko -> en" in header and "(char) ->" in header and "(word)" in header
+    assert "BLEU" in text and "chrF" in text
+    final = read_metrics(out)["final"]
+    assert final["bleu"] is not None and 0 <= final["chrf"] <= 100
+    ckpt = str(out / "checkpoint.npz")
+    code, text, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 0 and err == "" and f"chrF            {final['chrf']:.2f}" in text
+    # fresh pairs in the languages the model learnt, without being told them again
+    code, text, err = run(["evaluate", "--checkpoint", ckpt, "--task", "numbers",
+                           "--num-examples", "20"], capsys)
+    assert code == 0 and "BLEU" in text and "trained on" not in err
+    code, text, err = run(["translate", "--checkpoint", ckpt, "이십일"], capsys)
+    assert code == 0 and err == "" and len(text.splitlines()) == 1
+
+
+def test_tatoeba_style_corpus_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = run(["train", "--data", str(TATOEBA_STYLE), "--tokenize", "word",
+                           "--max-len", "5", "--max-pairs", "30", "--valid-fraction", "0.2",
+                           "--min-freq", "1", *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    data_line = text.splitlines()[1]
+    assert data_line.startswith(f"data: {TATOEBA_STYLE}: read 42 pairs; dropped ")
+    assert "longer than 5 tokens" in data_line and "beyond the 30-pair limit" in data_line
+    assert "kept 30; 42 lines carry an attribution column" in data_line
+    assert "24 training / 6 held-out pairs" in data_line
+    _, src_vocab, tgt_vocab, _ = load_checkpoint(out / "checkpoint.npz")
+    assert "." in src_vocab and "cat." not in src_vocab and "!" in tgt_vocab
+    code, text, err = run(["translate", "--checkpoint", str(out / "checkpoint.npz"),
+                           "--unknown", "error", "The cat is here.", "We like bread!"], capsys)
+    assert code == 0 and err == "" and len(text.splitlines()) == 2  # "cat." and "We" are read
+
+
+def test_bpe_corpus_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = run(["train", "--data", str(TATOEBA_STYLE), "--src-tokenize", "bpe",
+                           "--tgt-tokenize", "char", "--vocab-size", "60", "--lowercase",
+                           *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "(bpe 60, lowercased)" in text and "(char, lowercased)" in text
+    with np.load(out / "checkpoint.npz", allow_pickle=False) as data:
+        assert data["src_vocab_array/0"].dtype == np.uint8  # the sentencepiece model
+    _, src_vocab, _, _ = load_checkpoint(out / "checkpoint.npz")
+    assert src_vocab.tokenize("WE LIKE BREAD.") == src_vocab.tokenize("we like bread.")
+    code, text, err = run(["translate", "--checkpoint", str(out / "checkpoint.npz"),
+                           "We like bread."], capsys)
+    assert code == 0 and err == ""
+
+
+def test_examples_are_judged_on_canonical_text():
+    vocab = cli.Vocab.from_texts(["Ils aiment le pain !"], tokenizer="word")
+    assert cli._verdict("Ils aiment le pain!", "Ils aiment le pain\u202f!", vocab) == "ok"
+    assert cli._verdict("Ils aiment le pain.", "Ils aiment le pain\u202f!", vocab) == \
+        "wrong, expected 'Ils aiment le pain!'"
+
+
+def test_attention_png_panels_name_source_output_and_verdict(tmp_path, capsys, monkeypatch):
+    drawn, original = [], plots.plot_attention_grid
+
+    def capture(examples, **kwargs):
+        drawn.extend(plots.AttentionExample(*ex) for ex in examples)
+        return original(examples, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_attention_grid", capture)
+    code, _, err = run(["train", *TINY, "--quiet", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert len(drawn) == 4
+    for ex in drawn:
+        assert ex.source and ex.reference == ex.source[::-1]  # reverse task, held-out pairs
+        assert ex.output == "".join(t for t in ex.out_tokens if t != "</s>")
+        assert plots.attention_title(ex, 1).endswith("✓" if ex.output == ex.reference
+                                                     else f"expected {ex.reference!r}")
+
+
+def test_step_limit_follows_long_training_targets(tmp_path, capsys):
+    # word sources, character targets: 2 x S + 10 steps would cut German number words short
+    out = tmp_path / "run"
+    code, _, err = run(["train", "--task", "numbers", "--target-lang", "de", "--num-examples",
+                        "100", *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    longest = load_checkpoint(out / "checkpoint.npz").extra["longest_target"]
+    assert longest >= len("neunhundertneunundneunzigtausend")  # 6-digit numbers in the data
+    one_word = np.zeros((1, 1), dtype=np.int64)
+    assert cli._step_limit(one_word, longest) == longest + 10
+    assert cli._step_limit(one_word, None) == 12  # old checkpoints: 2 x S + 10

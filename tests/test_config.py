@@ -3,6 +3,7 @@ theirs from here), fields checked with messages that name them, stored dicts rea
 
 import dataclasses
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -48,7 +49,9 @@ def test_command_line_options_come_from_the_config(cls, option, field):
     action = _train_option(option)
     assert action.dest == field
     assert action.help.startswith(cls.spec(field).metadata["help"].replace("%", "%%"))
-    assert action.help.endswith(f"(default {getattr(cls, field)})")
+    # the default, then any task's own ("; numbers: 10")
+    assert re.search(rf"\(default {re.escape(str(getattr(cls, field)))}(; \w+: [^;]+)*\)$",
+                     action.help)
     # no default of its own: the config fills what was not given
     assert field not in vars(build_parser().parse_args(["train"]))
 
@@ -66,6 +69,12 @@ def test_command_line_options_come_from_the_config(cls, option, field):
     (DataConfig, {"data": "x.tsv"}, r"exactly one of task and data"),
     (ModelConfig, {"src_vocab_size": 9, "tgt_vocab_size": 9, "hidden_dim": -2},
      r"hidden_dim must be an integer >= 1, got -2"),
+    (ModelConfig, {"src_vocab_size": 9, "tgt_vocab_size": 9, "dropout": 1.0},
+     r"dropout must be a number in \[0, 1\), got 1.0"),
+    (ModelConfig, {"src_vocab_size": 9, "tgt_vocab_size": 9, "num_layers": 0},
+     r"num_layers must be an integer >= 1, got 0"),
+    (DataConfig, {"vocab_size": 1}, r"vocab_size must be an integer >= 2, got 1"),
+    (DataConfig, {"min_freq": 0}, r"min_freq must be an integer >= 1, got 0"),
 ])
 def test_fields_are_checked_by_name(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -96,6 +105,28 @@ def test_an_old_corpus_data_spec_reads_as_a_corpus():
     old_task = {"task": "reverse", "num_examples": 200, "min_len": None, "max_len": None,
                 "seed": 0, "valid_fraction": 0.1}
     assert DataConfig.from_dict(old_task) == DataConfig(task="reverse", num_examples=200)
+
+
+def test_a_task_default_is_shown_and_applied_under_given_values():
+    assert _train_option("--epochs").help.endswith("(default 15; numbers: 10)")
+    assert TrainConfig.for_task("numbers").epochs == 10
+    assert TrainConfig.for_task("numbers", epochs=3).epochs == 3  # an option given still wins
+    assert TrainConfig.for_task("dates") == TrainConfig.for_task(None) == TrainConfig()
+    assert DataConfig.for_task("numbers") == DataConfig()  # numbers has no data defaults
+
+
+def test_a_data_spec_written_before_data_config_reads_the_same():
+    # what `numpy-seq2seq train --data` stored with per-side tokenizer descriptions
+    stored = {"data": "pairs.tsv", "valid": None, "seed": 3, "valid_fraction": 0.2,
+              "src_tokenize": {"kind": "bpe", "lowercase": True, "vocab_size": 60},
+              "tgt_tokenize": {"kind": "char", "lowercase": True, "vocab_size": 60},
+              "max_pairs": 30, "max_len": 5, "min_freq": 2}
+    cfg = DataConfig.from_dict(stored)
+    assert cfg == DataConfig(task=None, data="pairs.tsv", src_tokenize="bpe", tgt_tokenize="char",
+                             lowercase=True, vocab_size=60, seed=3, valid_fraction=0.2,
+                             max_pairs=30, max_len=5, min_freq=2)
+    assert cfg.tokenizer_kinds() == ("bpe", "char")
+    assert DataConfig.from_dict(cfg.to_dict()) == cfg
 
 
 def test_configs_are_frozen():

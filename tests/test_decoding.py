@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from numpy_seq2seq.decoding import beam_search, greedy_decode
+from numpy_seq2seq.functional.attention import SCORES
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from numpy_seq2seq.optim import clip_grad_norm, make_optimizer
 
@@ -16,20 +17,28 @@ from sizes import V_SRC, V_TGT, E, H
 CONFIGS = [
     c for c in itertools.product(CELL_CHOICES, ATTENTION_CHOICES, [False, True], [False, True],
                                  [False, True])
-    if not (c[3] and c[1] is None)  # input feeding needs attention
+    if not (c[3] and c[1] not in SCORES)  # input feeding feeds Luong's h̃
+] + [  # stacked layers (dropout configured, but decoding never drops)
+    ("lstm", "bahdanau", True, False, True, 2, 0.3),
+    ("gru", "general", False, True, False, 2, 0.0),
+    ("rnn", None, True, False, False, 3, 0.3),
+    ("lstm", "concat", False, False, True, 3, 0.0),
+    ("gru", "bahdanau", False, False, False, 3, 0.0),
 ]
 
 
 def _id(c):
-    cell, attention, bi, feed, rev = c
-    return f"{cell}-{attention}" + "-bi" * bi + "-feed" * feed + "-rev" * rev
+    cell, attention, bi, feed, rev = c[:5]
+    k = c[5] if len(c) > 5 else 1
+    return f"{cell}-{attention}" + "-bi" * bi + "-feed" * feed + "-rev" * rev + f"-k{k}" * (k > 1)
 
 
 def _model(cell="lstm", attention="general", bidirectional=False, input_feeding=False,
-           reverse_source=False, tgt_vocab=V_TGT, dtype=np.float64):
+           reverse_source=False, num_layers=1, dropout=0.0, tgt_vocab=V_TGT, dtype=np.float64):
     return Seq2Seq(V_SRC, tgt_vocab, E, H, cell=cell, attention=attention,
                    bidirectional=bidirectional, reverse_source=reverse_source,
-                   input_feeding=input_feeding, dtype=dtype, seed=0)
+                   input_feeding=input_feeding, num_layers=num_layers, dropout=dropout,
+                   dtype=dtype, seed=0)
 
 
 def _random_sources(rng, n, s_max):
@@ -42,7 +51,7 @@ def _random_sources(rng, n, s_max):
     return src
 
 
-def _trained_ish(config, steps=60):
+def _trained_ish(config, steps=80):
     """A float32 model given a few Adam steps on copying, so outputs vary in length."""
     m = _model(*config, dtype=np.float32)
     rng = np.random.default_rng(7)
@@ -73,8 +82,8 @@ def _row_log_prob(model, src_row, tokens, finished):
 def test_decode_step_reproduces_teacher_forced_loss(config, ragged_batch, rng):
     """Feeding the gold prefix through decode_step gives, row by row, the loss and attention
     of the teacher-forced forward pass."""
-    cell, attention, bidirectional, input_feeding, reverse_source = config
-    m = _model(cell, attention, bidirectional, input_feeding, reverse_source)
+    attention = config[1]
+    m = _model(*config)
     randomize(m.params, rng)
     src, tgt = ragged_batch
     enc = m.encode(src)
@@ -104,6 +113,7 @@ def test_decode_step_reproduces_teacher_forced_loss(config, ragged_batch, rng):
     ("gru", "concat", True, True, False),
     ("rnn", "dot", False, True, True),
     ("lstm", None, True, False, True),
+    ("gru", "bahdanau", True, False, False, 2),
 ], ids=_id)
 def test_beam_of_one_is_greedy(config, rng):
     m = _trained_ish(config)
@@ -165,9 +175,11 @@ def test_scores_and_attention_are_consistent(decode, rng):
 
 
 @pytest.mark.parametrize("decode", ["greedy", "beam"])
-def test_batch_gives_each_row_its_own_answer(decode, rng):
+@pytest.mark.parametrize("config", [("gru", "concat", True, True, False),
+                                    ("lstm", "bahdanau", False, False, True, 2)], ids=_id)
+def test_batch_gives_each_row_its_own_answer(decode, config, rng):
     """Padding and neighbouring rows never change a row's output."""
-    m = _model("gru", "concat", bidirectional=True, input_feeding=True)
+    m = _model(*config)
     randomize(m.params, rng, scale=0.6)
     src = _random_sources(rng, 6, 8)
 

@@ -1,4 +1,4 @@
-"""Embedding and affine layers: gradient checks with their wrong-backward twins."""
+"""Embedding, affine and dropout layers: gradient checks with their wrong-backward twins."""
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ def test_embedding_gradient_accumulates_repeated_ids(rng, broken):
 
     r = check_layer(lambda W: layers.embedding_forward(ids, W), backward,
                     {"W": rng.standard_normal((5, 3))})
-    assert_gradcheck(r, "embedding and affine", TOL, broken)
+    assert_gradcheck(r, "embedding, affine, dropout", TOL, broken)
 
 
 @pytest.mark.parametrize("broken", [False, True], ids=["correct", "wrong-backward-is-caught"])
@@ -39,4 +39,30 @@ def test_affine_gradient(rng, broken):
     r = check_layer(layers.affine_forward, backward,
                     {"x": rng.standard_normal((3, 5, 4)), "W": rng.standard_normal((4, 6)),
                      "b": rng.standard_normal(6)})
-    assert_gradcheck(r, "embedding and affine", TOL, broken)
+    assert_gradcheck(r, "embedding, affine, dropout", TOL, broken)
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["correct", "wrong-backward-is-caught"])
+def test_dropout_gradient(rng, broken):
+    mask = layers.dropout_mask(rng, 0.4, (3, 5, 4), np.float64)
+
+    def backward(d, _):
+        return {"x": d if broken else layers.dropout_backward(d, mask)}  # broken: mask forgotten
+
+    r = check_layer(lambda x: (layers.dropout_forward(x, mask), None), backward,
+                    {"x": rng.standard_normal((3, 5, 4))})
+    assert_gradcheck(r, "embedding, affine, dropout", TOL, broken)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_is_inverted_and_seeded(dtype):
+    p = 0.25
+    mask = layers.dropout_mask(np.random.default_rng(0), p, (200, 300), dtype)
+    assert mask.dtype == dtype and mask.shape == (200, 300)
+    assert set(np.unique(mask).tolist()) == {0.0, dtype(1 / (1 - p))}
+    assert (mask == 0).mean() == pytest.approx(p, abs=0.01)  # 60,000 draws: σ ≈ 0.002
+    assert mask.mean() == pytest.approx(1.0, abs=0.02)  # inverted: E[x ⊙ m] = x
+    again = layers.dropout_mask(np.random.default_rng(0), p, (200, 300), dtype)
+    assert np.array_equal(mask, again)
+    x = np.ones(3)
+    assert layers.dropout_forward(x, None) is x and layers.dropout_backward(x, None) is x

@@ -1,12 +1,18 @@
-"""Seq2Seq: whole-model gradient checks over every configuration, padding invariance, the
-public contract and clear errors for bad input."""
+"""Seq2Seq: whole-model gradient checks over every configuration (cells, scores, stacked
+layers, bidirectional, dropout, ...), padding invariance, dropout's masks, the public contract
+and clear errors for bad input."""
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from numpy_seq2seq import model as model_module
+from numpy_seq2seq.functional import decoder as decoder_module
+from numpy_seq2seq.functional.attention import SCORES
+from numpy_seq2seq.functional.layers import dropout_mask
 from numpy_seq2seq.functional.recurrent import CELLS
 from numpy_seq2seq.gradcheck import check_model
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
@@ -15,36 +21,100 @@ from conftest import assert_gradcheck, patched_cell, randomize
 from sizes import V_SRC, V_TGT, E, H
 
 TOL = 1e-6
+DROPOUT_SEED = 99
 
 CONFIGS = [
     (cell, attention, bidirectional, input_feeding, reverse_source)
     for cell, attention, bidirectional, input_feeding, reverse_source in itertools.product(
         CELL_CHOICES, ATTENTION_CHOICES, [False, True], [False, True], [False, True]
     )
-    if not (input_feeding and attention is None)  # input feeding feeds h̃, which needs attention
+    if not (input_feeding and attention not in SCORES)  # input feeding feeds Luong's h̃
 ]
 
 
-def _id(c):
-    cell, attention, bi, feed, rev = c
-    return f"{cell}-{attention}" + "-bi" * bi + "-feed" * feed + "-rev" * rev
+def _id(config):
+    cell, attention, bi, feed, rev = config[:5]
+    k, dropout = config[5:] if len(config) > 5 else (1, 0.0)
+    return (f"{cell}-{attention}" + "-bi" * bi + "-feed" * feed + "-rev" * rev
+            + f"-k{k}" * (k > 1) + f"-drop{dropout}" * (dropout > 0))
 
 
 def _model(cell="lstm", attention="general", bidirectional=False, input_feeding=False,
-           reverse_source=False, dtype=np.float64, seed=0):
+           reverse_source=False, num_layers=1, dropout=0.0, dtype=np.float64, seed=0):
     return Seq2Seq(V_SRC, V_TGT, E, H, cell=cell, attention=attention,
                    bidirectional=bidirectional, reverse_source=reverse_source,
-                   input_feeding=input_feeding, dtype=dtype, seed=seed)
+                   input_feeding=input_feeding, num_layers=num_layers, dropout=dropout,
+                   dtype=dtype, seed=seed)
+
+
+def _generic(m, rng):
+    """Move a model to a generic point (see conftest.randomize).
+
+    Bahdanau's query gradient is a *difference* between source positions (the softmax ignores
+    a shift common to all of them), so with the small states of scale 0.5 it is ~1e-5 and
+    rounding noise in the finite differences reaches 1e-6 of it; scale 1 keeps it ~1e-3.
+    """
+    randomize(m.params, rng, scale=1.0 if m.attention == "bahdanau" else 0.5)
+    return m
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=_id)
 def test_every_parameter_gradient(config, ragged_batch, rng):
-    cell, attention, bidirectional, input_feeding, reverse_source = config
-    m = _model(cell, attention, bidirectional, input_feeding, reverse_source)
-    randomize(m.params, rng)
+    m = _generic(_model(*config), rng)
     report = check_model(m, *ragged_batch, max_coords=None)
     assert set(report.errors) == set(m.params)
     assert_gradcheck(report, "whole model, every parameter", TOL)
+
+
+# Stacked layers and dropout, over every cell × score: for cell i and score j, (num_layers,
+# bidirectional, dropout) is row (i + j) mod 4 of a 4-run orthogonal array of the three binary
+# factors, so every factor is covered in full and every pair of factors in all combinations;
+# four more add input feeding and reversed sources to the stacked, dropped-out models.
+_OA = [(1, False, 0.0), (1, True, 0.3), (2, False, 0.3), (2, True, 0.0)]
+STACKED = [
+    (cell, attention, bi, False, False, k, dropout)
+    for i, cell in enumerate(CELL_CHOICES)
+    for j, attention in enumerate(ATTENTION_CHOICES)
+    for k, bi, dropout in [_OA[(i + j) % 4]]
+] + [
+    ("lstm", "general", True, True, True, 2, 0.3),
+    ("gru", "concat", False, True, False, 3, 0.3),
+    ("rnn", "bahdanau", True, False, True, 2, 0.3),
+    ("gru", "dot", False, False, True, 3, 0.0),
+]
+
+
+@pytest.mark.parametrize("config", STACKED, ids=_id)
+def test_stacked_and_dropout_gradients(config, ragged_batch, rng):
+    """Dropout is checked by replaying the same masks: every pass gets a fresh generator
+    seeded alike (``check_model(dropout_seed=...)``)."""
+    m = _generic(_model(*config), rng)
+    seed = DROPOUT_SEED if m.config["dropout"] > 0 else None
+    report = check_model(m, *ragged_batch, max_coords=12, dropout_seed=seed)
+    assert set(report.errors) == set(m.params)
+    assert_gradcheck(report, "whole model: layers, dropout", TOL)
+
+
+@pytest.mark.parametrize("wrong", ["dropout-mask-forgotten", "bahdanau-query-forgotten"])
+def test_stacked_and_dropout_check_catches_a_wrong_backward(wrong, ragged_batch, rng,
+                                                            monkeypatch):
+    """Twins: a decoder whose backward ignores the dropout masks, and one that forgets that
+    Bahdanau's context depends on the previous state."""
+    if wrong == "dropout-mask-forgotten":
+        config = ("gru", "general", False, False, False, 2, 0.3)
+        monkeypatch.setattr(decoder_module, "dropout_backward", lambda dout, mask: dout)
+    else:
+        config = ("lstm", "bahdanau", False, False, False, 2, 0.0)
+        real = decoder_module.bahdanau_step_backward
+
+        def no_query(dcontext, cache):
+            ds_prev, *rest = real(dcontext, cache)
+            return (0 * ds_prev, *rest)
+
+        monkeypatch.setattr(decoder_module, "bahdanau_step_backward", no_query)
+    m = _generic(_model(*config), rng)
+    report = check_model(m, *ragged_batch, max_coords=12, dropout_seed=DROPOUT_SEED)
+    assert_gradcheck(report, "whole model: layers, dropout", TOL, broken=True)
 
 
 @pytest.mark.parametrize("cell", CELL_CHOICES)
@@ -78,9 +148,10 @@ def test_padding_columns_change_nothing(config, ragged_batch, rng):
             assert np.abs(grads2[k] - grads[k]).max() <= 1e-10 * max(1.0, np.abs(grads[k]).max()), k
 
 
-@pytest.mark.parametrize("attention", ["dot", "general", "concat"])
-def test_last_attention(attention, ragged_batch):
-    m = _model(attention=attention)
+@pytest.mark.parametrize("attention", ["dot", "general", "concat", "bahdanau"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_last_attention(attention, num_layers, ragged_batch):
+    m = _model(attention=attention, num_layers=num_layers)
     src, tgt = ragged_batch
     m.loss(src, tgt)
     w = m.last_attention
@@ -172,9 +243,16 @@ def test_bad_batches_are_rejected_clearly(src, tgt, match):
     "kwargs,match",
     [
         ({"cell": "transformer"}, r"cell must be one of \('rnn', 'gru', 'lstm'\)"),
-        ({"attention": "bahdanau"}, "attention must be one of .*'dot', 'general', 'concat'"),
+        ({"attention": "luong"}, "attention must be one of .*'dot', 'general', 'concat', "
+                                 "'bahdanau'"),
         ({"bidirectional": True, "hidden_dim": 7}, "must be even"),
         ({"input_feeding": True, "attention": None}, "needs attention"),
+        ({"input_feeding": True, "attention": "bahdanau"}, "already feeds its context"),
+        ({"num_layers": 0}, "num_layers must be a positive int, got 0"),
+        ({"num_layers": 1.5}, "num_layers must be a positive int"),
+        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
+        ({"dropout": -0.1}, r"dropout must be a number in \[0, 1\)"),
+        ({"dropout": "0.2"}, r"dropout must be a number in \[0, 1\)"),
         ({"dtype": np.float16}, "dtype must be one of"),
         ({"hidden_dim": 0}, "hidden_dim must be a positive int"),
         ({"src_vocab_size": 3}, "at least 5"),
@@ -200,3 +278,102 @@ def test_dot_score_sizes_always_meet():
 
 def test_model_module_exports():
     assert model_module.CELL_CHOICES == ("rnn", "gru", "lstm")
+
+
+# ---------------------------------------------------------------------------------------------
+# dropout: where the masks come from, and that without a generator nothing is dropped
+
+def test_without_a_generator_dropout_changes_nothing(ragged_batch):
+    src, tgt = ragged_batch
+    plain, dropped = _model(num_layers=2), _model(num_layers=2, dropout=0.5)
+    assert all(np.array_equal(plain.params[k], dropped.params[k]) for k in plain.params)
+    loss, grads = dropped.loss_and_grads(src, tgt)
+    assert loss == plain.loss(src, tgt) == dropped.loss(src, tgt)
+    assert all(np.array_equal(grads[k], g) for k, g in plain.loss_and_grads(src, tgt)[1].items())
+
+
+def test_a_generator_draws_masks_reproducibly(ragged_batch):
+    src, tgt = ragged_batch
+    m = _model(num_layers=2, dropout=0.3)
+    runs = [m.loss_and_grads(src, tgt, rng=np.random.default_rng(seed)) for seed in (1, 1, 2)]
+    assert runs[0][0] == runs[1][0] != runs[2][0] != m.loss(src, tgt)
+    assert all(np.array_equal(runs[0][1][k], runs[1][1][k]) for k in m.params)
+    assert m.loss(src, tgt, rng=np.random.default_rng(1)) == runs[0][0]
+    rng = np.random.default_rng(1)
+    m.loss(src, tgt, rng=rng)  # one generator across steps: the next step draws fresh masks
+    assert m.loss(src, tgt, rng=rng) != runs[0][0]
+
+
+def test_dropout_zero_draws_nothing(ragged_batch):
+    rng = np.random.default_rng(3)
+    before = rng.bit_generator.state
+    _model().loss_and_grads(*ragged_batch, rng=rng)
+    assert rng.bit_generator.state == before
+
+
+def test_masks_are_drawn_in_the_documented_order():
+    """Source embeddings, encoder layers 0 … k-2, target embeddings, decoder layers 0 … k-2,
+    output layer's input: the order a twin implementation must follow to replay them."""
+    m = _model(num_layers=3, dropout=0.4)
+    N, S, T = 2, 5, 4
+    enc, dec = m._dropout_masks(np.random.default_rng(8), N, S, T)
+    shapes = [(N, S, E), (N, S, H), (N, S, H), (N, T, E), (N, T, H), (N, T, H), (N, T, H)]
+    replay = np.random.default_rng(8)
+    assert len(enc) == 3 and len(dec) == 4
+    for mask, shape in zip(enc + dec, shapes, strict=True):
+        assert np.array_equal(mask, dropout_mask(replay, 0.4, shape, np.float64))
+
+
+def test_float32_dropout_stays_float32(ragged_batch):
+    m = _model(num_layers=2, dropout=0.2, dtype=np.float32)
+    loss, grads = m.loss_and_grads(*ragged_batch, rng=np.random.default_rng(0))
+    assert np.isfinite(loss) and all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_rng_must_be_a_generator(ragged_batch):
+    with pytest.raises(ValueError, match="rng must be a numpy Generator .* got int"):
+        _model(dropout=0.1).loss_and_grads(*ragged_batch, rng=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# stacked layers and Bahdanau: parameter names and shapes as docs/architecture.md lists them
+
+def test_stacked_parameter_names_and_shapes():
+    G = 3  # GRU
+    m = _model("gru", "bahdanau", bidirectional=True, num_layers=2)
+    shapes = {k: v.shape for k, v in m.params.items()}
+    assert shapes["enc_fwd_Wx"] == shapes["enc_bwd_Wx"] == (E, G * H // 2)
+    assert shapes["enc_l1_fwd_Wx"] == shapes["enc_l1_bwd_Wx"] == (H, G * H // 2)
+    assert shapes["enc_l1_bwd_Wh"] == (H // 2, G * H // 2)
+    assert shapes["enc_l1_fwd_bhn"] == (H // 2,)
+    assert shapes["dec_Wx"] == (E + H, G * H)  # [E y; c_t]
+    assert shapes["dec_l1_Wx"] == shapes["dec_l1_Wh"] == (H, G * H)
+    assert shapes["W_q"] == shapes["W_k"] == (H, H) and shapes["v_a"] == (H,)
+    assert "W_c" not in shapes and "W_a" not in shapes
+    assert not any(k.startswith(("enc_l2", "dec_l2")) for k in shapes)
+
+
+def test_one_layer_keeps_the_names_and_values_of_old_models():
+    """Layer 0 keeps its names, and a config saved before num_layers and dropout existed still
+    builds the same model (old checkpoints load)."""
+    m = _model("lstm", "concat", bidirectional=True)
+    assert list(m.params) == ["src_embed", "tgt_embed"] + [
+        f"enc_{d}_{k}" for d in ("fwd", "bwd") for k in ("Wx", "Wh", "b")
+    ] + ["dec_Wx", "dec_Wh", "dec_b", "W_a", "v_a", "W_c", "W_s", "b_s"]
+    old = {k: v for k, v in m.config.items() if k not in ("num_layers", "dropout")}
+    m2 = Seq2Seq.from_config(old)
+    assert m2.config == m.config
+    assert all(np.array_equal(m.params[k], m2.params[k]) for k in m.params)
+
+
+def test_output_bias_is_drawn_with_the_fan_of_its_weight():
+    """b_s ~ U(±1/√H), like nn.Linear(H, V)'s bias (not ±1/√V)."""
+    m = Seq2Seq(V_SRC, 400, E, 16, seed=0)
+    b = np.abs(m.params["b_s"])
+    assert b.max() <= 1 / np.sqrt(16) and b.max() > 0.9 / np.sqrt(16)
+
+
+def test_the_model_imports_without_babel():
+    code = ("import sys; sys.modules['babel'] = None; sys.modules['babel.dates'] = None; "
+            "import numpy_seq2seq.model, numpy_seq2seq")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -4,16 +4,20 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot is imported anywhere in this module
 
+import datetime as dt  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
 import warnings  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 
-from numpy_seq2seq import plots  # noqa: E402
+from numpy_seq2seq import fonts, plots  # noqa: E402
+from numpy_seq2seq.data.dates import DATE_FORMATS, format_source  # noqa: E402
 
 MODES = ("none", "dot", "general", "concat")
 
@@ -78,31 +82,111 @@ def test_plot_attention_shape_mismatch_names_both(shape, rng):
         plots.plot_attention(rng.random(shape), src, tgt)
 
 
-def test_cjk_tokens_render_without_glyph_warnings(rng, tmp_path):
-    src = ["2", "0", "2", "4", "년", "1", "월", "日"]
+# ----------------------------------------------------------------------------------------------
+# CJK glyphs: these run on CI's machine, which has no system CJK font
+
+def dates_characters():
+    """Every character the dates task writes: each format applied to every month, every weekday
+    and all ten digits (28 Feb 1958, 2046, 1-7 Jan 2039, ...)."""
+    dates = [dt.date(1958 if m % 2 else 2046, m, 28) for m in range(1, 13)]
+    dates += [dt.date(2039, 1, d) for d in range(1, 8)]  # seven consecutive weekdays
+    return sorted({c for loc, fmt in DATE_FORMATS for d in dates
+                   for c in format_source(d, loc, fmt)})
+
+
+def label_fonts(label):
+    """The font files a text object resolves to, in fallback order (never Last Resort)."""
+    paths = [font_manager.findfont(font_manager.FontProperties(family=[f]),
+                                   fallback_to_default=False) for f in label.get_fontfamily()]
+    return [p for p in dict.fromkeys(paths) if "LastResort" not in p]
+
+
+def glyph_warnings(caught):
+    return [str(w.message) for w in caught if "missing from" in str(w.message)]
+
+
+def test_every_dates_character_has_a_real_glyph(rng):
+    chars = dates_characters()
+    assert {"년", "월", "요", "日", "曜", "é", "ä", "9"} <= set(chars)  # the sample is complete
+    fig = plots.plot_attention(attention(rng, 2, len(chars)), chars, ["a", "b"])
+    label = fig.axes[0].get_xticklabels()[0]
+    charmaps = [FT2Font(path).get_charmap() for path in label_fonts(label)]
+    missing = [c for c in chars if c != " " and not any(ord(c) in cm for cm in charmaps)]
+    assert missing == [], f"no font of {label.get_fontfamily()} has {missing}"
+    assert len(charmaps) >= 3  # the default font, IPAexGothic, NanumGothic
+
+
+def test_cjk_figure_saves_without_glyph_warnings(rng, tmp_path):
+    src = list("2022년 3월 14일 월요일")
+    out = list("2022年3月14日月曜日")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fig = plots.plot_attention(attention(rng, 3, len(src)), src, ["2024", "-", "01"])
+        fig = plots.plot_attention_grid(
+            [plots.AttentionExample(attention(rng, len(out), len(src)), src, out,
+                                    "2022년 3월 14일 월요일", "２０２２年", "かな")])
         plots.save_figure(fig, tmp_path / "cjk.png")
-        if plots._has_last_resort() or plots.cjk_fallback_fonts():
-            # with a fallback font there is nothing to warn about even outside save_figure,
-            # as when a notebook displays the figure (matplotlib < 3.10 lacks Last Resort)
-            fig.canvas.draw()
-    glyph = [w for w in caught if "missing from" in str(w.message)]
-    assert glyph == [], [str(w.message) for w in glyph]
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == src
+        fig.canvas.draw()  # as a notebook's inline display would
+    assert glyph_warnings(caught) == []
+    assert (tmp_path / "cjk.png").stat().st_size > 5000
 
 
-def test_cjk_fallback_fonts_really_cover_cjk():
-    fonts = plots.cjk_fallback_fonts()
-    assert isinstance(fonts, tuple)
-    from matplotlib import font_manager
+def test_a_glyph_no_font_has_still_warns(rng, tmp_path):
+    # the broken twin: Thai is in none of our fonts, and the warning must not be silenced
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = plots.plot_attention(attention(rng, 1, 2), ["ก", "a"], ["x"])
+        plots.save_figure(fig, tmp_path / "thai.png")
+    assert any("3585" in m or "ก" in m for m in glyph_warnings(caught)), glyph_warnings(caught)
 
-    for family in fonts:
-        fname = font_manager.findfont(family, fallback_to_default=False)
-        charmap = FT2Font(fname).get_charmap()
-        assert any(cp in charmap for cp in (0xAC00, 0x3042, 0x65E5)), family
-    assert "Last Resort High-Efficiency" not in fonts
+
+def test_fonts_are_registered_without_touching_rcparams(rng):
+    before = dict(matplotlib.rcParams)
+    families = fonts.register_cjk_fonts()
+    plots.plot_attention(attention(rng, 1, 2), ["가", "日"], ["x"])
+    assert dict(matplotlib.rcParams) == before
+    assert families == ("IPAexGothic", "NanumGothic")
+    assert fonts.cjk_font_family()[-2:] == ["IPAexGothic", "NanumGothic"]
+    # the packages' own code (which sets rcParams on import) never runs
+    assert "koreanize_matplotlib" not in sys.modules and "matplotlib_fontja" not in sys.modules
+
+
+# ----------------------------------------------------------------------------------------------
+# attention panels explain themselves
+
+@pytest.mark.parametrize("example, title", [
+    (("w", "s", "o"), "example 3"),
+    (("w", "s", "o", "abc", "cba"), "'abc' → 'cba'"),
+    (("w", "s", "o", "abc", "cba", "cba"), "'abc' → 'cba' ✓"),
+    (("w", "s", "o", "abc", "cab", "cba"), "'abc' → 'cab' ✗ expected 'cba'"),
+])
+def test_attention_title(example, title):
+    assert plots.attention_title(plots.AttentionExample(*example), 3) == title
+
+
+def test_long_titles_wrap():
+    ex = plots.AttentionExample("w", "s", "o", "one " * 20, "un " * 20, "deux")
+    title = plots.attention_title(ex, 1)
+    lines = title.splitlines()
+    assert len(lines) > 2 and max(map(len, lines)) <= 44
+    assert title.replace("\n", " ").endswith("✗ expected 'deux'")
+
+
+def test_grid_titles_marks_spaces_and_colorbar(rng):
+    examples = [
+        plots.AttentionExample(attention(rng, 3, 3), list("a b"), list("b a"), "a b", "b a", "b a"),
+        plots.AttentionExample(attention(rng, 2, 3), list("a b"), ["x", "</s>"], "a b", "x", "b a"),
+    ]
+    fig = plots.plot_attention_grid(examples)
+    first, second = visible_axes(fig)
+    assert first.get_title() == "'a b' → 'b a' ✓"
+    assert second.get_title() == "'a b' → 'x' ✗ expected 'b a'"
+    assert [t.get_text() for t in first.get_xticklabels()] == ["a", "␣", "b"]
+    assert first.get_xticklabels()[0].get_rotation() == 0  # characters stay upright
+    words = plots.plot_attention(attention(rng, 1, 2), ["quatre-", "vingt"], ["x"])
+    assert words.axes[0].get_xticklabels()[0].get_rotation() == 90
+    assert [t.get_text() for t in first.get_yticklabels()] == ["b", "␣", "a"]
+    colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(colorbars) == 1 and colorbars[0].get_ylabel() == "attention weight"
 
 
 def test_plot_attention_grid(rng):

@@ -14,6 +14,7 @@ def test_default_names_are_unique_within_one_second(monkeypatch, tmp_path):
     made = [new_run_dir(tmp_path / "runs") for _ in range(3)]
     assert [p.name for p in made] == ["20261130-094121", "20261130-094121-2", "20261130-094121-3"]
     assert all(p.is_dir() for p in made)
+    assert new_run_dir(tmp_path / "runs", prefix="mine-").name == "mine-20261130-094121"
 
 
 def test_a_non_empty_folder_is_refused_and_left_intact(tmp_path):

@@ -1,14 +1,26 @@
 """Tests for the built-in tasks (numpy_seq2seq.data.tasks, .dates, .toy)."""
 
+import dataclasses
 import datetime as dt
 import re
+from collections import Counter
 from itertools import product
 
 import pytest
 from babel import Locale
 from babel.dates import format_date
+from num2words import num2words
 
-from numpy_seq2seq.data import DEFAULT_TASK, TASK_TOKENIZERS, TASKS, make_task
+from numpy_seq2seq.config import DataConfig, ModelConfig, TrainConfig
+from numpy_seq2seq.data import (
+    DEFAULT_TASK,
+    TASK_DEFAULTS,
+    TASKS,
+    TRANSLATION_TASKS,
+    Tokenizer,
+    make_task,
+    task_tokenizers,
+)
 from numpy_seq2seq.data.dates import DATE_FORMATS, DATE_LOCALES, DATE_MAX, DATE_MIN
 from numpy_seq2seq.data.toy import TOY_ALPHABET
 
@@ -31,9 +43,14 @@ def date_draw():
 
 # ---------------------------------------------------------------- all tasks
 def test_task_list():
-    assert TASKS == ("dates", "addition", "reverse", "copy", "sort")
-    assert DEFAULT_TASK == "dates"
-    assert set(TASK_TOKENIZERS.values()) == {"char"}
+    assert TASKS == ("dates", "numbers", "addition", "reverse", "copy", "sort")
+    assert DEFAULT_TASK == "dates" and TRANSLATION_TASKS == ("numbers",)
+    for name in set(TASKS) - {"numbers"}:
+        assert task_tokenizers(name) == (Tokenizer("char"), Tokenizer("char"))
+    # task defaults override config fields that exist
+    fields = {f.name for cls in (DataConfig, ModelConfig, TrainConfig)
+              for f in dataclasses.fields(cls)}
+    assert set(TASK_DEFAULTS["numbers"]) <= fields
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -47,7 +64,7 @@ def test_deterministic_per_seed(name, seed):
 
 
 def test_unknown_task_lists_choices():
-    with pytest.raises(ValueError, match="dates, addition, reverse, copy, sort"):
+    with pytest.raises(ValueError, match="dates, numbers, addition, reverse, copy, sort"):
         make_task("translate", 10)
 
 
@@ -77,6 +94,84 @@ def test_bad_length_range(name, min_len, max_len, message):
 def test_dates_reject_length_range():
     with pytest.raises(ValueError, match="no length range"):
         make_task("dates", 5, min_len=3)
+
+
+# ---------------------------------------------------------------- numbers
+SMALL = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+SMALL.update({w: 10 * i for i, w in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)})
+
+
+def english_value(text):
+    """Read an English number name written by num2words, without asking num2words."""
+    total = current = 0
+    for word in text.replace("-", " ").replace(",", " ").split():
+        if word in SMALL:
+            current += SMALL[word]
+        elif word == "hundred":
+            current *= 100
+        elif word in ("thousand", "million"):
+            total += current * (1000 if word == "thousand" else 10**6)
+            current = 0
+        else:
+            assert word == "and", word
+    return total + current
+
+
+@pytest.mark.parametrize("target", ["fr", "de", "es", "ko", "ja"])
+def test_numbers_pairs_name_the_same_number(target, seed):
+    pairs = make_task("numbers", 300, seed=seed, source_lang="en", target_lang=target)
+    values = [english_value(src) for src, _ in pairs]
+    assert len(set(values)) == 300  # distinct numbers
+    for value, (_, tgt) in zip(values, pairs, strict=True):
+        assert num2words(value, lang=target) == tgt
+    assert min(values) < 1000 and max(values) >= 10**5  # 1 to 6 digits by default
+
+
+def test_numbers_share_lengths_equally(seed):
+    pairs = make_task("numbers", 3000, seed=seed)
+    digits = Counter(len(str(english_value(src))) for src, _ in pairs)
+    # all 10 one-digit and 90 two-digit numbers, the rest split evenly
+    assert [digits[d] for d in range(1, 7)] == [10, 90, 725, 725, 725, 725]
+    long = make_task("numbers", 50, seed=seed, min_len=7, max_len=9)
+    assert {len(str(english_value(s))) for s, _ in long} == {7, 8, 9}
+
+
+@pytest.mark.parametrize(("source", "target", "kinds"), [
+    ("en", "fr", ("word", "word")), ("en", "de", ("word", "char")),
+    ("ko", "en", ("char", "word")), ("ja", "es", ("char", "word")),
+])
+def test_numbers_tokenizers(source, target, kinds):
+    src_tok, tgt_tok = task_tokenizers("numbers", source, target)
+    assert (src_tok.kind, tgt_tok.kind) == kinds
+    assert task_tokenizers("numbers") == (Tokenizer("word"), Tokenizer("word"))  # en -> fr
+
+
+@pytest.mark.parametrize(("value", "lang", "words"), [
+    (97, "fr", "quatre-vingt-dix-sept"), (21, "de", "einundzwanzig"),
+    (123456, "ko", "십이만 삼천사백오십육"), (123456, "ja", "十二万三千四百五十六"),
+])
+def test_numbers_docstring_examples(value, lang, words):
+    assert num2words(value, lang=lang) == words
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(source_lang="en", target_lang="en"), "must differ"),
+    (dict(source_lang="xx"), "source_lang must be one of en, fr, es, de, ko, ja"),
+    (dict(max_len=10), "max_len must be <= 9 digits"),
+    (dict(n=1001, max_len=3), "n must be <= 1,000"),
+])
+def test_numbers_errors(kwargs, message):
+    n = kwargs.pop("n", 5)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_task("numbers", n, **kwargs)
+
+
+def test_languages_are_for_numbers_only():
+    with pytest.raises(ValueError, match="has no languages"):
+        make_task("dates", 5, source_lang="ko")
 
 
 # ---------------------------------------------------------------- toy tasks

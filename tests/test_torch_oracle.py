@@ -1,36 +1,74 @@
-"""Seq2Seq against a PyTorch twin: same weights, same batch, same loss and gradients in float64.
+"""Seq2Seq against its PyTorch twin (``numpy_seq2seq.torch_export``): the same weights and batch
+give the same loss and gradients — |Δloss| / loss <= 1e-10 in float64 and 1e-5 in float32 —
+for every cell × attention × bidirectional × reverse_source × input_feeding × num_layers, and
+``from_torch(to_torch(model))`` gives back exactly the model.
 
-The twin lives in ``benchmarks/torch_seq2seq.py`` (benchmarks/ is not a package, so it is imported
-by path). Sizes are distinct (N=3, S=7, T=5, E=4, H=6, V_src=11, V_tgt=13) so a wrong transpose
-cannot pass, and the batch is ragged so padding, masking and final-state selection are exercised.
+Sizes are distinct (tests/sizes.py), A differs from H, and the batch is ragged, so a wrong
+transpose, padding, masking or final-state selection cannot pass. Configurations that
+``Seq2Seq`` does not accept yet (num_layers > 1, dropout, attention="bahdanau", which arrive from
+the model branch of issue 12) are skipped with that reason; the twin implements them already.
 """
 
-import importlib.util
-from pathlib import Path
+import inspect
+import itertools
 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install .[torch]); "
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install '.[torch]'); "
                                             "the torch oracle tests need it")
 
-from numpy_seq2seq.model import Seq2Seq  # noqa: E402
+from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq  # noqa: E402
+from numpy_seq2seq.torch_export import ATTENTIONS, LUONG_SCORES, from_torch, to_torch  # noqa: E402
 
-N, S, T, E, H, V_SRC, V_TGT = 3, 7, 5, 4, 6, 11, 13
+from conftest import randomize  # noqa: E402
+from sizes import V_SRC, V_TGT, A, E, H  # noqa: E402
+
+ACCEPTED = inspect.signature(Seq2Seq).parameters
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+# |Δloss| relative to the loss, and the worst relative gradient error. In float32, measured over
+# 504 configurations and seeds: loss <= 2e-7; gradients median 6e-7, 99th percentile 3.5e-6,
+# worst 1.3e-5 (v_a of a concat score, a sum over (t, s, A) that partly cancels): hence 5e-5.
+TOLERANCE = {
+    np.float64: (1e-10, 1e-9),
+    np.float32: (1e-5, 5e-5),
+}
 
 
-def _load_twin():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "torch_seq2seq.py"
-    spec = importlib.util.spec_from_file_location("torch_seq2seq", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _not_yet(kw: dict) -> list[str]:
+    """The options in ``kw`` that Seq2Seq does not accept yet."""
+    missing = [name for name in ("num_layers", "dropout") if name in kw and name not in ACCEPTED]
+    if kw.get("attention") == "bahdanau" and "bahdanau" not in ATTENTION_CHOICES:
+        missing.append('attention="bahdanau"')
+    return missing
 
 
-twin = _load_twin()
+def _param(kw: dict):
+    missing = _not_yet(kw)
+    reason = (f"Seq2Seq does not accept {', '.join(missing)} yet (issue 12, model branch); "
+              "the torch twin does")
+    marks = [pytest.mark.skip(reason=reason)] if missing else []
+    name = "-".join([kw["cell"], str(kw["attention"])] + [
+        {"bidirectional": "bi", "reverse_source": "rev", "input_feeding": "feed"}.get(k, f"{k}{v}")
+        for k, v in kw.items() if k not in ("cell", "attention") and v])
+    return pytest.param(kw, id=name, marks=marks)
 
 
-def rel_error(a, b):
+def grid(num_layers: int = 1, **extra) -> list:
+    """Every cell × attention × bidirectional × reverse_source × input_feeding (Luong only)."""
+    out = []
+    for cell, attention, bi, rev in itertools.product(CELL_CHOICES, ATTENTIONS, (False, True),
+                                                      (False, True)):
+        for feed in (False, True) if attention in LUONG_SCORES else (False,):
+            kw = dict(cell=cell, attention=attention, bidirectional=bi, reverse_source=rev,
+                      input_feeding=feed, **extra)
+            if num_layers > 1:
+                kw["num_layers"] = num_layers
+            out.append(_param(kw))
+    return out
+
+
+def rel_error(a, b) -> float:
     """max |a - b| over max(|a|, |b|), both maxima over the whole array.
 
     Scaled by the array's largest entry rather than elementwise, so an entry that is zero up to
@@ -41,62 +79,96 @@ def rel_error(a, b):
     return float(np.abs(a - b).max() / scale) if scale > 0 else 0.0
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(1234)
-
-
-@pytest.fixture
-def batch(rng):
-    """A ragged batch: source lengths 7, 4, 1; target lengths (with <s> and </s>) 5, 4, 2."""
-    src_len, tgt_len = [7, 4, 1], [5, 4, 2]
-    src = np.zeros((N, S), dtype=np.int64)
-    tgt = np.zeros((N, T), dtype=np.int64)
-    for n in range(N):
-        src[n, :src_len[n]] = rng.integers(4, V_SRC, size=src_len[n])
-        tgt[n, 0], tgt[n, tgt_len[n] - 1] = 1, 2
-        tgt[n, 1:tgt_len[n] - 1] = rng.integers(4, V_TGT, size=tgt_len[n] - 2)
-    return src, tgt
-
-
-GRID = [dict(cell=c, attention=a) for c in ("rnn", "gru", "lstm")
-        for a in (None, "dot", "general", "concat")]
-GRID += [
-    dict(cell="lstm", attention="general", bidirectional=True),
-    dict(cell="gru", attention="concat", bidirectional=True),
-    dict(cell="rnn", attention=None, bidirectional=True),
-    dict(cell="lstm", attention="dot", reverse_source=True),
-    dict(cell="gru", attention="general", reverse_source=True, bidirectional=True),
-    dict(cell="lstm", attention="general", input_feeding=True),
-    dict(cell="gru", attention="concat", input_feeding=True),
-    dict(cell="rnn", attention="dot", input_feeding=True, reverse_source=True),
-    dict(cell="lstm", attention="concat", bidirectional=True, reverse_source=True,
-         input_feeding=True),
-]
-
-
-def _id(kw):
-    return "-".join(str(v) if not isinstance(v, bool) else k for k, v in kw.items())
-
-
-@pytest.mark.parametrize("kw", GRID, ids=[_id(kw) for kw in GRID])
-def test_loss_and_grads_match_torch(kw, rng, batch):
-    src, tgt = batch
-    model = Seq2Seq(V_SRC, V_TGT, embed_dim=E, hidden_dim=H, dtype=np.float64,
+def make_model(kw: dict, dtype, rng: np.random.Generator) -> Seq2Seq:
+    """A model at a generic point: every parameter, biases included, drawn N(0, 0.5²)."""
+    model = Seq2Seq(V_SRC, V_TGT, embed_dim=E, hidden_dim=H, attention_dim=A, dtype=dtype,
                     seed=int(rng.integers(1 << 30)), **kw)
-    # perturb every parameter so zero-initialised ones (biases) are exercised too
-    for p in model.params.values():
-        p += 0.1 * rng.standard_normal(p.shape)
+    randomize(model.params, rng)
+    return model
+
+
+def differences(model: Seq2Seq, module, src, tgt) -> tuple[float, float, str]:
+    """Relative |Δloss|, the worst relative gradient error and the key it was seen at.
+
+    The module runs in eval mode: dropout off, as in the NumPy model without a generator.
+    """
     loss, grads = model.loss_and_grads(src, tgt)
-
-    oracle = twin.from_numpy_params(model.params, model.config)
-    t_loss = oracle(torch.as_tensor(src), torch.as_tensor(tgt))
+    module.eval()
+    module.zero_grad()
+    t_loss = module(src, tgt)
     t_loss.backward()
-    t_grads = oracle.grads_as_numpy()
-
-    assert abs(loss - t_loss.item()) <= 1e-10 * abs(t_loss.item()), (loss, t_loss.item())
+    t_grads = module.numpy_grads()
     assert set(grads) == set(t_grads) == set(model.params)
-    for key in grads:
-        assert grads[key].shape == model.params[key].shape, key
-        err = rel_error(grads[key], t_grads[key])
-        assert err <= 1e-9, f"{key}: max relative error {err:.2e}"
+    errors = {key: rel_error(grads[key], t_grads[key]) for key in grads}
+    worst = max(errors, key=errors.get)
+    return abs(loss - t_loss.item()) / abs(loss), errors[worst], worst
+
+
+def _check_attention(model, module, tgt, tol):
+    """Row t of the weights is what produced output t (compared where a label is scored)."""
+    if model.attention is None:
+        assert module.last_attention is None
+        return
+    scored = (tgt[:, 1:] != 0)[:, :, None]  # the NumPy decoder holds its state over padding
+    assert rel_error(model.last_attention * scored, module.last_attention.numpy() * scored) <= tol
+
+
+GRID_1 = grid()
+GRID_K = grid(2) + grid(3)
+
+
+@pytest.mark.parametrize("kw", GRID_1 + GRID_K)
+def test_loss_and_grads_match_torch_float64(kw, rng, ragged_batch):
+    model = make_model(kw, np.float64, rng)
+    module = to_torch(model)
+    dloss, dgrad, where = differences(model, module, *ragged_batch)
+    loss_tol, grad_tol = TOLERANCE[np.float64]
+    assert dloss <= loss_tol, f"relative loss difference {dloss:.1e}"
+    assert dgrad <= grad_tol, f"{where}: max relative gradient error {dgrad:.1e}"
+    _check_attention(model, module, ragged_batch[1], 1e-10)
+
+
+@pytest.mark.parametrize("kw", GRID_1 + grid(2)[::4])
+def test_loss_and_grads_match_torch_float32(kw, rng, ragged_batch):
+    model = make_model(kw, np.float32, rng)
+    dloss, dgrad, where = differences(model, to_torch(model), *ragged_batch)
+    loss_tol, grad_tol = TOLERANCE[np.float32]
+    assert dloss <= loss_tol, f"relative loss difference {dloss:.1e}"
+    assert dgrad <= grad_tol, f"{where}: max relative gradient error {dgrad:.1e}"
+
+
+@pytest.mark.parametrize("kw", grid(1, dropout=0.3)[::5] + grid(2, dropout=0.3)[::5])
+def test_dropout_model_matches_torch_in_eval_mode(kw, rng, ragged_batch):
+    """Without a generator the NumPy model does not drop; neither does the twin in eval()."""
+    model = make_model(kw, np.float64, rng)
+    module = to_torch(model)
+    assert module.dropout.p == 0.3
+    dloss, dgrad, where = differences(model, module, *ragged_batch)
+    assert dloss <= 1e-10 and dgrad <= 1e-9, (dloss, where, dgrad)
+
+
+@pytest.mark.parametrize("kw", GRID_1 + GRID_K)
+def test_round_trip_is_exact(kw, rng):
+    model = make_model(kw, np.float32, rng)
+    back = from_torch(to_torch(model))
+    assert back.config == model.config
+    assert set(back.params) == set(model.params)
+    for key, value in model.params.items():
+        assert back.params[key].dtype == value.dtype
+        assert np.array_equal(back.params[key], value), key
+
+
+@pytest.mark.parametrize("cell", CELL_CHOICES)
+def test_comparison_catches_a_wrong_layout(cell, rng, ragged_batch):
+    """Twin: a twin with its first two gate blocks swapped (the RNN's one gate: its recurrent
+    weight left untransposed) must fail the comparison."""
+    model = make_model(dict(cell=cell, attention="general"), np.float64, rng)
+    module = to_torch(model)
+    with torch.no_grad():
+        w = module.decoder.weight_hh_l0  # (G·H, H)
+        if cell == "rnn":
+            w.copy_(w.T.clone())
+        else:
+            w.copy_(torch.cat([w[H:2 * H], w[:H], w[2 * H:]]))
+    dloss, dgrad, _ = differences(model, module, *ragged_batch)
+    assert dloss > 1e-6 and dgrad > 1e-3, (dloss, dgrad)

@@ -13,7 +13,7 @@ import sacrebleu
 from numpy_seq2seq import training
 from numpy_seq2seq.checkpoint import load_checkpoint, read_extra, save_checkpoint
 from numpy_seq2seq.config import TrainConfig
-from numpy_seq2seq.data import Vocab, encode_pairs, make_task, split_pairs
+from numpy_seq2seq.data import UNK_ID, Tokenizer, Vocab, encode_pairs, make_task, split_pairs
 from numpy_seq2seq.decoding import Hypothesis
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.training import TrainingDiverged, TrainingInterrupted, evaluate, train
@@ -36,10 +36,10 @@ def _model(task, seed=0, **kwargs):
                    **kwargs)
 
 
-def _run(task, **kwargs):
+def _run(task, model=None, **kwargs):
     args = {"epochs": 2, "batch_size": 16, "lr": 0.02, "progress": False}
     args.update(kwargs)
-    model = _model(task)
+    model = _model(task) if model is None else model
     return model, train(model, task[2], task[3], **args)
 
 
@@ -76,6 +76,15 @@ def test_history_records_every_step(task):
     assert d["valid_bleu"] is None and d["step"] == h.step
 
 
+@pytest.mark.parametrize("kind, scored", [("char", False), ("word", True), ("bpe", True)])
+def test_bleu_by_default_unless_the_target_vocabulary_is_char_level(task, kind, scored):
+    # the same ids, read through a target vocabulary of another tokenizer kind
+    tgt_vocab = Vocab(task[1].tokens[4:], Tokenizer(kind))
+    _, h = _run(task, epochs=1, tgt_vocab=tgt_vocab)
+    assert (len(h.valid_bleu), len(h.valid_chrf)) == ((1, 1) if scored else (0, 0))
+    assert h.epoch_record(-1)["chrf"] == (h.valid_chrf[0] if scored else None)
+
+
 def test_training_learns(task):
     _, h = _run(task, epochs=6, lr=0.03)
     assert h.train_loss[-1] < 0.85 * h.train_loss[0]
@@ -90,7 +99,7 @@ def test_epoch_callback_and_checkpoint(task, tmp_path):
     assert [e for e, _ in seen] == [1, 2]
     assert seen[-1][1] == h.epoch_record(-1) == h.epoch_records()[1]
     assert {"epoch", "step", "train_loss", "lr", "time", "exact_match", "token_accuracy",
-            "valid_loss", "bleu"} == set(seen[-1][1])
+            "valid_loss", "bleu", "chrf"} == set(seen[-1][1])
     ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
     assert ckpt.extra["epoch"] == 2 and ckpt.extra["step"] == h.step[-1]
     assert ckpt.extra["note"] == "hi" and ckpt.tgt_vocab == task[1]
@@ -170,9 +179,56 @@ def test_bad_arguments(task, kwargs, match):
 
 
 # ---------------------------------------------------------------------------------------------
+# dropout: its own generator, seeded by the run's seed, drawn from at training steps only
+
+def _spied_run(task, monkeypatch, dropout):
+    """A run whose generators and model calls are watched: (history, the run's generators,
+    the batches and ``rng`` of every training step, the ``rng`` of every held-out loss)."""
+    made, steps, held_out = [], [], []
+    real_generators = training._generators
+    monkeypatch.setattr(training, "_generators",
+                        lambda seed: made.append(real_generators(seed)) or made[-1])
+    model = _model(task, dropout=dropout)
+    real_step, real_loss = model.loss_and_grads, model.loss
+
+    def step(src, tgt, rng=None):
+        steps.append((src, rng))
+        return real_step(src, tgt, rng=rng)
+
+    def loss(src, tgt, rng=None):
+        held_out.append(rng)
+        return real_loss(src, tgt, rng=rng)
+
+    model.loss_and_grads, model.loss = step, loss
+    _, history = _run(task, model, seed=5)
+    return history, made[0], steps, held_out
+
+
+def test_dropout_masks_come_from_the_runs_own_generator_in_training_only(task, monkeypatch):
+    history, rngs, steps, held_out = _spied_run(task, monkeypatch, DROPOUT)
+    assert len(steps) == len(history.loss) and all(rng is rngs["dropout"] for _, rng in steps)
+    assert held_out and all(rng is None for rng in held_out)  # held-out scores: no dropout
+    fresh = np.random.default_rng([5, 1]).bit_generator.state
+    assert rngs["dropout"].bit_generator.state != fresh  # masks were drawn
+    # a second stream: the batch order is that of the same run without dropout
+    _, plain_rngs, plain_steps, _ = _spied_run(task, monkeypatch, 0.0)
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(steps, plain_steps, strict=True))
+    assert plain_rngs["dropout"].bit_generator.state == fresh  # dropout 0 draws nothing
+
+
+def test_a_dropout_run_is_deterministic_given_the_seed(task):
+    (ma, a), (mb, b) = (_run(task, _model(task, dropout=DROPOUT), seed=5) for _ in range(2))
+    assert a.loss == b.loss and a.valid_loss == b.valid_loss
+    assert all(np.array_equal(ma.params[k], mb.params[k]) for k in ma.params)
+    _, plain = _run(task, seed=5)  # same initialisation and first batch, no masks
+    assert a.loss[0] != plain.loss[0]
+
+
+# ---------------------------------------------------------------------------------------------
 # resuming
 
 RUN = {"batch_size": 16, "lr": 0.03, "seed": 4, "progress": False}
+DROPOUT = 0.3
 
 
 def _assert_same_run(model_a, history_a, model_b, history_b):
@@ -187,13 +243,14 @@ def _assert_same_run(model_a, history_a, model_b, history_b):
 
 @pytest.fixture(scope="module")
 def uninterrupted(task, tmp_path_factory):
-    """Three epochs without a stop, per optimizer."""
+    """Three epochs without a stop, per optimizer, and with adam and dropout."""
     runs = {}
-    for optimizer in ("adam", "momentum"):
-        model = _model(task)
-        out = tmp_path_factory.mktemp(optimizer)
-        runs[optimizer] = model, train(model, task[2], task[3], epochs=3, out_dir=out,
-                                       optimizer=optimizer, **RUN)
+    for name, optimizer, dropout in (("adam", "adam", 0.0), ("momentum", "momentum", 0.0),
+                                     ("dropout", "adam", DROPOUT)):
+        model = _model(task, dropout=dropout)
+        out = tmp_path_factory.mktemp(name)
+        runs[name] = model, train(model, task[2], task[3], epochs=3, out_dir=out,
+                                  optimizer=optimizer, **RUN)
     return runs
 
 
@@ -207,22 +264,24 @@ def test_stop_after_an_epoch_and_resume(optimizer, task, uninterrupted, tmp_path
     assert read_extra(tmp_path / "checkpoint.npz")["training"]["config"]["epochs"] == 3
 
 
-@pytest.mark.parametrize("signum, into_epoch_2", [(signal.SIGINT, 3), (signal.SIGTERM, 5),
-                                                  (signal.SIGINT, 0)],
-                         ids=["SIGINT-mid-epoch", "SIGTERM-mid-epoch", "SIGINT-epoch-end"])
-def test_a_signal_stops_at_a_step_boundary_and_resume_continues(signum, into_epoch_2, task,
-                                                                 uninterrupted, tmp_path):
+@pytest.mark.parametrize("signum, into_epoch_2, dropout", [
+    (signal.SIGINT, 3, 0.0), (signal.SIGTERM, 5, 0.0), (signal.SIGINT, 0, 0.0),
+    (signal.SIGINT, 3, DROPOUT), (signal.SIGTERM, 0, DROPOUT),
+], ids=["SIGINT-mid-epoch", "SIGTERM-mid-epoch", "SIGINT-epoch-end", "SIGINT-mid-epoch-dropout",
+        "SIGTERM-epoch-end-dropout"])
+def test_a_signal_stops_at_a_step_boundary_and_resume_continues(signum, into_epoch_2, dropout,
+                                                                 task, uninterrupted, tmp_path):
     per_epoch = math.ceil(len(task[2][0]) / RUN["batch_size"])
     at_step = per_epoch + into_epoch_2
-    model = _model(task)
+    model = _model(task, dropout=dropout)
     steps = []
     real = model.loss_and_grads
 
-    def signalled(src, tgt):  # the signal arrives while a step is computed
+    def signalled(src, tgt, rng=None):  # the signal arrives while a step is computed
         steps.append(1)
         if len(steps) == at_step:
             signal.raise_signal(signum)
-        return real(src, tgt)
+        return real(src, tgt, rng=rng)
 
     model.loss_and_grads = signalled
     previous = signal.getsignal(signum)
@@ -235,19 +294,19 @@ def test_a_signal_stops_at_a_step_boundary_and_resume_continues(signum, into_epo
     assert stop.checkpoint == tmp_path / "checkpoint.npz"
     state = read_extra(stop.checkpoint)
     assert state["step"] == at_step and state["epoch"] == 1
-    resumed = _model(task)
+    resumed = _model(task, dropout=dropout)
     history = train(resumed, task[2], task[3], resume=tmp_path / "checkpoint.npz")
-    _assert_same_run(*uninterrupted["adam"], resumed, history)
+    _assert_same_run(*uninterrupted["dropout" if dropout else "adam"], resumed, history)
 
 
 def test_a_second_signal_stops_at_once(task):
     model = _model(task)
     real = model.loss_and_grads
 
-    def twice(src, tgt):
+    def twice(src, tgt, rng=None):
         signal.raise_signal(signal.SIGINT)
         signal.raise_signal(signal.SIGINT)  # the impatient user: Python's own handler again
-        return real(src, tgt)
+        return real(src, tgt, rng=rng)
 
     model.loss_and_grads = twice
     with pytest.raises(KeyboardInterrupt) as info:
@@ -319,7 +378,25 @@ def test_evaluate_bleu_is_sacrebleu(task, monkeypatch):
     model = Seq2Seq(len(task[0]), len(vocab), 6, 10)
     res = evaluate(model, [np.array([4, 5]), np.array([6])], tgt, tgt_vocab=vocab, bleu=True)
     assert res["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
-    assert 0 < res["bleu"] < 100
+    assert res["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
+    assert 0 < res["bleu"] < res["chrf"] < 100
+
+
+def test_evaluate_never_credits_unknown_reference_tokens(task, monkeypatch):
+    vocab = Vocab.from_texts(["the cat sat"], tokenizer="word")
+    refs = ["the cat sat", "the dog sat"]  # "dog" is unknown: <unk> in the reference ids
+    tgt = [vocab.encode(r, add_bos=True, add_eos=True) for r in refs]
+    assert UNK_ID in tgt[1]
+    outputs = [vocab.encode("the cat sat"), vocab.encode(["the", "<unk>", "sat"])]
+    monkeypatch.setattr(training, "greedy_decode", _fake_decoder(outputs))
+    model = Seq2Seq(len(task[0]), len(vocab), 6, 10)
+    res = evaluate(model, [np.array([4]), np.array([5])], tgt, tgt_vocab=vocab, bleu=True,
+                   references=refs)
+    assert res["exact_match"] == 0.5  # the <unk> output is not an exact match
+    assert res["token_accuracy"] == pytest.approx(5 / 6)
+    # scored against the real reference text, not "the <unk> sat"
+    hyp_text = ["the cat sat", "the <unk> sat"]
+    assert res["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyp_text, [refs]).score)
 
 
 def test_evaluate_rejects_mismatched_input(task):

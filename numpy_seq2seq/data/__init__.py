@@ -1,10 +1,25 @@
 """Data: vocabularies and tokenizers, built-in tasks, TSV corpora, batching."""
 
 from .batching import iterate_batches, pad_sequences
-from .corpus import encode_pairs, load_tsv, split_pairs
-from .tasks import DEFAULT_TASK, TASK_TOKENIZERS, TASKS, make_task
-from .tokenize import TOKENIZERS, get_detokenizer, get_tokenizer
-from .vocab import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, Vocab
+from .corpus import (
+    count_unknown,
+    describe_selection,
+    encode_pairs,
+    load_tsv,
+    read_tsv,
+    select_pairs,
+    split_pairs,
+)
+from .tasks import (
+    DEFAULT_TASK,
+    TASK_DEFAULTS,
+    TASKS,
+    TRANSLATION_TASKS,
+    make_task,
+    task_tokenizers,
+)
+from .tokenize import TOKENIZERS, Tokenizer, normalize_text
+from .vocab import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, UNKNOWN_MODES, Vocab
 
 __all__ = [
     "BOS_ID",
@@ -13,16 +28,23 @@ __all__ = [
     "PAD_ID",
     "SPECIAL_TOKENS",
     "TASKS",
-    "TASK_TOKENIZERS",
+    "TASK_DEFAULTS",
     "TOKENIZERS",
+    "TRANSLATION_TASKS",
+    "Tokenizer",
+    "UNKNOWN_MODES",
     "UNK_ID",
     "Vocab",
+    "count_unknown",
+    "describe_selection",
     "encode_pairs",
-    "get_detokenizer",
-    "get_tokenizer",
     "iterate_batches",
     "load_tsv",
     "make_task",
+    "normalize_text",
     "pad_sequences",
+    "read_tsv",
+    "select_pairs",
     "split_pairs",
+    "task_tokenizers",
 ]

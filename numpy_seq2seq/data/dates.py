@@ -29,12 +29,17 @@ single ASCII space so the vocabulary doesn't need look-alike characters.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from babel import Locale
-from babel.dates import format_date
+
+# Babel is imported inside the two functions that write dates, so that importing the package
+# (or only its model) does not need it.
+if TYPE_CHECKING:
+    from babel import Locale
+
+from .tokenize import normalize_spaces
 
 DATE_LOCALES: tuple[str, ...] = ("en_US", "en_GB", "ko_KR", "fr_FR", "de_DE", "es_ES", "ja_JP")
 CLDR_STYLES: tuple[str, ...] = ("short", "medium", "long", "full")
@@ -50,22 +55,18 @@ DATE_FORMATS: tuple[tuple[str, str], ...] = tuple(
 DATE_MIN = dt.date(1950, 1, 1)
 DATE_MAX = dt.date(2049, 12, 31)
 
-_WHITESPACE = re.compile(r"\s+")  # \s on str patterns matches U+00A0, U+202F, U+2009, ...
-
-
-def normalize_spaces(text: str) -> str:
-    """Replace every run of (Unicode) whitespace with one ASCII space and strip the ends."""
-    return _WHITESPACE.sub(" ", text).strip()
-
-
 @lru_cache(maxsize=None)
 def _locale(name: str) -> Locale:
+    from babel import Locale
+
     # Parsing the locale once is most of the speed-up over format_date(..., locale="xx_YY").
     return Locale.parse(name)
 
 
 def format_source(date: dt.date, locale: str, fmt: str) -> str:
     """Write ``date`` in ``locale`` with a CLDR style or pattern ``fmt``, spaces normalized."""
+    from babel.dates import format_date
+
     return normalize_spaces(format_date(date, fmt, locale=_locale(locale)))
 
 

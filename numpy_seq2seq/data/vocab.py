@@ -5,13 +5,15 @@ so padding, start and end tokens mean the same thing on both sides::
 
     0 <pad>   1 <s>   2 </s>   3 <unk>
 
-The vocabulary also remembers which tokenizer produced its tokens ("char" or
-"word"), so a string can be encoded and ids decoded back to text without the
-caller having to keep the two in sync.
+The vocabulary also holds the :class:`~numpy_seq2seq.data.tokenize.Tokenizer`
+that produced its tokens (kind, lowercasing, a trained subword model), and saves
+it with its tokens, so a string is encoded and ids decoded back to text the same
+way in training, ``translate`` and ``evaluate``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -22,13 +24,13 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_int
-from .tokenize import get_detokenizer, get_tokenizer
+from .tokenize import Tokenizer, as_tokenizer
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, EOS, UNK)
 
-_UNKNOWN_MODES = ("unk", "error")
+UNKNOWN_MODES: tuple[str, ...] = ("unk", "error")
 
 
 class Vocab:
@@ -39,15 +41,14 @@ class Vocab:
     tokens : sequence of str
         The ordinary tokens, in id order; they receive ids 4, 5, ... Reserved
         strings and repeats are ignored.
-    tokenizer : {"char", "word"}
-        Name of the tokenizer that produced the tokens (used by
-        :meth:`tokenize`, :meth:`detokenize` and when :meth:`encode` is given a str).
+    tokenizer : Tokenizer or {"char", "word", "bpe"}
+        The tokenizer that produced the tokens (used by :meth:`tokenize`,
+        :meth:`detokenize` and when :meth:`encode` is given a str); a name means
+        ``Tokenizer(name)``.
     """
 
-    def __init__(self, tokens: Sequence[str] = (), tokenizer: str = "char") -> None:
-        self._tokenize = get_tokenizer(tokenizer)  # validates the name
-        self._detokenize = get_detokenizer(tokenizer)
-        self.tokenizer = tokenizer
+    def __init__(self, tokens: Sequence[str] = (), tokenizer: Tokenizer | str = "char") -> None:
+        self.tokenizer = as_tokenizer(tokenizer)
         self.itos: list[str] = list(SPECIAL_TOKENS)
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
         for tok in tokens:
@@ -61,7 +62,7 @@ class Vocab:
         cls,
         token_sequences: Iterable[Sequence[str]],
         min_freq: int = 1,
-        tokenizer: str = "char",
+        tokenizer: Tokenizer | str = "char",
     ) -> Vocab:
         """Count tokens and keep those seen at least ``min_freq`` times.
 
@@ -75,7 +76,7 @@ class Vocab:
             characters, which is what the char tokenizer would give).
         min_freq : int
             Minimum count for a token to get its own id; rarer ones map to <unk>.
-        tokenizer : {"char", "word"}
+        tokenizer : Tokenizer or str
             Stored in the vocabulary; see the class docstring.
         """
         check_int("min_freq", min_freq)
@@ -87,10 +88,12 @@ class Vocab:
         return cls(kept, tokenizer=tokenizer)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], tokenizer: str = "char", min_freq: int = 1) -> Vocab:
-        """Tokenize ``texts`` with ``tokenizer`` and :meth:`build` from them."""
-        tok = get_tokenizer(tokenizer)
-        return cls.build((tok(t) for t in texts), min_freq=min_freq, tokenizer=tokenizer)
+    def from_texts(cls, texts: Iterable[str], tokenizer: Tokenizer | str = "char",
+                   min_freq: int = 1) -> Vocab:
+        """Fit ``tokenizer`` on ``texts`` (learns a bpe model), tokenize them, :meth:`build`."""
+        texts = list(texts)
+        tok = as_tokenizer(tokenizer).fit(texts)
+        return cls.build((tok.tokenize(t) for t in texts), min_freq=min_freq, tokenizer=tok)
 
     # ------------------------------------------------------------------ lookups
     def __len__(self) -> int:
@@ -105,7 +108,7 @@ class Vocab:
         return self.itos == other.itos and self.tokenizer == other.tokenizer
 
     def __repr__(self) -> str:
-        return f"Vocab(size={len(self)}, tokenizer={self.tokenizer!r})"
+        return f"Vocab(size={len(self)}, tokenizer={self.tokenizer.describe()!r})"
 
     @property
     def tokens(self) -> list[str]:
@@ -128,11 +131,26 @@ class Vocab:
     # ------------------------------------------------------------------ text
     def tokenize(self, text: str) -> list[str]:
         """Split ``text`` with this vocabulary's tokenizer."""
-        return self._tokenize(text)
+        return self.tokenizer.tokenize(text)
 
     def detokenize(self, tokens: Sequence[str]) -> str:
-        """Join tokens with this vocabulary's tokenizer ("" for char, " " for word)."""
-        return self._detokenize(tokens)
+        """Join tokens with this vocabulary's tokenizer."""
+        return self.tokenizer.detokenize(tokens)
+
+    def canonical(self, text: str) -> str:
+        """``text`` as this vocabulary writes it: ``detokenize(tokenize(text))``.
+
+        Outputs are compared with references in this form, so a reference is normalised
+        exactly as the model's training targets were.
+        """
+        return self.tokenizer.canonical(text)
+
+    def unknown(self, tokens: str | Sequence[str]) -> list[str]:
+        """The distinct tokens of ``tokens`` (a str is tokenized first) not in the vocabulary."""
+        if isinstance(tokens, str):
+            tokens = self.tokenize(tokens)
+        # a literal "<unk>" token is in stoi, so it does not count as missing
+        return list(dict.fromkeys(t for t in tokens if t not in self.stoi))
 
     def encode(
         self,
@@ -163,14 +181,13 @@ class Vocab:
         ValueError
             With ``unknown="error"``, naming every distinct unknown token.
         """
-        if unknown not in _UNKNOWN_MODES:
-            raise ValueError(f"unknown must be one of {_UNKNOWN_MODES}, got {unknown!r}")
+        if unknown not in UNKNOWN_MODES:
+            raise ValueError(f"unknown must be one of {UNKNOWN_MODES}, got {unknown!r}")
         if isinstance(tokens, str):
-            tokens = self._tokenize(tokens)
+            tokens = self.tokenize(tokens)
         ids = [self.stoi.get(t, UNK_ID) for t in tokens]
         if unknown == "error" and UNK_ID in ids:
-            # A literal "<unk>" token is in stoi, so it does not count as missing.
-            missing = list(dict.fromkeys(t for t in tokens if t not in self.stoi))
+            missing = self.unknown(tokens)
             if missing:
                 shown = ", ".join(repr(t) for t in missing)
                 raise ValueError(f"{len(missing)} token(s) not in the vocabulary: {shown}")
@@ -204,8 +221,12 @@ class Vocab:
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable description: tokenizer name and all tokens in id order."""
-        return {"tokenizer": self.tokenizer, "tokens": list(self.itos)}
+        """Tokenizer description and all tokens in id order.
+
+        JSON-ready except for a bpe model, which is a uint8 ndarray: checkpoints store it as a
+        plain array entry, :meth:`to_json` as base64 text.
+        """
+        return {"tokenizer": self.tokenizer.to_dict(), "tokens": list(self.itos)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Vocab:
@@ -220,11 +241,17 @@ class Vocab:
             )
         if len(set(tokens)) != len(tokens):
             raise ValueError("vocab tokens contain duplicates")
-        return cls(tokens[len(SPECIAL_TOKENS) :], tokenizer=tokenizer)
+        return cls(tokens[len(SPECIAL_TOKENS) :], tokenizer=Tokenizer.from_dict(tokenizer))
 
     def to_json(self) -> str:
-        """JSON string (non-ASCII kept as is, not escaped)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        """JSON string (non-ASCII kept as is, not escaped; a bpe model as base64)."""
+
+        def default(obj: Any) -> Any:
+            if isinstance(obj, np.ndarray):  # the bpe model; Tokenizer.from_dict reads base64
+                return base64.b64encode(obj.tobytes()).decode("ascii")
+            raise TypeError(f"cannot store a {type(obj).__name__} in a vocabulary")
+
+        return json.dumps(self.to_dict(), ensure_ascii=False, default=default)
 
     @classmethod
     def from_json(cls, text: str) -> Vocab:

@@ -1,40 +1,69 @@
-"""The decoder: target embedding, recurrent layer, optional attention and the output layer.
+"""The decoder: target embedding, stacked recurrent layers, attention and the output layer.
 
 Teacher forcing: the decoder reads y_0 … y_{T-2} (``tgt[:, :-1]``) and produces logits for
-y_1 … y_{T-1}. Without input feeding nothing in attention is sequential, so the recurrent layer
-runs first over all steps and attention scores all T-1 decoder steps at once. With input
-feeding (Luong et al. 2015, §3.3) the decoder input at step t is [E y_t; h̃_{t-1}] (h̃_0 = 0),
-so attention must run inside the time loop, one step at a time.
+y_1 … y_{T-1}. One decoder step runs k stacked layers, s_t = stack(x_t, s_{t-1}), where s is
+every layer's state, layer 0 reads x_t and layer l >= 1 reads layer l-1's new h; h_t is the top
+layer's new h::
 
-Output layer: logits_t = h̃_t W_s + b_s with attention, logits_t = h_t W_s + b_s without.
+    no attention:  x_t = E y_{t-1}                                   out_t = h_t
+    Luong:         x_t = E y_{t-1},                h̃_t = attend(h_t)  out_t = h̃_t
+    Luong with input feeding (§3.3):
+                   x_t = [E y_{t-1}; h̃_{t-1}], h̃_0 = 0, h̃_t = attend(h_t)  out_t = h̃_t
+    Bahdanau:      c_t = attend(h_{t-1}),  x_t = [E y_{t-1}; c_t]    out_t = h_t
 
-Letters: N batch, T decoder steps, S source length, E embedding, H hidden units, V vocabulary,
-G gates.
+    logits_t = dropout(out_t) W_s + b_s
+
+The two variants that feed a vector back make step t depend on step t-1's attention, so they
+run step by step: ``decoder_step_forward`` is that one step, called by the teacher-forced loop
+below and by ``Seq2Seq.decode_step`` at inference. Without a fed-back vector nothing in attention
+is sequential, so each layer runs over all steps at once (``stacked_forward``) and attention
+scores all T-1 steps in one batch: the same numbers, fewer and larger matrix products.
+
+Dropout (``masks``): on the target embeddings, between stacked layers and on out_t before W_s;
+never on the vector fed back.
+
+Letters: N batch, T decoder steps, S source length, E embedding, H hidden units, A attention
+size, V vocabulary, G gates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import numpy as np
 
-from .attention import attention_backward, attention_forward
+from .attention import AttentionCache, attention_backward, attention_forward
+from .bahdanau import (
+    BAHDANAU,
+    BahdanauCache,
+    BahdanauKeysCache,
+    bahdanau_keys_backward,
+    bahdanau_keys_forward,
+    bahdanau_step_backward,
+    bahdanau_step_forward,
+)
 from .layers import (
     affine_backward,
     affine_forward,
+    dropout_backward,
+    dropout_forward,
     embedding_backward,
     embedding_forward,
     matmul,
 )
-from .params import sub_params, with_prefix
+from .params import layer_params, layer_prefix, sub_params, with_prefix
 from .recurrent import (
     CELLS,
+    Cell,
     grad_buffers,
+    hidden_weights,
     padded_keep,
-    recurrent_backward,
-    recurrent_forward,
     step_backward,
     step_forward,
     weight_grads,
 )
+from .stacked import StackedCache, layer_states, stacked_backward, stacked_forward
 
 
 def _add_into(total: dict[str, np.ndarray], part: dict[str, np.ndarray]) -> None:
@@ -45,7 +74,233 @@ def _add_into(total: dict[str, np.ndarray], part: dict[str, np.ndarray]) -> None
             total[k] = v.copy()
 
 
+def _dec(layer: int) -> str:
+    """The prefix of decoder layer ``layer``'s parameters: "dec_", "dec_l1_", …"""
+    return "dec_" + layer_prefix(layer)
+
+
 # ---------------------------------------------------------------------------------------------
+# one step through every layer: the teacher-forced loop and inference both run this
+
+class DecoderStepCache(NamedTuple):
+    """What ``decoder_step_forward`` keeps for ``decoder_step_backward``."""
+
+    spec: Cell
+    score: str | None
+    p: dict  # the model's parameters
+    state: tuple  # the flat state s_{t-1} the step started from
+    keep: np.ndarray | None  # (N, 1) rows to update, None if no row is padded
+    feed: np.ndarray | None  # (N, H), what layer 0 read after the embedding (h̃_{t-1} or c_t)
+    inputs: tuple  # per layer l >= 1, its input (N, H) after dropout
+    masks: tuple  # per layer l >= 1, the dropout mask on its input, (N, H) or None
+    cells: tuple  # per layer, the cell step's cache
+    attention: AttentionCache | BahdanauCache | None
+
+
+def decoder_step_forward(
+    cell: str,
+    score: str | None,
+    xw: np.ndarray,
+    state: tuple,
+    feed: np.ndarray | None,
+    hs: np.ndarray,
+    keys: np.ndarray | None,
+    src_mask: np.ndarray,
+    p: dict[str, np.ndarray],
+    keep: np.ndarray | None = None,
+    masks: Sequence[np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, tuple, np.ndarray | None, DecoderStepCache]:
+    """One decoder step through every layer (the equations are in the module docstring).
+
+    Parameters
+    ----------
+    cell : {"rnn", "gru", "lstm"}
+    score : None, "dot", "general", "concat" (Luong) or "bahdanau"
+    xw : ndarray of shape (N, G·H), E y_{t-1} W_x[:E] + b of layer 0: the part of its input
+        projection that nothing fed back changes (precomputed for all steps when training)
+    state : flat tuple of k·n ndarrays of shape (N, H), s_{t-1} of every layer
+    feed : ndarray of shape (N, H) or None; h̃_{t-1} with Luong input feeding, else None
+        (Bahdanau computes its c_t here, from the state)
+    hs : ndarray of shape (N, S, H), encoder states
+    keys : ndarray of shape (N, S, A), h̄_s W_k for Bahdanau, else None
+    src_mask : bool ndarray of shape (N, S)
+    p : the model's parameters
+    keep : (N, 1) bool rows to update (False carries a padded row's state), or None for all
+    masks : k-1 dropout masks of shape (N, H) on the inputs of layers 1 … k-1, or None
+
+    Returns
+    -------
+    out : ndarray of shape (N, H), what the output layer reads: h̃_t (Luong) or the top h_t
+    state : the new flat state
+    weights : ndarray of shape (N, S), the attention weights, or None without attention
+    cache : DecoderStepCache, for ``decoder_step_backward``
+    """
+    spec = CELLS[cell]
+    H = state[0].shape[1]
+    previous = layer_states(state, spec.n_states)
+    masks = tuple(masks) if masks is not None else (None,) * (len(previous) - 1)
+    weights = att_cache = None
+    if score == BAHDANAU:  # attend from the top layer's previous h, before the step
+        feed, weights, att_cache = bahdanau_step_forward(
+            previous[-1][0], hs, keys, src_mask, p["W_q"], p["v_a"])
+    if feed is not None:
+        xw = xw + feed @ p["dec_Wx"][-H:]  # [E y; feed] W_x = E y W_x[:E] + feed W_x[E:]
+    new_state, inputs, cells = [], [], []
+    for layer, s_prev in enumerate(previous):
+        lp = layer_params(p, _dec(layer))
+        if layer > 0:
+            below = new_state[-spec.n_states]  # (N, H), h_t of the layer below
+            x = dropout_forward(below, masks[layer - 1])
+            inputs.append(x)
+            xw = x @ lp["Wx"] + lp["b"]
+        s, cell_cache = step_forward(spec, xw, s_prev, keep, hidden_weights(spec, lp))
+        new_state.extend(s)
+        cells.append(cell_cache)
+    out = h = new_state[-spec.n_states]  # (N, H), the top layer's h_t
+    if score is not None and score != BAHDANAU:  # Luong: attend from h_t, after the step
+        h_tilde, w, att_cache = attention_forward(score, h[:, None], hs, src_mask, p)
+        out, weights = h_tilde[:, 0], w[:, 0]
+    cache = DecoderStepCache(spec, score, p, state, keep, feed, tuple(inputs), masks,
+                             tuple(cells), att_cache)
+    return out, tuple(new_state), weights, cache
+
+
+def decoder_step_backward(
+    dout: np.ndarray, dstate: tuple, cache: DecoderStepCache
+) -> tuple[tuple, tuple, np.ndarray | None, np.ndarray | None, np.ndarray | None, dict]:
+    """Backward of ``decoder_step_forward``.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, H), gradient of out
+    dstate : flat tuple, gradient of the new state (from the next step)
+
+    Returns
+    -------
+    dcells : per layer (dxw, dhw), each (N, G·H): the cell's gradients at this step, from which
+        the caller sums the weight gradients over all steps (``weight_grads``)
+    dstate_prev : flat tuple, gradient of s_{t-1}
+    dfeed : ndarray of shape (N, H), gradient of the fed h̃_{t-1} (input feeding), else None
+    dhs : ndarray of shape (N, S, H) or None, what reaches the encoder states at this step
+    dkeys : ndarray of shape (N, S, A) or None (Bahdanau), what reaches the keys at this step
+    grads : dict, the attention's parameter gradients at this step
+    """
+    spec, score, p, state, keep, feed, inputs, masks, cells, att_cache = cache
+    H = dout.shape[-1]
+    dhs = dkeys = None
+    grads: dict[str, np.ndarray] = {}
+    dh = dout  # into the top layer's h_t
+    if score is not None and score != BAHDANAU:
+        dhd, dhs, grads = attention_backward(dout[:, None], att_cache)
+        dh = dhd[:, 0]
+    dnext = layer_states(dstate, spec.n_states)
+    dprev: list[tuple] = [()] * len(cells)
+    dcells: list[tuple] = [()] * len(cells)
+    for layer in reversed(range(len(cells))):
+        ds = (dnext[layer][0] + dh,) + tuple(dnext[layer][1:])  # h_t is output and state
+        dxw, dhw, dprev[layer] = step_backward(spec, ds, cells[layer], keep)
+        dcells[layer] = (dxw, dhw)
+        if layer > 0:  # into the layer below's h_t, through W_x and the dropout mask
+            dh = dropout_backward(dxw @ p[_dec(layer) + "Wx"].T, masks[layer - 1])
+    dfeed = None if feed is None else dcells[0][0] @ p["dec_Wx"][-H:].T  # into the fed vector
+    if score == BAHDANAU:  # c_t came from s_{t-1}: its gradient goes there and to h̄_s
+        ds_top, dhs, dkeys, grads = bahdanau_step_backward(dfeed, att_cache)
+        dprev[-1] = (dprev[-1][0] + ds_top,) + tuple(dprev[-1][1:])
+        dfeed = None
+    return tuple(dcells), tuple(s for d in dprev for s in d), dfeed, dhs, dkeys, grads
+
+
+# ---------------------------------------------------------------------------------------------
+# the teacher-forced step-by-step loop (input feeding, Bahdanau)
+
+class SteppedCache(NamedTuple):
+    """What ``_stepped_forward`` keeps for ``_stepped_backward``."""
+
+    y: np.ndarray  # (N, T, E), the embeddings the decoder read (after dropout)
+    hs_shape: tuple
+    keys: BahdanauKeysCache | None
+    steps: list  # per step, a DecoderStepCache
+
+
+def _stepped_forward(cell, score, y, mask, state0, hs, src_mask, p, input_feeding, masks):
+    N, T, E = y.shape
+    H = state0[0].shape[1]
+    yw = matmul(y, p["dec_Wx"][:E]) + p["dec_b"]  # (N, T, G·H), the embeddings' share at once
+    keys, keys_cache = None, None
+    if score == BAHDANAU:
+        keys, keys_cache = bahdanau_keys_forward(hs, p["W_k"])  # (N, S, A), once for all steps
+    keep = padded_keep(mask)
+    out = np.empty((N, T, H), dtype=y.dtype)
+    weights = None if score is None else np.empty((N, T, hs.shape[1]), dtype=y.dtype)
+    state, feed, steps = tuple(state0), None, []
+    for t in range(T):
+        masks_t = [None if m is None else m[:, t] for m in masks]
+        out[:, t], state, w, step = decoder_step_forward(
+            cell, score, yw[:, t], state, feed, hs, keys, src_mask, p, keep[t], masks_t)
+        if weights is not None:
+            weights[:, t] = w
+        steps.append(step)
+        feed = out[:, t] if input_feeding else None  # h̃_t, read by step t+1
+    return out, weights, SteppedCache(y, hs.shape, keys_cache, steps)
+
+
+def _stepped_backward(dout, cache):
+    y, hs_shape, keys_cache, steps = cache
+    spec, p = steps[0].spec, steps[0].p
+    N, T, E = y.shape
+    H, k, n = dout.shape[-1], len(steps[0].cells), steps[0].spec.n_states
+    GH = p["dec_Wh"].shape[1]
+    buffers = [grad_buffers(spec, N, T, GH, y.dtype) for _ in range(k)]  # per layer (dxw, dhw)
+    dstate = tuple(np.zeros((N, H), dtype=y.dtype) for _ in range(k * n))
+    dfeed = np.zeros((N, H), dtype=y.dtype)  # gradient reaching out_t from step t+1's input
+    dhs = np.zeros(hs_shape, dtype=y.dtype)
+    dkeys = None if keys_cache is None else np.zeros((*hs_shape[:2], p["W_k"].shape[1]), y.dtype)
+    grads: dict[str, np.ndarray] = {}
+    for t in reversed(range(T)):
+        dcells, dstate, dfeed_t, dhs_t, dkeys_t, g = decoder_step_backward(
+            dout[:, t] + dfeed, dstate, steps[t])
+        for (dxw, dhw), (dxw_t, dhw_t) in zip(buffers, dcells):
+            dxw[:, t] = dxw_t
+            if spec.has_bhn:
+                dhw[:, t] = dhw_t
+        if dhs_t is not None:
+            dhs += dhs_t
+        if dkeys_t is not None:
+            dkeys += dkeys_t
+        _add_into(grads, g)
+        dfeed = 0 if dfeed_t is None else dfeed_t
+    for layer, (dxw, dhw) in enumerate(buffers):
+        h_prev = np.stack([s.state[layer * n] for s in steps], axis=1)  # (N, T, H)
+        if layer == 0 and p["dec_Wx"].shape[0] == E:  # nothing fed back
+            x = y
+        elif layer == 0:  # step t read [y_t; feed_t] (feed_0 = h̃_0 = 0 with input feeding)
+            feeds = [np.zeros((N, H), y.dtype) if s.feed is None else s.feed for s in steps]
+            x = np.concatenate([y, np.stack(feeds, axis=1)], axis=-1)  # (N, T, E + H)
+        else:
+            x = np.stack([s.inputs[layer - 1] for s in steps], axis=1)  # (N, T, H)
+        grads.update(with_prefix(weight_grads(spec, x, h_prev, dxw, dhw), _dec(layer)))
+    if keys_cache is not None:
+        dhs_keys, g = bahdanau_keys_backward(dkeys, keys_cache)
+        dhs += dhs_keys
+        grads.update(g)
+    dy = matmul(buffers[0][0], p["dec_Wx"][:E].T)  # (N, T, E)
+    return dy, dstate, dhs, grads
+
+
+# ---------------------------------------------------------------------------------------------
+class DecoderCache(NamedTuple):
+    """What ``decoder_forward`` keeps for ``decoder_backward``."""
+
+    stepped: bool  # True: the step-by-step loop ran (input feeding, Bahdanau)
+    hs_shape: tuple  # (N, S, H)
+    embedding: tuple  # the embedding lookup's cache
+    embed_mask: np.ndarray | None  # (N, T, E) dropout mask on the embeddings
+    recurrence: StackedCache | SteppedCache
+    attention: AttentionCache | None  # Luong attention over all steps (layer-by-layer run)
+    out_mask: np.ndarray | None  # (N, T, H) dropout mask on the output layer's input
+    output: tuple  # the output layer's cache
+
+
 def decoder_forward(
     cell: str,
     score: str | None,
@@ -56,117 +311,79 @@ def decoder_forward(
     src_mask: np.ndarray,
     p: dict[str, np.ndarray],
     input_feeding: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None, tuple]:
+    masks: Sequence[np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, DecoderCache]:
     """Run the decoder over every target step with teacher forcing.
 
     Parameters
     ----------
     cell : {"rnn", "gru", "lstm"}
-    score : {"dot", "general", "concat"} or None for no attention
+    score : None (no attention), "dot", "general", "concat" (Luong) or "bahdanau"
     tgt_in : int ndarray of shape (N, T), the tokens read (start token first)
     mask : bool ndarray of shape (N, T), False where the step's label is padding
-    state0 : tuple of ndarrays of shape (N, H), the encoder's final state
+    state0 : flat tuple of k·n ndarrays of shape (N, H), the encoder's final states; its length
+        gives the number of layers k
     hs : ndarray of shape (N, S, H), encoder states
     src_mask : bool ndarray of shape (N, S)
-    p : parameters "tgt_embed", "dec_*", "W_s", "b_s" and, with attention, "W_c", "W_a", "v_a"
-    input_feeding : feed h̃_{t-1} into step t (needs attention)
+    p : parameters "tgt_embed", "dec_*", "W_s", "b_s" and the attention's
+    input_feeding : feed h̃_{t-1} into step t (needs Luong attention)
+    masks : None (no dropout) or k + 1 dropout masks: masks[0] of shape (N, T, E) on the
+        embeddings, masks[l] of shape (N, T, H) on layer l-1's output for l = 1 … k-1, and
+        masks[k] of shape (N, T, H) on out_t before the output layer
 
     Returns
     -------
     logits : ndarray of shape (N, T, V)
     weights : ndarray of shape (N, T, S), or None without attention
-    cache : for ``decoder_backward``
+    cache : DecoderCache, for ``decoder_backward``
     """
+    k = len(state0) // CELLS[cell].n_states
+    masks = list(masks) if masks is not None else [None] * (k + 1)
     y, emb_cache = embedding_forward(tgt_in, p["tgt_embed"])  # (N, T, E)
-    if input_feeding:
-        out, weights, rec_cache = _input_feeding_forward(
-            cell, score, y, mask, state0, hs, src_mask, p
-        )
-        att_cache = None
+    y = dropout_forward(y, masks[0])
+    stepped = input_feeding or score == BAHDANAU
+    att_cache = None
+    if stepped:
+        out, weights, rec_cache = _stepped_forward(
+            cell, score, y, mask, state0, hs, src_mask, p, input_feeding, masks[1:k])
     else:
-        hd, _, rec_cache = recurrent_forward(cell, y, state0, mask, sub_params(p, "dec_"))
-        out, weights, att_cache = hd, None, None
+        out, _, rec_cache = stacked_forward(cell, y, state0, mask, sub_params(p, "dec_"), k,
+                                            masks=masks[1:k])
+        weights = None
         if score is not None:
-            out, weights, att_cache = attention_forward(score, hd, hs, src_mask, p)
+            out, weights, att_cache = attention_forward(score, out, hs, src_mask, p)
+    out = dropout_forward(out, masks[k])
     logits, out_cache = affine_forward(out, p["W_s"], p["b_s"])  # (N, T, V)
-    cache = (cell, score, input_feeding, hs.shape, emb_cache, rec_cache, att_cache, out_cache)
+    cache = DecoderCache(stepped, hs.shape, emb_cache, masks[0], rec_cache, att_cache, masks[k],
+                         out_cache)
     return logits, weights, cache
 
 
-def decoder_backward(dlogits: np.ndarray, cache: tuple) -> tuple[tuple, np.ndarray, dict]:
+def decoder_backward(
+    dlogits: np.ndarray, cache: DecoderCache
+) -> tuple[tuple, np.ndarray, dict[str, np.ndarray]]:
     """Backward of ``decoder_forward``.
 
     Returns
     -------
-    dstate0 : tuple of ndarrays of shape (N, H)
+    dstate0 : flat tuple of ndarrays of shape (N, H)
     dhs : ndarray of shape (N, S, H)
     grads : dict with the decoder's parameters
     """
-    cell, score, input_feeding, hs_shape, emb_cache, rec_cache, att_cache, out_cache = cache
+    stepped, hs_shape, emb_cache, embed_mask, rec_cache, att_cache, out_mask, out_cache = cache
     dout, dW_s, db_s = affine_backward(dlogits, out_cache)
+    dout = dropout_backward(dout, out_mask)
     grads = {"W_s": dW_s, "b_s": db_s}
-    if input_feeding:
-        dy, dstate0, dhs, g = _input_feeding_backward(dout, rec_cache)
+    if stepped:
+        dy, dstate0, dhs, g = _stepped_backward(dout, rec_cache)
         grads.update(g)
     else:
         dhs = np.zeros(hs_shape, dtype=dlogits.dtype)
         dhd = dout
-        if score is not None:
+        if att_cache is not None:
             dhd, dhs, g = attention_backward(dout, att_cache)
             grads.update(g)
-        dy, dstate0, g = recurrent_backward(dhd, None, rec_cache)
+        dy, dstate0, g = stacked_backward(dhd, None, rec_cache)
         grads.update(with_prefix(g, "dec_"))
-    grads["tgt_embed"] = embedding_backward(dy, emb_cache)
+    grads["tgt_embed"] = embedding_backward(dropout_backward(dy, embed_mask), emb_cache)
     return dstate0, dhs, grads
-
-
-# ---------------------------------------------------------------------------------------------
-def _input_feeding_forward(cell, score, y, mask, state0, hs, src_mask, p):
-    """The recurrence with h̃_{t-1} fed back: x_t W_x = y_t W_x[:E] + h̃_{t-1} W_x[E:]."""
-    c = CELLS[cell]
-    N, T, E = y.shape
-    H = state0[0].shape[1]
-    Wf = p["dec_Wx"][E:]
-    yw = matmul(y, p["dec_Wx"][:E]) + p["dec_b"]  # (N, T, G·H), the embedding half at once
-    h_tilde = np.zeros((N, T, H), dtype=y.dtype)
-    weights = np.zeros((N, T, hs.shape[1]), dtype=y.dtype)
-    h_prev = np.empty((N, T, H), dtype=y.dtype)
-    keep = padded_keep(mask)
-    state, ht_prev, steps = tuple(state0), np.zeros((N, H), dtype=y.dtype), []
-    for t in range(T):
-        h_prev[:, t] = state[0]
-        xw = yw[:, t] + ht_prev @ Wf  # (N, G·H)
-        state, cell_cache = step_forward(c, xw, state, keep[t], p["dec_Wh"], p.get("dec_bhn"))
-        ht, w, att_cache = attention_forward(score, state[0][:, None], hs, src_mask, p)
-        h_tilde[:, t], weights[:, t] = ht[:, 0], w[:, 0]
-        steps.append((cell_cache, att_cache))
-        ht_prev = ht[:, 0]
-    return h_tilde, weights, (c, y, p, keep, h_prev, h_tilde, steps)
-
-
-def _input_feeding_backward(dh_tilde, cache):
-    c, y, p, keep, h_prev, h_tilde, steps = cache
-    N, T, E = y.shape
-    H = h_prev.shape[2]
-    Wf = p["dec_Wx"][E:]
-    dxw, dhw = grad_buffers(c, N, T, Wf.shape[1], y.dtype)
-    dhs = 0
-    grads: dict[str, np.ndarray] = {}
-    dstate = tuple(np.zeros((N, H), dtype=y.dtype) for _ in range(c.n_states))
-    dfeed = np.zeros((N, H), dtype=y.dtype)  # gradient reaching h̃_t from step t+1's input
-    for t in reversed(range(T)):
-        cell_cache, att_cache = steps[t]
-        dhd, dhs_t, g = attention_backward((dh_tilde[:, t] + dfeed)[:, None], att_cache)
-        dhs = dhs + dhs_t
-        _add_into(grads, g)
-        dstate = (dstate[0] + dhd[:, 0],) + tuple(dstate[1:])
-        dxw[:, t], dhw_t, dstate = step_backward(c, dstate, cell_cache, keep[t])
-        if c.has_bhn:
-            dhw[:, t] = dhw_t
-        dfeed = dxw[:, t] @ Wf.T  # into h̃_{t-1}
-    fed = np.zeros_like(h_tilde)  # h̃_{t-1} at every step, h̃_0 = 0
-    fed[:, 1:] = h_tilde[:, :-1]
-    x = np.concatenate([y, fed], axis=-1)  # (N, T, E + H), step t's input [y_t; h̃_{t-1}]
-    grads.update(with_prefix(weight_grads(c, x, h_prev, dxw, dhw), "dec_"))
-    dy = matmul(dxw, p["dec_Wx"][:E].T)  # (N, T, E)
-    return dy, dstate, dhs, grads

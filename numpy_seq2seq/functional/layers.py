@@ -1,4 +1,4 @@
-"""Embedding lookup and affine (fully connected) layers, each with its backward.
+"""Embedding lookup, affine (fully connected) and dropout layers, each with its backward.
 
 Letters: N batch, T time, D input features, M output features, V vocabulary, E embedding.
 """
@@ -82,3 +82,25 @@ def affine_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
     dW = x.reshape(-1, x.shape[-1]).T @ d2  # (D, M)
     db = d2.sum(axis=0)
     return dx, dW, db
+
+
+# ---------------------------------------------------------------------------------------------
+def dropout_mask(
+    rng: np.random.Generator, p: float, shape: tuple[int, ...], dtype
+) -> np.ndarray:
+    """An inverted-dropout mask: m = [u >= p] / (1 - p) with u ~ U[0, 1), in ``dtype``.
+
+    Scaling the kept units by 1 / (1 - p) during training keeps E[x ⊙ m] = x, so nothing needs
+    rescaling at evaluation, when no mask is applied at all (Srivastava et al. 2014).
+    """
+    return ((rng.random(shape) >= p) / (1.0 - p)).astype(dtype)
+
+
+def dropout_forward(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """out = x ⊙ m for a mask from ``dropout_mask``; ``mask=None`` (evaluation) returns x."""
+    return x if mask is None else x * mask
+
+
+def dropout_backward(dout: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Backward of ``dropout_forward``: dx = dout ⊙ m (dropped units get no gradient)."""
+    return dout if mask is None else dout * mask

@@ -43,7 +43,7 @@ class LSTMCache(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 def lstm_core_forward(
-    xw: np.ndarray, state: tuple, Wh: np.ndarray, bhn: None = None
+    xw: np.ndarray, state: tuple, Wh: np.ndarray
 ) -> tuple[tuple, LSTMCache]:
     """One step given the input projection ``xw = x_t W_x + b`` (precomputed for all steps).
 
@@ -52,7 +52,6 @@ def lstm_core_forward(
     xw : ndarray of shape (N, 4H)
     state : (h_prev, c_prev), each of shape (N, H)
     Wh : ndarray of shape (H, 4H)
-    bhn : unused (only the GRU has a hidden-side bias)
 
     Returns
     -------

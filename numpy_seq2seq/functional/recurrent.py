@@ -18,7 +18,7 @@ A state is a tuple of (N, H) arrays: (h,) for rnn and gru, (h, c) for lstm.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -28,7 +28,12 @@ from .layers import matmul
 
 @dataclass(frozen=True)
 class Cell:
-    """What the unrolled layer needs to know about a cell type."""
+    """What the unrolled layer needs to know about a cell type.
+
+    ``core_forward(xw, state, Wh) -> (state, cache)`` for rnn and lstm, and
+    ``core_forward(xw, state, Wh, bhn)`` for the GRU, whose hidden-side bias of the n gate cannot
+    be folded into xw; ``core_backward(dstate, cache) -> (dxw, dhw, dstate_prev)``.
+    """
 
     name: str
     gates: int  # G: blocks of H columns in W_x and W_h
@@ -47,21 +52,26 @@ CELLS: dict[str, Cell] = {
 
 def cell_param_shapes(cell: str, input_dim: int, hidden_dim: int) -> dict[str, tuple[int, ...]]:
     """Shapes of one recurrent layer: Wx (D, G·H), Wh (H, G·H), b (G·H,) and, GRU only, bhn (H,)."""
-    c = CELLS[cell]
+    spec = CELLS[cell]
     shapes = {
-        "Wx": (input_dim, c.gates * hidden_dim),
-        "Wh": (hidden_dim, c.gates * hidden_dim),
-        "b": (c.gates * hidden_dim,),
+        "Wx": (input_dim, spec.gates * hidden_dim),
+        "Wh": (hidden_dim, spec.gates * hidden_dim),
+        "b": (spec.gates * hidden_dim,),
     }
-    if c.has_bhn:
+    if spec.has_bhn:
         shapes["bhn"] = (hidden_dim,)
     return shapes
 
 
+def hidden_weights(spec: Cell, p: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """What ``core_forward`` takes after the state: (Wh,), or (Wh, bhn) for the GRU."""
+    return (p["Wh"], p["bhn"]) if spec.has_bhn else (p["Wh"],)
+
+
 # ---------------------------------------------------------------------------------------------
 # one step with the padding rule, and the weight gradients summed over time: shared by the
-# unrolled layer below and by the input-feeding decoder (decoder.py), whose recurrence differs
-# only in how xw is made
+# unrolled layer below and by the decoder's step-by-step loop (decoder.py), whose recurrence
+# differs only in how xw is made
 
 def padded_keep(mask: np.ndarray) -> list[np.ndarray | None]:
     """Per step, the (N, 1) rows to update, or None where no row is padded (nothing to carry).
@@ -74,18 +84,20 @@ def padded_keep(mask: np.ndarray) -> list[np.ndarray | None]:
 
 
 def step_forward(
-    c: Cell, xw: np.ndarray, state: tuple, keep: np.ndarray | None, Wh: np.ndarray,
-    bhn: np.ndarray | None,
+    spec: Cell, xw: np.ndarray, state: tuple, keep: np.ndarray | None, weights: tuple
 ) -> tuple[tuple, tuple]:
-    """s_t = m ⊙ cell(xw_t, s_{t-1}) + (1 - m) ⊙ s_{t-1}: padded rows keep their state."""
-    new, cache = c.core_forward(xw, state, Wh, bhn)
+    """s_t = m ⊙ cell(xw_t, s_{t-1}) + (1 - m) ⊙ s_{t-1}: padded rows keep their state.
+
+    ``weights`` is ``hidden_weights(spec, p)``.
+    """
+    new, cache = spec.core_forward(xw, state, *weights)
     if keep is None:
         return new, cache
     return tuple(np.where(keep, n, s) for n, s in zip(new, state)), cache
 
 
 def step_backward(
-    c: Cell, dstate: tuple, cache: tuple, keep: np.ndarray | None
+    spec: Cell, dstate: tuple, cache: tuple, keep: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Backward of ``step_forward``: on padded rows the gradient skips the cell entirely.
 
@@ -95,20 +107,20 @@ def step_backward(
     dstate_prev : tuple of ndarrays of shape (N, H)
     """
     if keep is None:
-        return c.core_backward(dstate, cache)
-    dxw, dhw, dprev = c.core_backward(tuple(np.where(keep, d, 0) for d in dstate), cache)
+        return spec.core_backward(dstate, cache)
+    dxw, dhw, dprev = spec.core_backward(tuple(np.where(keep, d, 0) for d in dstate), cache)
     return dxw, dhw, tuple(a + np.where(keep, 0, d) for a, d in zip(dprev, dstate))
 
 
-def grad_buffers(c: Cell, N: int, T: int, GH: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+def grad_buffers(spec: Cell, N: int, T: int, GH: int, dtype) -> tuple[np.ndarray, np.ndarray]:
     """Arrays for every step's dxw and dhw. Only the GRU's dhw differs from dxw (the reset gate
     scales its n block), so for the RNN and LSTM the two are one array."""
     dxw = np.empty((N, T, GH), dtype=dtype)
-    return dxw, (np.empty((N, T, GH), dtype=dtype) if c.has_bhn else dxw)
+    return dxw, (np.empty((N, T, GH), dtype=dtype) if spec.has_bhn else dxw)
 
 
 def weight_grads(
-    c: Cell, x: np.ndarray, h_prev: np.ndarray, dxw: np.ndarray, dhw: np.ndarray
+    spec: Cell, x: np.ndarray, h_prev: np.ndarray, dxw: np.ndarray, dhw: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Weight gradients summed over all steps, one product each.
 
@@ -127,15 +139,26 @@ def weight_grads(
         "Wh": h_prev.reshape(N * T, H).T @ dhw.reshape(N * T, -1),  # (H, G·H)
         "b": dxw2.sum(axis=0),
     }
-    if c.has_bhn:
+    if spec.has_bhn:
         grads["bhn"] = dhw[:, :, 2 * H :].sum(axis=(0, 1))
     return grads
 
 
 # ---------------------------------------------------------------------------------------------
+class RecurrentCache(NamedTuple):
+    """What ``recurrent_forward`` keeps for ``recurrent_backward``."""
+
+    spec: Cell  # the cell, looked up once, so a patched cell is differentiated consistently
+    x: np.ndarray  # (N, T, D), the inputs
+    p: dict  # the layer's parameters
+    keep: list  # per step, (N, 1) bool rows to update or None (see ``padded_keep``)
+    h_prev: np.ndarray  # (N, T, H), h_{t-1} at every step
+    steps: list  # per step, the cell's cache
+
+
 def recurrent_forward(
     cell: str, x: np.ndarray, state0: tuple, mask: np.ndarray, p: dict[str, np.ndarray]
-) -> tuple[np.ndarray, tuple, tuple]:
+) -> tuple[np.ndarray, tuple, RecurrentCache]:
     """Run a cell over every time step of a right-padded batch.
 
     Parameters
@@ -150,26 +173,28 @@ def recurrent_forward(
     -------
     hs : ndarray of shape (N, T, H), the hidden state after every step (carried over padding)
     state : tuple of ndarrays of shape (N, H), the final state
-    cache : for ``recurrent_backward``
+    cache : RecurrentCache, for ``recurrent_backward``
     """
-    c = CELLS[cell]
+    spec = CELLS[cell]
     N, T, _ = x.shape
     H = state0[0].shape[1]
     xw = matmul(x, p["Wx"]) + p["b"]  # (N, T, G·H), every step's input projection at once
     hs = np.empty((N, T, H), dtype=x.dtype)
     h_prev = np.empty((N, T, H), dtype=x.dtype)  # h_{t-1} for every t, for dW_h after the loop
     keep = padded_keep(mask)
-    state, caches = tuple(state0), []
+    weights = hidden_weights(spec, p)
+    state, steps = tuple(state0), []
     for t in range(T):
         h_prev[:, t] = state[0]
-        state, step_cache = step_forward(c, xw[:, t], state, keep[t], p["Wh"], p.get("bhn"))
+        state, step_cache = step_forward(spec, xw[:, t], state, keep[t], weights)
         hs[:, t] = state[0]
-        caches.append(step_cache)
-    return hs, state, (c, x, p, keep, h_prev, caches)
+        steps.append(step_cache)
+    return hs, state, RecurrentCache(spec, x, p, keep, h_prev, steps)
 
 
 def recurrent_backward(
-    dhs: np.ndarray, dstate: tuple | None, cache: tuple, dh_total: np.ndarray | None = None
+    dhs: np.ndarray, dstate: tuple | None, cache: RecurrentCache,
+    dh_total: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple, dict[str, np.ndarray]]:
     """Backpropagation through time for ``recurrent_forward``.
 
@@ -189,19 +214,19 @@ def recurrent_backward(
     dstate0 : tuple of ndarrays of shape (N, H)
     grads : dict with the keys and shapes of ``p``
     """
-    c, x, p, keep, h_prev, caches = cache
+    spec, x, p, keep, h_prev, steps = cache
     N, T, H = dhs.shape
     if dstate is None:
-        dstate = tuple(np.zeros((N, H), dtype=dhs.dtype) for _ in range(c.n_states))
-    dxw, dhw = grad_buffers(c, N, T, p["Wh"].shape[1], dhs.dtype)
+        dstate = tuple(np.zeros((N, H), dtype=dhs.dtype) for _ in range(spec.n_states))
+    dxw, dhw = grad_buffers(spec, N, T, p["Wh"].shape[1], dhs.dtype)
     for t in reversed(range(T)):
         dstate = (dstate[0] + dhs[:, t],) + tuple(dstate[1:])  # output h_t is also state
         if dh_total is not None:
             dh_total[:, t] = dstate[0]
-        dxw[:, t], dhw_t, dstate = step_backward(c, dstate, caches[t], keep[t])
-        if c.has_bhn:
+        dxw[:, t], dhw_t, dstate = step_backward(spec, dstate, steps[t], keep[t])
+        if spec.has_bhn:
             dhw[:, t] = dhw_t
-    grads = weight_grads(c, x, h_prev, dxw, dhw)
+    grads = weight_grads(spec, x, h_prev, dxw, dhw)
     dx = matmul(dxw, p["Wx"].T)  # (N, T, D)
     return dx, dstate, grads
 

@@ -5,9 +5,10 @@
 Row vectors, batch first. ``W_x`` of shape (D, H) is ``torch.nn.RNN``'s ``weight_ih_l0.T``; our
 single ``b`` is PyTorch's ``bias_ih_l0 + bias_hh_l0``. The time-unrolled layer (BPTT over a padded
 batch) is generic over cells and lives in ``recurrent.py``; it calls ``rnn_core_forward`` and
-``rnn_core_backward`` below once per time step.
+``rnn_core_backward`` below once per time step. ``rnn_forward`` / ``rnn_backward`` at the end
+are that layer for this cell with CS231n's signatures.
 
-Letters: N batch, D input features, H hidden units.
+Letters: N batch, T time steps, D input features, H hidden units.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class RNNCache(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 def rnn_core_forward(
-    xw: np.ndarray, state: tuple, Wh: np.ndarray, bhn: None = None
+    xw: np.ndarray, state: tuple, Wh: np.ndarray
 ) -> tuple[tuple, RNNCache]:
     """One step given the input projection ``xw = x_t W_x + b`` (precomputed for all steps).
 
@@ -42,7 +43,6 @@ def rnn_core_forward(
     xw : ndarray of shape (N, H)
     state : (h_prev,) with h_prev of shape (N, H)
     Wh : ndarray of shape (H, H)
-    bhn : unused (only the GRU has a hidden-side bias)
 
     Returns
     -------
@@ -100,3 +100,62 @@ def rnn_step_backward(dh: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, ...]
     """
     dxw, dhw, (dh_prev,) = rnn_core_backward((dh,), cache)
     return dxw @ cache.Wx.T, dh_prev, cache.x.T @ dxw, cache.h_prev.T @ dhw, dxw.sum(axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole sequence: CS231n's signatures for the generic unrolled layer of recurrent.py (which
+# imports this module, hence the imports inside the functions)
+
+def rnn_forward(
+    x: np.ndarray,
+    h0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple]:
+    """Run the tanh RNN over every step of a right-padded batch.
+
+    h_t = m_t ⊙ tanh(x_t W_x + h_{t-1} W_h + b) + (1 - m_t) ⊙ h_{t-1}
+
+    where m_t = mask[:, t]: a padded step leaves the row's state unchanged, so h_T is the state
+    after the row's last real token.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, T, D)
+    h0 : ndarray of shape (N, H), the initial state
+    Wx : ndarray of shape (D, H)
+    Wh : ndarray of shape (H, H)
+    b : ndarray of shape (H,)
+    mask : bool ndarray of shape (N, T), False at padded steps (default: no padding)
+
+    Returns
+    -------
+    hs : ndarray of shape (N, T, H), the state after every step
+    cache : for ``rnn_backward``
+    """
+    from .recurrent import recurrent_forward
+
+    if mask is None:
+        mask = np.ones(x.shape[:2], dtype=bool)
+    hs, _, cache = recurrent_forward("rnn", x, (h0,), mask, {"Wx": Wx, "Wh": Wh, "b": b})
+    return hs, cache
+
+
+def rnn_backward(dhs: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
+    """Backpropagation through time for ``rnn_forward``.
+
+    Parameters
+    ----------
+    dhs : ndarray of shape (N, T, H), the gradient of every step's output
+    cache : from ``rnn_forward``
+
+    Returns
+    -------
+    dx, dh0, dWx, dWh, db : shapes of x, h0, Wx, Wh, b
+    """
+    from .recurrent import recurrent_backward
+
+    dx, (dh0,), grads = recurrent_backward(dhs, None, cache)
+    return dx, dh0, grads["Wx"], grads["Wh"], grads["b"]

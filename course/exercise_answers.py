@@ -1,0 +1,601 @@
+"""Model answers to the "## Exercises" at the end of notebooks/01–07: the numbers they produce.
+
+    python course/exercise_answers.py             # every notebook (about 30 minutes on 2 cores)
+    python course/exercise_answers.py 01 03       # some of them
+
+Each ``nbXX`` function answers that notebook's four exercises with the notebook's own setup and
+its ``full`` budget (sizes, seeds), prints one block of numbers per exercise, and asserts the
+point of the answer, so an answer that stops holding fails loudly. course/README.md quotes the
+output and explains it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS thread is fastest
+
+import numpy as np  # noqa: E402
+
+from numpy_seq2seq.analysis import gradient_flow_experiment, source_gradient_norms  # noqa: E402
+from numpy_seq2seq.data import (  # noqa: E402
+    Vocab,
+    encode_pairs,
+    make_task,
+    pad_sequences,
+    split_pairs,
+)
+from numpy_seq2seq.decoding import beam_search, greedy_decode  # noqa: E402
+from numpy_seq2seq.functional.activations import sigmoid  # noqa: E402
+from numpy_seq2seq.functional.attention import (  # noqa: E402
+    concat_score_backward,
+    concat_score_forward,
+    dot_score_forward,
+    general_score_backward,
+    general_score_forward,
+)
+from numpy_seq2seq.functional.gru import gru_step_forward  # noqa: E402
+from numpy_seq2seq.functional.lstm import lstm_step_backward, lstm_step_forward  # noqa: E402
+from numpy_seq2seq.functional.recurrent import (  # noqa: E402
+    cell_param_shapes,
+    recurrent_backward,
+    recurrent_forward,
+)
+from numpy_seq2seq.functional.rnn import rnn_step_backward, rnn_step_forward  # noqa: E402
+from numpy_seq2seq.functional.softmax import (  # noqa: E402
+    masked_softmax_backward,
+    masked_softmax_forward,
+)
+from numpy_seq2seq.gradcheck import check_gradients, check_layer, rel_error  # noqa: E402
+from numpy_seq2seq.model import Seq2Seq  # noqa: E402
+from numpy_seq2seq.optim import Adam  # noqa: E402
+from numpy_seq2seq.training import evaluate, train  # noqa: E402
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# =============================================================================================
+# 01 · the tanh RNN and BPTT
+
+def _rnn_unroll(x, h0, Wx, Wh, b, act="tanh"):
+    """h_t for every t, with tanh or the identity; returns hs (N, T, H)."""
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        a = x[:, t] @ Wx + h @ Wh + b
+        h = np.tanh(a) if act == "tanh" else a
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def _decay(x, h0, Wx, Wh, b, g_last, act="tanh", clip=None):
+    """‖∂L/∂h_t‖ (per example) for L = <h_T, g>, by distance T - t; optional per-step clipping
+    of the carried gradient to norm ``clip`` (per row)."""
+    hs = _rnn_unroll(x, h0, Wx, Wh, b, act)
+    dh, norms = g_last, []
+    for t in reversed(range(x.shape[1])):
+        norms.append(np.linalg.norm(dh) / np.sqrt(len(dh)))
+        da = dh * (1 - hs[:, t] ** 2) if act == "tanh" else dh
+        dh = da @ Wh.T
+        if clip is not None:
+            n = np.linalg.norm(dh, axis=1, keepdims=True)
+            dh = dh * np.minimum(1.0, clip / np.maximum(n, 1e-300))
+    return np.array(norms)
+
+
+def nb01() -> None:
+    N, T, D, H = 3, 6, 4, 5
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, T, D))
+    h0 = np.zeros((N, H))
+    Wx = rng.uniform(-1, 1, (D, H)) / np.sqrt(H)
+    Wh = rng.uniform(-1, 1, (H, H)) / np.sqrt(H)
+    b = np.zeros(H)
+
+    say("E1 · loss on h_T only: dhs is zero except at the last step; BPTT unchanged")
+    g_T = rng.standard_normal((N, H))
+
+    def loss():
+        h = h0
+        for t in range(T):
+            h, _ = rnn_step_forward(x[:, t], h, Wx, Wh, b)
+        return float(np.sum(h * g_T))
+
+    caches, h = [], h0
+    for t in range(T):
+        h, c = rnn_step_forward(x[:, t], h, Wx, Wh, b)
+        caches.append(c)
+    grads = {"x": np.zeros_like(x), "Wx": 0 * Wx, "Wh": 0 * Wh, "b": 0 * b}
+    dh = g_T
+    for t in reversed(range(T)):
+        dx, dh, dWx, dWh, db = rnn_step_backward(dh, caches[t])
+        grads["x"][:, t] = dx
+        for k, v in (("Wx", dWx), ("Wh", dWh), ("b", db)):
+            grads[k] = grads[k] + v
+    report = check_gradients(loss, {"x": x, "Wx": Wx, "Wh": Wh, "b": b}, grads, max_coords=None)
+    per_step = [float(np.linalg.norm(grads["x"][:, t])) for t in range(T)]
+    say(f"  worst relative error {report.max_error:.1e}; ‖dx_t‖ for t = 0..{T - 1}: "
+        + ", ".join(f"{v:.3f}" for v in per_step))
+    assert report.max_error < 1e-7 and per_step[0] < per_step[-1]
+
+    say("E2 · linear RNN: ‖∂L/∂h_t‖ follows ρ(W_h)^distance")
+    T_long = 60
+    x_long = rng.standard_normal((N, T_long, D))
+    g_last = rng.standard_normal((N, H))
+    Q, _ = np.linalg.qr(rng.standard_normal((H, H)))
+    for rho in (0.5, 0.9, 1.0, 1.1):
+        W = rho * Q  # orthogonal times rho: every eigenvalue has modulus rho
+        prof = _decay(x_long, h0, Wx, W, b, g_last, act="linear")
+        say(f"  ρ = {rho:3.1f}: 20 steps back / at the loss = {prof[20] / prof[0]:.2e}"
+            f"   (ρ^20 = {rho ** 20:.2e})")
+        assert abs(np.log(prof[20] / prof[0]) - 20 * np.log(rho)) < 1e-6
+    W = rng.standard_normal((H, H))
+    W /= np.max(np.abs(np.linalg.eigvals(W)))  # spectral radius 1, not normal
+    prof = _decay(x_long, h0, Wx, 0.9 * W, b, g_last, act="linear")
+    say(f"  non-normal W_h with ρ = 0.9, ‖W_h‖₂ = {np.linalg.norm(0.9 * W, 2):.2f}: "
+        f"distance 5: {prof[5] / prof[0]:.2e}, 20: {prof[20] / prof[0]:.2e}, "
+        f"50: {prof[50] / prof[0]:.2e} (ρ^50 = {0.9 ** 50:.2e})")
+
+    say("E3 · a step backward written from the equation, checked with check_layer")
+
+    def my_backward(dh, cache):
+        da = dh * (1 - cache.h ** 2)
+        return {"x": da @ cache.Wx.T, "h_prev": da @ cache.Wh.T, "Wx": cache.x.T @ da,
+                "Wh": cache.h_prev.T @ da, "b": da.sum(axis=0)}
+
+    inputs = {"x": x[:, 0].copy(), "h_prev": rng.standard_normal((N, H)), "Wx": Wx.copy(),
+              "Wh": Wh.copy(), "b": rng.standard_normal(H)}
+    report = check_layer(rnn_step_forward, my_backward, inputs)
+    say(f"  worst relative error {report.max_error:.1e} ({report.worst})")
+    assert report.max_error < 1e-7
+
+    say("E4 · clipping the carried gradient at every step (norm 1 per example)")
+    W0 = rng.standard_normal((H, H))
+    W0 /= np.linalg.norm(W0, 2)
+    for scale in (0.5, 3.0):
+        free = _decay(x_long, h0, Wx, scale * W0, b, g_last)
+        clipped = _decay(x_long, h0, Wx, scale * W0, b, g_last, clip=1.0)
+        say(f"  ‖W_h‖₂ = {scale}: largest ratio to the loss's norm over 60 steps "
+            f"{free.max() / free[0]:.2e} unclipped, {clipped.max() / clipped[0]:.2e} clipped; "
+            f"20 steps back {free[20] / free[0]:.1e} unclipped, {clipped[20] / clipped[0]:.1e} "
+            "clipped")
+
+
+# =============================================================================================
+# 02 · LSTM and GRU
+
+def _profile(cell, forget_bias=1.0, update_bias=0.0, T_long=100, seed=0):
+    """Notebook 02's gradient norm by distance (N 16, D 8, H 32, loss on the last state)."""
+    N, D, H = 16, 8, 32
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, T_long, D)) * 0.5
+    g_last = rng.standard_normal((N, H))
+    r = np.random.default_rng(seed)
+    p = {k: r.uniform(-1, 1, s) / np.sqrt(H) for k, s in cell_param_shapes(cell, D, H).items()}
+    if cell == "lstm":
+        p["b"][H:2 * H] = forget_bias
+    if cell == "gru":
+        p["b"][H:2 * H] = update_bias
+    state0 = tuple(np.zeros((N, H)) for _ in range(2 if cell == "lstm" else 1))
+    hs, _, cache = recurrent_forward(cell, x, state0, np.ones((N, T_long), bool), p)
+    dhs = np.zeros_like(hs)
+    dhs[:, -1] = g_last
+    total = np.empty_like(hs)
+    recurrent_backward(dhs, None, cache, dh_total=total)
+    return np.linalg.norm(total, axis=-1).mean(axis=0)[::-1]
+
+
+def _gru_cho_forward(x, h_prev, Wx, Wh, b):
+    """Cho et al.'s GRU: n = tanh(x W_xn + (r ⊙ h_prev) W_hn + b_n); gates r, z, n."""
+    H = h_prev.shape[1]
+    xw = x @ Wx + b
+    r = sigmoid(xw[:, :H] + h_prev @ Wh[:, :H])
+    z = sigmoid(xw[:, H:2 * H] + h_prev @ Wh[:, H:2 * H])
+    n = np.tanh(xw[:, 2 * H:] + (r * h_prev) @ Wh[:, 2 * H:])
+    h = (1 - z) * n + z * h_prev
+    return h, (x, h_prev, Wx, Wh, r, z, n)
+
+
+def _gru_cho_backward(dh, cache):
+    x, h_prev, Wx, Wh, r, z, n = cache
+    H = h_prev.shape[1]
+    dan = dh * (1 - z) * (1 - n ** 2)  # into n, through tanh
+    drh = dan @ Wh[:, 2 * H:].T  # into r ⊙ h_prev
+    dar = drh * h_prev * r * (1 - r)  # into r, through σ
+    daz = dh * (h_prev - n) * z * (1 - z)  # into z, through σ
+    dxw = np.concatenate([dar, daz, dan], axis=1)
+    dWh = np.concatenate([h_prev.T @ dar, h_prev.T @ daz, (r * h_prev).T @ dan], axis=1)
+    dh_prev = dh * z + dar @ Wh[:, :H].T + daz @ Wh[:, H:2 * H].T + drh * r
+    return {"x": dxw @ Wx.T, "h_prev": dh_prev, "Wx": x.T @ dxw, "Wh": dWh,
+            "b": dxw.sum(axis=0)}
+
+
+def _sigma(v: float) -> float:
+    return float(1 / (1 + np.exp(-v)))
+
+
+def nb02() -> None:
+    say("E1 · LSTM forget bias: 30 steps back / at the loss (T = 100)")
+    ratio = {bias: (p := _profile("lstm", forget_bias=bias))[30] / p[0]
+             for bias in (3.0, 1.0, 0.0, -1.0)}
+    for bias, value in ratio.items():
+        say(f"  forget bias {bias:+.0f}: {value:.1e}   (σ(b_f) = {_sigma(bias):.2f},"
+            f" σ(b_f)^30 = {_sigma(bias) ** 30:.1e})")
+    assert ratio[3.0] > ratio[1.0] > ratio[0.0] > ratio[-1.0]
+
+    say("E2 · the gradient into a_f, dc_t ⊙ c_prev ⊙ f(1 − f), against the code")
+    rng = np.random.default_rng(0)
+    N, D, H = 3, 4, 5
+    x, h_prev, c_prev = (rng.standard_normal(s) for s in ((N, D), (N, H), (N, H)))
+    Wx, Wh, b = (rng.uniform(-1, 1, s) / np.sqrt(H) for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
+    _, _, cache = lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
+    dh, dc = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    da = lstm_step_backward(dh, dc, cache._replace(Wx=np.eye(4 * H)))[0]  # dx = da when W_x = I
+    dc_t = dc + dh * cache.o * (1 - cache.tanh_c ** 2)
+    by_hand = dc_t * c_prev * cache.f * (1 - cache.f)
+    say(f"  relative difference from the code's da_f: {rel_error(by_hand, da[:, H:2 * H]):.1e}")
+    assert rel_error(by_hand, da[:, H:2 * H]) < 1e-12
+
+    say("E3 · Cho et al.'s GRU (reset before the product), checked with check_layer")
+    Wxg, Whg = (rng.uniform(-1, 1, s) / np.sqrt(H) for s in ((D, 3 * H), (H, 3 * H)))
+    inputs = {"x": x, "h_prev": h_prev, "Wx": Wxg, "Wh": Whg, "b": rng.standard_normal(3 * H)}
+    report = check_layer(_gru_cho_forward, _gru_cho_backward, inputs)
+    h_cho, _ = _gru_cho_forward(**inputs)
+    h_torch, _ = gru_step_forward(**inputs, bhn=np.zeros(H))
+    say(f"  worst relative error {report.max_error:.1e}; differs from PyTorch's placement by "
+        f"{rel_error(h_cho, h_torch):.2f} (relative) on the same weights")
+    assert report.max_error < 1e-7
+
+    say("E4 · GRU update-gate bias: 30 steps back / at the loss")
+    for bias in (0.0, 2.0):
+        p = _profile("gru", update_bias=bias)
+        say(f"  update bias {bias:+.0f}: {p[30] / p[0]:.1e}   (σ(b_z) = "
+            f"{_sigma(bias):.2f})")
+    assert _profile("gru", update_bias=2.0)[30] > _profile("gru")[30]
+
+
+# =============================================================================================
+# 03 · attention scores
+
+def _rotation_task(n_queries=400, S_q=8, H_q=6, seed=1, long_key=None):
+    r = np.random.default_rng(seed)
+    R, _ = np.linalg.qr(r.standard_normal((H_q, H_q)))
+    keys = r.standard_normal((n_queries, S_q, H_q))
+    target = r.integers(0, S_q, n_queries)
+    queries = (keys[np.arange(n_queries), target] @ R)[:, None, :]
+    if long_key is not None:  # a non-target key 5x longer in every example
+        other = (target + 1) % S_q
+        keys = keys.copy()
+        keys[np.arange(n_queries), other] *= long_key
+    return R, keys, target, queries
+
+
+def _learn(score, queries, keys, target, steps, seed=0, record_every=10):
+    """Adam on −log a(s*) for the general or concat score; accuracy every few steps."""
+    n, S_q, H_q = keys.shape
+    r = np.random.default_rng(seed)
+    if score == "general":
+        p = {"W_a": r.standard_normal((H_q, H_q)) * 0.1}
+        fwd, bwd = general_score_forward, general_score_backward
+    else:
+        p = {"W_a": r.standard_normal((2 * H_q, 16)) * 0.3, "v_a": r.standard_normal(16) * 0.3}
+        fwd, bwd = concat_score_forward, concat_score_backward
+    opt, mask, accs = Adam(p, lr=0.05), np.ones((n, 1, S_q), bool), []
+    for step in range(steps + 1):
+        sc, cache = fwd(queries, keys, *p.values())
+        if step % record_every == 0:
+            accs.append((step, float((sc[:, 0].argmax(-1) == target).mean())))
+        if step == steps:
+            break
+        a, sm = masked_softmax_forward(sc, mask)
+        picked = a[np.arange(n), 0, target]
+        da = np.zeros_like(a)
+        da[np.arange(n), 0, target] = -1.0 / (picked * n)
+        _, _, grads = bwd(masked_softmax_backward(da, sm), cache)
+        opt.step(grads)
+    return p, accs
+
+
+def _first_step(accs, level):
+    return next((s for s, a in accs if a >= level), None)
+
+
+def nb03() -> None:
+    _, keys, target, queries = _rotation_task()
+    say("E1 · concat vs general on the rotated-keys task (400 queries, Adam lr 0.05)")
+    for score in ("general", "concat"):
+        _, accs = _learn(score, queries, keys, target, 1500)
+        say(f"  {score:8s}: accuracy at steps 0/50/150/300/1500 = "
+            + " / ".join(f"{a:.2f}" for s, a in accs if s in (0, 50, 150, 300, 1500))
+            + f"; first ≥ 0.8 at step {_first_step(accs, 0.8)}")
+
+    say("E2 · one (non-target) key 5x longer: how often is it chosen?")
+    R, keys5, target5, queries5 = _rotation_task(long_key=5.0)
+    p_gen, _ = _learn("general", queries, keys, target, 300)
+    p_cat, _ = _learn("concat", queries, keys, target, 300)
+    other = (target5 + 1) % keys5.shape[1]
+    plain_q = keys5[np.arange(len(target5)), target5][:, None, :]  # no rotation: dot is right
+    rows = {"dot (unrotated queries)": dot_score_forward(plain_q, keys5)[0],
+            "general (learned W_a)": general_score_forward(queries5, keys5, p_gen["W_a"])[0],
+            "concat (learned)": concat_score_forward(queries5, keys5, *p_cat.values())[0]}
+    rows_before = {"dot (unrotated queries)": dot_score_forward(
+        keys[np.arange(len(target)), target][:, None, :], keys)[0],
+        "general (learned W_a)": general_score_forward(queries, keys, p_gen["W_a"])[0],
+        "concat (learned)": concat_score_forward(queries, keys, *p_cat.values())[0]}
+    for name, sc in rows.items():
+        pick = sc[:, 0].argmax(-1)
+        acc_before = float((rows_before[name][:, 0].argmax(-1) == target).mean())
+        say(f"  {name:25s} accuracy {acc_before:.2f} -> {(pick == target5).mean():.2f}; "
+            f"picks the long key {(pick == other).mean():.2f} of the time")
+
+    say("E3 · a fully masked row")
+    scores = np.array([[[2.0, -1.0, 0.5]]])
+    p, cache = masked_softmax_forward(scores, np.zeros((1, 1, 3), bool))
+    ds = masked_softmax_backward(np.ones_like(p), cache)
+    say(f"  weights {p.ravel()}, sum {p.sum()}, gradient {ds.ravel()}, any NaN: "
+        f"{bool(np.isnan(p).any() or np.isnan(ds).any())}")
+    assert not p.any() and not ds.any()
+
+    say("E4 · the general score's backward by hand: dq = ds h̄, dh = dq W_aᵀ, dW_a = Σ hᵀ dq")
+    rng = np.random.default_rng(0)
+    hd, hs, W_a = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), \
+        rng.standard_normal((4, 4))
+    _, cache = general_score_forward(hd, hs, W_a)
+    ds = rng.standard_normal((2, 3, 5))
+    dq = ds @ hs
+    mine = (dq @ W_a.T, ds.swapaxes(1, 2) @ (hd @ W_a), np.einsum("nti,ntj->ij", hd, dq))
+    lib = general_score_backward(ds, cache)
+    errs = [rel_error(a, b) for a, b in zip(mine, (lib[0], lib[1], lib[2]["W_a"]))]
+    say("  relative differences dh, dh̄, dW_a: " + ", ".join(f"{e:.1e}" for e in errs))
+    assert max(errs) < 1e-12
+
+
+# =============================================================================================
+# 04 and 05 · the copy task, full budget: 16,000 pairs of 3–16 letters, 10 epochs, H = 32
+
+EVAL_LENGTHS = (4, 8, 12, 16)
+
+
+def _copy_setup(task="copy", min_len=3, max_len=16, eval_lengths=EVAL_LENGTHS, n_train=16000):
+    pairs = make_task(task, n_train, seed=0, min_len=min_len, max_len=max_len)
+    src_vocab = Vocab.from_texts(s for s, _ in pairs)
+    tgt_vocab = Vocab.from_texts(t for _, t in pairs)
+    data = encode_pairs(pairs, src_vocab, tgt_vocab)
+    evals = {L: encode_pairs(make_task(task, 200, seed=100 + L, min_len=L, max_len=L),
+                             src_vocab, tgt_vocab) for L in eval_lengths}
+    return src_vocab, tgt_vocab, data, evals
+
+
+def _fit(setup, epochs=10, **kw):
+    src_vocab, tgt_vocab, data, evals = setup
+    size = {"embed_dim": 16, "hidden_dim": 32, "cell": "lstm", **kw}
+    model = Seq2Seq(len(src_vocab), len(tgt_vocab), seed=0, **size)
+    start = time.perf_counter()
+    train(model, data, epochs=epochs, batch_size=32, lr=0.01, clip=5.0, seed=0, progress=False)
+    em = {L: evaluate(model, *evals[L])["exact_match"] for L in evals}
+    return model, em, time.perf_counter() - start
+
+
+def _row(name, em, seconds):
+    say(f"  {name:34s} " + "  ".join(f"S={L}: {v:.2f}" for L, v in em.items())
+        + f"   ({seconds:.0f} s)")
+
+
+def nb04() -> None:
+    copy = _copy_setup()
+    _, base, s = _fit(copy, attention=None)
+    _row("plain LSTM, H = 32 (the notebook's)", base, s)
+    say("E1 · hidden_dim 64")
+    _, wide, s = _fit(copy, attention=None, hidden_dim=64)
+    _row("plain LSTM, H = 64", wide, s)
+    say("E2 · the reverse task, with and without reverse_source")
+    rev = _copy_setup("reverse")
+    for flag in (False, True):
+        _, em, s = _fit(rev, attention=None, reverse_source=flag)
+        _row(f"reverse task, reverse_source={flag}", em, s)
+    say("E3 · RNN and GRU")
+    for cell in ("rnn", "gru"):
+        _, em, s = _fit(copy, attention=None, cell=cell)
+        _row(f"plain {cell.upper()}", em, s)
+    say("E4 · trained on lengths 3–8, evaluated on 4, 8, 12, 16")
+    short = _copy_setup(max_len=8)
+    _, em, s = _fit(short, attention=None)
+    _row("plain LSTM, trained on 3–8", em, s)
+    _, em, s = _fit(short, attention="general")
+    _row("general attention, trained on 3–8", em, s)
+
+
+def _attention_argmax(model, ids):
+    hyp = greedy_decode(model, np.asarray(ids)[None, :])[0]
+    return hyp, hyp.attention.argmax(axis=1)
+
+
+def nb05() -> None:
+    copy = _copy_setup(eval_lengths=EVAL_LENGTHS + (24,))
+    general, em, s = _fit(copy, attention="general")
+    _row("general (the notebook's), with S = 24", em, s)
+    say("E1 · input feeding")
+    _, em, s = _fit(copy, attention="general", input_feeding=True)
+    _row("general + input feeding", em, s)
+    say("E2 · reverse and sort with general attention: where does the attention go?")
+    for task in ("reverse", "sort"):
+        setup = _copy_setup(task)
+        model, em, s = _fit(setup, attention="general")
+        _row(f"{task}, general", em, s)
+        src_vocab = setup[0]
+        pairs = make_task(task, 100, seed=7, min_len=12, max_len=12)
+        hits = steps = 0
+        for src_text, _ in pairs:
+            ids = src_vocab.encode(src_text)
+            hyp, look = _attention_argmax(model, ids)
+            for t, s_pos in enumerate(look[: len(hyp.tokens)]):
+                steps += 1
+                if task == "reverse":
+                    hits += s_pos == len(ids) - 1 - t  # the anti-diagonal
+                else:  # sort: attends to a source position holding the letter it writes
+                    hits += src_text[s_pos] == src_vocab.id_to_token(int(hyp.tokens[t]))
+        rule = "anti-diagonal s = S − 1 − t" if task == "reverse" else "a source letter equal " \
+            "to the output letter"
+        say(f"  {task}: the strongest weight is on {rule} at {hits / steps:.2f} of "
+            f"{steps} output steps (S = 12)")
+    say("E3 · hidden_dim 8")
+    for attention in (None, "general"):
+        _, em, s = _fit(copy, attention=attention, hidden_dim=8)
+        _row(f"H = 8, {attention or 'plain'}", em, s)
+    say("E4 · S = 24 with the general model: where does the diagonal break?")
+    src_vocab = copy[0]
+    breaks = []
+    for src_text, _ in make_task("copy", 50, seed=11, min_len=24, max_len=24):
+        hyp, look = _attention_argmax(general, src_vocab.encode(src_text))
+        off = [t for t, s_pos in enumerate(look[: len(hyp.tokens)]) if s_pos != t]
+        breaks.append(off[0] if off else 24)
+    say(f"  first output step whose strongest weight leaves the diagonal: median "
+        f"{int(np.median(breaks))}, quartiles {int(np.percentile(breaks, 25))}–"
+        f"{int(np.percentile(breaks, 75))} (training lengths end at 16)")
+
+
+# =============================================================================================
+# 06 · gradient flow, full budget: N 32, H 64, E 32, lengths up to 120, 100 Adam steps
+
+def nb06() -> None:
+    lengths = (5, 10, 20, 40, 80, 120)
+    records = gradient_flow_experiment(cells=("rnn", "lstm"), attentions=(None, "general"),
+                                       lengths=lengths, n=32, hidden_dim=64, embed_dim=32)
+    say("E1 · first/last ratio of ‖∂L/∂h̄_s‖ (states) and of ‖∂L/∂x_s‖ (embeddings), at init")
+    for r in records:
+        if r["length"] in (20, 80):
+            i = r["init"]
+            say(f"  {r['cell']:4s} {r['mode']:8s} S={r['length']:3d}: states {i['ratio']:.1e}, "
+                f"embeddings {i['ratio_embedding']:.1e}")
+    say("E2 · bidirectional encoders without attention (S = 40, at init): mean ‖∂L/∂h̄_s‖ at "
+        "the first, middle and last positions")
+    src, tgt = _flow_batch(40)
+    for cell in ("rnn", "lstm"):
+        for bi in (False, True):
+            m = Seq2Seq(14, 14, embed_dim=32, hidden_dim=64, cell=cell, attention=None,
+                        bidirectional=bi, dtype=np.float64, seed=0)
+            n = source_gradient_norms(m, src, tgt)["mean_state_norms"]
+            say(f"  {cell:4s} bidirectional={bi!s:5s}: first {n[0]:.1e}, middle {n[20]:.1e}, "
+                f"last {n[-1]:.1e}")
+    say("E3 · reverse_source without attention (S = 40, at init), positions as given")
+    for cell in ("rnn", "lstm"):
+        for rev in (False, True):
+            m = Seq2Seq(14, 14, embed_dim=32, hidden_dim=64, cell=cell, attention=None,
+                        reverse_source=rev, dtype=np.float64, seed=0)
+            n = source_gradient_norms(m, src, tgt)["mean_state_norms"]
+            say(f"  {cell:4s} reverse_source={rev!s:5s}: first {n[0]:.1e}, last {n[-1]:.1e}")
+    say("E4 · more training for the plain LSTM (S = 40): first-position norm, trained / init")
+    for steps in (100, 1000):
+        (rec,) = gradient_flow_experiment(cells=("lstm",), attentions=(None,), lengths=(40,),
+                                          n=32, hidden_dim=64, embed_dim=32, train_steps=steps)
+        say(f"  {steps:5d} Adam steps: first {rec['init']['first']:.1e} -> "
+            f"{rec['trained']['first']:.1e}, first/last {rec['init']['ratio']:.1e} -> "
+            f"{rec['trained']['ratio']:.1e}, loss {rec['init']['loss']:.2f} -> "
+            f"{rec['trained']['loss']:.2f}")
+
+
+def _flow_batch(length: int):
+    from numpy_seq2seq.analysis import _task_batch  # the experiment's own batches
+
+    return _task_batch("copy", 32, length, 0)
+
+
+# =============================================================================================
+# 07 · decoding the dates, full budget: 30,000 pairs, 4 epochs, H = 64
+
+def _dates(bidirectional=False):
+    pairs = make_task("dates", 30000, seed=0)
+    train_pairs, valid_pairs = split_pairs(pairs, valid_fraction=0.05, seed=0)
+    src_vocab = Vocab.from_texts(s for s, _ in train_pairs)
+    tgt_vocab = Vocab.from_texts(t for _, t in train_pairs)
+    model = Seq2Seq(len(src_vocab), len(tgt_vocab), embed_dim=32, hidden_dim=64,
+                    cell="lstm", attention="general", bidirectional=bidirectional, seed=0)
+    start = time.perf_counter()
+    train(model, encode_pairs(train_pairs, src_vocab, tgt_vocab), epochs=4, batch_size=32,
+          lr=0.005, seed=0, progress=False)
+    return model, src_vocab, tgt_vocab, valid_pairs, time.perf_counter() - start
+
+
+def nb07() -> None:
+    model, src_vocab, tgt_vocab, valid_pairs, seconds = _dates()
+    say(f"the notebook's model trained in {seconds:.0f} s")
+    pairs = valid_pairs[:500]
+    src = pad_sequences([src_vocab.encode(s) for s, _ in pairs])
+    refs = [t for _, t in pairs]
+
+    def text(hyps):
+        return [tgt_vocab.decode_text(h.tokens) for h in hyps]
+
+    say("E1 · beam 5 with length_penalty 0 and 1")
+    b0, b1 = beam_search(model, src, beam=5, length_penalty=0.0), \
+        beam_search(model, src, beam=5, length_penalty=1.0)
+    for name, hyps in (("α = 0", b0), ("α = 1", b1)):
+        say(f"  {name}: exact match {np.mean([h == r for h, r in zip(text(hyps), refs)]):.3f}")
+    shorter = [i for i in range(len(pairs)) if len(b0[i].tokens) < len(b1[i].tokens)]
+    say(f"  α = 0 picks a shorter output on {len(shorter)} of {len(pairs)} (every date is 10 "
+        "tokens long)")
+    say("  the addition task (output lengths vary), 8,000 pairs, 6 epochs, same model size:")
+    say(_short_outputs_on_addition())
+
+    say("E2 · beam size 1 against greedy decoding")
+    g, b = greedy_decode(model, src), beam_search(model, src, beam=1, length_penalty=0.0)
+    same = sum(list(x.tokens) == list(y.tokens) and abs(x.log_prob - y.log_prob) < 1e-9
+               for x, y in zip(g, b))
+    say(f"  identical tokens and log-probabilities on {same} of {len(pairs)}")
+    assert same == len(pairs)
+
+    say("E3 · what the greedy model gets wrong")
+    wrong = [(i, s, r, h) for i, ((s, r), h) in enumerate(zip(pairs, text(g))) if h != r]
+    say(f"  {len(wrong)} of {len(pairs)} wrong; e.g.")
+    for i, s, r, h in wrong[:6]:
+        looked = "".join(s[j] for j in g[i].attention.argmax(axis=1)[: len(h)])
+        say(f"    {s!r:24s} -> {h}   (reference {r}); the source character each output "
+            f"character attends to most: {looked!r}")
+
+    say("E4 · a bidirectional encoder at the same budget")
+    bi, *_, seconds_bi = _dates(bidirectional=True)
+    gb = greedy_decode(bi, src)
+    say(f"  held-out exact match (500): unidirectional "
+        f"{np.mean([h == r for h, r in zip(text(g), refs)]):.3f} ({seconds:.0f} s), "
+        f"bidirectional {np.mean([h == r for h, r in zip(text(gb), refs)]):.3f} "
+        f"({seconds_bi:.0f} s)")
+
+
+def _short_outputs_on_addition() -> str:
+    """Beam search with α = 0 and α = 1 on a half-trained addition model, whose outputs ("9",
+    "10", "168") differ in length."""
+    pairs = make_task("addition", 8000, seed=0)
+    src_vocab = Vocab.from_texts(s for s, _ in pairs)
+    tgt_vocab = Vocab.from_texts(t for _, t in pairs)
+    model = Seq2Seq(len(src_vocab), len(tgt_vocab), 16, 32, attention="general", seed=0)
+    train(model, encode_pairs(pairs, src_vocab, tgt_vocab), epochs=6, batch_size=32, lr=0.01,
+          seed=0, progress=False)
+    test = make_task("addition", 300, seed=9)
+    src = pad_sequences([src_vocab.encode(s) for s, _ in test])
+    b0 = beam_search(model, src, beam=5, length_penalty=0.0)
+    b1 = beam_search(model, src, beam=5, length_penalty=1.0)
+    text = [(tgt_vocab.decode_text(x.tokens), tgt_vocab.decode_text(y.tokens)) for x, y in
+            zip(b0, b1)]
+    shorter = [i for i, (x, y) in enumerate(text) if len(x) < len(y)]
+    right1 = [i for i in shorter if text[i][1] == test[i][1]]
+    lines = [f"    α = 0 is shorter on {len(shorter)} of {len(test)}, all wrong: "
+             f"{all(text[i][0] != test[i][1] for i in shorter)}; α = 1 is right on "
+             f"{len(right1)} of them"]
+    for i in (right1 or shorter)[:2]:
+        lines.append(f"    {test[i][0]!r}: α = 0 gives {text[i][0]!r} (log p "
+                     f"{b0[i].log_prob:.2f} over {b0[i].steps} steps), α = 1 gives "
+                     f"{text[i][1]!r} (log p {b1[i].log_prob:.2f} over {b1[i].steps} steps)")
+    return "\n".join(lines)
+
+
+NOTEBOOKS = {"01": nb01, "02": nb02, "03": nb03, "04": nb04, "05": nb05, "06": nb06, "07": nb07}
+
+if __name__ == "__main__":
+    for key in sys.argv[1:] or NOTEBOOKS:
+        start = time.perf_counter()
+        say(f"## notebook {key}")
+        NOTEBOOKS[key]()
+        say(f"({time.perf_counter() - start:.0f} s)\n")

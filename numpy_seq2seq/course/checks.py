@@ -1,0 +1,60 @@
+"""The checks the assignments' graded cells run: ``check("rnn_step_backward", rnn_step_backward)``.
+
+``check`` prints one line: ``✔ …`` on stdout when the function passes, ``✘ …`` on stderr when
+it does not. It never raises, so a notebook always runs to the end; nbgrader scores a graded cell
+that writes to stderr (or raises) 0, and ``numpy-seq2seq course grade`` applies the same rule.
+``evaluate`` returns the ``Result`` instead of printing it (for tests and scripts).
+
+Every check grades the function it is given, never the library's; the checks of one exercise
+are described where it is defined (``pairs.py``, ``decoding_checks.py``, ``payoff.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..substitute import REPLACEABLE, signature_problem
+from .grading import CheckFailed, Result
+from .pairs import PAIRS, check_backward, check_forward, reference
+
+EXERCISES = tuple(PAIRS) + ("greedy_decode", "beam_search")
+
+
+def evaluate(name: str, fn: Callable, forward: Callable | None = None) -> Result:
+    """Run the check of exercise ``name`` on ``fn``.
+
+    Parameters
+    ----------
+    name : the exercise, which is the library function's name, e.g. "rnn_step_backward"
+    fn : the student's function of that name
+    forward : for a backward, the student's forward (its centred differences check the backward;
+        for ``rnn_backward`` it also makes the cache)
+    """
+    if name not in EXERCISES:
+        raise ValueError(f"unknown exercise {name!r}; the exercises are {', '.join(EXERCISES)}")
+    try:
+        if not callable(fn):
+            raise CheckFailed(f"{name} should be a function, got {type(fn).__name__}.")
+        library = REPLACEABLE.get(name) or reference(name)
+        problem = signature_problem(fn, library)
+        if problem:
+            raise CheckFailed(f"{name}'s signature differs from the library's: {problem}.")
+        return Result(name, True, _run(name, fn, forward))
+    except CheckFailed as e:
+        return Result(name, False, str(e))
+
+
+def _run(name: str, fn: Callable, forward: Callable | None) -> str:
+    if name in ("greedy_decode", "beam_search"):
+        from .decoding_checks import check_decoder
+
+        return check_decoder(name, fn)
+    pair = PAIRS[name]
+    if name == pair.forward:
+        return check_forward(pair, fn)
+    return check_backward(pair, fn, forward)
+
+
+def check(name: str, fn: Callable, forward: Callable | None = None) -> None:
+    """Check exercise ``name`` and print the one-line verdict (see the module docstring)."""
+    evaluate(name, fn, forward).show()

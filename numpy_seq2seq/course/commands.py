@@ -1,0 +1,83 @@
+"""``numpy-seq2seq course``: release the student versions of the assignments, and grade notebooks.
+
+::
+
+    numpy-seq2seq course release --out release/          # every assignment
+    numpy-seq2seq course release --out release/ a1_rnn   # one
+    numpy-seq2seq course grade submissions/*/a1_rnn/*.ipynb [--json] [--timeout 600]
+
+``grade`` exits 0 when grading ran, whatever the score; bad input (a missing file, a file that is
+not a notebook, a notebook without graded cells, an unknown assignment) is one error line and
+exit status 2, as for every other command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..config import POSITIVE
+from .autograde import DEFAULT_TIMEOUT, grade, load_for_grading
+from .notebooks import SOURCES, assignments, release
+
+
+def add_course_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``course release`` and ``course grade`` under the main command's subparsers."""
+    names = ", ".join(p.name for p in assignments(SOURCES))
+    course = sub.add_parser("course", help="release and grade the course's assignments",
+                            description="The course kit: assignments graded by gradient "
+                            f"checks ({names}); see course/README.md.")
+    course.set_defaults(func=_choose, threads=None)  # threads: the kernels are other processes
+    actions = course.add_subparsers(dest="course_command", metavar="{release,grade}")
+
+    rel = actions.add_parser("release", help="write the student versions",
+                             description="Write each assignment's student version to "
+                             "OUT/<assignment>/: every solution region replaced by "
+                             "'# YOUR CODE HERE' and 'raise NotImplementedError()'.")
+    rel.add_argument("--out", type=Path, required=True, metavar="DIR")
+    rel.add_argument("--force", action="store_true",
+                     help="replace assignment folders that already exist in DIR")
+    rel.add_argument("assignment", nargs="*", help=f"which to release (default all: {names})")
+    rel.set_defaults(func=cmd_release)
+
+    gr = actions.add_parser("grade", help="run notebooks and score their checks",
+                            description="Run each notebook top to bottom on a fresh kernel and "
+                            "score its graded cells as nbgrader does; print points per exercise "
+                            "and in total.")
+    gr.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
+    gr.add_argument("--json", action="store_true", help="print the result as JSON")
+    gr.add_argument("--timeout", type=POSITIVE.argument_type(),
+                    default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                    help="time limit per notebook (default %(default)s)")
+    gr.set_defaults(func=cmd_grade)
+
+
+def _choose(args: argparse.Namespace) -> int:
+    raise ValueError("choose a course command: release or grade (see numpy-seq2seq course --help)")
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    written = release(args.out, args.assignment or None, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    for path in args.notebooks:  # all bad input is reported before anything runs
+        load_for_grading(path)
+    results = [grade(path, args.timeout) for path in args.notebooks]
+    if args.json:
+        print(json.dumps({"notebooks": [r.to_json() for r in results]}, indent=1,
+                         ensure_ascii=False))
+        return 0
+    for r in results:
+        print(f"{r.path}: {r.points:g} / {r.max_points:g} points ({r.seconds:.1f} s)")
+        width = max(len(e.grade_id) for e in r.exercises)
+        for e in r.exercises:
+            print(f"  {e.grade_id:<{width}}  {e.points:g} / {e.max_points:g}  {e.message}")
+    if len(results) > 1:
+        total, most = sum(r.points for r in results), sum(r.max_points for r in results)
+        print(f"total: {total:g} / {most:g} points")
+    return 0

@@ -1,0 +1,202 @@
+"""Assignment notebooks in nbgrader's format, read and written with the standard library only.
+
+nbgrader's conventions, which the course follows and this module implements:
+
+* cell metadata ``{"nbgrader": {"schema_version": 3, "grade": …, "solution": …, "locked": …,
+  "task": false, "grade_id": …, "points": …}}``: a *solution* cell holds the student's answer,
+  a *grade* cell (code, not solution) checks it and is worth ``points``, a *locked* cell is
+  read-only (nbgrader restores it before grading);
+* a solution region runs from a line containing ``BEGIN SOLUTION`` to one containing
+  ``END SOLUTION``; the student version replaces it by ``# YOUR CODE HERE`` and
+  ``raise NotImplementedError()`` at the indentation of the ``BEGIN`` line (a solution cell
+  without a region is replaced whole), and drops every output;
+* the layout ``source/<assignment>/<notebook>.ipynb``, released as
+  ``release/<assignment>/<notebook>.ipynb`` with the assignment's other files beside it.
+
+``release_notebook`` reproduces ``nbgrader generate_assignment``'s cell sources (a test compares
+the two where nbgrader is installed); it does not add nbgrader's checksums, which only
+nbgrader's own database uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
+CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+TEXT_STUB = "YOUR ANSWER HERE"
+SOURCES = Path(__file__).resolve().parent / "sources"  # course/source, shipped as package data
+
+Notebook = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------
+# reading and writing
+
+def read_notebook(path: str | os.PathLike) -> Notebook:
+    """A notebook as a dict; ValueError (one line) if the file is not a Jupyter notebook."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such notebook: {path}")
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"{path} is not a notebook (not JSON)") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or "nbformat" not in nb:
+        raise ValueError(f"{path} is not a Jupyter notebook (no 'cells' and 'nbformat')")
+    return nb
+
+
+def write_notebook(nb: Notebook, path: str | os.PathLike) -> None:
+    """Write atomically (a temporary file renamed over the target), as Jupyter formats it."""
+    path = Path(path)
+    text = json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def source(cell: dict) -> str:
+    """A cell's source as one string (notebooks store it as a string or a list of lines)."""
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else text
+
+
+def meta(cell: dict) -> dict:
+    """The cell's nbgrader metadata ({} for an ordinary cell)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_solution(cell: dict) -> bool:
+    return bool(meta(cell).get("solution"))
+
+
+def is_grade(cell: dict) -> bool:
+    return bool(meta(cell).get("grade"))
+
+
+def grade_cells(nb: Notebook) -> list[dict]:
+    """The autograded cells (code cells with ``grade`` true), in order."""
+    return [c for c in nb["cells"] if is_grade(c) and c.get("cell_type") == "code"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the student version
+
+def strip_solution(text: str) -> tuple[str, bool]:
+    """Replace every solution region of ``text`` by the code stub; (new text, replaced any)."""
+    out, inside, replaced = [], False, False
+    for line in text.split("\n"):
+        if BEGIN in line:
+            if inside:
+                raise ValueError(f"nested '{BEGIN}' in:\n{text}")
+            inside = replaced = True
+            indent = re.match(r"\s*", line).group(0)
+            out.extend(indent + stub for stub in CODE_STUB)
+        elif END in line:
+            if not inside:
+                raise ValueError(f"'{END}' without '{BEGIN}' in:\n{text}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"'{BEGIN}' without '{END}' in:\n{text}")
+    return "\n".join(out), replaced
+
+
+def release_notebook(nb: Notebook) -> Notebook:
+    """The student version of a source notebook (see the module docstring)."""
+    nb = json.loads(json.dumps(nb))  # a deep copy
+    for cell in nb["cells"]:
+        text, replaced = strip_solution(source(cell))
+        if replaced and not is_solution(cell):
+            raise ValueError(f"a solution region outside a solution cell:\n{source(cell)}")
+        if is_solution(cell) and not replaced:
+            text = "\n".join(CODE_STUB) if cell["cell_type"] == "code" else TEXT_STUB
+        cell["source"] = text
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
+def solution_lines(nb: Notebook) -> list[str]:
+    """Every non-blank line inside a solution region (what must never reach a student)."""
+    lines, inside = [], False
+    for cell in nb["cells"]:
+        for line in source(cell).split("\n"):
+            if BEGIN in line:
+                inside = True
+            elif END in line:
+                inside = False
+            elif inside and line.strip():
+                lines.append(line)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# the assignments
+
+def assignments(root: Path = SOURCES) -> list[Path]:
+    """The assignment folders under ``root`` (those holding a notebook), in name order."""
+    return sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def notebooks(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.ipynb"))
+
+
+def release(out: str | os.PathLike, names: list[str] | None = None, force: bool = False,
+            root: Path = SOURCES) -> list[Path]:
+    """Write the student version of each assignment to ``out/<assignment>/``.
+
+    Parameters
+    ----------
+    out : the release folder (created if missing)
+    names : the assignments to release (default: all)
+    force : replace an assignment folder that already exists (otherwise ValueError: a release
+        never overwrites what is there silently)
+
+    Returns
+    -------
+    the notebooks written
+    """
+    known = {p.name: p for p in assignments(root)}
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise ValueError(f"unknown assignment {unknown[0]!r}; the assignments are "
+                         f"{', '.join(known)}")
+    chosen = [known[n] for n in names] if names else list(known.values())
+    out = Path(out)
+    existing = [out / p.name for p in chosen if (out / p.name).exists()]
+    if existing and not force:
+        raise ValueError(f"{existing[0]} already exists; give --force to replace it")
+    written = []
+    for folder in chosen:
+        target = out / folder.name
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for path in sorted(folder.iterdir()):
+            if path.suffix == ".ipynb":
+                write_notebook(release_notebook(read_notebook(path)), target / path.name)
+                written.append(target / path.name)
+            elif path.is_file():
+                shutil.copy2(path, target / path.name)
+    return written
+
+
+def source_notebooks(root: Path = SOURCES) -> Iterator[Path]:
+    for folder in assignments(root):
+        yield from notebooks(folder)

@@ -1,0 +1,667 @@
+"""Checks of forward/backward pairs: the cells, BPTT, the masked softmax, the cross-entropy, the
+three scores and the attention layer.
+
+A forward is run on fixed float64 inputs and compared with the library's (≤ 1e-10), cache
+included: the backward reads the cache's fields, so a student's forward must return the
+library's NamedTuple for the two to be interchangeable in the model. A backward is given the
+library forward's cache (for BPTT: the student's own ``rnn_forward``'s) and compared with the
+library's gradients (≤ 1e-8) and with centred differences of the student's own forward
+(≤ 1e-7; of the library's, if the student's forward does not pass). Both must leave their
+inputs alone and keep float32 as float32.
+
+When a result is wrong, the message names the fault if it is one of the known mistakes listed
+with each pair (each is recognised from what the function returns, never from its source), and
+otherwise says how the worst array is wrong (transposed, wrong sign or scale, which gate block,
+which time step).
+
+Letters: N batch, T time (or decoder) steps, S source positions, D input features, H hidden
+units, A concat attention size, V vocabulary, G gates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..functional.attention import AttentionCache, ConcatCache, DotCache, GeneralCache
+from ..functional.gru import GRUCache
+from ..functional.lstm import LSTMCache
+from ..functional.rnn import RNNCache, rnn_backward, rnn_forward
+from ..functional.softmax import CrossEntropyCache, SoftmaxCache
+from ..gradcheck import numeric_gradient, rel_error, sample_indices
+from ..substitute import REPLACEABLE
+from .grading import (
+    MATCH,
+    TOL_FORWARD,
+    TOL_NUMERIC,
+    TOL_REFERENCE,
+    CheckFailed,
+    Layout,
+    as_array,
+    call,
+    difference,
+    errors,
+    matches,
+    require_float32,
+    require_unchanged,
+    snapshot,
+    to_dtype,
+    unpack,
+    wrong_message,
+)
+
+N, T, S, D, H, A, V = 3, 5, 7, 4, 6, 5, 9  # distinct, so a transpose or a swapped axis fails
+SEED = 8  # every check's inputs come from this seed
+MAX_COORDS = 120  # centred differences at most this many coordinates per array
+# rnn_forward / rnn_backward are not replaceable (the model's unrolled layer is generic over
+# cells and never calls them), so use_functions cannot touch them
+_UNROLLED = {"rnn_forward": rnn_forward, "rnn_backward": rnn_backward}
+
+
+def reference(name: str) -> Callable:
+    """The library's own function of that name, also while ``use_functions`` is in force."""
+    return REPLACEABLE[name] if name in REPLACEABLE else _UNROLLED[name]
+
+
+@dataclass(frozen=True)
+class Case:
+    """What a fault test may look at: the inputs, the reference, and the student's results."""
+
+    inputs: dict[str, Any]
+    cache: Any  # the cache the backward was given
+    douts: tuple  # the upstream gradients
+    ref: dict[str, np.ndarray]  # the reference outputs (forward) or gradients (backward)
+    got: dict[str, np.ndarray]  # the student's
+    student: Callable  # the student's function
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A known mistake: ``test(case)`` is True when the student's results show it."""
+
+    hint: str
+    test: Callable[[Case], bool]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A forward/backward pair of the functional contract, and how to check it."""
+
+    forward: str  # the library's name, e.g. "rnn_step_forward"
+    backward: str
+    make_inputs: Callable[[np.random.Generator], dict[str, Any]]  # float64, fixed by the seed
+    outputs: tuple[str, ...]  # the forward's values before the cache, e.g. ("h", "c")
+    differentiable: int  # how many of those get an upstream gradient (attention: h̃ only)
+    returns: tuple[str, ...]  # the backward's values by the input they differentiate
+    cache_type: type | None  # the NamedTuple the forward must return; None: the student's own
+    layouts: dict[str, Layout] = field(default_factory=dict)  # by gradient label
+    forward_faults: tuple[Fault, ...] = ()
+    backward_faults: tuple[Fault, ...] = ()
+    alone_hints: dict[str, str] = field(default_factory=dict)  # label -> hint if only it's wrong
+    diagnose: Callable[[Case], str | None] | None = None  # a last resort before the generic words
+
+
+# ---------------------------------------------------------------------------------------------
+# running a forward
+
+def _forward_values(pair: Pair, name: str, out) -> tuple[dict[str, Any], Any]:
+    *values, cache = unpack(name, out, (*pair.outputs, "cache"))
+    return dict(zip(pair.outputs, values)), cache
+
+
+def check_forward(pair: Pair, fn: Callable) -> str:
+    """Check a student's forward; returns the success message or raises CheckFailed."""
+    name = pair.forward
+    inputs = pair.make_inputs(np.random.default_rng(SEED))
+    ref_out, ref_cache = _forward_values(pair, name, reference(name)(*inputs.values()))
+    before = snapshot(inputs)
+    got_out, got_cache = _forward_values(pair, name, call(name, fn, *inputs.values()))
+    got = {k: as_array(f"{name}'s {k}", got_out[k], ref_out[k]) for k in pair.outputs}
+    errs = errors(got, ref_out)
+    if max(errs.values()) > TOL_FORWARD:
+        case = Case(inputs, None, (), ref_out, got, fn)
+        hint = next((f.hint for f in pair.forward_faults if f.test(case)), None)
+        worst = max(errs, key=errs.get)
+        raise CheckFailed(wrong_message(name, errs, TOL_FORWARD,
+                                        hint or difference(got[worst], ref_out[worst])))
+    if pair.cache_type is not None:
+        _check_cache(name, pair.cache_type, got_cache, ref_cache)
+    require_unchanged(name, before, inputs)
+    out32, _ = _forward_values(pair, name, call(name, fn, *to_dtype(inputs, np.float32).values()))
+    require_float32(name, out32)
+    return (f"{name} passes: {', '.join(pair.outputs)} and the cache match the library "
+            f"(relative error {max(errs.values()):.1e}); inputs untouched; float32 stays "
+            "float32.")
+
+
+def _check_cache(name: str, cache_type: type, got, ref) -> None:
+    fields = ", ".join(cache_type._fields)
+    if type(got) is not cache_type:
+        raise CheckFailed(f"{name} must return its cache as the library's "
+                          f"{cache_type.__name__}({fields}), got {type(got).__name__}; the "
+                          "backward reads the cache by field name.")
+    for key in cache_type._fields:
+        g, r = getattr(got, key), getattr(ref, key)
+        if isinstance(r, np.ndarray):
+            ok = isinstance(g, np.ndarray) and g.shape == r.shape and rel_error(g, r) <= TOL_FORWARD
+        elif isinstance(r, tuple) and hasattr(r, "_fields"):
+            ok = type(g) is type(r)  # a nested cache: its own forward is checked elsewhere
+        else:
+            ok = g == r if not isinstance(g, np.ndarray) else False
+        if not ok:
+            raise CheckFailed(f"{name}: the cache's field {key!r} differs from the library's "
+                              f"{cache_type.__name__}({fields}).")
+
+
+# ---------------------------------------------------------------------------------------------
+# running a backward
+
+def _labels(pair: Pair, ref_out) -> dict[str, tuple]:
+    """Gradient label -> the path of the input it differentiates, e.g. "dWh" -> ("Wh",)."""
+    paths = {}
+    for i, r in enumerate(pair.returns):
+        if r == "grads":
+            for k in ref_out[i]:
+                paths[f"grads[{k!r}]"] = ("grads", k)
+        else:
+            paths[f"d{r}"] = (r,)
+    return paths
+
+
+def _grad_values(pair: Pair, name: str, out, paths: dict[str, tuple]) -> dict[str, Any]:
+    out = (out,) if len(pair.returns) == 1 else unpack(name, out, [f"d{r}" for r in pair.returns])
+    values = {}
+    for i, r in enumerate(pair.returns):
+        if r != "grads":
+            values[f"d{r}"] = out[i]
+            continue
+        keys = [p[1] for p in paths.values() if p[0] == "grads"]
+        if not isinstance(out[i], dict) or sorted(out[i]) != sorted(keys):
+            raise CheckFailed(f"{name} should return its parameter gradients as a dict with the "
+                              f"keys {sorted(keys)}, got {_describe(out[i])}.")
+        values.update({f"grads[{k!r}]": out[i][k] for k in keys})
+    return values
+
+
+def _describe(value) -> str:
+    return f"keys {sorted(value)}" if isinstance(value, dict) else type(value).__name__
+
+
+def _input_at(inputs: dict, path: tuple) -> np.ndarray:
+    if path[0] != "grads":
+        return inputs[path[0]]
+    return inputs[path[1]] if path[1] in inputs else inputs["p"][path[1]]
+
+
+def _douts(pair: Pair, values: dict, rng: np.random.Generator) -> tuple:
+    return tuple(rng.standard_normal(np.shape(values[k])) if np.ndim(values[k]) else 1.7
+                 for k in pair.outputs[: pair.differentiable])
+
+
+def check_backward(pair: Pair, fn: Callable, forward: Callable | None = None) -> str:
+    """Check a student's backward (with their forward, if given, for the centred differences).
+
+    Returns the success message or raises CheckFailed.
+    """
+    name = pair.backward
+    rng = np.random.default_rng(SEED)
+    inputs = pair.make_inputs(rng)
+    own_forward = _passing_forward(pair, forward)
+    make_cache = reference(pair.forward) if pair.cache_type else own_forward
+    values, cache = _forward_values(pair, pair.forward, call(pair.forward, make_cache,
+                                                             *inputs.values()))
+    douts = _douts(pair, values, rng)
+    _, lib_cache = _forward_values(pair, pair.forward, reference(pair.forward)(*inputs.values()))
+    ref_raw = reference(name)(*douts, lib_cache)
+    paths = _labels(pair, ref_raw if len(pair.returns) > 1 else (ref_raw,))
+    ref = _grad_values(pair, name, ref_raw, paths)
+    args = {f"d{k}": d for k, d in zip(pair.outputs, douts)} | {"cache": cache}
+    before = snapshot(args)
+    got_raw = _grad_values(pair, name, call(name, fn, *douts, cache), paths)
+    got = {k: as_array(f"{name}'s {k}", got_raw[k], ref[k]) for k in ref}
+    errs = errors(got, ref)
+    if max(errs.values()) > TOL_REFERENCE:
+        raise CheckFailed(_backward_message(pair, Case(inputs, cache, douts, ref, got, fn), errs))
+    require_unchanged(name, before, args)
+    numeric = _numeric_errors(pair, own_forward or reference(pair.forward), inputs,
+                              douts, paths, got)
+    worst = max(numeric, key=numeric.get)
+    if numeric[worst] > TOL_NUMERIC:
+        whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
+        raise CheckFailed(f"{name}: {worst} disagrees with centred differences of {whose} "
+                          f"(relative error {numeric[worst]:.1e}).")
+    _check_float32(pair, fn, make_cache, inputs, douts, paths)
+    whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
+    what = {1: "its gradient matches", 2: "both gradients match"}.get(
+        len(ref), f"all {len(ref)} gradients match")
+    return (f"{name} passes: {what} the library (worst relative error "
+            f"{max(errs.values()):.1e}) and centred differences of {whose} (worst "
+            f"{numeric[worst]:.1e}); inputs untouched; float32 stays float32.")
+
+
+def _passing_forward(pair: Pair, forward: Callable | None) -> Callable | None:
+    """The student's forward if it passes its own check, else None (or, for a pair whose cache is
+    the student's own, a CheckFailed: the backward cannot be run without it)."""
+    if forward is None and pair.cache_type is not None:
+        return None
+    try:
+        if forward is None:
+            raise CheckFailed(f"{pair.forward} was not given.")
+        check_forward(pair, forward)
+        return forward
+    except CheckFailed as e:
+        if pair.cache_type is not None:
+            return None
+        raise CheckFailed(f"{pair.backward} runs on the cache of your {pair.forward}, which must "
+                          f"pass first: {e}") from None
+
+
+def _backward_message(pair: Pair, case: Case, errs: dict[str, float]) -> str:
+    wrong = [k for k, e in errs.items() if e > TOL_REFERENCE]
+    hint = next((f.hint for f in pair.backward_faults if f.test(case)), None)
+    if hint is None and len(wrong) == 1 and wrong[0] in pair.alone_hints:
+        hint = pair.alone_hints[wrong[0]]
+    if hint is None and pair.diagnose is not None:
+        hint = pair.diagnose(case)
+    if hint is None:  # the first gradient (in the order returned) that says something useful
+        hint = next((d if len(wrong) == 1 else f"in {k}, {d}" for k in wrong
+                     if (d := difference(case.got[k], case.ref[k], pair.layouts.get(k)))), None)
+    return wrong_message(pair.backward, errs, TOL_REFERENCE, hint)
+
+
+def _loss(pair: Pair, forward: Callable, inputs: dict, douts: tuple) -> Callable[[], float]:
+    def f() -> float:
+        values, _ = _forward_values(pair, pair.forward, forward(*inputs.values()))
+        return float(sum(np.sum(np.asarray(values[k]) * d)
+                         for k, d in zip(pair.outputs, douts)))
+    return f
+
+
+def _numeric_errors(pair, forward, inputs, douts, paths, got) -> dict[str, float]:
+    f = _loss(pair, forward, inputs, douts)
+    rng = np.random.default_rng(SEED)
+    out = {}
+    for label, path in paths.items():
+        x = _input_at(inputs, path)
+        idx = sample_indices(x.shape, MAX_COORDS, rng)
+        num = call(pair.forward, numeric_gradient, f, x, 1e-5, idx)
+        out[label] = rel_error(np.asarray(got[label]).reshape(-1)[idx], num)
+    return out
+
+
+def _check_float32(pair, fn, make_cache, inputs, douts, paths) -> None:
+    inputs32 = to_dtype(inputs, np.float32)
+    _, cache32 = _forward_values(pair, pair.forward, call(pair.forward, make_cache,
+                                                          *inputs32.values()))
+    douts32 = tuple(np.asarray(d, dtype=np.float32) if np.ndim(d) else d for d in douts)
+    require_float32(pair.backward, _grad_values(pair, pair.backward,
+                                                call(pair.backward, fn, *douts32, cache32), paths))
+
+
+# ---------------------------------------------------------------------------------------------
+# faults recognised from what a function returns
+
+def output_fault(hint: str, expected: Callable[[Case], dict[str, np.ndarray]]) -> Fault:
+    """A mistake whose results ``expected(case)`` computes (with the library's functions)."""
+    return Fault(hint, lambda case: matches(case.got, expected(case)))
+
+
+def gate_fault(hint: str, backward: str, factors: dict[int, Callable]) -> Fault:
+    """A mistake in the gradient of the gate pre-activations, da (N, G·H).
+
+    Given a cache whose W_x is the identity, a cell's backward returns dx = da W_xᵀ = da, so the
+    student's da can be read off and compared with the reference da whose gate block k is
+    multiplied by ``factors[k](cache, douts)`` (e.g. 1 / σ′ for a missing σ′).
+    """
+
+    def test(case: Case) -> bool:
+        cache = case.cache._replace(Wx=np.eye(case.cache.Wx.shape[1]))
+        try:
+            da_got = np.asarray(call(backward, case.student, *case.douts, cache)[0])
+        except (CheckFailed, IndexError, TypeError):
+            return False
+        da = reference(backward)(*case.douts, cache)[0].copy()
+        Hc = case.cache.h_prev.shape[1]
+        with np.errstate(all="ignore"):
+            for k, factor in factors.items():
+                da[:, k * Hc:(k + 1) * Hc] *= factor(case.cache, case.douts)
+        return da_got.shape == da.shape and rel_error(da_got, da) <= MATCH
+
+    return Fault(hint, test)
+
+
+def _replaced_cache(backward: str, **fields) -> Callable[[Case], dict[str, np.ndarray]]:
+    """The library backward's gradients on a cache with some fields replaced (computed from the
+    cache and the upstream gradients), labelled like the student's."""
+
+    def expected(case: Case) -> dict[str, np.ndarray]:
+        new = {k: f(case.cache, case.douts) for k, f in fields.items()}
+        out = reference(backward)(*case.douts, case.cache._replace(**new))
+        out = out if isinstance(out, tuple) else (out,)
+        flat = []
+        for value in out:
+            flat.extend(value.values() if isinstance(value, dict) else [value])
+        return dict(zip(case.ref, flat))
+
+    return expected
+
+
+# ---------------------------------------------------------------------------------------------
+# the cells
+
+def _cell_inputs(cell: str, gates: int) -> Callable[[np.random.Generator], dict]:
+    def make(rng: np.random.Generator) -> dict[str, Any]:
+        d = {"x": rng.standard_normal((N, D)), "h_prev": rng.standard_normal((N, H))}
+        if cell == "lstm":
+            d["c_prev"] = rng.standard_normal((N, H))
+        d["Wx"] = 0.5 * rng.standard_normal((D, gates * H))
+        d["Wh"] = 0.5 * rng.standard_normal((H, gates * H))
+        d["b"] = 0.5 * rng.standard_normal(gates * H)
+        if cell == "gru":
+            d["bhn"] = 0.5 * rng.standard_normal(H)
+        return d
+    return make
+
+
+def _gate_layouts(gates: tuple[str, ...]) -> dict[str, Layout]:
+    return {k: Layout(-1, gates) for k in ("dWx", "dWh", "db")}
+
+
+def _no_dsigmoid(gate: str) -> Callable:
+    """The factor that removes σ′ = s(1 − s) of a gate whose cached value is s."""
+    return lambda cache, douts: 1 / (getattr(cache, gate) * (1 - getattr(cache, gate)))
+
+
+_RNN_TANH = "the tanh′ factor (1 − h²) is missing: da = dh ⊙ (1 − h²)"
+
+
+def _rnn_forward_fault(hint: str, change: Callable[[dict], dict]) -> Fault:
+    return output_fault(hint, lambda case: {"h": reference("rnn_step_forward")(
+        *change(dict(case.inputs)).values())[0]})
+
+
+RNN_STEP = Pair(
+    "rnn_step_forward", "rnn_step_backward", _cell_inputs("rnn", 1), ("h",), 1,
+    ("x", "h_prev", "Wx", "Wh", "b"), RNNCache,
+    forward_faults=(
+        _rnn_forward_fault("h_prev is multiplied by W_h transposed; use h_prev @ Wh",
+                           lambda d: {**d, "Wh": d["Wh"].T}),
+        _rnn_forward_fault("the bias b is missing", lambda d: {**d, "b": 0 * d["b"]}),
+        output_fault("tanh is missing", lambda case: {"h": case.inputs["x"] @ case.inputs["Wx"]
+                     + case.inputs["h_prev"] @ case.inputs["Wh"] + case.inputs["b"]}),
+    ),
+    backward_faults=(gate_fault(_RNN_TANH, "rnn_step_backward",
+                                {0: lambda c, d: 1 / (1 - c.h * c.h)}),),
+    alone_hints={"db": "db sums da over the batch (axis 0)"},
+)
+
+_LSTM_GATES = ("i", "f", "g", "o")
+_dc_total = lambda c, d: d[1] + d[0] * c.o * (1 - c.tanh_c ** 2)  # noqa: E731
+LSTM_STEP = Pair(
+    "lstm_step_forward", "lstm_step_backward", _cell_inputs("lstm", 4), ("h", "c"), 2,
+    ("x", "h_prev", "c_prev", "Wx", "Wh", "b"), LSTMCache, layouts=_gate_layouts(_LSTM_GATES),
+    backward_faults=(
+        gate_fault("σ′ of the input gate, i ⊙ (1 − i), is missing", "lstm_step_backward",
+                   {0: _no_dsigmoid("i")}),
+        gate_fault("σ′ of the forget gate, f ⊙ (1 − f), is missing", "lstm_step_backward",
+                   {1: _no_dsigmoid("f")}),
+        gate_fault("tanh′ of the candidate, 1 − g², is missing", "lstm_step_backward",
+                   {2: lambda c, d: 1 / (1 - c.g * c.g)}),
+        gate_fault("σ′ of the output gate, o ⊙ (1 − o), is missing", "lstm_step_backward",
+                   {3: _no_dsigmoid("o")}),
+        gate_fault("tanh′ of the cell, 1 − tanh²(c_t), is missing from dc", "lstm_step_backward",
+                   dict.fromkeys((0, 1, 2), lambda c, d: (d[1] + d[0] * c.o) / _dc_total(c, d))),
+        gate_fault("the incoming dc is dropped: dc_t = dc + dh ⊙ o ⊙ (1 − tanh²(c_t))",
+                   "lstm_step_backward", dict.fromkeys(
+                       (0, 1, 2), lambda c, d: d[0] * c.o * (1 - c.tanh_c ** 2) / _dc_total(c, d))),
+    ),
+    alone_hints={"dc_prev": "dc_prev = dc_t ⊙ f, with dc_t the total gradient reaching c_t",
+                 "db": "db sums da over the batch (axis 0)"},
+)
+
+_GRU_GATES = ("r", "z", "n")
+GRU_STEP = Pair(
+    "gru_step_forward", "gru_step_backward", _cell_inputs("gru", 3), ("h",), 1,
+    ("x", "h_prev", "Wx", "Wh", "b", "bhn"), GRUCache, layouts=_gate_layouts(_GRU_GATES),
+    backward_faults=(
+        gate_fault("σ′ of the reset gate, r ⊙ (1 − r), is missing", "gru_step_backward",
+                   {0: _no_dsigmoid("r")}),
+        gate_fault("σ′ of the update gate, z ⊙ (1 − z), is missing", "gru_step_backward",
+                   {1: _no_dsigmoid("z")}),
+        gate_fault("tanh′ of the candidate, 1 − n², is missing", "gru_step_backward",
+                   dict.fromkeys((0, 2), lambda c, d: 1 / (1 - c.n * c.n))),
+        gate_fault("∂h/∂z has the wrong sign: h = (1 − z) ⊙ n + z ⊙ h_prev, so "
+                   "∂h/∂z = h_prev − n", "gru_step_backward", {1: lambda c, d: -1.0}),
+    ),
+    alone_hints={"dbhn": "b_hn sits inside r ⊙ (h_prev W_hn + b_hn), so dbhn sums r ⊙ da_n "
+                         "over the batch",
+                 "db": "db sums da over the batch (axis 0)"},
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# BPTT over a ragged batch (the cache is the student's own)
+
+def _bptt_inputs(rng: np.random.Generator) -> dict[str, Any]:
+    lengths = np.array([T, 2, 4])
+    return {"x": rng.standard_normal((N, T, D)), "h0": rng.standard_normal((N, H)),
+            "Wx": 0.5 * rng.standard_normal((D, H)), "Wh": 0.5 * rng.standard_normal((H, H)),
+            "b": 0.5 * rng.standard_normal(H), "mask": np.arange(T) < lengths[:, None]}
+
+
+def _bptt_hint(case: Case) -> str | None:
+    """Where dx is right says which part of the BPTT loop is wrong."""
+    got, want = np.asarray(case.got["dx"]), case.ref["dx"]
+    steps = want.shape[1]
+    right = [t for t in range(steps) if rel_error(got[:, t], want[:, t]) <= MATCH]
+    if want[:, -1].any() and not got[:, -1].any():
+        return (f"dx at the last step, t = {steps - 1}, is zero: the loop starts one step late "
+                "(off-by-one); start at t = T − 1")
+    if right == [steps - 1]:
+        return ("only the last step is right: the gradient from later steps never reaches "
+                "earlier ones; carry dh_next (step t's dh_prev) into step t − 1")
+    if right == list(range(1, steps)):
+        return ("every step but t = 0 is right: the loop stops one step early (off-by-one); "
+                "run it down to t = 0")
+    full = case.inputs["mask"].all(axis=1)
+    ok_rows = [rel_error(got[n], want[n]) <= MATCH for n in range(len(full))]
+    if all(ok for ok, f in zip(ok_rows, full) if f) and not all(ok_rows):
+        return ("the rows with padding are wrong: where mask is False the state is carried, so "
+                "dh passes to h_{t−1} unchanged and the cell gets no gradient")
+    return None
+
+
+def _carry_ignored(case: Case) -> dict[str, np.ndarray]:
+    return {"hs": rnn_forward(*{**case.inputs, "mask": None}.values())[0]}
+
+
+RNN_BPTT = Pair(
+    "rnn_forward", "rnn_backward", _bptt_inputs, ("hs",), 1, ("x", "h0", "Wx", "Wh", "b"), None,
+    layouts={"dx": Layout(1, ("step",), blocks=False)},
+    forward_faults=(
+        output_fault("the padded steps are computed like real ones: where mask[n, t] is False, "
+                     "row n keeps its state, h_t = h_{t−1}", _carry_ignored),
+        output_fault("the padded steps are zero: where mask[n, t] is False, row n keeps its "
+                     "state, h_t = h_{t−1}",
+                     lambda case: {"hs": case.ref["hs"] * case.inputs["mask"][..., None]}),
+    ),
+    diagnose=_bptt_hint,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# the masked softmax and the cross-entropy
+
+def _softmax_inputs(rng: np.random.Generator) -> dict[str, Any]:
+    scores = 2 * rng.standard_normal((N, T, S))
+    scores[0, 1] += 750  # exp(750) overflows: only a stable softmax gets this row right
+    lengths = np.array([S, 3, 0])  # the last row is fully masked: its weights must be 0, not NaN
+    return {"scores": scores, "mask": (np.arange(S) < lengths[:, None])[:, None, :]}
+
+
+def _naive_softmax_after(case: Case) -> dict[str, np.ndarray]:
+    s = case.inputs["scores"]
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return {"p": e / e.sum(axis=-1, keepdims=True) * case.inputs["mask"]}
+
+
+def _not_finite_in(index: tuple) -> Callable[[Case], bool]:
+    return lambda case: not np.all(np.isfinite(np.asarray(case.got[next(iter(case.got))])[index]))
+
+
+MASKED_SOFTMAX = Pair(
+    "masked_softmax_forward", "masked_softmax_backward", _softmax_inputs, ("p",), 1,
+    ("scores",), SoftmaxCache,
+    forward_faults=(
+        Fault("the fully masked row gives NaN: fill masked scores with a large finite negative "
+              "number (MASK_FILL), not −inf, and multiply the result by the mask",
+              _not_finite_in((2,))),
+        Fault("exp overflows on large scores (row 0, step 1 has scores near 750): subtract each "
+              "row's maximum before exp", _not_finite_in((0, 1))),
+        output_fault("the mask is applied after the softmax, so the weights of the real "
+                     "positions no longer sum to 1; fill the masked scores first, then "
+                     "normalise", _naive_softmax_after),
+    ),
+    backward_faults=(
+        output_fault("the − Σ_k p_k dp_k term is missing: ds = p ⊙ (dp − Σ_k dp_k p_k)",
+                     lambda case: {"dscores": case.cache.p * case.douts[0]}),
+        output_fault("only the diagonal of the Jacobian is used: ds = p ⊙ (dp − Σ_k dp_k p_k), "
+                     "not p ⊙ (1 − p) ⊙ dp",
+                     lambda case: {"dscores": case.cache.p * (1 - case.cache.p) * case.douts[0]}),
+    ),
+)
+
+
+def _ce_inputs(rng: np.random.Generator) -> dict[str, Any]:
+    logits = rng.standard_normal((N, T, V))
+    logits[1, 0] += 750  # a naive log(softmax) overflows here
+    lengths = np.array([T, 2, 4])
+    return {"logits": logits, "targets": rng.integers(0, V, (N, T)),
+            "mask": np.arange(T) < lengths[:, None]}
+
+
+def _ce_scaled(factor: Callable[[Case], float]) -> Callable[[Case], dict[str, float]]:
+    return lambda case: {"loss": case.ref["loss"] * factor(case)}
+
+
+CROSS_ENTROPY = Pair(
+    "cross_entropy_forward", "cross_entropy_backward", _ce_inputs, ("loss",), 1, ("logits",),
+    CrossEntropyCache,
+    forward_faults=(
+        Fault("the loss is not finite: exp overflows on large logits; compute log softmax as "
+              "z − max − log Σ exp(z − max)", _not_finite_in(())),
+        output_fault("the mean is taken over all N·T positions, padding included; divide by "
+                     "the number of non-padding targets, Σ mask",
+                     _ce_scaled(lambda c: c.inputs["mask"].sum() / c.inputs["mask"].size)),
+        output_fault("the losses are summed, not averaged over the Σ mask non-padding targets",
+                     _ce_scaled(lambda c: c.inputs["mask"].sum())),
+        output_fault("padding is not masked: only targets with mask True count",
+                     lambda case: {"loss": reference("cross_entropy_forward")(
+                         case.inputs["logits"], case.inputs["targets"],
+                         np.ones_like(case.inputs["mask"]))[0]}),
+    ),
+    backward_faults=(
+        output_fault("padding gets a gradient: multiply by the mask",
+                     _replaced_cache("cross_entropy_backward",
+                                     mask=lambda c, d: np.ones_like(c.mask))),
+        output_fault("dloss is ignored: the gradient is dloss · mask ⊙ (softmax(z) − onehot(y)) "
+                     "/ Σ mask", lambda case: {"dlogits": case.ref["dlogits"] / case.douts[0]}),
+        output_fault("the 1 / Σ mask of the mean is missing",
+                     lambda case: {"dlogits": case.ref["dlogits"] * case.cache.count}),
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# the three scores and the attention layer
+
+def _score_inputs(*params: str) -> Callable[[np.random.Generator], dict]:
+    shapes = {"W_a_general": (H, H), "W_a_concat": (2 * H, A), "v_a": (A,)}
+
+    def make(rng: np.random.Generator) -> dict[str, Any]:
+        d = {"hd": rng.standard_normal((N, T, H)), "hs": rng.standard_normal((N, S, H))}
+        for p in params:
+            d[p.split("_")[0] + "_a"] = 0.5 * rng.standard_normal(shapes[p])
+        return d
+    return make
+
+
+_SCORE_RETURNS = ("hd", "hs", "grads")
+DOT_SCORE = Pair("dot_score_forward", "dot_score_backward", _score_inputs(), ("scores",), 1,
+                 _SCORE_RETURNS, DotCache)
+GENERAL_SCORE = Pair(
+    "general_score_forward", "general_score_backward", _score_inputs("W_a_general"),
+    ("scores",), 1, _SCORE_RETURNS, GeneralCache,
+    forward_faults=(
+        output_fault("W_a is transposed: score = (h_t W_a) · h̄_s", lambda case: {
+            "scores": reference("general_score_forward")(
+                case.inputs["hd"], case.inputs["hs"], case.inputs["W_a"].T)[0]}),
+    ),
+    backward_faults=(
+        output_fault("dhd misses the product with W_aᵀ: dhd = (dscores h̄) W_aᵀ",
+                     _replaced_cache("general_score_backward",
+                                     W_a=lambda c, d: np.eye(c.W_a.shape[0]))),
+        output_fault("dhd uses W_a where W_aᵀ belongs", _replaced_cache(
+            "general_score_backward", W_a=lambda c, d: c.W_a.T)),
+    ),
+)
+
+
+def _concat_no_tanh(case: Case) -> dict[str, np.ndarray]:
+    out = _replaced_cache("concat_score_backward", act=lambda c, d: np.zeros_like(c.act))(case)
+    out["grads['v_a']"] = case.ref["grads['v_a']"]  # v_a's gradient does not pass the tanh
+    return out
+
+
+CONCAT_SCORE = Pair(
+    "concat_score_forward", "concat_score_backward",
+    _score_inputs("W_a_concat", "v_a"), ("scores",), 1, _SCORE_RETURNS, ConcatCache,
+    forward_faults=(
+        output_fault("the halves of W_a are swapped: rows [:H] act on h_t, rows [H:] on h̄_s",
+                     lambda case: {"scores": reference("concat_score_forward")(
+                         case.inputs["hd"], case.inputs["hs"],
+                         np.roll(case.inputs["W_a"], H, axis=0), case.inputs["v_a"])[0]}),
+    ),
+    backward_faults=(
+        output_fault("tanh′ = 1 − act² is missing: dpre = dscores ⊙ v_a ⊙ (1 − act²)",
+                     _concat_no_tanh),
+    ),
+)
+
+
+def _attention_inputs(rng: np.random.Generator) -> dict[str, Any]:
+    lengths = np.array([S, 3, 5])
+    return {"score": "general", "hd": rng.standard_normal((N, T, H)),
+            "hs": rng.standard_normal((N, S, H)), "src_mask": np.arange(S) < lengths[:, None],
+            "p": {"W_c": 0.5 * rng.standard_normal((2 * H, H)),
+                  "W_a": 0.5 * rng.standard_normal((H, H))}}
+
+
+def _zeros(name: str) -> Callable:
+    return lambda c, d: np.zeros_like(getattr(c, name))
+
+
+ATTENTION = Pair(
+    "attention_forward", "attention_backward", _attention_inputs, ("h_tilde", "weights"), 1,
+    _SCORE_RETURNS, AttentionCache,
+    backward_faults=(
+        output_fault("tanh′ of h̃ is missing: dpre = dh̃ ⊙ (1 − h̃²)",
+                     _replaced_cache("attention_backward", h_tilde=_zeros("h_tilde"))),
+        output_fault("h_t's direct path is missing: h_t enters h̃_t through W_c[H:] as well as "
+                     "through the score", _replaced_cache(
+                         "attention_backward", W_c=lambda c, d: np.concatenate(
+                             [c.W_c[: c.W_c.shape[1]], 0 * c.W_c[c.W_c.shape[1]:]]))),
+        output_fault("h̄_s's path through the context is missing: dh̄ gets aᵀ dc as well as "
+                     "the score's part", _replaced_cache("attention_backward",
+                                                         weights=_zeros("weights"))),
+    ),
+    alone_hints={"grads['W_c']": "dW_c = [c_t; h_t]ᵀ dpre, summed over every (n, t)"},
+)
+
+# every forward and backward name -> its pair, in the order of the assignments
+PAIRS = {name: p for p in (RNN_STEP, RNN_BPTT, LSTM_STEP, GRU_STEP, CROSS_ENTROPY,
+                           MASKED_SOFTMAX, DOT_SCORE, GENERAL_SCORE, CONCAT_SCORE, ATTENTION)
+         for name in (p.forward, p.backward)}

@@ -1,0 +1,333 @@
+"""The payoff: the dates translator trained with the student's own functions.
+
+``student_functions()`` gathers the functions the student wrote in the earlier assignments. It
+reads the notebooks of each earlier assignment's folder, found beside the current one (which is
+where they are in the course's source tree, in a release folder and in a student's copy) or, in
+nbgrader's autograde layout ``autograded/<student>/<assignment>/``, in ``submitted/<student>/``.
+From each notebook it runs the import statements and the solution cells (the student's answers,
+found by their nbgrader metadata) in a fresh namespace, then checks every exercise function
+found there with the exercise's own check. A function that passes is used; one that is missing,
+not implemented or failing is listed with the reason, and the library's function stands in for
+it, so the training always runs, but the graded cells give their points only when every function
+the dates model needs is the student's own.
+
+``check_training`` trains a float64 dates model for a few steps with the student's functions
+and with the library's, and requires the same losses, held-out scores and parameters (1e-6).
+``train_translator`` runs ``numpy-seq2seq train`` itself (its default task and model) with the
+student's functions; ``check_translator`` requires ≥ 99 % held-out exact match at the full
+budget (at the ci budget a short run must complete with the student's functions doing the work).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import io
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Vocab, encode_pairs, make_task, split_pairs
+from ..model import Seq2Seq
+from ..runs import new_run_dir, read_metrics
+from ..substitute import REPLACEABLE, use_functions
+from ..training import train
+from .checks import EXERCISES, evaluate
+from .grading import Result
+from .notebooks import is_solution, notebooks, read_notebook, source
+
+EARLIER = ("a1_rnn", "a2_gates", "a3_attention")  # the assignments written before this one
+# what the dates model (LSTM, general attention) calls, and so what must be the student's
+NEEDED = ("lstm_step_backward", "cross_entropy_forward", "cross_entropy_backward",
+          "masked_softmax_forward", "masked_softmax_backward", "general_score_forward",
+          "general_score_backward", "attention_backward", "greedy_decode")
+TARGET = 0.99  # held-out exact match at the full budget
+SAME = 1e-6  # relative difference allowed between training with yours and with the library's
+# backward -> its forward, whose check the backward's check uses
+FORWARD_OF = {name: name.replace("backward", "forward") for name in EXERCISES
+              if name.endswith("backward")}
+
+
+@dataclass
+class Collected:
+    """The student's functions that pass their checks, and why any others are not used."""
+
+    functions: dict[str, Callable] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)  # name -> "a2_gates/gates.ipynb"
+    missing: dict[str, str] = field(default_factory=dict)  # name -> why it is not used
+
+    def needed_missing(self) -> dict[str, str]:
+        return {k: self.missing[k] for k in NEEDED if k in self.missing}
+
+    def show(self) -> None:
+        """Print which function comes from where (the needed ones marked with *)."""
+        for name in sorted(set(self.functions) | set(self.missing), key=_order):
+            star = "*" if name in NEEDED else " "
+            where = f"yours, from {self.origin[name]}" if name in self.functions \
+                else f"the library's: {self.missing[name]}"
+            print(f"{star} {name:<24} {where}")
+        print("* needed by the dates model")
+
+
+def _order(name: str) -> int:
+    return EXERCISES.index(name) if name in EXERCISES else len(EXERCISES)
+
+
+# ---------------------------------------------------------------------------------------------
+# gathering the student's functions
+
+def student_functions(current: Mapping[str, Callable] | None = None,
+                      here: str | Path = ".",
+                      assignments: tuple[str, ...] = EARLIER) -> Collected:
+    """The student's functions from the earlier assignments (see the module docstring).
+
+    Parameters
+    ----------
+    current : functions written in the current notebook, e.g. {"greedy_decode": greedy_decode}
+    here : the current assignment's folder (the notebook's working directory)
+    assignments : the earlier assignments' folder names
+    """
+    found: dict[str, tuple[Callable, str, dict]] = {}
+    reasons: dict[str, str] = {}
+    here = Path(here).resolve()
+    for assignment in assignments:
+        folder = _find_assignment(here, assignment)
+        if folder is None:
+            reasons[assignment] = f"no {assignment} folder found beside {here.name}"
+            continue
+        for path in notebooks(folder):
+            label = f"{assignment}/{path.name}"
+            namespace, problem = _run_answers(path)
+            if problem:
+                reasons[assignment] = f"{label}: {problem}"
+            for name, fn in namespace.items():
+                if name in EXERCISES and callable(fn) and name not in found:
+                    found[name] = (fn, label, namespace)
+    for name, fn in (current or {}).items():
+        found[name] = (fn, "this notebook", dict(current))
+    return _keep_passing(found, reasons, assignments)
+
+
+def _find_assignment(here: Path, assignment: str) -> Path | None:
+    candidates = [here.parent / assignment,  # source tree, release folder, a student's copy
+                  here.parent.parent.parent / "submitted" / here.parent.name / assignment]
+    return next((c for c in candidates if c.is_dir() and any(c.glob("*.ipynb"))), None)
+
+
+def _run_answers(path: Path) -> tuple[dict, str | None]:
+    """Run a notebook's import statements and solution cells; (namespace, first problem)."""
+    nb = read_notebook(path)
+    code = [c for c in nb["cells"] if c.get("cell_type") == "code"]
+    namespace: dict = {"__name__": f"answers_of_{path.stem}"}
+    problem = None
+    blocks = [_imports(source(c)) for c in code if not is_solution(c)]
+    blocks += [_python(source(c)) for c in code if is_solution(c)]
+    for block in blocks:
+        try:  # the student's output is not the payoff's: keep it off stdout and stderr
+            with contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                exec(compile(block, str(path), "exec"), namespace)  # noqa: S102
+        except Exception as e:  # a broken cell loses its functions, not the whole payoff
+            problem = problem or f"a cell raised {type(e).__name__}: {e}"
+    return namespace, problem
+
+
+def _python(text: str) -> str:
+    """Cell source as plain Python: IPython's magics (``%xmode``) become function calls."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return text
+    return TransformerManager().transform_cell(text)
+
+
+def _imports(text: str) -> str:
+    """Only the top-level import statements of a cell (its other code is not run)."""
+    try:
+        tree = ast.parse(_python(text))
+    except SyntaxError:
+        return ""
+    keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return ast.unparse(ast.Module(body=keep, type_ignores=[]))
+
+
+def _keep_passing(found: dict, reasons: dict, assignments: tuple[str, ...]) -> Collected:
+    out = Collected()
+    for name in EXERCISES:
+        if name not in REPLACEABLE:  # rnn_forward/rnn_backward: the model never calls them
+            continue
+        if name not in found:
+            out.missing[name] = _why_missing(name, reasons, assignments)
+            continue
+        fn, label, namespace = found[name]
+        forward = namespace.get(FORWARD_OF.get(name, ""))
+        result = evaluate(name, fn, forward if callable(forward) else None)
+        if result.passed:
+            out.functions[name], out.origin[name] = fn, label
+        else:
+            out.missing[name] = f"{label}: {result.message.split(': ', 1)[-1]}"
+    return out
+
+
+def _why_missing(name: str, reasons: dict, assignments: tuple[str, ...]) -> str:
+    problems = "; ".join(reasons[a] for a in assignments if a in reasons)
+    return f"not found ({problems})" if problems else "not defined in an answer cell"
+
+
+# ---------------------------------------------------------------------------------------------
+# training with them
+
+@contextlib.contextmanager
+def _counted(functions: Mapping[str, Callable], calls: Counter) -> Iterator[dict[str, Callable]]:
+    """Wrappers that count calls, also bound in the students' own namespaces while the block
+    runs (your attention_backward calls your masked_softmax_backward by its name there)."""
+    def wrap(name: str, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return counted
+
+    wrapped = {name: wrap(name, fn) for name, fn in functions.items()}
+    rebound = [(fn.__globals__, name, fn) for name, fn in functions.items()
+               if getattr(fn, "__globals__", {}).get(name) is fn]
+    for namespace, name, _ in rebound:
+        namespace[name] = wrapped[name]
+    try:
+        yield wrapped
+    finally:
+        for namespace, name, fn in rebound:
+            namespace[name] = fn
+
+
+def _small_dates() -> tuple:
+    train_pairs, valid_pairs = split_pairs(make_task("dates", 400, seed=1), 0.2, seed=1)
+    src_vocab = Vocab.from_texts([s for s, _ in train_pairs])
+    tgt_vocab = Vocab.from_texts([t for _, t in train_pairs])
+    return (len(src_vocab), len(tgt_vocab), encode_pairs(train_pairs, src_vocab, tgt_vocab),
+            encode_pairs(valid_pairs, src_vocab, tgt_vocab))
+
+
+def _train_small(functions: Mapping[str, Callable]) -> tuple[list[float], dict]:
+    n_src, n_tgt, train_ids, valid_ids = _small_dates()
+    model = Seq2Seq(n_src, n_tgt, dtype=np.float64, seed=0)  # the dates model, in float64
+    with use_functions(functions):
+        history = train(model, train_ids, valid_ids, epochs=1, batch_size=64, lr=5e-3, seed=0,
+                        progress=False, threads=1)
+    numbers = history.loss + history.valid_loss + history.valid_exact_match
+    return numbers, model.params
+
+
+def evaluate_training(mine: Collected) -> Result:
+    """Train the dates model in float64 for 5 steps with your functions and with the library's
+    and compare every loss, the held-out loss and exact match, and every parameter."""
+    name = "train_with_your_functions"
+    calls: Counter = Counter()
+    lib_numbers, lib_params = _train_small({})
+    with _counted(mine.functions, calls) as counted:
+        numbers, params = _train_small(counted)
+    diff = max([_rel(a, b) for a, b in zip(numbers, lib_numbers)]
+               + [_rel(params[k], lib_params[k]) for k in params])
+    unused = [k for k in NEEDED if k in mine.functions and not calls[k]]
+    missing = mine.needed_missing()
+    if diff > SAME:
+        return Result(name, False, f"{name}: training with your functions differs from training "
+                                   f"with the library's by {diff:.1e} (relative); run the "
+                                   "earlier assignments' checks again.")
+    if missing:
+        return Result(name, False, f"{name}: {len(missing)} of the {len(NEEDED)} functions the "
+                                   f"dates model needs are not yours yet (the library's stood in "
+                                   f"for them): {', '.join(missing)}.")
+    if unused:
+        return Result(name, False, f"{name}: {', '.join(unused)} were never called.")
+    total = sum(calls.values())
+    return Result(name, True, f"{name} passes: {len(numbers)} training and held-out numbers and "
+                              f"every parameter equal the library's (worst relative difference "
+                              f"{diff:.1e}); your functions ran {total:,} times.")
+
+
+def _rel(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+def check_training(mine: Collected) -> None:
+    evaluate_training(mine).show()
+
+
+@dataclass
+class TranslatorRun:
+    """What ``train_translator`` measured."""
+
+    budget: str
+    exact_match: float  # held-out, after the last epoch (NaN if skipped)
+    seconds: float
+    calls: Counter  # how often each of your functions ran
+    folder: Path | None  # the run's folder (checkpoint.npz, metrics.json, figures)
+    missing: dict[str, str]  # needed functions that are not yours: the run is skipped
+
+
+def train_translator(mine: Collected, budget: str = "full", out: str | Path | None = None
+                     ) -> TranslatorRun:
+    """Run ``numpy-seq2seq train`` (its default dates task and model) with your functions.
+
+    At the ``ci`` budget the run is cut to 1,000 examples and one epoch. If a function the model
+    needs is not yours, nothing is trained (the library's own translator is what the command
+    gives anyway): the run says what is missing.
+    """
+    import matplotlib
+
+    from ..cli import main
+
+    if mine.needed_missing():
+        print(f"not trained: {', '.join(mine.needed_missing())} are not yours yet (see the table "
+              "above)")
+        return TranslatorRun(budget, float("nan"), 0.0, Counter(), None, mine.needed_missing())
+
+    # a new folder of its own: the command refuses to train into a run folder that is not empty
+    folder = Path(out) if out is not None else new_run_dir("runs", prefix="your-translator-")
+    argv = ["train", "--quiet", "--out", str(folder)]
+    if budget == "ci":
+        argv += ["--num-examples", "1000", "--epochs", "1"]
+    calls: Counter = Counter()
+    backend = matplotlib.get_backend()  # the command switches to Agg; the notebook keeps its own
+    start = time.perf_counter()
+    try:
+        with _counted(mine.functions, calls) as counted, use_functions(counted):
+            status = main(argv)
+    finally:
+        matplotlib.use(backend)
+    if status != 0:
+        raise RuntimeError(f"numpy-seq2seq {' '.join(argv)} ended with status {status}")
+    final = read_metrics(folder)["final"]  # the held-out scores after the last epoch
+    return TranslatorRun(budget, final["exact_match"], time.perf_counter() - start,
+                         calls, folder, mine.needed_missing())
+
+
+def evaluate_translator(run: TranslatorRun) -> Result:
+    name = "translator_accuracy"
+    if run.missing:
+        return Result(name, False, f"{name}: not trained, since {len(run.missing)} of the "
+                                   f"{len(NEEDED)} functions the dates model needs are not yours "
+                                   f"yet: {', '.join(run.missing)}.")
+    unused = [k for k in NEEDED if not run.calls[k]]
+    if unused:
+        return Result(name, False, f"{name}: {', '.join(unused)} were never called.")
+    accuracy = f"{100 * run.exact_match:.2f} % held-out exact match in {run.seconds:.0f} s"
+    if run.budget == "ci":
+        return Result(name, True, f"{name} passes at the ci budget: one short epoch trained and "
+                                  f"decoded with your functions ({accuracy}); the {TARGET:.0%} "
+                                  "target applies to the full budget.")
+    if run.exact_match < TARGET:
+        return Result(name, False, f"{name}: {accuracy}, below the {TARGET:.0%} target.")
+    return Result(name, True, f"{name} passes: {accuracy}, with your functions called "
+                              f"{sum(run.calls.values()):,} times.")
+
+
+def check_translator(run: TranslatorRun) -> None:
+    evaluate_translator(run).show()

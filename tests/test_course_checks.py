@@ -1,0 +1,97 @@
+"""The course's checks: the library's own functions pass; every plausible wrong answer in
+wrong_solutions.py loses its exercise's points with a message, of one line, that names the fault;
+a function still raising NotImplementedError, raising an error or with the wrong signature is
+reported in one line, never with a traceback."""
+
+import numpy as np
+import pytest
+from wrong_solutions import WRONG
+
+from numpy_seq2seq.course.checks import EXERCISES, check, evaluate
+from numpy_seq2seq.course.pairs import PAIRS, reference
+
+FORWARD_FOR = {"rnn_backward": reference("rnn_forward")}  # its cache is the student's own
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_the_library_passes_its_own_checks(name):
+    result = evaluate(name, reference(name), FORWARD_FOR.get(name))
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name, fn, forward, words", WRONG, ids=[w[1].__name__ for w in WRONG])
+def test_a_wrong_answer_fails_and_the_message_names_the_fault(name, fn, forward, words):
+    result = evaluate(name, fn, forward)
+    assert not result.passed
+    assert words in result.message, result.message
+    assert "\n" not in result.message and "Traceback" not in result.message
+    assert result.message.startswith(name)
+
+
+def test_every_exercise_has_a_wrong_answer_that_fails():
+    assert {w[0] for w in WRONG} >= set(EXERCISES) - {"lstm_step_forward", "gru_step_forward",
+                                                      "attention_forward"}
+
+
+def test_not_implemented_scores_zero_in_one_line():
+    def rnn_step_backward(dh, cache):
+        raise NotImplementedError()
+
+    result = evaluate("rnn_step_backward", rnn_step_backward)
+    assert not result.passed
+    assert result.message == ("rnn_step_backward: not implemented yet (it raises "
+                              "NotImplementedError).")
+
+
+def test_a_helper_that_is_not_implemented_is_named():
+    def masked_softmax_backward(dp, cache):
+        raise NotImplementedError()
+
+    def attention_backward(dh_tilde, cache):
+        return masked_softmax_backward(dh_tilde, cache)
+
+    result = evaluate("attention_backward", attention_backward)
+    assert "calls masked_softmax_backward, which is not implemented yet" in result.message
+
+
+def test_an_error_in_student_code_is_one_line_with_its_line():
+    def rnn_step_forward(x, h_prev, Wx, Wh, b):
+        return np.tanh(x @ Wh), None  # (N, D) @ (H, H): a shape error
+
+    result = evaluate("rnn_step_forward", rnn_step_forward)
+    assert result.message.startswith("rnn_step_forward raised ValueError: matmul")
+    assert "`return np.tanh(x @ Wh), None" in result.message and "\n" not in result.message
+
+
+def test_a_wrong_signature_is_reported():
+    def rnn_step_forward(x, prev_h, Wx, Wh, b):
+        return None
+
+    result = evaluate("rnn_step_forward", rnn_step_forward)
+    assert result.message == ("rnn_step_forward's signature differs from the library's: "
+                              "parameter 2 is 'prev_h', expected 'h_prev'.")
+
+
+def test_wrong_return_structure_is_reported():
+    result = evaluate("lstm_step_backward", lambda dh, dc, cache: (dh, dc))
+    assert "should return 6 values (dx, dh_prev, dc_prev, dWx, dWh, db)" in result.message
+
+
+def test_check_prints_failures_on_stderr_and_never_raises(capsys):
+    def rnn_step_forward(x, h_prev, Wx, Wh, b):
+        raise NotImplementedError()
+
+    check("rnn_step_forward", rnn_step_forward)
+    check("rnn_step_forward", reference("rnn_step_forward"))
+    out, err = capsys.readouterr()
+    assert err.startswith("✘ rnn_step_forward: not implemented yet")
+    assert out.startswith("✔ rnn_step_forward passes")
+
+
+def test_unknown_exercise_lists_the_exercises():
+    with pytest.raises(ValueError, match="rnn_step_forward, rnn_step_backward, rnn_forward"):
+        evaluate("rnn_step_forwards", reference("rnn_step_forward"))
+
+
+def test_every_pair_is_an_exercise_of_the_functional_contract():
+    assert set(PAIRS) <= set(EXERCISES)

@@ -1,0 +1,72 @@
+"""nbgrader compatibility (where nbgrader is installed, as the test extra installs it):
+``nbgrader generate_assignment`` on course/source gives the same student cells as
+``numpy-seq2seq course release``, and ``nbgrader autograde`` gives the sources full marks.
+
+One course folder is built per run: source/ (a copy of the course's sources), nbgrader's
+release/, our release ours/, and two submissions: alice hands in the sources (full marks), bob
+the released notebooks untouched (0: a failing check writes to stderr, which nbgrader scores 0).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from numpy_seq2seq.course.notebooks import SOURCES, assignments, notebooks, read_notebook, release
+
+nbgrader_api = pytest.importorskip(
+    "nbgrader.api", reason="nbgrader is not installed (pip install 'numpy_seq2seq[nbgrader]')")
+
+ASSIGNMENTS = [p.name for p in assignments(SOURCES)]
+TIMEOUT = 600  # seconds per nbgrader command
+
+
+def _nbgrader(root: Path, *args: str) -> None:
+    env = {**os.environ, "NUMPY_SEQ2SEQ_BUDGET": "ci", "MPLBACKEND": "Agg",
+           "OPENBLAS_NUM_THREADS": "1",
+           # nbgrader runs its database migrations with the `alembic` script of its environment
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    out = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--course-dir", str(root)],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 0 and "ERROR" not in out.stderr, out.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("nbgrader_course")
+    for folder in assignments(SOURCES):
+        for nb in notebooks(folder):
+            for kind in ("source", "submitted/alice"):
+                (root / kind / folder.name).mkdir(parents=True, exist_ok=True)
+                shutil.copy(nb, root / kind / folder.name / nb.name)
+    _nbgrader(root, "generate_assignment", "*", "--create")
+    release(root / "ours")
+    shutil.copytree(root / "ours", root / "submitted" / "bob")
+    _nbgrader(root, "autograde", "*", "--create", f"--Execute.timeout={TIMEOUT}")
+    return root
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_nbgrader_releases_the_same_student_cells(course, assignment):
+    (name,) = [p.name for p in notebooks(SOURCES / assignment)]
+    theirs = read_notebook(course / "release" / assignment / name)["cells"]
+    ours = read_notebook(course / "ours" / assignment / name)["cells"]
+    assert [(c["cell_type"], "".join(c["source"])) for c in theirs] == \
+        [(c["cell_type"], "".join(c["source"])) for c in ours]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("student, full", [("alice", True), ("bob", False)],
+                         ids=["sources-full-marks", "released-zero"])
+def test_nbgrader_autograde_scores_like_course_grade(course, assignment, student, full):
+    with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        grades = {g.name: (g.score, g.max_score) for nb in submission.notebooks
+                  for g in nb.grades}
+        assert submission.max_score > 0
+        assert submission.score == (submission.max_score if full else 0), grades
