@@ -24,12 +24,11 @@ Letters: N batch, S source length, T target length, E embedding, H hidden, D inp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import gc
 import time
 import tracemalloc
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -160,9 +159,10 @@ def gradient_flow_experiment(
     -------
     list of dict, one per (cell, attention, length), in loop order cell → attention → length:
         "cell", "attention" (None or a score), "mode" ("none" or the score; a label for plots),
-        "bidirectional", "length", "init" and, with train_steps > 0, "trained": each a dict with "loss",
-        "state_norms" (S,), "embedding_norms" (S,), "first", "last", "ratio" (first / last of
-        the state norms) and "first_embedding", "last_embedding", "ratio_embedding".
+        "bidirectional", "length", "init" and, with train_steps > 0, "trained": each a dict
+        with "loss", "state_norms" (S,), "embedding_norms" (S,), "first", "last", "ratio"
+        (first / last of the state norms) and "first_embedding", "last_embedding",
+        "ratio_embedding".
     """
     for cell in cells:
         if cell not in CELL_CHOICES:
@@ -218,7 +218,8 @@ def accuracy_by_position(hypotheses: Sequence[Any], tgt_seqs: Sequence[Any]) -> 
 
     Parameters
     ----------
-    hypotheses : sequence of id arrays without ``<s>`` and ``</s>`` (``evaluate(...)["hypotheses"]``)
+    hypotheses : sequence of id arrays without ``<s>`` and ``</s>``, e.g.
+        ``evaluate(...)["hypotheses"]``
     tgt_seqs : sequence of reference id sequences ``<s> y_1 … y_k </s>``, in the same order
 
     Returns

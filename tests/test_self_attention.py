@@ -133,7 +133,8 @@ BAD_INPUTS = {
     "float mask": (lambda x: {**x, "mask": np.ones((N, T, S))},
                    r"mask must be a bool ndarray \(True = may attend\).*got float64"),
     "mask shape": (lambda x: {**x, "mask": np.ones((N, S, T), dtype=bool)},
-                   r"mask of shape \(3, 7, 5\) does not broadcast to \(N, L_q, L_k\) = \(3, 5, 7\)"),
+                   r"mask of shape \(3, 7, 5\) does not broadcast to \(N, L_q, L_k\) = "
+                   r"\(3, 5, 7\)"),
     "mask grows": (lambda x: {**x, "mask": np.ones((2, N, T, S), dtype=bool)},
                    r"mask of shape \(2, 3, 5, 7\) does not broadcast"),
 }
