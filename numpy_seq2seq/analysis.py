@@ -11,11 +11,22 @@ path from every decoder step to every h̄_s. This module measures both:
   initialisation and optionally after a few Adam steps, as plain records for tables and plots
   (``plots.plot_grad_norm_by_position``, ``plots.plot_norm_ratio_vs_length``).
 
-Letters: N batch, S source length, T target length, E embedding, H hidden.
+and three small experiments of the teaching notebooks:
+
+* `accuracy_by_position` — how often each output position is right (notebook 04);
+* `input_gradient_norms` — ‖∂y_S/∂x_s‖ from the last output of an RNN, an RNN with attention
+  and a self-attention layer back to every input: the path-length argument (notebook 08);
+* `layer_cost` — time and peak memory of one RNN layer and one self-attention layer against
+  the length (notebook 08).
+
+Letters: N batch, S source length, T target length, E embedding, H hidden, D input features.
 """
 
 from __future__ import annotations
 
+import gc
+import time
+import tracemalloc
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +35,13 @@ import numpy as np
 from .checks import check_int
 from .data import Vocab, encode_pairs, make_task, pad_sequences
 from .data.toy import TOY_ALPHABET
+from .functional.attention import attention_backward, attention_forward
+from .functional.layers import matmul
+from .functional.recurrent import cell_param_shapes, recurrent_backward, recurrent_forward
+from .functional.self_attention import (
+    scaled_dot_product_attention_backward,
+    scaled_dot_product_attention_forward,
+)
 from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from .optim import Adam, clip_grad_norm
 
@@ -113,6 +131,7 @@ def gradient_flow_experiment(
     train_steps: int = 0,
     lr: float = 3e-3,
     task: str = "copy",
+    bidirectional: bool = False,
 ) -> list[dict[str, Any]]:
     """Measure the gradient reaching each source position for every cell × score × length.
 
@@ -134,14 +153,16 @@ def gradient_flow_experiment(
     train_steps : Adam steps before the second measurement (0: measure at initialisation only)
     lr : Adam's learning rate
     task : one of ``FLOW_TASKS``
+    bidirectional : build every model with a bidirectional encoder (H/2 units per direction)
 
     Returns
     -------
     list of dict, one per (cell, attention, length), in loop order cell → attention → length:
         "cell", "attention" (None or a score), "mode" ("none" or the score; a label for plots),
-        "length", "init" and, with train_steps > 0, "trained": each a dict with "loss",
-        "state_norms" (S,), "embedding_norms" (S,), "first", "last", "ratio" (first / last of
-        the state norms) and "first_embedding", "last_embedding", "ratio_embedding".
+        "bidirectional", "length", "init" and, with train_steps > 0, "trained": each a dict
+        with "loss", "state_norms" (S,), "embedding_norms" (S,), "first", "last", "ratio"
+        (first / last of the state norms) and "first_embedding", "last_embedding",
+        "ratio_embedding".
     """
     for cell in cells:
         if cell not in CELL_CHOICES:
@@ -164,12 +185,13 @@ def gradient_flow_experiment(
             for L in lengths:
                 model = Seq2Seq(vocab_size, vocab_size, embed_dim=embed_dim,
                                 hidden_dim=hidden_dim, cell=cell, attention=attention,
-                                dtype=np.float64, seed=seed)
+                                bidirectional=bidirectional, dtype=np.float64, seed=seed)
                 src, tgt = batches[L]
                 record = {
                     "cell": cell,
                     "attention": attention,
                     "mode": "none" if attention is None else attention,
+                    "bidirectional": bool(bidirectional),
                     "length": int(L),
                     "init": _summary(source_gradient_norms(model, src, tgt)),
                 }
@@ -184,3 +206,179 @@ def gradient_flow_experiment(
                     record["trained"] = _summary(source_gradient_norms(model, src, tgt))
                 records.append(record)
     return records
+
+
+# ---------------------------------------------------------------------------------------------
+def accuracy_by_position(hypotheses: Sequence[Any], tgt_seqs: Sequence[Any]) -> dict[str, Any]:
+    """How often output position i is right, for i = 1, 2, … up to the longest reference.
+
+    Position i counts as right when the output has an i-th token equal to the reference's, the
+    per-position view of ``training.evaluate``'s token accuracy (an output that stops early is
+    wrong at the positions it lacks).
+
+    Parameters
+    ----------
+    hypotheses : sequence of id arrays without ``<s>`` and ``</s>``, e.g.
+        ``evaluate(...)["hypotheses"]``
+    tgt_seqs : sequence of reference id sequences ``<s> y_1 … y_k </s>``, in the same order
+
+    Returns
+    -------
+    dict with "accuracy" (P,) floats (NaN where no reference is that long) and "counts" (P,)
+    ints, the references of at least i tokens; P is the longest reference
+    """
+    if len(hypotheses) != len(tgt_seqs) or not len(tgt_seqs):
+        raise ValueError(f"need as many hypotheses as references, at least one; got "
+                         f"{len(hypotheses)} and {len(tgt_seqs)}")
+    refs = [np.asarray(t)[1:-1] for t in tgt_seqs]  # strip <s> and </s>
+    P = max(len(r) for r in refs)
+    right, counts = np.zeros(P), np.zeros(P, dtype=np.int64)
+    for h, r in zip(hypotheses, refs, strict=True):
+        k = min(len(h), len(r))
+        right[:k] += np.asarray(h[:k]) == r[:k]
+        counts[: len(r)] += 1
+    accuracy = np.divide(right, counts, out=np.full(P, np.nan), where=counts > 0)
+    return {"accuracy": accuracy, "counts": counts}
+
+
+# ---------------------------------------------------------------------------------------------
+# one layer over a sequence x (N, S, D) -> y (N, S, H): the recurrent layer of the library and
+# one self-attention layer (Q, K, V projections and scaled dot-product attention), each returned
+# with a function that backpropagates dy into dx
+
+LAYERS = ("rnn", "rnn+attention", "self-attention")
+
+
+def _layer_params(layer: str, D: int, H: int, rng: np.random.Generator, dtype) -> dict:
+    """U(±1/√fan) weights, PyTorch's rule (as ``Seq2Seq`` initialises)."""
+    if layer == "self-attention":
+        shapes = {"W_q": (D, H), "W_k": (D, H), "W_v": (D, H)}
+    else:
+        shapes = cell_param_shapes("rnn", D, H)
+        if layer == "rnn+attention":
+            shapes["W_c"] = (2 * H, H)
+    return {k: (rng.uniform(-1, 1, s) / np.sqrt(s[0] if k.startswith("W_") else H)).astype(dtype)
+            for k, s in shapes.items()}
+
+
+def _layer_forward(layer: str, x: np.ndarray, p: dict) -> tuple[np.ndarray, Any]:
+    """y (N, S, H) and a function dy -> dx.
+
+    ``rnn+attention`` returns one output, y of shape (N, 1, H): the last state h_S attends to
+    every state h_s (dot score) and y = h̃ = tanh(W_c [c; h_S]), as a Luong decoder step would.
+    """
+    N, S, _ = x.shape
+    if layer == "self-attention":
+        q, k, v = matmul(x, p["W_q"]), matmul(x, p["W_k"]), matmul(x, p["W_v"])  # (N, S, H)
+        y, _, cache = scaled_dot_product_attention_forward(q, k, v)
+
+        def backward(dy):
+            dq, dk, dv = scaled_dot_product_attention_backward(dy, cache)
+            return matmul(dq, p["W_q"].T) + matmul(dk, p["W_k"].T) + matmul(dv, p["W_v"].T)
+
+        return y, backward
+    H = p["Wh"].shape[0]
+    mask = np.ones((N, S), dtype=bool)
+    hs, _, rcache = recurrent_forward("rnn", x, (np.zeros((N, H), dtype=x.dtype),), mask, p)
+    if layer == "rnn":
+        return hs, lambda dy: recurrent_backward(dy, None, rcache)[0]
+    y, _, acache = attention_forward("dot", hs[:, -1:], hs, mask, p)  # (N, 1, H)
+
+    def backward(dy):
+        dhd, dhs, _ = attention_backward(dy, acache)
+        dhs[:, -1:] += dhd  # the query h_S is also the last state
+        return recurrent_backward(dhs, None, rcache)[0]
+
+    return y, backward
+
+
+def input_gradient_norms(layer: str, length: int, n: int = 8, dim: int = 32,
+                         seed: int = 0) -> np.ndarray:
+    """‖∂L/∂x_s‖ for every input position s, with L = ⟨y_S, g⟩ on the last output only.
+
+    How much of a loss on the last output reaches each input, in float64 at initialisation:
+    through S - s recurrent steps for ``rnn``, through one attention step (and one recurrent
+    step) for ``rnn+attention``, through one attention step for ``self-attention``.
+
+    Parameters
+    ----------
+    layer : one of ``LAYERS``
+    length : S, the number of inputs
+    n : sequences averaged over (random N(0, 1) inputs, one random g per sequence)
+    dim : D = H, input and output size
+    seed : seeds the weights, the inputs and g
+
+    Returns
+    -------
+    ndarray of shape (S,), the mean over the n sequences of ‖∂L/∂x_s‖
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
+    S, n, dim = check_int("length", length), check_int("n", n), check_int("dim", dim)
+    rng = np.random.default_rng(seed)
+    p = _layer_params(layer, dim, dim, rng, np.float64)
+    x = rng.standard_normal((n, S, dim))
+    y, backward = _layer_forward(layer, x, p)
+    dy = np.zeros_like(y)
+    dy[:, -1] = rng.standard_normal((n, dim))  # the loss sees only the last output
+    return np.linalg.norm(backward(dy), axis=-1).mean(axis=0)
+
+
+def layer_cost(layer: str, length: int, n: int = 1, dim: int = 64, repeats: int = 3,
+               seed: int = 0) -> dict[str, float]:
+    """Time and peak memory of one forward + backward of one layer over ``length`` inputs.
+
+    Parameters
+    ----------
+    layer : "rnn" (the library's tanh layer, H = ``dim``) or "self-attention" (projections to
+        Q, K, V of size ``dim`` and scaled dot-product attention), float32 as in training
+    length : S
+    n : N, sequences in the batch
+    dim : D = H
+    repeats : timed runs after one untimed warm-up; the *fastest* is reported, the run least
+        disturbed by other processes (the usual rule for timing on a shared machine). The
+        garbage collector is paused while timing, as ``timeit`` does: otherwise its sweeps over
+        the RNN's S step caches add a cost that grows faster than S
+    seed : seeds the weights and inputs
+
+    Returns
+    -------
+    dict with "seconds" (fastest forward + backward) and "peak_bytes" (``tracemalloc``'s peak
+    above what was allocated before the forward: the layer's caches, temporaries and gradients;
+    NumPy reports its buffers to tracemalloc, so this is deterministic)
+    """
+    if layer not in ("rnn", "self-attention"):
+        raise ValueError(f"layer must be 'rnn' or 'self-attention', got {layer!r}")
+    S, n = check_int("length", length), check_int("n", n)
+    repeats = check_int("repeats", repeats)
+    rng = np.random.default_rng(seed)
+    p = _layer_params(layer, dim, dim, rng, np.float32)
+    x = rng.standard_normal((n, S, dim)).astype(np.float32)
+    dy = np.ones((n, S, dim), dtype=np.float32)
+
+    def run():
+        _, backward = _layer_forward(layer, x, p)
+        backward(dy)
+
+    run()  # warm-up
+    times = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    run()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    if not tracing:
+        tracemalloc.stop()
+    return {"seconds": min(times), "peak_bytes": float(peak)}

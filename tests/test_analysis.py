@@ -12,12 +12,19 @@ import numpy as np
 import pytest
 
 import numpy_seq2seq.functional.encoder as encoder_module
-from numpy_seq2seq.analysis import gradient_flow_experiment, source_gradient_norms
+from numpy_seq2seq import analysis
+from numpy_seq2seq.analysis import (
+    accuracy_by_position,
+    gradient_flow_experiment,
+    input_gradient_norms,
+    layer_cost,
+    source_gradient_norms,
+)
 from numpy_seq2seq.functional.recurrent import CELLS
-from numpy_seq2seq.gradcheck import numeric_gradient, rel_error
+from numpy_seq2seq.gradcheck import check_layer, numeric_gradient, rel_error
 from numpy_seq2seq.model import Seq2Seq
 
-from conftest import patched_cell, randomize
+from conftest import assert_gradcheck, patched_cell, randomize
 
 TOL = 1e-6
 CELL_NAMES = list(CELLS)
@@ -211,3 +218,81 @@ def test_attention_opens_a_direct_path_to_the_first_position():
 def test_experiment_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gradient_flow_experiment(**kwargs)
+
+
+def test_experiment_with_a_bidirectional_encoder_starves_the_middle():
+    """Without attention the decoder starts from [→h_S; ←h_1]: both ends are close, the middle
+    is far from both."""
+    (record,) = gradient_flow_experiment(cells=("rnn",), attentions=(None,), lengths=(21,), n=4,
+                                         hidden_dim=16, embed_dim=8, bidirectional=True)
+    assert record["bidirectional"] is True
+    norms = record["init"]["state_norms"]
+    assert 7 <= int(np.argmin(norms)) <= 13
+    assert norms[10] < 1e-2 * min(norms[0], norms[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# accuracy by output position, input-gradient norms, layer cost
+
+def test_accuracy_by_position_counts_each_position_over_the_references_that_have_it():
+    refs = [[1, 5, 6, 7, 2], [1, 5, 6, 2], [1, 8, 2]]  # references of 3, 2 and 1 tokens
+    hyps = [np.array([5, 9, 7]), np.array([5]), np.array([8, 8, 8, 8])]  # one too short
+    out = accuracy_by_position(hyps, refs)
+    assert out["counts"].tolist() == [3, 2, 1]
+    assert out["accuracy"] == pytest.approx([1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="as many hypotheses as references"):
+        accuracy_by_position(hyps[:2], refs)
+
+
+def _break(layer, monkeypatch):
+    """A wrong backward inside each composed layer: the query path of attention is dropped."""
+    if layer == "rnn+attention":
+        original = analysis.attention_backward
+
+        def no_query_path(d, cache):
+            dhd, dhs, grads = original(d, cache)
+            return 0 * dhd, dhs, grads
+
+        monkeypatch.setattr(analysis, "attention_backward", no_query_path)
+    else:
+        original = analysis.scaled_dot_product_attention_backward
+        monkeypatch.setattr(analysis, "scaled_dot_product_attention_backward",
+                            lambda d, c: (0 * original(d, c)[0], *original(d, c)[1:]))
+
+
+# the recurrent layer alone has its wrong-backward twin in test_cells.py
+LAYER_CASES = [(layer, False) for layer in analysis.LAYERS] + [
+    ("rnn+attention", True), ("self-attention", True)]
+
+
+@pytest.mark.parametrize("layer, broken", LAYER_CASES,
+                         ids=[f"{a}-{'wrong-backward-is-caught' if b else 'correct'}"
+                              for a, b in LAYER_CASES])
+def test_layer_backward_matches_finite_differences(layer, broken, rng, monkeypatch):
+    if broken:
+        _break(layer, monkeypatch)
+    p = analysis._layer_params(layer, 5, 6, rng, np.float64)  # D = 5, H = 6
+    report = check_layer(lambda x: analysis._layer_forward(layer, x, p),
+                         lambda d, backward: {"x": backward(d)},
+                         {"x": rng.standard_normal((3, 7, 5))})
+    assert_gradcheck(report, "analysis: layers", TOL, broken)
+
+
+def test_input_gradient_reaches_the_first_input_only_through_attention():
+    first_over_last = {layer: (lambda g: g[0] / g[-1])(input_gradient_norms(layer, 32, n=4))
+                       for layer in analysis.LAYERS}
+    assert first_over_last["rnn"] < 1e-6
+    assert first_over_last["rnn+attention"] > 1e-4
+    assert first_over_last["self-attention"] > 1e-2
+    with pytest.raises(ValueError, match="layer must be one of"):
+        input_gradient_norms("lstm", 8)
+
+
+def test_layer_cost_memory_is_quadratic_for_self_attention_and_linear_for_the_rnn():
+    peak = {(layer, S): layer_cost(layer, S, repeats=1)["peak_bytes"]
+            for layer in ("rnn", "self-attention") for S in (128, 256)}
+    assert 3.0 < peak["self-attention", 256] / peak["self-attention", 128] < 4.2
+    assert 1.6 < peak["rnn", 256] / peak["rnn", 128] < 2.1
+    assert layer_cost("rnn", 128, repeats=1)["peak_bytes"] == peak["rnn", 128]  # deterministic
+    with pytest.raises(ValueError, match="'rnn' or 'self-attention'"):
+        layer_cost("rnn+attention", 8)

@@ -5,12 +5,17 @@ Each notebook is executed on a fresh ``python3`` kernel with the small seeded bu
 ``python3`` kernel with the interpreter running these tests, so the kernel imports the same
 numpy_seq2seq. Notebooks assert their own claims (e.g. 06's gradient-norm ratios), so a claim
 that stops holding fails here.
+
+Every notebook has the same frame: a first markdown cell with "What you will learn", the
+prerequisites, the measured run time at both budgets and links to the library source it uses;
+then the lesson; then a "## Exercises" cell and, last, a "## References" cell of linked papers.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -20,7 +25,8 @@ from nbclient import NotebookClient
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 NAMES = [p.stem for p in NOTEBOOKS]
-WITH_FIGURES = [n for n in NAMES if n[:2] in ("04", "05", "06", "07")]
+WITH_FIGURES = [n for n in NAMES if n[:2] in ("03", "04", "05", "06", "07", "08")]
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")  # the target of [text](target)
 CELL_TIMEOUT = 600  # seconds per cell; the ci budget needs well under a minute per notebook
 KERNEL_ENV = {
     "NUMPY_SEQ2SEQ_BUDGET": "ci",
@@ -54,8 +60,13 @@ def _executed(name: str) -> nbformat.NotebookNode:
     return nb
 
 
-def test_the_seven_notebooks_exist():
-    assert [n[:2] for n in NAMES] == ["01", "02", "03", "04", "05", "06", "07"], NAMES
+def _links(nb: nbformat.NotebookNode) -> list[str]:
+    return [m for c in nb.cells if c.cell_type == "markdown"
+            for m in MARKDOWN_LINK.findall(c.source)]
+
+
+def test_the_eight_notebooks_exist():
+    assert [n[:2] for n in NAMES] == ["01", "02", "03", "04", "05", "06", "07", "08"], NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -68,10 +79,39 @@ def test_notebook_is_stored_without_outputs(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_starts_with_what_you_will_learn_and_ends_with_exercises(name):
+def test_notebook_opens_with_goals_prerequisites_run_time_and_library_links(name):
+    first = _read(name).cells[0]
+    assert first.cell_type == "markdown"
+    for heading in ("## What you will learn", "**Prerequisites:**", "**Library code used:**"):
+        assert heading in first.source, f"{name}: the first cell lacks {heading!r}"
+    # the run time is measured, at both budgets: "about 12 s with ...ci..., 40 s with ...full"
+    assert re.search(r"\*\*Run time:\*\* about [\d.]+ (s|min) with `NUMPY_SEQ2SEQ_BUDGET=ci`, "
+                     r"[\d.]+ (s|min) with `full`", first.source), f"{name}: no measured run time"
+    library = [t for t in MARKDOWN_LINK.findall(first.source) if t.startswith("../numpy_seq2seq/")]
+    assert library, f"{name}: the first cell links to no library source"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_ends_with_exercises_then_linked_references(name):
     cells = _read(name).cells
-    assert cells[0].cell_type == "markdown" and "What you will learn" in cells[0].source
-    assert cells[-1].cell_type == "markdown" and "Exercises" in cells[-1].source
+    assert cells[-2].cell_type == "markdown" and cells[-2].source.startswith("## Exercises")
+    assert cells[-1].cell_type == "markdown" and cells[-1].source.startswith("## References")
+    papers = [t for t in MARKDOWN_LINK.findall(cells[-1].source) if t.startswith("https://")]
+    items = [line for line in cells[-1].source.splitlines() if line.startswith("* ")]
+    assert papers and len(papers) == len(items), f"{name}: every reference needs one link"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_relative_links_point_to_files_that_exist(name):
+    relative = [t.split("#")[0] for t in _links(_read(name)) if "://" not in t and t[0] != "#"]
+    missing = [t for t in relative if not (NOTEBOOK_DIR / t).exists()]
+    assert not missing, f"{name}: links to missing files {missing}"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n[:2] >= "03"])
+def test_notebook_asserts_its_lesson(name):
+    code = "\n".join(c.source for c in _read(name).cells if c.cell_type == "code")
+    assert re.search(r"^\s*assert ", code, re.MULTILINE), f"{name} asserts nothing"
 
 
 @pytest.mark.parametrize("name", NAMES)
