@@ -37,7 +37,8 @@ class History:
     param_grad_norms: dict[str, list[float]] = field(default_factory=dict)  # name -> per step
     lr: list[float] = field(default_factory=list)  # learning rate used at each step
     epoch_end_steps: list[int] = field(default_factory=list)  # last step of each epoch
-    epoch_time: list[float] = field(default_factory=list)  # seconds per epoch (training only)
+    epoch_time: list[float] = field(default_factory=list)  # seconds per epoch: training steps
+    epoch_end_time: list[float] = field(default_factory=list)  # … its end: scoring, checkpoints
     epoch_lr: list[float] = field(default_factory=list)  # learning rate after the epoch's decay
     train_loss: list[float] = field(default_factory=list)  # token-weighted mean per epoch
     valid_loss: list[float] = field(default_factory=list)  # the valid_* lists stay empty
@@ -58,12 +59,17 @@ class History:
     def epoch_record(self, i: int) -> dict[str, Any]:
         """Epoch ``i``'s numbers (``-1``: the last): ``epoch``, ``step`` (its last),
         ``train_loss``, ``valid_loss``, ``exact_match``, ``token_accuracy``, ``bleu``, ``chrf``,
-        ``lr`` (after the epoch's decay) and ``time`` (seconds); held-out ones None without
-        held-out data (BLEU and chrF also when not computed)."""
+        ``lr`` (after the epoch's decay), ``time`` (seconds of training steps) and ``end_time``
+        (seconds of held-out scoring and checkpoint writing); held-out ones None without
+        held-out data (BLEU and chrF also when not computed), ``end_time`` None for epochs
+        recorded before it was."""
         i = range(self.epochs_done)[i]
 
         def held_out(values: list[float]) -> float | None:
             return values[i] if values else None
+
+        # a run resumed from an older checkpoint lacks end times for its earlier epochs
+        end_times = [None] * (self.epochs_done - len(self.epoch_end_time)) + self.epoch_end_time
 
         return {"epoch": i + 1, "step": self.epoch_end_steps[i],
                 "train_loss": self.train_loss[i], "valid_loss": held_out(self.valid_loss),
@@ -71,7 +77,7 @@ class History:
                 "token_accuracy": held_out(self.valid_token_accuracy),
                 "bleu": held_out(self.valid_bleu), "chrf": held_out(self.valid_chrf),
                 "lr": self.epoch_lr[i],
-                "time": self.epoch_time[i]}
+                "time": self.epoch_time[i], "end_time": end_times[i]}
 
     def best_epoch(self) -> int | None:
         """The epoch (1-based) with the highest held-out exact match, ties going to the lower

@@ -6,22 +6,33 @@ gradient norm, which epoch each checkpoint holds) and the figures. Nothing here 
 silently: a default folder name is claimed with ``mkdir``, which fails if another run took it
 first (two runs started in the same second get ``…-094121`` and ``…-094121-2``), and a folder
 given by the user must be empty unless the caller says to replace the run in it.
+
+``metrics.json`` lists the run's *sessions* (the first ``train`` and each ``--resume``): when
+each started, its wall time, its BLAS threads and the versions of the libraries that define the
+data and its scores (`library_versions`), since the same seed gives the same pairs only with the
+same num2words, Babel, sentencepiece and NumPy.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .files import write_text_atomic
 
-__all__ = ["RUN_FILES", "claim_run_dir", "new_run_dir", "read_metrics", "write_metrics"]
+__all__ = ["RUN_FILES", "check_run_dir", "claim_run_dir", "library_versions", "new_run_dir",
+           "read_metrics", "write_metrics"]
 
 RUN_FILES = ("checkpoint.npz", "best.npz", "metrics.json", "training.png", "attention.png")
 METRICS_NAME = "metrics.json"
+# The distributions whose versions decide a run's data and scores: the tasks' text (Babel's
+# month names, num2words' number words), bpe pieces, random draws, BLEU and chrF.
+DATA_PACKAGES = ("numpy_seq2seq", "numpy", "babel", "num2words", "sentencepiece", "sacrebleu")
 
 
 def new_run_dir(root: str | os.PathLike[str] = "runs", prefix: str = "") -> Path:
@@ -40,12 +51,8 @@ def new_run_dir(root: str | os.PathLike[str] = "runs", prefix: str = "") -> Path
     raise FileExistsError(f"no free run folder name {root / stamp}-N")
 
 
-def claim_run_dir(path: str | os.PathLike[str], replace: bool = False) -> Path:
-    """Make ``path`` ready for a new run: create it, or check it is empty.
-
-    With ``replace``, a non-empty folder is accepted and the files of a previous run in it
-    (`RUN_FILES`) are removed first, so the new run's files are never mixed with the old ones';
-    other files are left alone.
+def check_run_dir(path: str | os.PathLike[str], replace: bool = False) -> Path:
+    """Check, without creating or changing anything, that `claim_run_dir` would accept ``path``.
 
     Raises
     ------
@@ -61,10 +68,32 @@ def claim_run_dir(path: str | os.PathLike[str], replace: bool = False) -> Path:
     if held and not replace:
         shown = ", ".join(held[:4]) + (", …" if len(held) > 4 else "")
         raise FileExistsError(f"{path} is not empty ({shown})")
+    return path
+
+
+def claim_run_dir(path: str | os.PathLike[str], replace: bool = False) -> Path:
+    """Make ``path`` ready for a new run: create it, or check it is empty (`check_run_dir`).
+
+    With ``replace``, a non-empty folder is accepted and the files of a previous run in it
+    (`RUN_FILES`) are removed first, so the new run's files are never mixed with the old ones';
+    other files are left alone.
+    """
+    path = check_run_dir(path, replace)
     for name in RUN_FILES:
         (path / name).unlink(missing_ok=True)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def library_versions() -> dict[str, str | None]:
+    """Python's version and those of `DATA_PACKAGES` (None for one that is not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in DATA_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def write_metrics(folder: str | os.PathLike[str], metrics: dict[str, Any]) -> Path:

@@ -296,6 +296,8 @@ def train(
         while state.epoch < cfg.epochs:
             _train_epoch(run, stop)
             _end_epoch(run)
+        if stop:  # a signal came while the last epoch ended: the caller must still hear of it
+            _interrupt(run, stop[0])
     return state.history
 
 
@@ -404,6 +406,7 @@ def _end_epoch(run: _Run) -> None:
     """Close an epoch: held-out scores, lr decay, best.npz if it is the best, checkpoint.npz,
     then ``on_epoch_end``."""
     state, history = run.state, run.state.history
+    start = time.perf_counter()
     loss_sum, labels_sum, seconds = state.epoch_sums
     state.epoch_sums = [0.0, 0, 0.0]
     history.epoch_end_steps.append(state.step)
@@ -412,9 +415,12 @@ def _end_epoch(run: _Run) -> None:
     if run.valid_data is not None:
         _score(run)
     history.epoch_lr.append(run.opt.lr)
+    # the checkpoints hold this epoch's end time as far as it is known: scoring and best.npz
+    history.epoch_end_time.append(time.perf_counter() - start)
     if history.best_epoch() == state.epoch:
         run.saver.save(BEST_NAME, run)
     run.saver.save(CHECKPOINT_NAME, run)
+    history.epoch_end_time[-1] = time.perf_counter() - start
     if run.on_epoch_end is not None:
         run.on_epoch_end(state.epoch, history.epoch_record(-1), history)
 

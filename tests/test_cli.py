@@ -366,8 +366,10 @@ def test_a_checkpoint_from_before_resuming_existed_still_works(run_dir, tmp_path
 
 def _numbers(metrics):
     """What must not change when a run is stopped and resumed: all but the times."""
-    history = {k: v for k, v in metrics["history"].items() if k != "epoch_time"}
-    epochs = [{k: v for k, v in e.items() if k != "time"} for e in metrics["epochs"]]
+    history = {k: v for k, v in metrics["history"].items()
+               if k not in ("epoch_time", "epoch_end_time")}
+    epochs = [{k: v for k, v in e.items() if k not in ("time", "end_time")}
+              for e in metrics["epochs"]]
     return history, epochs, metrics["training"], metrics["checkpoints"]
 
 

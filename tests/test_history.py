@@ -12,7 +12,7 @@ def _history(exact, loss):
     n = len(exact)
     return History(step=list(range(1, n + 1)), loss=[1.0] * n, grad_norm=[2.0] * n, lr=[0.1] * n,
                    epoch_end_steps=list(range(1, n + 1)), epoch_time=[0.5] * n,
-                   epoch_lr=[0.1] * n, train_loss=[1.0] * n, valid_loss=list(loss),
+                   epoch_end_time=[0.25] * n, epoch_lr=[0.1] * n, train_loss=[1.0] * n, valid_loss=list(loss),
                    valid_exact_match=list(exact), valid_token_accuracy=[0.9] * n)
 
 
@@ -30,10 +30,16 @@ def test_epoch_record():
     h = _history([0.25, 0.5], [2.0, 1.5])
     assert h.epoch_record(-1) == {"epoch": 2, "step": 2, "train_loss": 1.0, "valid_loss": 1.5,
                                   "exact_match": 0.5, "token_accuracy": 0.9, "bleu": None,
-                                  "chrf": None, "lr": 0.1, "time": 0.5}
+                                  "chrf": None, "lr": 0.1, "time": 0.5, "end_time": 0.25}
     assert [r["epoch"] for r in h.epoch_records()] == [1, 2]
     without = History(epoch_end_steps=[3], epoch_time=[1.0], epoch_lr=[0.1], train_loss=[2.0])
     assert without.epoch_record(0)["exact_match"] is None
+
+
+def test_end_times_of_epochs_recorded_before_them_are_none():
+    h = _history([0.25, 0.5, 0.75], [2.0, 1.5, 1.0])
+    h.epoch_end_time = [0.125]  # resumed after 2 epochs from a checkpoint without end times
+    assert [r["end_time"] for r in h.epoch_records()] == [None, None, 0.125]
 
 
 def test_train_state_round_trip(rng):

@@ -69,8 +69,9 @@ def test_history_records_every_step(task):
         assert h.grad_norm[i] == pytest.approx(rss, rel=1e-6)
     assert h.epoch_end_steps == [n_steps // 2, n_steps]
     for key in ("valid_loss", "valid_exact_match", "valid_token_accuracy", "train_loss",
-                "epoch_time"):
+                "epoch_time", "epoch_end_time"):
         assert len(getattr(h, key)) == 2
+    assert all(t > 0 for t in h.epoch_end_time)  # held-out scoring is timed apart from steps
     assert h.valid_bleu == []  # char-level task: no BLEU
     d = h.to_dict()
     assert d["valid_bleu"] is None and d["step"] == h.step
@@ -98,8 +99,8 @@ def test_epoch_callback_and_checkpoint(task, tmp_path):
                     checkpoint_extra={"note": "hi"})
     assert [e for e, _ in seen] == [1, 2]
     assert seen[-1][1] == h.epoch_record(-1) == h.epoch_records()[1]
-    assert {"epoch", "step", "train_loss", "lr", "time", "exact_match", "token_accuracy",
-            "valid_loss", "bleu", "chrf"} == set(seen[-1][1])
+    assert {"epoch", "step", "train_loss", "lr", "time", "end_time", "exact_match",
+            "token_accuracy", "valid_loss", "bleu", "chrf"} == set(seen[-1][1])
     ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
     assert ckpt.extra["epoch"] == 2 and ckpt.extra["step"] == h.step[-1]
     assert ckpt.extra["note"] == "hi" and ckpt.tgt_vocab == task[1]
@@ -297,6 +298,19 @@ def test_a_signal_stops_at_a_step_boundary_and_resume_continues(signum, into_epo
     resumed = _model(task, dropout=dropout)
     history = train(resumed, task[2], task[3], resume=tmp_path / "checkpoint.npz")
     _assert_same_run(*uninterrupted["dropout" if dropout else "adam"], resumed, history)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_last_epoch_ends_is_not_swallowed(signum, task, tmp_path):
+    def ask_to_stop(epoch, record, history):  # e.g. a cluster stopping the job just then
+        if epoch == 2:
+            signal.raise_signal(signum)
+
+    with pytest.raises(TrainingInterrupted) as info:
+        _run(task, epochs=2, out_dir=tmp_path, on_epoch_end=ask_to_stop)
+    assert info.value.signal == signal.Signals(signum).name
+    assert info.value.history.epochs_done == 2 and "the end of epoch 2" in str(info.value)
+    assert read_extra(tmp_path / "checkpoint.npz")["epoch"] == 2
 
 
 def test_a_second_signal_stops_at_once(task):
