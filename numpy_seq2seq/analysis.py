@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import check_int
+from .checks import NON_NEGATIVE_INT, POSITIVE_INT, check_choice
 from .data import Vocab, encode_pairs, make_task, pad_sequences
 from .data.toy import TOY_ALPHABET
 from .functional.attention import attention_backward, attention_forward
@@ -165,17 +165,14 @@ def gradient_flow_experiment(
         "ratio_embedding".
     """
     for cell in cells:
-        if cell not in CELL_CHOICES:
-            raise ValueError(f"cells must be drawn from {CELL_CHOICES}, got {cell!r}")
+        check_choice("each of cells", cell, CELL_CHOICES)
     for a in attentions:
-        if a not in ATTENTION_CHOICES:
-            raise ValueError(f"attentions must be drawn from {ATTENTION_CHOICES}, got {a!r}")
+        check_choice("each of attentions", a, ATTENTION_CHOICES)
     for length in lengths:
-        check_int("each of lengths", length)
-    check_int("n", n)
-    if task not in FLOW_TASKS:
-        raise ValueError(f"task must be one of {FLOW_TASKS}, got {task!r}")
-    check_int("train_steps", train_steps, minimum=0)
+        POSITIVE_INT.check("each of lengths", length)
+    POSITIVE_INT.check("n", n)
+    check_choice("task", task, FLOW_TASKS)
+    NON_NEGATIVE_INT.check("train_steps", train_steps)
 
     vocab_size = len(TOY_VOCAB)
     batches = {L: _task_batch(task, n, int(L), seed) for L in lengths}
@@ -312,9 +309,9 @@ def input_gradient_norms(layer: str, length: int, n: int = 8, dim: int = 32,
     -------
     ndarray of shape (S,), the mean over the n sequences of ‖∂L/∂x_s‖
     """
-    if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
-    S, n, dim = check_int("length", length), check_int("n", n), check_int("dim", dim)
+    check_choice("layer", layer, LAYERS)
+    S, n, dim = (POSITIVE_INT.check("length", length), POSITIVE_INT.check("n", n),
+                 POSITIVE_INT.check("dim", dim))
     rng = np.random.default_rng(seed)
     p = _layer_params(layer, dim, dim, rng, np.float64)
     x = rng.standard_normal((n, S, dim))
@@ -347,10 +344,9 @@ def layer_cost(layer: str, length: int, n: int = 1, dim: int = 64, repeats: int 
     above what was allocated before the forward: the layer's caches, temporaries and gradients;
     NumPy reports its buffers to tracemalloc, so this is deterministic)
     """
-    if layer not in ("rnn", "self-attention"):
-        raise ValueError(f"layer must be 'rnn' or 'self-attention', got {layer!r}")
-    S, n = check_int("length", length), check_int("n", n)
-    repeats = check_int("repeats", repeats)
+    check_choice("layer", layer, ("rnn", "self-attention"))
+    S, n = POSITIVE_INT.check("length", length), POSITIVE_INT.check("n", n)
+    repeats = POSITIVE_INT.check("repeats", repeats)
     rng = np.random.default_rng(seed)
     p = _layer_params(layer, dim, dim, rng, np.float32)
     x = rng.standard_normal((n, S, dim)).astype(np.float32)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import check_int
+from .checks import NON_NEGATIVE, POSITIVE_INT
 from .data.vocab import BOS_ID, EOS_ID, PAD_ID
 from .functional.softmax import log_softmax
 
@@ -88,10 +88,8 @@ def _check(model: Seq2Seq, src: Any, max_len: int | None, length_penalty: float)
     enc = model.encode(src)  # validates ids and padding
     if max_len is None:
         max_len = default_max_len(src)
-    max_len = check_int("max_len", max_len)
-    if not np.isfinite(length_penalty) or length_penalty < 0:
-        raise ValueError(f"length_penalty must be a finite number >= 0, got {length_penalty!r}")
-    return enc, max_len, float(length_penalty)
+    max_len = POSITIVE_INT.check("max_len", max_len)
+    return enc, max_len, NON_NEGATIVE.check("length_penalty", length_penalty)
 
 
 def _repeat_rows(enc: Encoded, k: int) -> Encoded:
@@ -204,7 +202,7 @@ def beam_search(
     -------
     list of N Hypothesis, in row order (fields described in the module docstring)
     """
-    K = check_int("beam", beam)
+    K = POSITIVE_INT.check("beam", beam)
     enc, max_len, alpha = _check(model, src, max_len, length_penalty)
     N, S = enc.mask.shape
     enc_k = _repeat_rows(enc, K)

@@ -11,6 +11,9 @@ One loop serves every cell: the cell modules (``rnn``, ``gru``, ``lstm``) supply
 * the weight gradients summed over time in one product each after the loop
   (dW_h = Σ_t h_{t-1}ᵀ dhw_t, written as one (H, N·T) @ (N·T, G·H) product).
 
+``recurrent_forward`` and ``recurrent_backward`` check their inputs once per call; the cells'
+cores, called once per step inside the loop, trust them.
+
 Letters: N batch, T time, D input features, H hidden units, G gates (rnn 1, gru 3, lstm 4).
 A state is a tuple of (N, H) arrays: (h,) for rnn and gru, (h, c) for lstm.
 """
@@ -22,6 +25,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys, optional
 from . import gru, lstm, rnn
 from .layers import matmul
 
@@ -61,6 +65,30 @@ def cell_param_shapes(cell: str, input_dim: int, hidden_dim: int) -> dict[str, t
     if spec.has_bhn:
         shapes["bhn"] = (hidden_dim,)
     return shapes
+
+
+def check_state(name: str, state: object, spec: Cell, layers: int = 1) -> None:
+    """A state is a tuple of ``layers`` · n arrays: (h,) or (h, c) per layer."""
+    n = layers * spec.n_states
+    if not isinstance(state, tuple) or len(state) != n:
+        got = f"{len(state)} arrays" if isinstance(state, tuple) else type(state).__name__
+        per = "(h, c)" if spec.n_states == 2 else "(h,)"
+        raise ValueError(f"{name} must be a tuple of {n} arrays of shape (N, H), {per} per "
+                         f"layer for {spec.name}, got {got}")
+
+
+def weight_specs(spec: Cell, p: dict[str, np.ndarray], prefix: str = "", inputs: str = "D",
+                 units: str = "H") -> dict[str, tuple]:
+    """``check_arrays`` specs of one layer's weights, named as in ``p``: Wx (inputs, G·units),
+    Wh (units, G·units), b (G·units,) and, GRU only, bhn (units,)."""
+    names = [prefix + k for k in cell_param_shapes(spec.name, 1, 1)]
+    check_keys("p", p, names, f"one {spec.name} layer's weights")
+    G = spec.gates
+    specs = {names[0]: (p[names[0]], f"{inputs} {G}{units}"),
+             names[1]: (p[names[1]], f"{units} {G}{units}"), names[2]: (p[names[2]], f"{G}{units}")}
+    if spec.has_bhn:
+        specs[names[3]] = (p[names[3]], units)
+    return specs
 
 
 def hidden_weights(spec: Cell, p: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -175,7 +203,10 @@ def recurrent_forward(
     state : tuple of ndarrays of shape (N, H), the final state
     cache : RecurrentCache, for ``recurrent_backward``
     """
-    spec = CELLS[cell]
+    spec = CELLS[check_choice("cell", cell, CELLS)]
+    check_state("state0", state0, spec)
+    check_arrays(x=(x, "N T D"), state0=(state0, "N H"), mask=(mask, "N T", bool),
+                 **weight_specs(spec, p))
     N, T, _ = x.shape
     H = state0[0].shape[1]
     xw = matmul(x, p["Wx"]) + p["b"]  # (N, T, G·H), every step's input projection at once
@@ -214,7 +245,13 @@ def recurrent_backward(
     dstate0 : tuple of ndarrays of shape (N, H)
     grads : dict with the keys and shapes of ``p``
     """
+    check_cache(cache, RecurrentCache, "recurrent_forward")
     spec, x, p, keep, h_prev, steps = cache
+    check_grads(dhs=(dhs, h_prev.shape, "hs"))
+    if dstate is not None:
+        check_state("dstate", dstate, spec)
+    check_arrays(dhs=(dhs, "N T H"),
+                 **optional(dstate=(dstate, "N H"), dh_total=(dh_total, "N T H")))
     N, T, H = dhs.shape
     if dstate is None:
         dstate = tuple(np.zeros((N, H), dtype=dhs.dtype) for _ in range(spec.n_states))

@@ -17,7 +17,8 @@ Parameter names inside a stack's dict: ``Wx``, ``Wh``, ``b`` (, ``bhn``) for lay
 for layer 1, with ``fwd_`` / ``bwd_`` after the layer's prefix when bidirectional
 (``functional/params.py``).
 
-Letters: N batch, T time, D input features of layer 0, H hidden units (every layer's output).
+Letters: N batch, T time, D input features of layer 0, H hidden units (every layer's output),
+U = H/2 units per direction of a bidirectional layer.
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import POSITIVE_INT, check_arrays, check_cache, check_choice, check_grads, optional
 from .layers import dropout_backward, dropout_forward
 from .params import layer_params, layer_prefix, with_prefix
-from .recurrent import CELLS, recurrent_backward, recurrent_forward, reverse_padded_index
+from .recurrent import (
+    CELLS,
+    Cell,
+    check_state,
+    recurrent_backward,
+    recurrent_forward,
+    reverse_padded_index,
+    weight_specs,
+)
 
 
 class StackedCache(NamedTuple):
@@ -45,6 +55,46 @@ class StackedCache(NamedTuple):
 def layer_states(state: tuple, n_states: int) -> list[tuple]:
     """Split a stack's flat state into one tuple per layer."""
     return [tuple(state[i : i + n_states]) for i in range(0, len(state), n_states)]
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks the stack and the encoder and decoder around it share
+
+def hidden_letters(bidirectional: bool) -> str:
+    """How a stack's output size H is written in the checks: "H", or "2U" when bidirectional."""
+    return "2U" if bidirectional else "H"
+
+
+def stack_specs(spec: Cell, p: dict[str, np.ndarray], prefix: str, num_layers: int,
+                bidirectional: bool, inputs: str = "D") -> dict[str, tuple]:
+    """``check_arrays`` specs of every weight of a stack, named as in ``p`` (``prefix`` "enc_"
+    gives "enc_l1_Wx"): layer 0 reads ``inputs`` features, layer l >= 1 the H below it."""
+    units = "U" if bidirectional else "H"
+    specs: dict[str, tuple] = {}
+    for layer in range(num_layers):
+        for direction in (("fwd", "bwd") if bidirectional else (None,)):
+            specs.update(weight_specs(spec, p, prefix + layer_prefix(layer, direction),
+                                      inputs if layer == 0 else hidden_letters(bidirectional),
+                                      units))
+    return specs
+
+
+def check_masks(masks: Sequence | None, count: int, letters: list[str],
+                where: str) -> tuple[list, dict[str, tuple]]:
+    """``masks`` as a list of ``count`` (None or an array), and their ``check_arrays`` specs
+    (``letters[i]``: mask i's shape); ``where`` says what the masks are for."""
+    masks = list(masks) if masks is not None else [None] * count
+    if len(masks) != count:
+        raise ValueError(f"masks must hold {count} dropout masks or None ({where}), got "
+                         f"{len(masks)}")
+    specs = {f"masks[{i}]": (m, s) for i, (m, s) in enumerate(zip(masks, letters))}
+    return masks, optional(**specs)
+
+
+def output_shape(cache: StackedCache) -> tuple[int, int, int]:
+    """(N, T, H) of the stack's output, from its cache."""
+    top = cache.layers[-1]
+    return (*top[0].h_prev.shape[:2], sum(c.h_prev.shape[2] for c in top))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,8 +164,14 @@ def stacked_forward(
     state : flat tuple like ``state0``, every layer's final state
     cache : StackedCache, for ``stacked_backward``
     """
-    n_states = CELLS[cell].n_states
-    masks = list(masks) if masks is not None else [None] * (num_layers - 1)
+    spec = CELLS[check_choice("cell", cell, CELLS)]
+    check_state("state0", state0, spec, POSITIVE_INT.check("num_layers", num_layers))
+    H = hidden_letters(bidirectional)
+    masks, mask_specs = check_masks(masks, num_layers - 1, [f"N T {H}"] * num_layers,
+                                    "between the layers")
+    check_arrays(x=(x, "N T D"), state0=(state0, f"N {H}"), mask=(mask, "N T", bool),
+                 **stack_specs(spec, p, "", num_layers, bidirectional), **mask_specs)
+    n_states = spec.n_states
     rows = cols = None
     if bidirectional:
         rows, cols = reverse_padded_index(mask.sum(axis=1), mask.shape[1])
@@ -148,8 +204,13 @@ def stacked_backward(
     dstate0 : flat tuple like ``state0``
     grads : dict with the keys and shapes of ``p``
     """
+    check_cache(cache, StackedCache, "stacked_forward")
+    check_grads(dhs=(dhs, output_shape(cache), "hs"))
     n_states, rows, cols, caches, masks = cache
     N, T, H = dhs.shape
+    if dstate is not None:
+        check_state("dstate", dstate, caches[0][0].spec, len(caches))
+        check_arrays(dhs=(dhs, "N T H"), dstate=(dstate, "N H"))
     if dstate is None:
         dstate = tuple(np.zeros((N, H), dtype=dhs.dtype) for _ in range(n_states * len(caches)))
     per_layer = layer_states(dstate, n_states)
