@@ -141,14 +141,14 @@ def check_choice(name: str, value: Any, choices: Collection) -> Any:
 # ---------------------------------------------------------------------------------------------
 # arrays
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _TERM = re.compile(r"(\d*)([A-Za-z_]\w*)?$")
 
 
 @functools.lru_cache(maxsize=None)
-def _parse(letters: str) -> tuple:
-    """"N T 4H" -> (((1, "N"),), ((1, "T"),), ((4, "H"),)); "2H+A" -> (((2, "H"), (1, "A")),);
-    "..." first: any number of leading axes (kept as the string "...")."""
+def _parse(letters: str) -> tuple[tuple, tuple | None]:
+    """"N T 4H" -> the axes (((1, "N"),), ((1, "T"),), ((4, "H"),)) and, if every axis is one
+    term, those terms ((1, "N"), (1, "T"), (4, "H")) (else None): "2H+A" is ((2, "H"),
+    (1, "A")), a number is ((n, None),), a leading "..." (any number of axes) stays "..."."""
     dims = []
     for token in letters.split():
         if token == "...":
@@ -159,7 +159,8 @@ def _parse(letters: str) -> tuple:
             coef, letter = _TERM.match(term).groups()
             terms.append((int(coef or 1), letter))
         dims.append(tuple(terms))
-    return tuple(dims)
+    single = all(d != "..." and len(d) == 1 for d in dims)
+    return tuple(dims), tuple(d[0] for d in dims) if single else None
 
 
 def _caller() -> str:
@@ -179,49 +180,6 @@ def _fail(message: str) -> ValueError:
     return ValueError(_caller() + message)
 
 
-class _Letters:
-    """The sizes the letters of one call took, and which argument set each."""
-
-    def __init__(self) -> None:
-        self.size: dict[str, int] = {}
-        self.origin: dict[str, str] = {}
-        self.dtype: tuple[np.dtype, str] | None = None  # the first float array's, and its name
-
-    def expected(self, dims: tuple, shape: tuple) -> tuple[int, ...] | None:
-        """The shape ``dims`` asks for given ``shape`` (binding new letters), or None if the
-        number of axes differs."""
-        if dims and dims[0] == "...":
-            dims = dims[1:]
-            if len(shape) < len(dims):
-                return None
-            lead, shape = shape[: len(shape) - len(dims)], shape[len(shape) - len(dims):]
-        elif len(shape) != len(dims):
-            return None
-        else:
-            lead = ()
-        return lead + tuple(self._size(terms, n) for terms, n in zip(dims, shape))
-
-    def _size(self, terms: tuple, actual: int) -> int:
-        unknown = [(c, x) for c, x in terms if x is not None and x not in self.size]
-        known = sum(c * (1 if x is None else self.size[x]) for c, x in terms
-                    if x is None or x in self.size)
-        if not unknown:
-            return known
-        (c, x), rest = unknown[0], actual - known
-        if len(unknown) > 1 or rest < 0 or rest % c:
-            return -1  # no size of the letter can give `actual`
-        self.size[x] = rest // c  # the letter is bound here
-        self.origin.setdefault(x, "")
-        return actual
-
-    def blame(self, dims: tuple, name: str) -> str:
-        """' (N is 2 in hd)' for the letters an earlier argument set."""
-        letters = [x for terms in dims if terms != "..." for _, x in terms
-                   if x is not None and self.origin.get(x) not in ("", name, None)]
-        said = [f"{x} is {self.size[x]} in {self.origin[x]}" for x in dict.fromkeys(letters)]
-        return f" ({', '.join(said)})" if said else ""
-
-
 def _tuple(parts: list[str]) -> str:
     comma = "," if len(parts) == 1 and parts[0] != "..." else ""  # (N,) as Python writes it
     return f"({', '.join(parts)}{comma})"
@@ -234,39 +192,87 @@ def _describe(dims: tuple) -> str:
                    for terms in dims])
 
 
-def _check_one(letters: _Letters, name: str, array: Any, spec: str, kind: type) -> None:
-    dims = _parse(spec)
+class _Letters:
+    """The sizes the letters of one ``check_arrays`` call took, and which argument set each."""
+
+    def __init__(self) -> None:
+        self.size: dict[str, tuple[int, str]] = {}  # letter -> (size, the argument that set it)
+        self.dtype: tuple[np.dtype, str] | None = None  # the first float array's, and its name
+
+    def expected(self, name: str, dims: tuple, shape: tuple) -> tuple[int, ...] | None:
+        """The shape ``dims`` asks for, binding the letters first met in ``shape`` (-1 for an
+        axis no size of its letter can meet); None if the number of axes differs."""
+        lead = ()
+        if dims and dims[0] == "...":
+            dims = dims[1:]
+            if len(shape) < len(dims):
+                return None
+            lead, shape = shape[: len(shape) - len(dims)], shape[len(shape) - len(dims):]
+        elif len(shape) != len(dims):
+            return None
+        return lead + tuple(self._axis(name, terms, n) for terms, n in zip(dims, shape))
+
+    def _axis(self, name: str, terms: tuple, actual: int) -> int:
+        unknown = [(c, x) for c, x in terms if x is not None and x not in self.size]
+        known = sum(c * (1 if x is None else self.size[x][0]) for c, x in terms
+                    if x is None or x in self.size)
+        if not unknown:
+            return known
+        (c, x), rest = unknown[0], actual - known
+        if len(unknown) > 1 or rest < 0 or rest % c:
+            return -1
+        self.size[x] = (rest // c, name)
+        return actual
+
+    def blame(self, dims: tuple, name: str) -> str:
+        """' (N is 2 in hd)' for the letters an earlier argument set."""
+        letters = [x for terms in dims if terms != "..." for _, x in terms
+                   if x in self.size and self.size[x][1] != name]
+        said = [f"{x} is {self.size[x][0]} in {self.size[x][1]}" for x in dict.fromkeys(letters)]
+        return f" ({', '.join(said)})" if said else ""
+
+
+def _check_one(letters: _Letters, name: str, array: Any, axes: str, kind: type) -> None:
+    dims, single = _parse(axes)
     if not isinstance(array, np.ndarray):
         raise _fail(f"{name} must be an ndarray of shape {_describe(dims)}, got "
                     f"{type(array).__name__}")
-    new = [x for terms in dims if terms != "..." for _, x in terms
-           if x is not None and x not in letters.size]
-    expected = letters.expected(dims, array.shape)
-    if expected is None:
-        raise _fail(f"{name} must be {len(dims)}-D of shape {_describe(dims)}, got shape "
-                    f"{array.shape}")
-    if expected != array.shape:
+    shape = array.shape
+    if single is not None and len(shape) == len(single):  # the common case, kept fast
+        size, fits = letters.size, True
+        for (c, x), n in zip(single, shape):
+            if x is None or x in size:
+                fits = n == c * (1 if x is None else size[x][0])
+            elif n % c == 0:
+                size[x] = (n // c, name)
+            else:
+                fits = False
+            if not fits:
+                break
+    else:
+        fits = letters.expected(name, dims, shape) == shape
+    if not fits:
+        expected = letters.expected(name, dims, shape)
+        if expected is None:
+            raise _fail(f"{name} must be {len(dims)}-D of shape {_describe(dims)}, got shape "
+                        f"{array.shape}")
         shown = _tuple(["?" if n < 0 else str(n) for n in expected])
         raise _fail(f"{name} must have shape {_describe(dims)} = {shown}, got {array.shape}"
                     f"{letters.blame(dims, name)}")
-    for x in new:
-        letters.origin[x] = name
-    _check_dtype(letters, name, array, kind)
-
-
-def _check_dtype(letters: _Letters, name: str, array: np.ndarray, kind: type) -> None:
+    dtype = array.dtype
     if kind is float:
-        if array.dtype not in _FLOATS:
-            raise _fail(f"{name} must be float32 or float64, got {array.dtype}")
+        if dtype.char not in "fd":
+            raise _fail(f"{name} must be float32 or float64, got {dtype}")
         if letters.dtype is None:
-            letters.dtype = (array.dtype, name)
-        elif array.dtype != letters.dtype[0]:
-            raise _fail(f"{name} is {array.dtype} but {letters.dtype[1]} is "
-                        f"{letters.dtype[0]}: give every array one dtype")
-    elif kind is bool and array.dtype != np.bool_:
-        raise _fail(f"{name} must be a bool array, got {array.dtype}")
-    elif kind is int and array.dtype.kind not in "iu":
-        raise _fail(f"{name} must hold integer token ids, got dtype {array.dtype}")
+            letters.dtype = (dtype, name)
+        elif dtype is not letters.dtype[0] and dtype != letters.dtype[0]:
+            raise _fail(f"{name} is {dtype} but {letters.dtype[1]} is {letters.dtype[0]}: "
+                        "give every array one dtype")
+    elif kind is bool:
+        if dtype.char != "?":
+            raise _fail(f"{name} must be a bool array, got {dtype}")
+    elif dtype.kind not in "iu":
+        raise _fail(f"{name} must hold integer token ids, got dtype {dtype}")
 
 
 def check_arrays(**specs: tuple) -> dict[str, int]:
@@ -288,14 +294,14 @@ def check_arrays(**specs: tuple) -> dict[str, int]:
     ValueError: h_prev must have shape (N, H) = (2, 4), got (1, 4) (N is 2 in x)
     """
     letters = _Letters()
-    for name, (array, spec, *kind) in specs.items():
-        kind = kind[0] if kind else float
+    for name, spec in specs.items():
+        array, axes, kind = spec if len(spec) == 3 else (*spec, float)
         if isinstance(array, tuple):
             for i, a in enumerate(array):
-                _check_one(letters, f"{name}[{i}]", a, spec, kind)
+                _check_one(letters, f"{name}[{i}]", a, axes, kind)
         else:
-            _check_one(letters, name, array, spec, kind)
-    return letters.size
+            _check_one(letters, name, array, axes, kind)
+    return {x: n for x, (n, _) in letters.size.items()}
 
 
 def optional(**specs: tuple) -> dict[str, tuple]:
@@ -328,7 +334,7 @@ def check_grads(**grads: tuple) -> None:
     """Upstream gradients against the shapes of the outputs they belong to: each keyword is
     ``(gradient, shape, output name)``, e.g. ``dh=(dh, cache.h.shape, "h")``."""
     for name, (grad, shape, output) in grads.items():
-        if not isinstance(grad, np.ndarray) or grad.dtype not in _FLOATS:
+        if not isinstance(grad, np.ndarray) or grad.dtype.char not in "fd":
             raise _fail(f"{name} must be a float32 or float64 ndarray of shape {shape} (the "
                         f"forward's {output}), got {getattr(grad, 'dtype', type(grad).__name__)}")
         if grad.shape != shape:
