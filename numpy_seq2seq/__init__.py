@@ -32,7 +32,18 @@ _HOME = {
     "train": "training",
 }
 
-__all__ = [*_HOME, "__version__"]
+__all__ = [
+    "Seq2Seq",
+    "Vocab",
+    "beam_search",
+    "evaluate",
+    "greedy_decode",
+    "load_checkpoint",
+    "make_task",
+    "save_checkpoint",
+    "train",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -119,6 +119,7 @@ def test_the_public_names_still_import():
     from numpy_seq2seq import Seq2Seq, train
 
     assert Seq2Seq.__module__ == "numpy_seq2seq.model" and train.__module__.endswith("training")
+    assert set(numpy_seq2seq.__all__) == {*numpy_seq2seq._HOME, "__version__"}
     assert set(numpy_seq2seq.__all__) <= set(dir(numpy_seq2seq))
     with pytest.raises(AttributeError, match="no attribute 'Seq2Seqq'"):
         numpy_seq2seq.Seq2Seqq  # noqa: B018
