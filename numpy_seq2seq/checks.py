@@ -135,7 +135,7 @@ def check_choice(name: str, value: Any, choices: Collection) -> Any:
             return value
     except TypeError:  # an unhashable value in a dict's keys
         pass
-    raise _fail(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    raise refuse(f"{name} must be one of {tuple(choices)}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,18 +165,21 @@ def _parse(letters: str) -> tuple[tuple, tuple | None]:
 
 def _caller() -> str:
     """'rnn_step_forward: ', the package's public function whose check failed: the first caller
-    outside this module whose name has no leading _; "" if there is none (computed only when a
-    check fails)."""
+    outside this module that is neither private (_name) nor a check helper (check_*, *_specs);
+    "" if the chain leaves the package first (computed only when a check fails)."""
     frame = sys._getframe(1)
     while frame is not None and (frame.f_globals is globals()
-                                 or frame.f_code.co_name.startswith(("_", "<"))):
+                                 or frame.f_code.co_name.startswith(("_", "<", "check_"))
+                                 or frame.f_code.co_name.endswith("_specs")):
         frame = frame.f_back
     if frame is None or not frame.f_globals.get("__name__", "").startswith(__package__):
         return ""
     return f"{frame.f_code.co_name}: "
 
 
-def _fail(message: str) -> ValueError:
+def refuse(message: str) -> ValueError:
+    """The ValueError to raise for bad input: ``message`` after the name of the public function
+    that was called (``raise refuse("mask selects no labels")``)."""
     return ValueError(_caller() + message)
 
 
@@ -235,7 +238,7 @@ class _Letters:
 def _check_one(letters: _Letters, name: str, array: Any, axes: str, kind: type) -> None:
     dims, single = _parse(axes)
     if not isinstance(array, np.ndarray):
-        raise _fail(f"{name} must be an ndarray of shape {_describe(dims)}, got "
+        raise refuse(f"{name} must be an ndarray of shape {_describe(dims)}, got "
                     f"{type(array).__name__}")
     shape = array.shape
     if single is not None and len(shape) == len(single):  # the common case, kept fast
@@ -254,25 +257,25 @@ def _check_one(letters: _Letters, name: str, array: Any, axes: str, kind: type) 
     if not fits:
         expected = letters.expected(name, dims, shape)
         if expected is None:
-            raise _fail(f"{name} must be {len(dims)}-D of shape {_describe(dims)}, got shape "
+            raise refuse(f"{name} must be {len(dims)}-D of shape {_describe(dims)}, got shape "
                         f"{array.shape}")
         shown = _tuple(["?" if n < 0 else str(n) for n in expected])
-        raise _fail(f"{name} must have shape {_describe(dims)} = {shown}, got {array.shape}"
+        raise refuse(f"{name} must have shape {_describe(dims)} = {shown}, got {array.shape}"
                     f"{letters.blame(dims, name)}")
     dtype = array.dtype
     if kind is float:
         if dtype.char not in "fd":
-            raise _fail(f"{name} must be float32 or float64, got {dtype}")
+            raise refuse(f"{name} must be float32 or float64, got {dtype}")
         if letters.dtype is None:
             letters.dtype = (dtype, name)
         elif dtype is not letters.dtype[0] and dtype != letters.dtype[0]:
-            raise _fail(f"{name} is {dtype} but {letters.dtype[1]} is {letters.dtype[0]}: "
+            raise refuse(f"{name} is {dtype} but {letters.dtype[1]} is {letters.dtype[0]}: "
                         "give every array one dtype")
     elif kind is bool:
         if dtype.char != "?":
-            raise _fail(f"{name} must be a bool array, got {dtype}")
+            raise refuse(f"{name} must be a bool array, got {dtype}")
     elif dtype.kind not in "iu":
-        raise _fail(f"{name} must hold integer token ids, got dtype {dtype}")
+        raise refuse(f"{name} must hold integer token ids, got dtype {dtype}")
 
 
 def check_arrays(**specs: tuple) -> dict[str, int]:
@@ -313,21 +316,21 @@ def optional(**specs: tuple) -> dict[str, tuple]:
 def check_ids(name: str, ids: np.ndarray, V: int, of: str) -> None:
     """Every id in [0, V): ``of`` says where V comes from ("the logits' last axis")."""
     if ids.size and (ids.min() < 0 or ids.max() >= V):
-        raise _fail(f"{name} must hold ids in [0, {V - 1}] (V = {V}, {of}), got min "
+        raise refuse(f"{name} must be token ids in [0, {V - 1}] (V = {V}, {of}), got min "
                     f"{ids.min()} and max {ids.max()}")
 
 
 def check_mask(name: str, mask: Any, shape: tuple[int, ...], letters: str) -> None:
     """A bool ndarray that broadcasts to exactly ``shape`` (named ``letters``, e.g. "(N, T, S)")."""
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-        raise _fail(f"{name} must be a bool ndarray (True = may attend) broadcastable to "
+        raise refuse(f"{name} must be a bool ndarray (True = may attend) broadcastable to "
                     f"{letters} = {shape}, got {getattr(mask, 'dtype', type(mask).__name__)}")
     try:
         fits = mask.ndim <= len(shape) and np.broadcast_shapes(mask.shape, shape) == shape
     except ValueError:
         fits = False
     if not fits:
-        raise _fail(f"{name} of shape {mask.shape} does not broadcast to {letters} = {shape}")
+        raise refuse(f"{name} of shape {mask.shape} does not broadcast to {letters} = {shape}")
 
 
 def check_grads(**grads: tuple) -> None:
@@ -335,25 +338,25 @@ def check_grads(**grads: tuple) -> None:
     ``(gradient, shape, output name)``, e.g. ``dh=(dh, cache.h.shape, "h")``."""
     for name, (grad, shape, output) in grads.items():
         if not isinstance(grad, np.ndarray) or grad.dtype.char not in "fd":
-            raise _fail(f"{name} must be a float32 or float64 ndarray of shape {shape} (the "
+            raise refuse(f"{name} must be a float32 or float64 ndarray of shape {shape} (the "
                         f"forward's {output}), got {getattr(grad, 'dtype', type(grad).__name__)}")
         if grad.shape != shape:
-            raise _fail(f"{name} must have the shape of the forward's {output}, {shape}, got "
+            raise refuse(f"{name} must have the shape of the forward's {output}, {shape}, got "
                         f"{grad.shape}")
 
 
 def check_keys(name: str, mapping: Any, keys: Collection[str], why: str) -> None:
     """A dict holding every one of ``keys`` (``why``: who needs them)."""
     if not isinstance(mapping, Mapping):
-        raise _fail(f"{name} must be a dict of parameters, got {type(mapping).__name__}")
+        raise refuse(f"{name} must be a dict of parameters, got {type(mapping).__name__}")
     missing = [k for k in keys if k not in mapping]
     if missing:
-        raise _fail(f"{name} lacks {', '.join(map(repr, missing))} ({why}); it has "
+        raise refuse(f"{name} lacks {', '.join(map(repr, missing))} ({why}); it has "
                     f"{sorted(mapping)}")
 
 
 def check_cache(cache: Any, cls: type, forward: str) -> None:
     """The cache a forward returned, of the NamedTuple class its backward reads."""
     if not isinstance(cache, cls):
-        raise _fail(f"cache must be the {cls.__name__} that {forward} returned, got "
+        raise refuse(f"cache must be the {cls.__name__} that {forward} returned, got "
                     f"{type(cache).__name__}")

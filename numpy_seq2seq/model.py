@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import check_arrays, check_ids, optional
+from .checks import check_arrays, check_ids, optional, refuse
 from .config import ATTENTION_CHOICES, CELL_CHOICES, DTYPE_CHOICES, ModelConfig
 from .functional.attention import SCORES
 from .functional.bahdanau import BAHDANAU, bahdanau_keys_forward
@@ -408,7 +408,7 @@ class Seq2Seq:
         n_states = self.config["num_layers"] * CELLS[self.cell].n_states
         if not isinstance(state, (tuple, list)) or len(state) != n_states:
             got = len(state) if isinstance(state, (tuple, list)) else type(state).__name__
-            raise ValueError(f"state must be a tuple of {n_states} arrays of shape (N, H), laid "
+            raise refuse(f"state must be a tuple of {n_states} arrays of shape (N, H), laid "
                              f"out as enc.state0, got {got}")
         check_arrays(**{"enc.states": (enc.states, "N S H")}, y_prev=(y_prev, "N", int),
                      state=(tuple(state), "N H"), **optional(h_tilde_prev=(h_tilde_prev, "N H")))

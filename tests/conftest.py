@@ -40,6 +40,14 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def assert_refused(call, match: str) -> None:
+    """``call()`` raises a ValueError of one line matching ``match``: what the public functions
+    promise for bad input (no broadcast, no NumPy IndexError, no wrapped id)."""
+    with pytest.raises(ValueError, match=match) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
 @contextlib.contextmanager
 def patched_cell(cell: str, **fields):
     """Register a copy of a cell with some fields replaced (e.g. a deliberately wrong

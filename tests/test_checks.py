@@ -131,7 +131,7 @@ def test_bad_arrays_get_one_line_with_the_letters(case):
 
 def test_ids_and_masks():
     check_ids("t", np.array([0, 4]), 5, "V")
-    with pytest.raises(ValueError, match=r"t must hold ids in \[0, 4\] \(V = 5, the logits\), "
+    with pytest.raises(ValueError, match=r"t must be token ids in \[0, 4\] \(V = 5, the logits\), "
                                          r"got min -1 and max 4"):
         check_ids("t", np.array([-1, 4]), 5, "the logits")
     check_mask("m", _z(1, 3, dtype=bool), (2, 4, 3), "(N, T, S)")

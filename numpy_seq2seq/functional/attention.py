@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys
+from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys, refuse
 from .layers import matmul
 from .softmax import SoftmaxCache, masked_softmax_backward, masked_softmax_forward
 
@@ -104,7 +104,7 @@ def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, DotCa
     """
     check_arrays(hd=(hd, "N T H"), hs=(hs, "N S H_s"))
     if hd.shape[-1] != hs.shape[-1]:
-        raise ValueError(
+        raise refuse(
             f"the dot score needs decoder and encoder states of one size, got h_t of size "
             f"{hd.shape[-1]} and h̄_s of size {hs.shape[-1]}; use 'general' or 'concat' instead"
         )

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys
+from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys, refuse
 from .attention import SCORE_FORWARD, AttentionCache, attention_backward, attention_forward
 from .bahdanau import (
     BAHDANAU,
@@ -378,7 +378,7 @@ def _check_inputs(cell, score, tgt_in, mask, state0, hs, src_mask, p, input_feed
     spec = CELLS[check_choice("cell", cell, CELLS)]
     check_choice("score", score, (None, *SCORE_FORWARD, BAHDANAU))
     if input_feeding and score not in SCORE_FORWARD:
-        raise ValueError(f"decoder_forward: input_feeding needs a Luong score "
+        raise refuse(f"input_feeding needs a Luong score "
                          f"{tuple(SCORE_FORWARD)}, got score={score!r}")
     k = max(1, len(state0) // spec.n_states) if isinstance(state0, tuple) else 1
     check_state("state0", state0, spec, k)

@@ -25,7 +25,15 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys, optional
+from ..checks import (
+    check_arrays,
+    check_cache,
+    check_choice,
+    check_grads,
+    check_keys,
+    optional,
+    refuse,
+)
 from . import gru, lstm, rnn
 from .layers import matmul
 
@@ -73,7 +81,7 @@ def check_state(name: str, state: object, spec: Cell, layers: int = 1) -> None:
     if not isinstance(state, tuple) or len(state) != n:
         got = f"{len(state)} arrays" if isinstance(state, tuple) else type(state).__name__
         per = "(h, c)" if spec.n_states == 2 else "(h,)"
-        raise ValueError(f"{name} must be a tuple of {n} arrays of shape (N, H), {per} per "
+        raise refuse(f"{name} must be a tuple of {n} arrays of shape (N, H), {per} per "
                          f"layer for {spec.name}, got {got}")
 
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import FINITE, check_arrays, check_cache, check_grads, check_ids, check_mask
+from ..checks import FINITE, check_arrays, check_cache, check_grads, check_ids, check_mask, refuse
 
 # A finite fill value for masked scores: exp(MASK_FILL - max) underflows to exactly 0 in float32
 # and float64, yet a row whose every score is masked stays finite (no inf - inf = NaN).
@@ -138,7 +138,7 @@ def cross_entropy_forward(
     check_arrays(logits=(logits, "N T V"), targets=(targets, "N T", int), mask=(mask, "N T", bool))
     check_ids("targets", targets, logits.shape[-1], "the logits' last axis")
     if not mask.any():
-        raise ValueError("cross_entropy_forward: mask selects no labels; the mean over them is "
+        raise refuse("mask selects no labels; the mean over them is "
                          "undefined (every row padding?)")
     log_probs = log_softmax(logits)  # (N, T, V)
     picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (N, T)

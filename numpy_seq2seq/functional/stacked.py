@@ -28,7 +28,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import POSITIVE_INT, check_arrays, check_cache, check_choice, check_grads, optional
+from ..checks import (
+    POSITIVE_INT,
+    check_arrays,
+    check_cache,
+    check_choice,
+    check_grads,
+    optional,
+    refuse,
+)
 from .layers import dropout_backward, dropout_forward
 from .params import layer_params, layer_prefix, with_prefix
 from .recurrent import (
@@ -85,7 +93,7 @@ def check_masks(masks: Sequence | None, count: int, letters: list[str],
     (``letters[i]``: mask i's shape); ``where`` says what the masks are for."""
     masks = list(masks) if masks is not None else [None] * count
     if len(masks) != count:
-        raise ValueError(f"masks must hold {count} dropout masks or None ({where}), got "
+        raise refuse(f"masks must hold {count} dropout masks or None ({where}), got "
                          f"{len(masks)}")
     specs = {f"masks[{i}]": (m, s) for i, (m, s) in enumerate(zip(masks, letters))}
     return masks, optional(**specs)
