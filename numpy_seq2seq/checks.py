@@ -135,7 +135,7 @@ def check_choice(name: str, value: Any, choices: Collection) -> Any:
             return value
     except TypeError:  # an unhashable value in a dict's keys
         pass
-    raise refuse(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
