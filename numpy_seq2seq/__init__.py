@@ -47,11 +47,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    # looked up in its module at every access, never copied here: while
+    # `substitute.use_functions` replaces e.g. decoding.greedy_decode, numpy_seq2seq.greedy_decode
+    # is the replacement, and the library's again after the block
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value  # once imported, an ordinary attribute
-    return value
+    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
 
 
 def __dir__() -> list[str]:

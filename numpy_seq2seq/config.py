@@ -50,7 +50,6 @@ from .threads import DEFAULT_THREADS
 
 __all__ = ["DataConfig", "ModelConfig", "TrainConfig", "option", "task_defaults"]
 
-DROPOUT = UNIT_INTERVAL  # a probability; 1 would drop everything
 DEFAULT_SEED = 0  # one seed for data, split, initialisation and batch order on the command line
 
 CELL_CHOICES = tuple(CELLS)  # ("rnn", "gru", "lstm")
@@ -168,7 +167,7 @@ class ModelConfig(_Config):
     num_layers: int = option(1, "stacked recurrent layers in the encoder and in the decoder",
                              POSITIVE_INT)
     dropout: float = option(0.0, "dropout on the embeddings, between stacked layers and before "
-                            "the output layer, while training", DROPOUT)
+                            "the output layer, while training", UNIT_INTERVAL)  # 1 drops all
 
     def __post_init__(self) -> None:
         if isinstance(self.attention, str) and self.attention.lower() == "none":
