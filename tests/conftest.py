@@ -40,9 +40,13 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def assert_refused(call, match: str) -> None:
+def assert_refused(call, match: str, where: str | None = None) -> None:
     """``call()`` raises a ValueError of one line matching ``match``: what the public functions
-    promise for bad input (no broadcast, no NumPy IndexError, no wrapped id)."""
+    promise for bad input (no broadcast, no NumPy IndexError, no wrapped id). With ``where``,
+    the line must start with that function's name, unless ``match`` is anchored itself (``^``:
+    a scalar's message names the argument alone)."""
+    if where is not None and not match.startswith("^"):
+        match = f"^{where}: {match}"
     with pytest.raises(ValueError, match=match) as info:
         call()
     assert "\n" not in str(info.value)

@@ -111,9 +111,8 @@ BAD_STEPS = {  # name: (change to bahdanau_step_forward's arguments, message)
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_STEPS))
-def test_a_step_refuses_bad_input(rng, case):
-    change, message = BAD_STEPS[case]
+@pytest.mark.parametrize("change, message", BAD_STEPS.values(), ids=list(BAD_STEPS))
+def test_a_step_refuses_bad_input(rng, change, message):
     x = _inputs(rng)
     keys, _ = bah.bahdanau_keys_forward(x["hs"], x["W_k"])
     args = {"s_prev": x["s_prev"], "hs": x["hs"], "keys": keys, "src_mask": SRC_MASK,

@@ -192,9 +192,8 @@ BAD_STEPS = {  # name: (change to the arguments, message)
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)
-@pytest.mark.parametrize("case", list(BAD_STEPS))
-def test_a_step_refuses_bad_input(rng, cell, case):
-    change, message = BAD_STEPS[case]
+@pytest.mark.parametrize("change, message", BAD_STEPS.values(), ids=list(BAD_STEPS))
+def test_a_step_refuses_bad_input(rng, cell, change, message):
     forward = STEP[cell][0]
     assert_refused(lambda: forward(**change(_step_args(cell, rng))),
                    f"^{cell}_step_forward: {message}")
@@ -229,14 +228,12 @@ BAD_LAYERS = {  # name: (change to recurrent_forward's arguments, message)
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)
-@pytest.mark.parametrize("case", list(BAD_LAYERS))
-def test_the_unrolled_layer_refuses_bad_input(rng, cell, case):
-    change, message = BAD_LAYERS[case]
+@pytest.mark.parametrize("change, message", BAD_LAYERS.values(), ids=list(BAD_LAYERS))
+def test_the_unrolled_layer_refuses_bad_input(rng, cell, change, message):
     state0 = tuple(rng.standard_normal((N, H)) for _ in range(CELLS[cell].n_states))
     args = {"cell": cell, "x": rng.standard_normal((N, T, D)), "state0": state0,
             "mask": np.ones((N, T), dtype=bool), "p": _params(cell, rng)}
-    assert_refused(lambda: recurrent_forward(**change(args)),
-                   message if message[0] == "^" else f"^recurrent_forward: {message}")
+    assert_refused(lambda: recurrent_forward(**change(args)), message, "recurrent_forward")
 
 
 def test_bptt_refuses_an_upstream_gradient_of_another_shape(rng):

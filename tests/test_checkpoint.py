@@ -371,9 +371,8 @@ BAD_FILES = {  # name: (change to a saved checkpoint, message after the file's n
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_FILES))
-def test_a_bad_checkpoint_is_refused_naming_the_file(tmp_path, case):
-    change, message = BAD_FILES[case]
+@pytest.mark.parametrize("change, message", BAD_FILES.values(), ids=list(BAD_FILES))
+def test_a_bad_checkpoint_is_refused_naming_the_file(tmp_path, change, message):
     model = make_model()
     vocab = Vocab(list("abcdefg"))
     path = save_checkpoint(tmp_path / "m.npz", model, vocab, vocab, extra={"epoch": 3})

@@ -122,9 +122,8 @@ BAD_ARRAYS = {  # specs, the message
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_ARRAYS))
-def test_bad_arrays_get_one_line_with_the_letters(case):
-    specs, message = BAD_ARRAYS[case]
+@pytest.mark.parametrize("specs, message", BAD_ARRAYS.values(), ids=list(BAD_ARRAYS))
+def test_bad_arrays_get_one_line_with_the_letters(specs, message):
     with pytest.raises(ValueError, match=message):
         check_arrays(**specs)
 

@@ -70,23 +70,17 @@ def _encoder_args():
 
 BAD_ENCODER = {  # name: (change to encoder_forward's arguments, message)
     "src id V": (lambda a: {**a, "src": a["src"] + V_SRC},
-                 rf"ids must be token ids in \[0, {V_SRC - 1}\]"),
+                 rf"src must be token ids in \[0, {V_SRC - 1}\] \(V = {V_SRC}, the rows of "
+                 r"src_embed\)"),
     "float src": (lambda a: {**a, "src": a["src"] * 1.0},
-                  "^encoder_forward: src must hold integer token ids, got dtype float64"),
+                  "src must hold integer token ids, got dtype float64"),
     "no embeddings": (lambda a: {**a, "p": {k: v for k, v in a["p"].items() if "embed" not in k}},
-                      r"^encoder_forward: p lacks 'src_embed'"),
-    "two layers asked, one given": (lambda a: {**a, "num_layers": 2},
-                                    r"^encoder_forward: p lacks 'enc_l1_Wx'"),
+                      r"p lacks 'src_embed'"),
+    "two layers asked, one given": (lambda a: {**a, "num_layers": 2}, r"p lacks 'enc_l1_Wx'"),
     "a mask for each layer but the embeddings": (
         lambda a: {**a, "masks": []},
-        r"^encoder_forward: masks must hold 1 dropout masks or None \(on the embeddings"),
+        r"masks must hold 1 dropout masks or None \(on the embeddings"),
 }
-
-
-@pytest.mark.parametrize("case", list(BAD_ENCODER))
-def test_the_encoder_refuses_bad_input(case):
-    change, message = BAD_ENCODER[case]
-    assert_refused(lambda: encoder.encoder_forward(**change(_encoder_args())), message)
 
 
 def _decoder_args(rng, score="general"):
@@ -103,6 +97,9 @@ BAD_DECODER = {  # name: (change to decoder_forward's arguments, message)
         r"input_feeding needs a Luong score \('dot', 'general', 'concat'\), got score=None"),
     "hs of batch 1": (lambda a: {**a, "hs": a["hs"][:1]},
                       rf"hs must have shape \(N, S, H\) = \({N}, {S}, {H}\), got \(1, {S}, {H}\)"),
+    "tgt_in id -1": (lambda a: {**a, "tgt_in": a["tgt_in"] - 2},
+                     rf"tgt_in must be token ids in \[0, {V_TGT - 1}\] \(V = {V_TGT}, the "
+                     r"rows of tgt_embed\), got min -1"),
     "state of the GRU": (lambda a: {**a, "state0": a["state0"][:1]},
                          r"state0 must be a tuple of 2 arrays of shape \(N, H\), \(h, c\) per"),
     "W_s of another V": (lambda a: {**a, "p": {**a["p"], "W_s": a["p"]["W_s"][:, 1:]}},
@@ -112,11 +109,17 @@ BAD_DECODER = {  # name: (change to decoder_forward's arguments, message)
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_DECODER))
-def test_the_decoder_refuses_bad_input(rng, case):
-    change, message = BAD_DECODER[case]
-    assert_refused(lambda: decoder.decoder_forward(**change(_decoder_args(rng))),
-                   message if message[0] == "^" else f"^decoder_forward: {message}")
+ENTRIES = {"encoder_forward": (encoder.encoder_forward, BAD_ENCODER),
+           "decoder_forward": (decoder.decoder_forward, BAD_DECODER)}
+
+
+@pytest.mark.parametrize("entry, case", [(e, c) for e, (_, table) in ENTRIES.items()
+                                         for c in table])
+def test_the_entry_points_refuse_bad_input(rng, entry, case):
+    forward, table = ENTRIES[entry]
+    change, message = table[case]
+    args = _encoder_args() if entry == "encoder_forward" else _decoder_args(rng)
+    assert_refused(lambda: forward(**change(args)), message, entry)
 
 
 def test_backwards_refuse_a_gradient_of_another_shape(rng):

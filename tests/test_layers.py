@@ -89,9 +89,8 @@ BAD_CALLS = {  # name: (call, message)
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_CALLS))
-def test_embedding_and_affine_refuse_bad_input(case):
-    call, message = BAD_CALLS[case]
+@pytest.mark.parametrize("call, message", BAD_CALLS.values(), ids=list(BAD_CALLS))
+def test_embedding_and_affine_refuse_bad_input(call, message):
     assert_refused(call, message)
 
 

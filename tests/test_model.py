@@ -327,9 +327,8 @@ BAD_STEPS = {  # name: (change to decode_step's arguments, message)
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_STEPS))
-def test_decode_step_refuses_bad_input(case):
-    change, message = BAD_STEPS[case]
+@pytest.mark.parametrize("change, message", BAD_STEPS.values(), ids=list(BAD_STEPS))
+def test_decode_step_refuses_bad_input(change, message):
     m, args = _step_args()
     assert_refused(lambda: m.decode_step(**change(args)), f"^decode_step: {message}")
 

@@ -145,9 +145,8 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_gets_one_clear_line(rng, case):
-    change, message = BAD_INPUTS[case]
+@pytest.mark.parametrize("change, message", BAD_INPUTS.values(), ids=list(BAD_INPUTS))
+def test_bad_input_gets_one_clear_line(rng, change, message):
     args = change({**_inputs(rng), "mask": None})
     with pytest.raises(ValueError, match=message) as info:
         sa.scaled_dot_product_attention_forward(**args)

@@ -113,9 +113,8 @@ BAD_CROSS_ENTROPY = {  # name: (change to the arguments, message)
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_CROSS_ENTROPY))
-def test_cross_entropy_refuses_bad_input(rng, case):
-    change, message = BAD_CROSS_ENTROPY[case]
+@pytest.mark.parametrize("change, message", BAD_CROSS_ENTROPY.values(), ids=list(BAD_CROSS_ENTROPY))
+def test_cross_entropy_refuses_bad_input(rng, change, message):
     assert_refused(lambda: sm.cross_entropy_forward(**change(_ce_args(rng))),
                    f"^cross_entropy_forward: {message}")
 
@@ -137,9 +136,8 @@ BAD_MASKS = {  # mask for scores of shape (N, T, V), and the message
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_MASKS))
-def test_masked_softmax_refuses_a_mask_that_does_not_fit(rng, case):
-    mask, message = BAD_MASKS[case]
+@pytest.mark.parametrize("mask, message", BAD_MASKS.values(), ids=list(BAD_MASKS))
+def test_masked_softmax_refuses_a_mask_that_does_not_fit(rng, mask, message):
     assert_refused(lambda: sm.masked_softmax_forward(rng.standard_normal((N, T, V)), mask),
                    f"^masked_softmax_forward: {message}")
     p, cache = sm.masked_softmax_forward(rng.standard_normal((N, T, V)), np.ones(V, dtype=bool))

@@ -37,7 +37,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys, refuse
+from ..checks import (
+    check_arrays,
+    check_cache,
+    check_choice,
+    check_grads,
+    check_ids,
+    check_keys,
+    refuse,
+)
 from .attention import SCORE_FORWARD, AttentionCache, attention_backward, attention_forward
 from .bahdanau import (
     BAHDANAU,
@@ -61,6 +69,7 @@ from .params import layer_params, layer_prefix, sub_params, with_prefix
 from .recurrent import (
     CELLS,
     Cell,
+    check_cell,
     check_state,
     grad_buffers,
     hidden_weights,
@@ -375,7 +384,7 @@ def decoder_forward(
 def _check_inputs(cell, score, tgt_in, mask, state0, hs, src_mask, p, input_feeding,
                   masks) -> tuple[int, list]:
     """``decoder_forward``'s arguments, checked; returns k and the k + 1 dropout masks."""
-    spec = CELLS[check_choice("cell", cell, CELLS)]
+    spec = check_cell(cell)
     check_choice("score", score, (None, *SCORE_FORWARD, BAHDANAU))
     if input_feeding and score not in SCORE_FORWARD:
         raise refuse(f"input_feeding needs a Luong score "
@@ -390,6 +399,7 @@ def _check_inputs(cell, score, tgt_in, mask, state0, hs, src_mask, p, input_feed
                  hs=(hs, "N S H"), src_mask=(src_mask, "N S", bool),
                  tgt_embed=(p["tgt_embed"], "V E"), W_s=(p["W_s"], "H V"), b_s=(p["b_s"], "V"),
                  **stack_specs(spec, p, "dec_", k, False, "E+H" if fed else "E"), **mask_specs)
+    check_ids("tgt_in", tgt_in, p["tgt_embed"].shape[0], "the rows of tgt_embed")
     return k, masks
 
 

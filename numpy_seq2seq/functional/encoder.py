@@ -29,13 +29,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import POSITIVE_INT, check_arrays, check_cache, check_choice, check_grads, check_keys
+from ..checks import check_arrays, check_cache, check_grads, check_ids, check_keys
 from .layers import dropout_backward, dropout_forward, embedding_backward, embedding_forward
 from .params import layer_prefix, sub_params, with_prefix
 from .recurrent import CELLS, reverse_padded_index
 from .stacked import (
     StackedCache,
     check_masks,
+    check_stack,
     hidden_letters,
     output_shape,
     stack_specs,
@@ -104,14 +105,14 @@ def encoder_forward(
 
 def _check_inputs(cell, src, p, bidirectional, num_layers, masks) -> list:
     """``encoder_forward``'s arguments, checked; returns the k dropout masks (None: no dropout)."""
-    spec = CELLS[check_choice("cell", cell, CELLS)]
-    POSITIVE_INT.check("num_layers", num_layers)
+    spec = check_stack(cell, num_layers)
     H = hidden_letters(bidirectional)
     masks, mask_specs = check_masks(masks, num_layers, ["N S E"] + [f"N S {H}"] * num_layers,
                                     "on the embeddings and between the layers")
     check_keys("p", p, ["src_embed"], "the source embeddings")
     check_arrays(src=(src, "N S", int), src_embed=(p["src_embed"], "V E"),
                  **stack_specs(spec, p, "enc_", num_layers, bidirectional, "E"), **mask_specs)
+    check_ids("src", src, p["src_embed"].shape[0], "the rows of src_embed")
     return masks
 
 

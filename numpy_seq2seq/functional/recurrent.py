@@ -75,6 +75,11 @@ def cell_param_shapes(cell: str, input_dim: int, hidden_dim: int) -> dict[str, t
     return shapes
 
 
+def check_cell(cell: str) -> Cell:
+    """The registered cell named ``cell``; any other name is refused with the choices."""
+    return CELLS[check_choice("cell", cell, CELLS)]
+
+
 def check_state(name: str, state: object, spec: Cell, layers: int = 1) -> None:
     """A state is a tuple of ``layers`` · n arrays: (h,) or (h, c) per layer."""
     n = layers * spec.n_states
@@ -211,7 +216,7 @@ def recurrent_forward(
     state : tuple of ndarrays of shape (N, H), the final state
     cache : RecurrentCache, for ``recurrent_backward``
     """
-    spec = CELLS[check_choice("cell", cell, CELLS)]
+    spec = check_cell(cell)
     check_state("state0", state0, spec)
     check_arrays(x=(x, "N T D"), state0=(state0, "N H"), mask=(mask, "N T", bool),
                  **weight_specs(spec, p))

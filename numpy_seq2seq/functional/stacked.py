@@ -32,7 +32,6 @@ from ..checks import (
     POSITIVE_INT,
     check_arrays,
     check_cache,
-    check_choice,
     check_grads,
     optional,
     refuse,
@@ -40,8 +39,8 @@ from ..checks import (
 from .layers import dropout_backward, dropout_forward
 from .params import layer_params, layer_prefix, with_prefix
 from .recurrent import (
-    CELLS,
     Cell,
+    check_cell,
     check_state,
     recurrent_backward,
     recurrent_forward,
@@ -67,6 +66,12 @@ def layer_states(state: tuple, n_states: int) -> list[tuple]:
 
 # ---------------------------------------------------------------------------------------------
 # the checks the stack and the encoder and decoder around it share
+
+def check_stack(cell: str, num_layers: int) -> Cell:
+    """The cell of a stack of ``num_layers`` >= 1 layers, both checked."""
+    POSITIVE_INT.check("num_layers", num_layers)
+    return check_cell(cell)
+
 
 def hidden_letters(bidirectional: bool) -> str:
     """How a stack's output size H is written in the checks: "H", or "2U" when bidirectional."""
@@ -172,8 +177,8 @@ def stacked_forward(
     state : flat tuple like ``state0``, every layer's final state
     cache : StackedCache, for ``stacked_backward``
     """
-    spec = CELLS[check_choice("cell", cell, CELLS)]
-    check_state("state0", state0, spec, POSITIVE_INT.check("num_layers", num_layers))
+    spec = check_stack(cell, num_layers)
+    check_state("state0", state0, spec, num_layers)
     H = hidden_letters(bidirectional)
     masks, mask_specs = check_masks(masks, num_layers - 1, [f"N T {H}"] * num_layers,
                                     "between the layers")
