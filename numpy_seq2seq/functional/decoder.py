@@ -370,7 +370,7 @@ def decoder_forward(
             cell, score, y, mask, state0, hs, src_mask, p, input_feeding, masks[1:k])
     else:
         out, _, rec_cache = stacked_forward(cell, y, state0, mask, sub_params(p, "dec_"), k,
-                                            masks=masks[1:k])
+                                            masks=masks[1:k], trusted=True)
         weights = None
         if score is not None:
             out, weights, att_cache = attention_forward(score, out, hs, src_mask, p)
@@ -430,7 +430,7 @@ def decoder_backward(
         if att_cache is not None:
             dhd, dhs, g = attention_backward(dout, att_cache)
             grads.update(g)
-        dy, dstate0, g = stacked_backward(dhd, None, rec_cache)
+        dy, dstate0, g = stacked_backward(dhd, None, rec_cache, trusted=True)
         grads.update(with_prefix(g, "dec_"))
     grads["tgt_embed"] = embedding_backward(dropout_backward(dy, embed_mask), emb_cache)
     return dstate0, dhs, grads

@@ -97,7 +97,7 @@ def encoder_forward(
     zeros = tuple(np.zeros((N, H), dtype=x.dtype)
                   for _ in range(num_layers * CELLS[cell].n_states))
     hs, state, stack_cache = stacked_forward(cell, x, zeros, mask, enc, num_layers,
-                                             bidirectional, masks[1:])
+                                             bidirectional, masks[1:], trusted=True)
     if reverse_source:
         hs = hs[rows, cols]  # back to the order of the tokens the user gave
     return hs, state, EncoderCache(reverse_source, rows, cols, emb_cache, masks[0], stack_cache)
@@ -141,7 +141,7 @@ def encoder_backward(
     if reverse_source:
         dhs = dhs[rows, cols]  # the permutation is its own inverse
     dstates = np.empty_like(dhs) if return_dstates else None
-    dx, _, g = stacked_backward(dhs, dstate, stack_cache, dstates)
+    dx, _, g = stacked_backward(dhs, dstate, stack_cache, dstates, trusted=True)
     dx = dropout_backward(dx, embed_mask)
     grads = with_prefix(g, "enc_")
     grads["src_embed"] = embedding_backward(dx, emb_cache)

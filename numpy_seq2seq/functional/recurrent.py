@@ -198,7 +198,8 @@ class RecurrentCache(NamedTuple):
 
 
 def recurrent_forward(
-    cell: str, x: np.ndarray, state0: tuple, mask: np.ndarray, p: dict[str, np.ndarray]
+    cell: str, x: np.ndarray, state0: tuple, mask: np.ndarray, p: dict[str, np.ndarray], *,
+    trusted: bool = False,
 ) -> tuple[np.ndarray, tuple, RecurrentCache]:
     """Run a cell over every time step of a right-padded batch.
 
@@ -209,6 +210,8 @@ def recurrent_forward(
     state0 : tuple of ndarrays of shape (N, H), the initial state
     mask : bool ndarray of shape (N, T), False at padded steps
     p : dict with "Wx" (D, G·H), "Wh" (H, G·H), "b" (G·H,) and, for the GRU, "bhn" (H,)
+    trusted : the caller checked these arguments (a stack checks every layer's at once), so
+        they are not checked again
 
     Returns
     -------
@@ -216,10 +219,7 @@ def recurrent_forward(
     state : tuple of ndarrays of shape (N, H), the final state
     cache : RecurrentCache, for ``recurrent_backward``
     """
-    spec = check_cell(cell)
-    check_state("state0", state0, spec)
-    check_arrays(x=(x, "N T D"), state0=(state0, "N H"), mask=(mask, "N T", bool),
-                 **weight_specs(spec, p))
+    spec = CELLS[cell] if trusted else _check_inputs(cell, x, state0, mask, p)
     N, T, _ = x.shape
     H = state0[0].shape[1]
     xw = matmul(x, p["Wx"]) + p["b"]  # (N, T, G·H), every step's input projection at once
@@ -236,9 +236,18 @@ def recurrent_forward(
     return hs, state, RecurrentCache(spec, x, p, keep, h_prev, steps)
 
 
+def _check_inputs(cell, x, state0, mask, p) -> Cell:
+    """``recurrent_forward``'s arguments, checked; returns the cell."""
+    spec = check_cell(cell)
+    check_state("state0", state0, spec)
+    check_arrays(x=(x, "N T D"), state0=(state0, "N H"), mask=(mask, "N T", bool),
+                 **weight_specs(spec, p))
+    return spec
+
+
 def recurrent_backward(
     dhs: np.ndarray, dstate: tuple | None, cache: RecurrentCache,
-    dh_total: np.ndarray | None = None,
+    dh_total: np.ndarray | None = None, *, trusted: bool = False,
 ) -> tuple[np.ndarray, tuple, dict[str, np.ndarray]]:
     """Backpropagation through time for ``recurrent_forward``.
 
@@ -251,6 +260,7 @@ def recurrent_backward(
         If given, filled with ∂L/∂h_t for every t: the total gradient reaching each hidden
         state, including everything that flows back from later steps (what gradient-flow
         studies plot)
+    trusted : the caller checked dhs, dstate and dh_total against the cache
 
     Returns
     -------
@@ -258,13 +268,9 @@ def recurrent_backward(
     dstate0 : tuple of ndarrays of shape (N, H)
     grads : dict with the keys and shapes of ``p``
     """
-    check_cache(cache, RecurrentCache, "recurrent_forward")
+    if not trusted:
+        _check_grads(dhs, dstate, cache, dh_total)
     spec, x, p, keep, h_prev, steps = cache
-    check_grads(dhs=(dhs, h_prev.shape, "hs"))
-    if dstate is not None:
-        check_state("dstate", dstate, spec)
-    check_arrays(dhs=(dhs, "N T H"),
-                 **optional(dstate=(dstate, "N H"), dh_total=(dh_total, "N T H")))
     N, T, H = dhs.shape
     if dstate is None:
         dstate = tuple(np.zeros((N, H), dtype=dhs.dtype) for _ in range(spec.n_states))
@@ -279,6 +285,16 @@ def recurrent_backward(
     grads = weight_grads(spec, x, h_prev, dxw, dhw)
     dx = matmul(dxw, p["Wx"].T)  # (N, T, D)
     return dx, dstate, grads
+
+
+def _check_grads(dhs, dstate, cache, dh_total) -> None:
+    """``recurrent_backward``'s arguments, checked against the forward's cache."""
+    check_cache(cache, RecurrentCache, "recurrent_forward")
+    check_grads(dhs=(dhs, cache.h_prev.shape, "hs"))
+    if dstate is not None:
+        check_state("dstate", dstate, cache.spec)
+    check_arrays(dhs=(dhs, "N T H"),
+                 **optional(dstate=(dstate, "N H"), dh_total=(dh_total, "N T H")))
 
 
 # ---------------------------------------------------------------------------------------------

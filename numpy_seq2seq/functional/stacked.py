@@ -39,6 +39,7 @@ from ..checks import (
 from .layers import dropout_backward, dropout_forward
 from .params import layer_params, layer_prefix, with_prefix
 from .recurrent import (
+    CELLS,
     Cell,
     check_cell,
     check_state,
@@ -115,13 +116,13 @@ def _layer_forward(cell, x, state0, mask, p, layer, rows, cols):
     """One layer, uni- (rows is None) or bidirectional: (hs (N, T, H), state, caches)."""
     if rows is None:
         p_layer = layer_params(p, layer_prefix(layer))
-        hs, state, cache = recurrent_forward(cell, x, state0, mask, p_layer)
+        hs, state, cache = recurrent_forward(cell, x, state0, mask, p_layer, trusted=True)
         return hs, state, (cache,)
     H2 = state0[0].shape[1] // 2
     hf, sf, cf = recurrent_forward(cell, x, tuple(s[:, :H2] for s in state0), mask,
-                                   layer_params(p, layer_prefix(layer, "fwd")))
+                                   layer_params(p, layer_prefix(layer, "fwd")), trusted=True)
     hb, sb, cb = recurrent_forward(cell, x[rows, cols], tuple(s[:, H2:] for s in state0), mask,
-                                   layer_params(p, layer_prefix(layer, "bwd")))
+                                   layer_params(p, layer_prefix(layer, "bwd")), trusted=True)
     hs = np.concatenate([hf, hb[rows, cols]], axis=-1)  # (N, T, H), ← states realigned
     return hs, tuple(np.concatenate(pair, axis=-1) for pair in zip(sf, sb)), (cf, cb)
 
@@ -129,15 +130,17 @@ def _layer_forward(cell, x, state0, mask, p, layer, rows, cols):
 def _layer_backward(dhs, dstate, caches, rows, cols, dh_total):
     """Backward of ``_layer_forward``: (dx, dstate0, grads under the layer's short names)."""
     if rows is None:
-        return recurrent_backward(dhs, dstate, caches[0], dh_total)
+        return recurrent_backward(dhs, dstate, caches[0], dh_total, trusted=True)
     H2 = dhs.shape[-1] // 2
     dh_b = None if dh_total is None else np.empty_like(dhs[..., H2:])
     dx_f, ds_f, g_f = recurrent_backward(
         dhs[..., :H2], tuple(d[:, :H2] for d in dstate), caches[0],
         None if dh_total is None else dh_total[..., :H2],  # a view: filled in place
+        trusted=True,
     )
     dx_b, ds_b, g_b = recurrent_backward(
-        dhs[..., H2:][rows, cols], tuple(d[:, H2:] for d in dstate), caches[1], dh_b
+        dhs[..., H2:][rows, cols], tuple(d[:, H2:] for d in dstate), caches[1], dh_b,
+        trusted=True,
     )
     if dh_total is not None:
         dh_total[..., H2:] = dh_b[rows, cols]  # ← states back in step order
@@ -156,6 +159,8 @@ def stacked_forward(
     num_layers: int = 1,
     bidirectional: bool = False,
     masks: Sequence[np.ndarray | None] | None = None,
+    *,
+    trusted: bool = False,
 ) -> tuple[np.ndarray, tuple, StackedCache]:
     """Run ``num_layers`` recurrent layers over a right-padded batch, each reading the one below.
 
@@ -170,6 +175,8 @@ def stacked_forward(
     bidirectional : every layer reads both ways with H/2 units per direction
     masks : k-1 dropout masks or None; masks[l] of shape (N, T, H) multiplies layer l's output
         before layer l+1 reads it
+    trusted : the caller checked these arguments (the encoder and the decoder check their
+        stack's weights under the model's names), so they are not checked again
 
     Returns
     -------
@@ -177,14 +184,11 @@ def stacked_forward(
     state : flat tuple like ``state0``, every layer's final state
     cache : StackedCache, for ``stacked_backward``
     """
-    spec = check_stack(cell, num_layers)
-    check_state("state0", state0, spec, num_layers)
-    H = hidden_letters(bidirectional)
-    masks, mask_specs = check_masks(masks, num_layers - 1, [f"N T {H}"] * num_layers,
-                                    "between the layers")
-    check_arrays(x=(x, "N T D"), state0=(state0, f"N {H}"), mask=(mask, "N T", bool),
-                 **stack_specs(spec, p, "", num_layers, bidirectional), **mask_specs)
-    n_states = spec.n_states
+    if trusted:
+        masks = list(masks) if masks is not None else [None] * (num_layers - 1)
+    else:
+        masks = _check_inputs(cell, x, state0, mask, p, num_layers, bidirectional, masks)
+    n_states = CELLS[cell].n_states
     rows = cols = None
     if bidirectional:
         rows, cols = reverse_padded_index(mask.sum(axis=1), mask.shape[1])
@@ -198,8 +202,21 @@ def stacked_forward(
     return x, tuple(state), StackedCache(n_states, rows, cols, caches, masks)
 
 
+def _check_inputs(cell, x, state0, mask, p, num_layers, bidirectional, masks) -> list:
+    """``stacked_forward``'s arguments, checked; returns the k - 1 dropout masks."""
+    spec = check_stack(cell, num_layers)
+    check_state("state0", state0, spec, num_layers)
+    H = hidden_letters(bidirectional)
+    masks, mask_specs = check_masks(masks, num_layers - 1, [f"N T {H}"] * num_layers,
+                                    "between the layers")
+    check_arrays(x=(x, "N T D"), state0=(state0, f"N {H}"), mask=(mask, "N T", bool),
+                 **stack_specs(spec, p, "", num_layers, bidirectional), **mask_specs)
+    return masks
+
+
 def stacked_backward(
-    dhs: np.ndarray, dstate: tuple | None, cache: StackedCache, dh_total: np.ndarray | None = None
+    dhs: np.ndarray, dstate: tuple | None, cache: StackedCache,
+    dh_total: np.ndarray | None = None, *, trusted: bool = False,
 ) -> tuple[np.ndarray, tuple, dict[str, np.ndarray]]:
     """Backward of ``stacked_forward``.
 
@@ -210,6 +227,7 @@ def stacked_backward(
     cache : from ``stacked_forward``
     dh_total : ndarray of shape (N, T, H), optional; filled with the total ∂L/∂h_t of the *top*
         layer (through the outputs and the recurrence), as in ``recurrent_backward``
+    trusted : the caller checked dhs and dstate against the cache
 
     Returns
     -------
@@ -217,13 +235,14 @@ def stacked_backward(
     dstate0 : flat tuple like ``state0``
     grads : dict with the keys and shapes of ``p``
     """
-    check_cache(cache, StackedCache, "stacked_forward")
-    check_grads(dhs=(dhs, output_shape(cache), "hs"))
+    if not trusted:
+        check_cache(cache, StackedCache, "stacked_forward")
+        check_grads(dhs=(dhs, output_shape(cache), "hs"))
+        if dstate is not None:
+            check_state("dstate", dstate, cache.layers[0][0].spec, len(cache.layers))
+            check_arrays(dhs=(dhs, "N T H"), dstate=(dstate, "N H"))
     n_states, rows, cols, caches, masks = cache
     N, T, H = dhs.shape
-    if dstate is not None:
-        check_state("dstate", dstate, caches[0][0].spec, len(caches))
-        check_arrays(dhs=(dhs, "N T H"), dstate=(dstate, "N H"))
     if dstate is None:
         dstate = tuple(np.zeros((N, H), dtype=dhs.dtype) for _ in range(n_states * len(caches)))
     per_layer = layer_states(dstate, n_states)
