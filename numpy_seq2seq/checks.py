@@ -325,10 +325,9 @@ def check_mask(name: str, mask: Any, shape: tuple[int, ...], letters: str) -> No
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
         raise refuse(f"{name} must be a bool ndarray (True = may attend) broadcastable to "
                     f"{letters} = {shape}, got {getattr(mask, 'dtype', type(mask).__name__)}")
-    try:
-        fits = mask.ndim <= len(shape) and np.broadcast_shapes(mask.shape, shape) == shape
-    except ValueError:
-        fits = False
+    # broadcasts to exactly `shape`: no more axes, and each of its axes is 1 or shape's size
+    fits = mask.ndim <= len(shape) and all(
+        m in (1, n) for m, n in zip(mask.shape[::-1], shape[::-1]))
     if not fits:
         raise refuse(f"{name} of shape {mask.shape} does not broadcast to {letters} = {shape}")
 
