@@ -239,7 +239,7 @@ def _check_one(letters: _Letters, name: str, array: Any, axes: str, kind: type) 
     dims, single = _parse(axes)
     if not isinstance(array, np.ndarray):
         raise refuse(f"{name} must be an ndarray of shape {_describe(dims)}, got "
-                    f"{type(array).__name__}")
+                     f"{type(array).__name__}")
     shape = array.shape
     if single is not None and len(shape) == len(single):  # the common case, kept fast
         size, fits = letters.size, True
@@ -258,10 +258,10 @@ def _check_one(letters: _Letters, name: str, array: Any, axes: str, kind: type) 
         expected = letters.expected(name, dims, shape)
         if expected is None:
             raise refuse(f"{name} must be {len(dims)}-D of shape {_describe(dims)}, got shape "
-                        f"{array.shape}")
+                         f"{array.shape}")
         shown = _tuple(["?" if n < 0 else str(n) for n in expected])
         raise refuse(f"{name} must have shape {_describe(dims)} = {shown}, got {array.shape}"
-                    f"{letters.blame(dims, name)}")
+                     f"{letters.blame(dims, name)}")
     dtype = array.dtype
     if kind is float:
         if dtype.char not in "fd":
@@ -270,7 +270,7 @@ def _check_one(letters: _Letters, name: str, array: Any, axes: str, kind: type) 
             letters.dtype = (dtype, name)
         elif dtype is not letters.dtype[0] and dtype != letters.dtype[0]:
             raise refuse(f"{name} is {dtype} but {letters.dtype[1]} is {letters.dtype[0]}: "
-                        "give every array one dtype")
+                         "give every array one dtype")
     elif kind is bool:
         if dtype.char != "?":
             raise refuse(f"{name} must be a bool array, got {dtype}")
@@ -317,14 +317,14 @@ def check_ids(name: str, ids: np.ndarray, V: int, of: str) -> None:
     """Every id in [0, V): ``of`` says where V comes from ("the logits' last axis")."""
     if ids.size and (ids.min() < 0 or ids.max() >= V):
         raise refuse(f"{name} must be token ids in [0, {V - 1}] (V = {V}, {of}), got min "
-                    f"{ids.min()} and max {ids.max()}")
+                     f"{ids.min()} and max {ids.max()}")
 
 
 def check_mask(name: str, mask: Any, shape: tuple[int, ...], letters: str) -> None:
     """A bool ndarray that broadcasts to exactly ``shape`` (named ``letters``, e.g. "(N, T, S)")."""
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
         raise refuse(f"{name} must be a bool ndarray (True = may attend) broadcastable to "
-                    f"{letters} = {shape}, got {getattr(mask, 'dtype', type(mask).__name__)}")
+                     f"{letters} = {shape}, got {getattr(mask, 'dtype', type(mask).__name__)}")
     # broadcasts to exactly `shape`: no more axes, and each of its axes is 1 or shape's size
     fits = mask.ndim <= len(shape) and all(
         m in (1, n) for m, n in zip(mask.shape[::-1], shape[::-1]))
@@ -338,10 +338,10 @@ def check_grads(**grads: tuple) -> None:
     for name, (grad, shape, output) in grads.items():
         if not isinstance(grad, np.ndarray) or grad.dtype.char not in "fd":
             raise refuse(f"{name} must be a float32 or float64 ndarray of shape {shape} (the "
-                        f"forward's {output}), got {getattr(grad, 'dtype', type(grad).__name__)}")
+                         f"forward's {output}), got {getattr(grad, 'dtype', type(grad).__name__)}")
         if grad.shape != shape:
             raise refuse(f"{name} must have the shape of the forward's {output}, {shape}, got "
-                        f"{grad.shape}")
+                         f"{grad.shape}")
 
 
 def check_keys(name: str, mapping: Any, keys: Collection[str], why: str) -> None:
@@ -351,11 +351,11 @@ def check_keys(name: str, mapping: Any, keys: Collection[str], why: str) -> None
     missing = [k for k in keys if k not in mapping]
     if missing:
         raise refuse(f"{name} lacks {', '.join(map(repr, missing))} ({why}); it has "
-                    f"{sorted(mapping)}")
+                     f"{sorted(mapping)}")
 
 
 def check_cache(cache: Any, cls: type, forward: str) -> None:
     """The cache a forward returned, of the NamedTuple class its backward reads."""
     if not isinstance(cache, cls):
         raise refuse(f"cache must be the {cls.__name__} that {forward} returned, got "
-                    f"{type(cache).__name__}")
+                     f"{type(cache).__name__}")

@@ -409,7 +409,7 @@ class Seq2Seq:
         if not isinstance(state, (tuple, list)) or len(state) != n_states:
             got = len(state) if isinstance(state, (tuple, list)) else type(state).__name__
             raise refuse(f"state must be a tuple of {n_states} arrays of shape (N, H), laid "
-                             f"out as enc.state0, got {got}")
+                         f"out as enc.state0, got {got}")
         check_arrays(**{"enc.states": (enc.states, "N S H")}, y_prev=(y_prev, "N", int),
                      state=(tuple(state), "N H"), **optional(h_tilde_prev=(h_tilde_prev, "N H")))
         check_ids("y_prev", y_prev, self.config["tgt_vocab_size"], "the target vocabulary")

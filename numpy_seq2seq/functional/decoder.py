@@ -388,7 +388,7 @@ def _check_inputs(cell, score, tgt_in, mask, state0, hs, src_mask, p, input_feed
     check_choice("score", score, (None, *SCORE_FORWARD, BAHDANAU))
     if input_feeding and score not in SCORE_FORWARD:
         raise refuse(f"input_feeding needs a Luong score "
-                         f"{tuple(SCORE_FORWARD)}, got score={score!r}")
+                     f"{tuple(SCORE_FORWARD)}, got score={score!r}")
     k = max(1, len(state0) // spec.n_states) if isinstance(state0, tuple) else 1
     check_state("state0", state0, spec, k)
     masks, mask_specs = check_masks(masks, k + 1, ["N T E"] + ["N T H"] * k,

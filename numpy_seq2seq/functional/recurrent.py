@@ -87,7 +87,7 @@ def check_state(name: str, state: object, spec: Cell, layers: int = 1) -> None:
         got = f"{len(state)} arrays" if isinstance(state, tuple) else type(state).__name__
         per = "(h, c)" if spec.n_states == 2 else "(h,)"
         raise refuse(f"{name} must be a tuple of {n} arrays of shape (N, H), {per} per "
-                         f"layer for {spec.name}, got {got}")
+                     f"layer for {spec.name}, got {got}")
 
 
 def weight_specs(spec: Cell, p: dict[str, np.ndarray], prefix: str = "", inputs: str = "D",

@@ -139,7 +139,7 @@ def cross_entropy_forward(
     check_ids("targets", targets, logits.shape[-1], "the logits' last axis")
     if not mask.any():
         raise refuse("mask selects no labels; the mean over them is "
-                         "undefined (every row padding?)")
+                     "undefined (every row padding?)")
     log_probs = log_softmax(logits)  # (N, T, V)
     picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (N, T)
     count = int(mask.sum())

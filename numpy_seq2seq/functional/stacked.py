@@ -100,7 +100,7 @@ def check_masks(masks: Sequence | None, count: int, letters: list[str],
     masks = list(masks) if masks is not None else [None] * count
     if len(masks) != count:
         raise refuse(f"masks must hold {count} dropout masks or None ({where}), got "
-                         f"{len(masks)}")
+                     f"{len(masks)}")
     specs = {f"masks[{i}]": (m, s) for i, (m, s) in enumerate(zip(masks, letters))}
     return masks, optional(**specs)
 
