@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from wrong_solutions import WRONG
 
-from numpy_seq2seq.course.checks import EXERCISES, check, evaluate
-from numpy_seq2seq.course.pairs import PAIRS, reference
+from numpy_seq2seq.course.exercises import EXERCISES, check, evaluate
+from numpy_seq2seq.course.functional_checks import FUNCTION_PAIRS, reference
 
 FORWARD_FOR = {"rnn_backward": reference("rnn_forward")}  # its cache is the student's own
 
@@ -94,4 +94,4 @@ def test_unknown_exercise_lists_the_exercises():
 
 
 def test_every_pair_is_an_exercise_of_the_functional_contract():
-    assert set(PAIRS) <= set(EXERCISES)
+    assert set(FUNCTION_PAIRS) <= set(EXERCISES)

@@ -21,7 +21,7 @@ import wrong_solutions
 
 from numpy_seq2seq.cli import main
 from numpy_seq2seq.course.autograde import grade
-from numpy_seq2seq.course.checks import EXERCISES
+from numpy_seq2seq.course.exercises import EXERCISES
 from numpy_seq2seq.course.notebooks import (
     CODE_STUB,
     SOURCES,

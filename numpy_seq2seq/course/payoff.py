@@ -37,7 +37,7 @@ from ..model import Seq2Seq
 from ..runs import new_run_dir, read_metrics
 from ..substitute import REPLACEABLE, use_functions
 from ..training import train
-from .checks import EXERCISES, evaluate
+from .exercises import EXERCISES, evaluate
 from .grading import Result
 from .notebooks import is_solution, notebooks, read_notebook, source
 

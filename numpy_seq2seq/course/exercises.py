@@ -6,7 +6,8 @@ that writes to stderr (or raises) 0, and ``numpy-seq2seq course grade`` applies 
 ``evaluate`` returns the ``Result`` instead of printing it (for tests and scripts).
 
 Every check grades the function it is given, never the library's; the checks of one exercise
-are described where it is defined (``pairs.py``, ``decoding_checks.py``, ``payoff.py``).
+are described where it is defined (``functional_checks.py``, ``decoding_checks.py``,
+``payoff.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..substitute import REPLACEABLE, signature_problem
+from .functional_checks import FUNCTION_PAIRS, check_backward, check_forward, reference
 from .grading import CheckFailed, Result
-from .pairs import PAIRS, check_backward, check_forward, reference
 
-EXERCISES = tuple(PAIRS) + ("greedy_decode", "beam_search")
+EXERCISES = tuple(FUNCTION_PAIRS) + ("greedy_decode", "beam_search")
 
 
 def evaluate(name: str, fn: Callable, forward: Callable | None = None) -> Result:
@@ -49,7 +50,7 @@ def _run(name: str, fn: Callable, forward: Callable | None) -> str:
         from .decoding_checks import check_decoder
 
         return check_decoder(name, fn)
-    pair = PAIRS[name]
+    pair = FUNCTION_PAIRS[name]
     if name == pair.forward:
         return check_forward(pair, fn)
     return check_backward(pair, fn, forward)
