@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -120,6 +122,17 @@ def test_release_never_overwrites_silently(course_dir):
     assert code == 2
     assert main(["course", "release", "--out", str(course_dir / "release"), "--force",
                  "a1_rnn"]) == 0
+
+
+def test_release_writes_notebooks_with_the_usual_permissions(tmp_path):
+    """Under umask 022 a released notebook is -rw-r--r--, as any file the user writes: a class
+    sharing a folder must be able to read it."""
+    old = os.umask(0o022)
+    try:
+        written = release(tmp_path / "release")
+    finally:
+        os.umask(old)
+    assert written and {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {oct(0o644)}
 
 
 def test_release_works_from_any_directory(tmp_path):

@@ -24,10 +24,11 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ..files import write_text_atomic
 
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
@@ -55,17 +56,9 @@ def read_notebook(path: str | os.PathLike) -> Notebook:
 
 
 def write_notebook(nb: Notebook, path: str | os.PathLike) -> None:
-    """Write atomically (a temporary file renamed over the target), as Jupyter formats it."""
-    path = Path(path)
-    text = json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write as Jupyter formats it, atomically and with the user's usual permissions
+    (``files.write_text_atomic``)."""
+    write_text_atomic(path, json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def source(cell: dict) -> str:
