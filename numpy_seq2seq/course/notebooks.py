@@ -193,3 +193,24 @@ def release(out: str | os.PathLike, names: list[str] | None = None, force: bool 
 def source_notebooks(root: Path = SOURCES) -> Iterator[Path]:
     for folder in assignments(root):
         yield from notebooks(folder)
+
+
+def source_of(path: str | os.PathLike, root: Path = SOURCES) -> Path:
+    """The course's source of a student's notebook: the source of the same assignment (the
+    notebook's folder) and name; else the one source of that name; else the one notebook of the
+    assignment the folder is named after. ValueError (one line) if none fits."""
+    path = Path(path)
+    sources = list(source_notebooks(root))
+    same_name = [p for p in sources if p.name == path.name]
+    in_folder = [p for p in sources if p.parent.name == path.resolve().parent.name]
+    for found in ([p for p in same_name if p in in_folder], same_name, in_folder):
+        if len(found) == 1:
+            return found[0]
+    raise ValueError(f"{path} is not one of the course's notebooks; expected one of "
+                     f"{', '.join(f'{p.parent.name}/{p.name}' for p in sources)} (the "
+                     "assignment's folder and the notebook's name)")
+
+
+def label_of(path: Path) -> str:
+    """``a1_rnn/rnn_and_bptt.ipynb``: a notebook by its folder and name."""
+    return f"{path.parent.name}/{path.name}"
