@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import linecache
 from dataclasses import dataclass
 
 from .notebooks import Notebook, is_solution, meta, source
@@ -51,11 +52,15 @@ def run_answers(code: AnswerCode) -> tuple[dict, str | None]:
     """Run the answer code in a fresh namespace; (namespace, the first problem or None)."""
     namespace: dict = {"__name__": f"answers_of_{code.label.replace('/', '_')}"}
     problem = code.problem()
-    for block in code.blocks:
+    for number, block in enumerate(code.blocks):
+        text = python(block)
+        filename = f"<{code.label}, block {number}>"
+        # as IPython does for a cell: tracebacks can then quote the student's line
+        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
         try:  # the student's output is not the grader's: keep it off stdout and stderr
             with contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
-                exec(compile(python(block), code.label, "exec"), namespace)  # noqa: S102
+                exec(compile(text, filename, "exec"), namespace)  # noqa: S102
         except (Exception, SystemExit) as e:  # a broken cell loses its own functions only
             problem = problem or f"{code.label}: a cell raised {type(e).__name__}: {e}"
     return namespace, problem

@@ -35,7 +35,16 @@ from ..threads import DEFAULT_THREADS, blas_threads
 from .answers import answer_code
 from .exercises import EXERCISES, evaluate
 from .grading import CheckFailed, Result, StudentRaised
-from .notebooks import Notebook, is_grade, label_of, meta, read_notebook, source, source_of
+from .notebooks import (
+    Notebook,
+    grade_cells,
+    is_grade,
+    label_of,
+    meta,
+    read_notebook,
+    source,
+    source_of,
+)
 from .payoff import (
     Collected,
     evaluate_training,
@@ -87,7 +96,7 @@ class GradedCell:
 def load_for_grading(path: str | os.PathLike) -> Notebook:
     """Read a notebook and make sure it has something to grade (else ValueError, one line)."""
     nb = read_notebook(path)
-    if not any(is_grade(c) and c.get("cell_type") == "code" for c in nb["cells"]):
+    if not grade_cells(nb):
         raise ValueError(f"{path} has no graded cells (no cell with nbgrader metadata "
                          "grade: true)")
     source_of(path)
@@ -96,8 +105,7 @@ def load_for_grading(path: str | os.PathLike) -> Notebook:
 
 def graded_cells(src: Notebook) -> list[GradedCell]:
     """The graded cells of a source notebook, each read from its one-line call."""
-    return [_parse(cell) for cell in src["cells"]
-            if is_grade(cell) and cell.get("cell_type") == "code"]
+    return [_parse(cell) for cell in grade_cells(src)]
 
 
 def _parse(cell: dict) -> GradedCell:
