@@ -71,7 +71,7 @@ class RemoteFunction:
 def _signature(parameters: list) -> inspect.Signature:
     try:
         return inspect.Signature([inspect.Parameter(
-            str(name), inspect._ParameterKind(kind),
+            str(name), type(inspect.Parameter.POSITIONAL_ONLY)(kind),
             default=None if has_default else inspect.Parameter.empty)
             for name, kind, has_default in parameters])
     except (TypeError, ValueError):
@@ -176,7 +176,7 @@ class Sandbox:
             raise TimeLimit(f"{what}: {self.lost} while it ran.") from None
         except (EOFError, OSError):
             self.lost = self._ended()
-        except (WireError, KeyError, TypeError) as e:
+        except (WireError, KeyError, TypeError, ValueError, RecursionError) as e:
             self.lost = f"the process running your code sent something that is not a reply ({e})"
         self._stop()
         raise WorkerLost(f"{what}: {self.lost}.")
