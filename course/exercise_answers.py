@@ -626,30 +626,34 @@ def nb07() -> None:
         f"bidirectional {exact(greedy_decode(bi, src)):.3f} ({seconds_bi:.0f} s)")
 
     say("E5 · BEAM = 2 against BEAM = 5 (scores with α = 1): where beam scores below greedy")
-    below_anywhere = []
+    fresh = make_task("dates", 2000, seed=7)
+    sets = {"held-out": src, "2,000 fresh": pad_sequences([src_vocab.encode(s) for s, _ in fresh])}
     for label, m in (("early checkpoint", early), ("final model", model)):
-        greedy = greedy_decode(m, src, length_penalty=1.0)
-        for K in (5, 2):
-            beam = beam_search(m, src, beam=K, length_penalty=1.0)
-            below = [i for i in range(len(pairs)) if beam[i].score < greedy[i].score - 1e-5]
-            differ = sum(list(x.tokens) != list(y.tokens) for x, y in zip(greedy, beam))
-            say(f"  {label}, K = {K}: differs from greedy on {differ}, scores below greedy on "
-                f"{len(below)}; exact match greedy {exact(greedy):.3f}, beam {exact(beam):.3f}")
-            if K == 2:
-                below_anywhere += [(m, greedy[i], beam[i], i) for i in below]
-    if below_anywhere:
-        m, gh, bh, i = below_anywhere[0]
-        step, mine, kept = _pruned_at(m, src_vocab.encode(pairs[i][0]), gh.tokens, 2)
-        say(f"  e.g. {pairs[i][0]!r}: greedy {tgt_vocab.decode_text(gh.tokens)} (score "
-            f"{gh.score:.4f}), beam 2 {tgt_vocab.decode_text(bh.tokens)} (score {bh.score:.4f}), "
-            f"reference {pairs[i][1]}")
-        if step is None:
-            say("  greedy's prefix stayed in the beam; the search ended (2 finished) before "
-                "greedy's </s>")
-        else:
-            say(f"  greedy's prefix leaves the beam at step {step}: its log p {mine:.3f} "
-                f"against the two kept, {kept[0]:.3f} and {kept[1]:.3f}")
-            assert mine < min(kept)  # pruned: two other prefixes scored higher so far
+        for name, batch in sets.items():
+            greedy = greedy_decode(m, batch, length_penalty=1.0)
+            for K in (5, 2):
+                beam = beam_search(m, batch, beam=K, length_penalty=1.0)
+                below = sum(b.score < g.score - 1e-5 for g, b in zip(greedy, beam))
+                differ = [i for i, (g, b) in enumerate(zip(greedy, beam))
+                          if list(g.tokens) != list(b.tokens)]
+                say(f"  {label}, {name} dates, K = {K}: differs from greedy on {len(differ)}, "
+                    f"scores below greedy on {below}")
+    greedy = greedy_decode(early, src, length_penalty=1.0)
+    beam = beam_search(early, src, beam=2, length_penalty=1.0)
+    traced = [(i, *_pruned_at(early, src_vocab.encode(pairs[i][0]), greedy[i].tokens, 2))
+              for i in range(len(pairs)) if list(greedy[i].tokens) != list(beam[i].tokens)]
+    pruned = [t for t in traced if t[1] is not None]
+    say(f"  early checkpoint, held-out, K = 2: greedy's output left the beam on {len(pruned)} of "
+        f"the {len(traced)} where the two differ; beam still scored at least greedy's score on "
+        f"{sum(beam[i].score >= greedy[i].score - 1e-5 for i, *_ in pruned)} of them")
+    if pruned:
+        i, step, mine, kept = pruned[0]
+        say(f"  e.g. {pairs[i][0]!r}: greedy {tgt_vocab.decode_text(greedy[i].tokens)} (score "
+            f"{greedy[i].score:.4f}), beam 2 {tgt_vocab.decode_text(beam[i].tokens)} (score "
+            f"{beam[i].score:.4f}), reference {pairs[i][1]}; greedy's prefix leaves the beam at "
+            f"step {step}: its log p {mine:.3f} against the two kept, {kept[0]:.3f} and "
+            f"{kept[1]:.3f}")
+        assert mine < min(kept)  # pruned: two other prefixes scored higher so far
 
 
 def _pruned_at(model, src_row, greedy_tokens, K):
