@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import shutil
 
 import numpy as np
 import pytest
@@ -26,6 +27,21 @@ def ragged_batch() -> tuple[np.ndarray, np.ndarray]:
     src = np.array([[5, 6, 7, 8, 9, 4, 0], [4, 5, 0, 0, 0, 0, 0], [9, 8, 7, 6, 5, 4, 6]])
     tgt = np.array([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0], [1, 9, 10, 2, 0]])
     return src, tgt
+
+
+@pytest.fixture(scope="session")
+def course_dir(tmp_path_factory):
+    """A copy of the course's sources (``source/<assignment>/``) and their release
+    (``release/<assignment>/``), for the course's tests to grade and edit."""
+    from numpy_seq2seq.course.notebooks import SOURCES, assignments, notebooks, release
+
+    root = tmp_path_factory.mktemp("course")
+    for folder in assignments(SOURCES):
+        (root / "source" / folder.name).mkdir(parents=True)
+        for nb in notebooks(folder):
+            shutil.copy(nb, root / "source" / folder.name / nb.name)
+    release(root / "release")
+    return root
 
 
 @pytest.fixture(scope="module")
