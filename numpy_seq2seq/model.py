@@ -94,9 +94,10 @@ class Seq2Seq:
 
     Notes
     -----
-    Initialisation follows PyTorch: recurrent and linear weights uniform in ±1/√fan, embeddings
-    N(0, 1) scaled by 0.1 (small embeddings keep early tanh units out of saturation), and the
-    LSTM's forget-gate bias set to 1 (Jozefowicz et al. 2015) so the cell starts by remembering.
+    Initialisation follows PyTorch, chosen by measurement (``notebooks/09_initialisation.ipynb``):
+    embeddings N(0, 1), recurrent weights and biases uniform in ±1/√H, linear weights uniform in
+    ±1/√fan-in, and the LSTM's forget-gate bias set to 1 (Jozefowicz et al. 2015) so the cell
+    starts by remembering.
     """
 
     def __init__(
@@ -193,7 +194,10 @@ class Seq2Seq:
         params = {}
         for key, shape in self.param_shapes().items():
             if key.endswith("_embed"):
-                value = 0.1 * rng.standard_normal(shape)
+                # unit variance, as torch.nn.Embedding: at 0.1·N(0, 1) the input reached the
+                # gates no stronger than the recurrent and bias terms, and the model took epochs
+                # to start reading the source (the study: notebooks/09_initialisation.ipynb)
+                value = rng.standard_normal(shape)
             else:
                 value = rng.uniform(-1, 1, shape) / np.sqrt(self._fan(key, shape))
             params[key] = value.astype(self.dtype)
