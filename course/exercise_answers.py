@@ -1,12 +1,13 @@
-"""Model answers to the "## Exercises" at the end of notebooks/01–07: the numbers they produce.
+"""Model answers to the "## Exercises" at the end of notebooks/01–08: the numbers they produce.
 
-    python course/exercise_answers.py             # every notebook (about 30 minutes on 2 cores)
+    python course/exercise_answers.py             # every notebook (about an hour on 2 cores)
     python course/exercise_answers.py 01 03       # some of them
 
-Each ``nbXX`` function answers that notebook's four exercises with the notebook's own setup and
-its ``full`` budget (sizes, seeds), prints one block of numbers per exercise, and asserts the
-point of the answer, so an answer that stops holding fails loudly. course/README.md quotes the
-output and explains it.
+Each ``nbXX`` function answers every exercise of that notebook (four or five), in order, with
+the notebook's own setup and its ``full`` budget (sizes, seeds), prints one block of numbers per
+exercise, headed "E<k> ·", and asserts the point of the answer, so an answer that stops holding
+fails loudly. course/README.md quotes the output and explains it;
+tests/test_course_exercise_answers.py checks that every exercise has its answer here.
 """
 
 from __future__ import annotations
@@ -19,8 +20,17 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS t
 
 import numpy as np  # noqa: E402
 
-from numpy_seq2seq.analysis import gradient_flow_experiment, source_gradient_norms  # noqa: E402
+from numpy_seq2seq.analysis import (  # noqa: E402
+    accuracy_by_position,
+    gradient_flow_experiment,
+    input_gradient_norms,
+    layer_cost,
+    source_gradient_norms,
+)
 from numpy_seq2seq.data import (  # noqa: E402
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
     Vocab,
     encode_pairs,
     make_task,
@@ -44,7 +54,12 @@ from numpy_seq2seq.functional.recurrent import (  # noqa: E402
     recurrent_forward,
 )
 from numpy_seq2seq.functional.rnn import rnn_step_backward, rnn_step_forward  # noqa: E402
+from numpy_seq2seq.functional.self_attention import (  # noqa: E402
+    scaled_dot_product_attention_backward,
+    scaled_dot_product_attention_forward,
+)
 from numpy_seq2seq.functional.softmax import (  # noqa: E402
+    log_softmax,
     masked_softmax_backward,
     masked_softmax_forward,
 )
@@ -406,6 +421,46 @@ def nb04() -> None:
     _row("plain LSTM, trained on 3–8", em, s)
     _, em, s = _fit(short, attention="general")
     _row("general attention, trained on 3–8", em, s)
+    say("E5 · the last four letters of a 12–20-letter source instead of the first four: the "
+        "first output's held-out accuracy after each epoch (sources of 20 letters)")
+    reach = {}
+    for name, target in (("first four (the notebook's)", lambda s: s[:4]),
+                         ("last four", lambda s: s[-4:])):
+        for label, curve in _first_output_curves(copy, target).items():
+            reach[name, label] = next((e for e, a in enumerate(curve, 1) if a >= 0.9), None)
+            say(f"  {name:27s} {label:24s} " + " ".join(f"{a:.2f}" for a in curve)
+                + f"   90 % at epoch {reach[name, label]}")
+    # the mirror image of the notebook's result: now the plain model reads the letters it
+    # needs last, and the reversed one reads them first
+    assert reach["last four", "plain"] is not None and reach["last four", "plain"] <= 2
+    assert (reach["last four", "plain, reversed source"] or 99) > reach["last four", "plain"]
+
+
+PREFIX_MODELS = {"plain": {"attention": None},
+                 "plain, reversed source": {"attention": None, "reverse_source": True},
+                 "general attention": {"attention": "general"}}
+
+
+def _first_output_curves(copy, target, n_train=16000, epochs=10):
+    """Notebook 04's last experiment with targets ``target(source)``: for each model, the
+    held-out accuracy of the first output after every epoch, on sources of 20 letters."""
+    src_vocab, tgt_vocab = copy[0], copy[1]
+
+    def pairs(n, seed, min_len, max_len):
+        return encode_pairs([(s, target(s)) for s, _ in make_task(
+            "copy", n, seed=seed, min_len=min_len, max_len=max_len)], src_vocab, tgt_vocab)
+
+    data, held_out = pairs(n_train, 0, 12, 20), pairs(200, 120, 20, 20)
+    curves = {}
+    for label, kw in PREFIX_MODELS.items():
+        model = Seq2Seq(len(src_vocab), len(tgt_vocab), seed=0, embed_dim=16, hidden_dim=32,
+                        cell="lstm", **kw)
+        curves[label] = []
+        train(model, data, epochs=epochs, batch_size=32, lr=0.01, clip=5.0, seed=0,
+              progress=False, on_epoch_end=lambda e, m, h, model=model, c=curves[label]: c.append(
+                  accuracy_by_position(evaluate(model, *held_out)["hypotheses"],
+                                       held_out[1])["accuracy"][0]))
+    return curves
 
 
 def _attention_argmax(model, ids):
@@ -504,23 +559,30 @@ def _flow_batch(length: int):
 
 
 # =============================================================================================
-# 07 · decoding the dates, full budget: 30,000 pairs, 4 epochs, H = 64
+# 07 · decoding the dates, full budget: 10,000 pairs, 8 epochs, H = 64, early checkpoint after 2
 
 def _dates(bidirectional=False):
-    pairs = make_task("dates", 30000, seed=0)
+    """The notebook's model and its early checkpoint (the parameters after epoch 2)."""
+    pairs = make_task("dates", 10000, seed=0)
     train_pairs, valid_pairs = split_pairs(pairs, valid_fraction=0.05, seed=0)
     src_vocab = Vocab.from_texts(s for s, _ in train_pairs)
     tgt_vocab = Vocab.from_texts(t for _, t in train_pairs)
     model = Seq2Seq(len(src_vocab), len(tgt_vocab), embed_dim=32, hidden_dim=64,
                     cell="lstm", attention="general", bidirectional=bidirectional, seed=0)
+    early = Seq2Seq.from_config(model.config)
+
+    def keep_early(epoch, metrics, history):
+        if epoch == 2:
+            early.params.update({k: v.copy() for k, v in model.params.items()})
+
     start = time.perf_counter()
-    train(model, encode_pairs(train_pairs, src_vocab, tgt_vocab), epochs=4, batch_size=32,
-          lr=0.005, seed=0, progress=False)
-    return model, src_vocab, tgt_vocab, valid_pairs, time.perf_counter() - start
+    train(model, encode_pairs(train_pairs, src_vocab, tgt_vocab), epochs=8, batch_size=32,
+          lr=0.005, seed=0, progress=False, on_epoch_end=keep_early)
+    return model, early, src_vocab, tgt_vocab, valid_pairs, time.perf_counter() - start
 
 
 def nb07() -> None:
-    model, src_vocab, tgt_vocab, valid_pairs, seconds = _dates()
+    model, early, src_vocab, tgt_vocab, valid_pairs, seconds = _dates()
     say(f"the notebook's model trained in {seconds:.0f} s")
     pairs = valid_pairs[:500]
     src = pad_sequences([src_vocab.encode(s) for s, _ in pairs])
@@ -529,11 +591,14 @@ def nb07() -> None:
     def text(hyps):
         return [tgt_vocab.decode_text(h.tokens) for h in hyps]
 
+    def exact(hyps):
+        return np.mean([h == r for h, r in zip(text(hyps), refs)])
+
     say("E1 · beam 5 with length_penalty 0 and 1")
     b0, b1 = beam_search(model, src, beam=5, length_penalty=0.0), \
         beam_search(model, src, beam=5, length_penalty=1.0)
     for name, hyps in (("α = 0", b0), ("α = 1", b1)):
-        say(f"  {name}: exact match {np.mean([h == r for h, r in zip(text(hyps), refs)]):.3f}")
+        say(f"  {name}: exact match {exact(hyps):.3f}")
     shorter = [i for i in range(len(pairs)) if len(b0[i].tokens) < len(b1[i].tokens)]
     say(f"  α = 0 picks a shorter output on {len(shorter)} of {len(pairs)} (every date is 10 "
         "tokens long)")
@@ -557,11 +622,79 @@ def nb07() -> None:
 
     say("E4 · a bidirectional encoder at the same budget")
     bi, *_, seconds_bi = _dates(bidirectional=True)
-    gb = greedy_decode(bi, src)
-    say(f"  held-out exact match (500): unidirectional "
-        f"{np.mean([h == r for h, r in zip(text(g), refs)]):.3f} ({seconds:.0f} s), "
-        f"bidirectional {np.mean([h == r for h, r in zip(text(gb), refs)]):.3f} "
-        f"({seconds_bi:.0f} s)")
+    say(f"  held-out exact match (500): unidirectional {exact(g):.3f} ({seconds:.0f} s), "
+        f"bidirectional {exact(greedy_decode(bi, src)):.3f} ({seconds_bi:.0f} s)")
+
+    say("E5 · BEAM = 2 against BEAM = 5 (scores with α = 1): where beam scores below greedy")
+    fresh = make_task("dates", 2000, seed=7)
+    sets = {"held-out": src, "2,000 fresh": pad_sequences([src_vocab.encode(s) for s, _ in fresh])}
+    for label, m in (("early checkpoint", early), ("final model", model)):
+        for name, batch in sets.items():
+            greedy = greedy_decode(m, batch, length_penalty=1.0)
+            for K in (5, 2):
+                beam = beam_search(m, batch, beam=K, length_penalty=1.0)
+                below = sum(b.score < g.score - 1e-5 for g, b in zip(greedy, beam))
+                differ = [i for i, (g, b) in enumerate(zip(greedy, beam))
+                          if list(g.tokens) != list(b.tokens)]
+                say(f"  {label}, {name} dates, K = {K}: differs from greedy on {len(differ)}, "
+                    f"scores below greedy on {below}")
+    greedy = greedy_decode(early, src, length_penalty=1.0)
+    beam = beam_search(early, src, beam=2, length_penalty=1.0)
+    traced = [(i, *_pruned_at(early, src_vocab.encode(pairs[i][0]), greedy[i].tokens, 2))
+              for i in range(len(pairs)) if list(greedy[i].tokens) != list(beam[i].tokens)]
+    pruned = [t for t in traced if t[1] is not None]
+    say(f"  early checkpoint, held-out, K = 2: greedy's output left the beam on {len(pruned)} of "
+        f"the {len(traced)} where the two differ; beam still scored at least greedy's score on "
+        f"{sum(beam[i].score >= greedy[i].score - 1e-5 for i, *_ in pruned)} of them")
+    if pruned:
+        i, step, mine, kept = pruned[0]
+        say(f"  e.g. {pairs[i][0]!r}: greedy {tgt_vocab.decode_text(greedy[i].tokens)} (score "
+            f"{greedy[i].score:.4f}), beam 2 {tgt_vocab.decode_text(beam[i].tokens)} (score "
+            f"{beam[i].score:.4f}), reference {pairs[i][1]}; greedy's prefix leaves the beam at "
+            f"step {step}: its log p {mine:.3f} against the two kept, {kept[0]:.3f} and "
+            f"{kept[1]:.3f}")
+        assert mine < min(kept)  # pruned: two other prefixes scored higher so far
+
+
+def _pruned_at(model, src_row, greedy_tokens, K):
+    """Beam search (the library's rules, α = 1) on one source: the first step at which
+    greedy's prefix is not among the K live hypotheses; its cumulative log-probability then,
+    and the K kept ones'."""
+    enc = model.encode(np.repeat(np.asarray(src_row)[None], K, axis=0))
+    state, h_tilde, y = enc.state0, None, np.full(K, BOS_ID)
+    cum = np.array([0.0] + [-np.inf] * (K - 1))
+    live = [()] * K
+    for step in range(1, len(greedy_tokens) + 1):
+        logits, state, h_tilde, _ = model.decode_step(y, state, h_tilde, enc)
+        logp = log_softmax(logits.astype(np.float64))
+        logp[:, [PAD_ID, BOS_ID]] = -np.inf
+        cand = cum[:, None] + logp
+        kept = [divmod(int(c), cand.shape[1]) for c in np.argsort(-cand.ravel(), kind="stable")
+                if int(c) % cand.shape[1] != EOS_ID][:K]  # </s> extensions finish, not live
+        prefix = tuple(int(t) for t in greedy_tokens[:step])
+        mine = _prefix_log_prob(model, src_row, prefix)
+        live = [live[b] + (v,) for b, v in kept]
+        if prefix not in live:
+            return step, mine, [float(cand[b, v]) for b, v in kept]
+        parents = np.array([b for b, _ in kept])
+        cum = np.array([cand[b, v] for b, v in kept])
+        y = np.array([v for _, v in kept])
+        state = tuple(s[parents] for s in state)
+        h_tilde = h_tilde[parents]
+    return None, float("nan"), []
+
+
+def _prefix_log_prob(model, src_row, tokens):
+    """log p of ``tokens`` as a prefix (teacher-forced)."""
+    enc = model.encode(np.asarray(src_row)[None])
+    state, h_tilde, y, total = enc.state0, None, np.array([BOS_ID]), 0.0
+    for t in tokens:
+        logits, state, h_tilde, _ = model.decode_step(y, state, h_tilde, enc)
+        logp = log_softmax(logits.astype(np.float64))[0]
+        logp[[PAD_ID, BOS_ID]] = -np.inf
+        total += float(logp[t])
+        y = np.array([t])
+    return total
 
 
 def _short_outputs_on_addition() -> str:
@@ -591,7 +724,137 @@ def _short_outputs_on_addition() -> str:
     return "\n".join(lines)
 
 
-NOTEBOOKS = {"01": nb01, "02": nb02, "03": nb03, "04": nb04, "05": nb05, "06": nb06, "07": nb07}
+# =============================================================================================
+# 08 · self-attention, full budget: section 1 at S 31, N 32, H 32, E 16; path lengths to 256
+
+def _self_attention_input_grads(L, causal, loss_at, n=8, d=32, seed=0, pe=False):
+    """‖∂L/∂x_s‖ (mean over n sequences) of one self-attention layer, L = ⟨y_loss_at, g⟩."""
+    rng = np.random.default_rng(seed)
+    W = {k: rng.uniform(-1, 1, (d, d)) / np.sqrt(d) for k in ("q", "k", "v")}
+    x = rng.standard_normal((n, L, d)) + (_positions(L, d) if pe else 0)
+    g = rng.standard_normal((n, d))
+    mask = np.tril(np.ones((L, L), dtype=bool)) if causal else None
+    y, _, cache = scaled_dot_product_attention_forward(x @ W["q"], x @ W["k"], x @ W["v"], mask)
+    dy = np.zeros_like(y)
+    dy[:, loss_at] = g
+    dq, dk, dv = scaled_dot_product_attention_backward(dy, cache)
+    dx = dq @ W["q"].T + dk @ W["k"].T + dv @ W["v"].T  # (n, L, d)
+    return np.linalg.norm(dx, axis=2).mean(axis=0)
+
+
+def _positions(L, d):
+    """Vaswani et al.'s sinusoidal encodings, (L, d): sin on even columns, cos on odd."""
+    angle = np.arange(L)[:, None] / 10000 ** (np.arange(0, d, 2) / d)  # (L, d/2)
+    pe = np.empty((L, d))
+    pe[:, 0::2], pe[:, 1::2] = np.sin(angle), np.cos(angle)
+    return pe
+
+
+def _heads(a, h):
+    """(N, L, d) -> (N·h, L, d/h): head j holds columns j·d/h … (j+1)·d/h − 1."""
+    N, L, d = a.shape
+    return a.reshape(N, L, h, d // h).transpose(0, 2, 1, 3).reshape(N * h, L, d // h)
+
+
+def _merge(a, h):
+    """The inverse of ``_heads``: (N·h, L, d/h) -> (N, L, d)."""
+    Nh, L, dh = a.shape
+    return a.reshape(Nh // h, h, L, dh).transpose(0, 2, 1, 3).reshape(Nh // h, L, h * dh)
+
+
+def _mha_forward(x, W_q, W_k, W_v, W_o, h=2):
+    q, k, v = (_heads(x @ W, h) for W in (W_q, W_k, W_v))
+    out, _, cache = scaled_dot_product_attention_forward(q, k, v)
+    merged = _merge(out, h)  # (N, L, d)
+    return merged @ W_o, (x, W_q, W_k, W_v, W_o, merged, cache, h)
+
+
+def _mha_backward(dy, cache, merge=_merge, split=_heads):
+    x, W_q, W_k, W_v, W_o, merged, sdpa, h = cache
+    dW_o = (merged.reshape(-1, merged.shape[-1]).T @ dy.reshape(-1, dy.shape[-1]))
+    dq, dk, dv = scaled_dot_product_attention_backward(split(dy @ W_o.T, h), sdpa)
+    dq, dk, dv = (merge(g, h) for g in (dq, dk, dv))  # back to (N, L, d)
+    flat = x.reshape(-1, x.shape[-1])
+    return {"x": dq @ W_q.T + dk @ W_k.T + dv @ W_v.T,
+            "W_q": flat.T @ dq.reshape(flat.shape[0], -1),
+            "W_k": flat.T @ dk.reshape(flat.shape[0], -1),
+            "W_v": flat.T @ dv.reshape(flat.shape[0], -1), "W_o": dW_o}
+
+
+def _starved(record, stage, middle=15):
+    s = record[stage]["state_norms"]
+    return s[middle] / min(s[0], s[-1]), int(np.argmin(s)) + 1
+
+
+def nb08() -> None:
+    say("E1 · a causal mask, the loss on the last output (S = 64): ‖∂L/∂x_s‖")
+    free = _self_attention_input_grads(64, causal=False, loss_at=-1)
+    causal = _self_attention_input_grads(64, causal=True, loss_at=-1)
+    first = _self_attention_input_grads(64, causal=True, loss_at=0)
+    rnn = input_gradient_norms("rnn", 64)
+    say(f"  causal vs no mask, loss on y_S: largest relative difference "
+        f"{np.abs(causal - free).max() / free.max():.1e}; first/last {causal[0] / causal[-1]:.2f}"
+        f" (the tanh RNN: {rnn[0] / rnn[-1]:.1e})")
+    say(f"  causal, loss on y_1 instead: inputs with any gradient {int((first > 0).sum())} of 64")
+    assert np.allclose(causal, free, rtol=1e-12) and (first[1:] == 0).all()
+
+    say("E2 · sinusoidal positional encodings added to x: the permutation check")
+    rng = np.random.default_rng(0)
+    d, S = 8, 6
+    W_q, W_k, W_v = (rng.standard_normal((d, d)) / np.sqrt(d) for _ in range(3))
+    x, perm = rng.standard_normal((1, S, d)), rng.permutation(S)
+
+    def sa(x):
+        return scaled_dot_product_attention_forward(x @ W_q, x @ W_k, x @ W_v)[0]
+
+    for label, pe in (("without", 0.0), ("with", _positions(S, d))):
+        gap = np.abs(sa(x[:, perm] + pe) - sa(x + pe)[:, perm]).max()
+        say(f"  {label} encodings: |SA(x[perm] + PE) - SA(x + PE)[perm]| <= {gap:.1e}")
+    assert np.abs(sa(x[:, perm] + _positions(S, d)) - sa(x + _positions(S, d))[:, perm]).max() \
+        > 1e-2
+
+    say("E3 · multi-head attention (h = 2 heads of d/h = 4), gradient-checked with check_layer")
+    rng = np.random.default_rng(1)
+    inputs = {"x": rng.standard_normal((2, 5, 8)),
+              **{k: rng.standard_normal((8, 8)) / np.sqrt(8) for k in ("W_q", "W_k", "W_v",
+                                                                        "W_o")}}
+    report = check_layer(_mha_forward, _mha_backward, inputs)
+    say(f"  worst relative error {report.max_error:.1e} ({report.worst})")
+
+    def flat_merge(a, h):  # BUG: heads concatenated without moving the head axis back
+        return a.reshape(a.shape[0] // h, a.shape[1], -1)
+
+    bad = check_layer(_mha_forward, lambda dy, c: _mha_backward(dy, c, merge=flat_merge),
+                      inputs)
+    say(f"  twin, heads merged in the wrong order in the backward: worst {bad.max_error:.1e}")
+    assert report.max_error < 1e-7 and bad.max_error > 1e-3
+
+    say("E4 · section 1 (bidirectional, no attention, S = 31) after 100 and 1,000 Adam steps: "
+        "middle / smaller end of ‖∂L/∂h̄_s‖, and the weakest position")
+    for steps in (100, 1000):
+        for r in gradient_flow_experiment(cells=("rnn", "gru", "lstm"), attentions=(None,),
+                                          lengths=(31,), n=32, hidden_dim=32, embed_dim=16,
+                                          seed=0, train_steps=steps, bidirectional=True):
+            (init, at_init), (done, weakest) = _starved(r, "init"), _starved(r, "trained")
+            say(f"  {r['cell']:4s} {steps:5d} steps: at init {init:.1e} (weakest {at_init}), "
+                f"trained {done:.1e} (weakest {weakest}); loss {r['trained']['loss']:.2f}")
+
+    say("E5 · layer_cost with n = 32 against n = 1 (forward + backward, float32, d = H = 64)")
+    lengths = (16, 32, 64, 128, 256, 512, 1024)
+    for n in (1, 32):
+        cost = {layer: [layer_cost(layer, L, n=n, repeats=3) for L in lengths]
+                for layer in ("rnn", "self-attention")}
+        cells = [f"{L}: {r['seconds'] * 1e3:.1f}/{a['seconds'] * 1e3:.1f}"
+                 for L, r, a in zip(lengths, cost["rnn"], cost["self-attention"])]
+        slower = [L for L, r, a in zip(lengths, cost["rnn"], cost["self-attention"])
+                  if a["seconds"] > r["seconds"]]
+        say(f"  n = {n:2d}, ms rnn/self-attention at S = " + ", ".join(cells))
+        say(f"         self-attention is the slower layer from S = "
+            f"{slower[0] if slower else 'beyond ' + str(lengths[-1])}")
+
+
+NOTEBOOKS = {"01": nb01, "02": nb02, "03": nb03, "04": nb04, "05": nb05, "06": nb06, "07": nb07,
+             "08": nb08}
 
 if __name__ == "__main__":
     for key in sys.argv[1:] or NOTEBOOKS:

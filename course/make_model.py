@@ -1,11 +1,14 @@
 """Write the small dates model that grades greedy decoding and beam search (assignment 4).
 
-    python course/make_model.py            # writes numpy_seq2seq/course/dates_model.npz
+    python course/make_model.py              # writes numpy_seq2seq/course/dates_model.npz
+    python course/make_model.py --out M.npz  # elsewhere
 
-Deterministic: the same seed, data and BLAS thread count give the same parameters (the file in
-the repository was made with this command; another BLAS may differ in the last bits, which the
-checks do not care about, since they compare a student's decoder with the library's on whatever
-model is shipped). The model is deliberately small and briefly trained, so that it still makes
+Deterministic: the same code, seed, data and BLAS thread count give the same file, byte for
+byte. tests/test_course_model.py checks that this command still reproduces the shipped file:
+a change to the library that changes training (its initialisation, say) fails that test until
+the file is written again with this command (and course/README.md's figures updated). The
+checks compare a student's decoder with the library's on whatever model is shipped, so a new
+model changes no check. The model is deliberately small and briefly trained, so that it still makes
 mistakes and beam search sometimes disagrees with greedy decoding; the sources on which the
 decoders are graded are chosen here and stored in the checkpoint's ``extra``:
 
@@ -15,6 +18,7 @@ decoders are graded are chosen here and stored in the checkpoint's ``extra``:
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -26,7 +30,10 @@ OUT = Path(__file__).resolve().parent.parent / "numpy_seq2seq" / "course" / "dat
 SEED = 0
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    out = parser.parse_args(argv).out
     start = time.perf_counter()
     train_pairs, valid_pairs = split_pairs(make_task("dates", 4000, seed=SEED), 0.1, seed=SEED)
     src_vocab = Vocab.from_texts([s for s, _ in train_pairs])
@@ -51,13 +58,13 @@ def main() -> None:
     chosen = [i for r, k in ((0, 8), (1, 4), (2, 4)) for i in
               [j for j in range(len(texts)) if ranks[j] == r][:k]]
     check_sources = [texts[i] for i in chosen]
-    save_checkpoint(OUT, model, src_vocab, tgt_vocab,
+    save_checkpoint(out, model, src_vocab, tgt_vocab,
                     extra={"check_sources": check_sources, "made_by": "course/make_model.py",
                            "held_out_exact_match": history.valid_exact_match[-1]})
-    OUT.chmod(0o644)  # package data must be readable by everyone, whatever the umask
+    out.chmod(0o644)  # package data must be readable by everyone, whatever the umask
     n_differ = sum(ranks[i] == 0 for i in chosen)
     seconds = time.perf_counter() - start
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1024:.0f} KB) in {seconds:.0f} s: held-out exact "
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB) in {seconds:.0f} s: held-out exact "
           f"match {100 * history.valid_exact_match[-1]:.1f} %, {model.num_params():,} parameters; "
           f"{n_differ} of the {len(chosen)} check sources decode differently with beam search")
 

@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .checks import check_int
+from .checks import NON_NEGATIVE_INT, POSITIVE_INT, check_choice
+from .config import TrainConfig
 from .data import Vocab, encode_pairs, make_task, pad_sequences
 from .data.toy import TOY_ALPHABET
 from .functional.attention import attention_backward, attention_forward
@@ -43,7 +44,7 @@ from .functional.self_attention import (
     scaled_dot_product_attention_forward,
 )
 from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
-from .optim import Adam, clip_grad_norm
+from .optim import clip_grad_norm, make_optimizer
 
 FLOW_TASKS = ("copy", "reverse", "sort")
 TOY_VOCAB = Vocab(TOY_ALPHABET)  # one vocabulary for both sides of every toy task
@@ -139,8 +140,10 @@ def gradient_flow_experiment(
     every combination, so attention modes of one cell differ only in what attention adds) and a
     batch of ``n`` examples of the toy ``task`` with sources of exactly that length is drawn
     (the same batch for every model of that length). The batch-averaged ‖∂L/∂h̄_s‖ and ‖∂L/∂x_s‖
-    are recorded at initialisation and, with ``train_steps`` > 0, again after that many Adam
-    steps (on fresh batches of the same task and length, global norm clipped at 5).
+    are recorded at initialisation and, with ``train_steps`` > 0, again after that many
+    optimizer steps on fresh batches of the same task and length, taken as `train` takes them
+    (`config.TrainConfig`'s optimizer, Adam, and clipping, global norm at most 5) at the
+    learning rate ``lr``.
 
     Parameters
     ----------
@@ -150,8 +153,10 @@ def gradient_flow_experiment(
     n : examples per measured batch
     hidden_dim, embed_dim : H and E of every model
     seed : seeds the models, the measured batches and the training batches
-    train_steps : Adam steps before the second measurement (0: measure at initialisation only)
-    lr : Adam's learning rate
+    train_steps : optimizer steps before the second measurement (0: measure at initialisation
+        only)
+    lr : the learning rate of those steps (smaller than training's default: a few steps from
+        initialisation, measured, not a run to convergence)
     task : one of ``FLOW_TASKS``
     bidirectional : build every model with a bidirectional encoder (H/2 units per direction)
 
@@ -165,17 +170,14 @@ def gradient_flow_experiment(
         "ratio_embedding".
     """
     for cell in cells:
-        if cell not in CELL_CHOICES:
-            raise ValueError(f"cells must be drawn from {CELL_CHOICES}, got {cell!r}")
+        check_choice("each of cells", cell, CELL_CHOICES)
     for a in attentions:
-        if a not in ATTENTION_CHOICES:
-            raise ValueError(f"attentions must be drawn from {ATTENTION_CHOICES}, got {a!r}")
+        check_choice("each of attentions", a, ATTENTION_CHOICES)
     for length in lengths:
-        check_int("each of lengths", length)
-    check_int("n", n)
-    if task not in FLOW_TASKS:
-        raise ValueError(f"task must be one of {FLOW_TASKS}, got {task!r}")
-    check_int("train_steps", train_steps, minimum=0)
+        POSITIVE_INT.check("each of lengths", length)
+    POSITIVE_INT.check("n", n)
+    check_choice("task", task, FLOW_TASKS)
+    NON_NEGATIVE_INT.check("train_steps", train_steps)
 
     vocab_size = len(TOY_VOCAB)
     batches = {L: _task_batch(task, n, int(L), seed) for L in lengths}
@@ -196,12 +198,13 @@ def gradient_flow_experiment(
                     "init": _summary(source_gradient_norms(model, src, tgt)),
                 }
                 if train_steps:
-                    opt = Adam(model.params, lr=lr)
+                    rule = TrainConfig(lr=lr)  # the trainer's optimizer and clipping
+                    opt = make_optimizer(rule.optimizer, model.params, rule.lr)
                     for step in range(int(train_steps)):
                         # distinct data seeds per step, disjoint from the measured batch's seed
                         bs, bt = _task_batch(task, n, int(L), seed + 1 + step)
                         _, grads = model.loss_and_grads(bs, bt)
-                        clip_grad_norm(grads, 5.0)
+                        clip_grad_norm(grads, rule.clip or None)
                         opt.step(grads)
                     record["trained"] = _summary(source_gradient_norms(model, src, tgt))
                 records.append(record)
@@ -312,9 +315,9 @@ def input_gradient_norms(layer: str, length: int, n: int = 8, dim: int = 32,
     -------
     ndarray of shape (S,), the mean over the n sequences of ‖∂L/∂x_s‖
     """
-    if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
-    S, n, dim = check_int("length", length), check_int("n", n), check_int("dim", dim)
+    check_choice("layer", layer, LAYERS)
+    S, n, dim = (POSITIVE_INT.check("length", length), POSITIVE_INT.check("n", n),
+                 POSITIVE_INT.check("dim", dim))
     rng = np.random.default_rng(seed)
     p = _layer_params(layer, dim, dim, rng, np.float64)
     x = rng.standard_normal((n, S, dim))
@@ -347,10 +350,9 @@ def layer_cost(layer: str, length: int, n: int = 1, dim: int = 64, repeats: int 
     above what was allocated before the forward: the layer's caches, temporaries and gradients;
     NumPy reports its buffers to tracemalloc, so this is deterministic)
     """
-    if layer not in ("rnn", "self-attention"):
-        raise ValueError(f"layer must be 'rnn' or 'self-attention', got {layer!r}")
-    S, n = check_int("length", length), check_int("n", n)
-    repeats = check_int("repeats", repeats)
+    check_choice("layer", layer, ("rnn", "self-attention"))
+    S, n = POSITIVE_INT.check("length", length), POSITIVE_INT.check("n", n)
+    repeats = POSITIVE_INT.check("repeats", repeats)
     rng = np.random.default_rng(seed)
     p = _layer_params(layer, dim, dim, rng, np.float32)
     x = rng.standard_normal((n, S, dim)).astype(np.float32)

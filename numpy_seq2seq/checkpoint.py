@@ -27,7 +27,10 @@ Loading refuses, with one message that starts ``<path> is not a numpy_seq2seq ch
 says what the file is instead, anything that is not such an archive: a text file, a pickle
 (never unpickled), a single ``.npy`` array, a truncated or corrupted zip, an ``.npz`` without the
 marker. A checkpoint of a format version this code does not read is named with its version and
-what to do. `train` keeps its state for resuming inside ``extra["training"]``, so a checkpoint
+what to do. Every error names the file: a model config, vocabulary or ``extra`` that cannot be
+used, a parameter stored as integers (never cast silently) or holding NaN or inf (a model that
+would decode empty lines), a run folder given instead of one of its checkpoints (the message
+lists them). `train` keeps its state for resuming inside ``extra["training"]``, so a checkpoint
 written before resuming existed still loads for translating and evaluating.
 """
 
@@ -44,6 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from .checks import is_int
 from .files import atomic_write
 
 if TYPE_CHECKING:  # imported lazily at run time: model sits above checkpoint's helpers
@@ -211,8 +215,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     with _checked_archive(path) as (files, entry):
         config = _model_config(path, str(entry("config")[()]))
         stored = {k[len(_PARAM):]: entry(k) for k in files if k.startswith(_PARAM)}
-        src_vocab, tgt_vocab = (_load_vocab(entry, files, k) for k in ("src_vocab", "tgt_vocab"))
-        extra = _extra(files, entry)
+        src_vocab, tgt_vocab = (_load_vocab(path, entry, files, k)
+                                for k in ("src_vocab", "tgt_vocab"))
+        extra = _extra(path, files, entry)
 
     from numpy_seq2seq.model import Seq2Seq  # lazy: keeps checkpoint importable on its own
 
@@ -225,12 +230,14 @@ def read_extra(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """A checkpoint's ``extra`` dict alone, without building the model (e.g. to see which epoch
     it holds: ``read_extra("runs/x/best.npz")["epoch"]``). Raises as `load_checkpoint` does."""
     with _checked_archive(Path(path)) as (files, entry):
-        return _extra(files, entry)
+        return _extra(Path(path), files, entry)
 
 
 @contextmanager
 def _checked_archive(path: Path) -> Iterator[tuple[list[str], Callable[[str], np.ndarray]]]:
     """The entry names of a checked checkpoint and a function reading one entry."""
+    if path.is_dir():
+        raise IsADirectoryError(_folder_message(path))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}")
     with _open_archive(path) as data:
@@ -242,8 +249,24 @@ def _checked_archive(path: Path) -> Iterator[tuple[list[str], Callable[[str], np
         yield data.files, entry
 
 
-def _extra(files: list[str], entry: Callable[[str], np.ndarray]) -> dict[str, Any] | None:
-    return _decode_extra(str(entry("extra")[()]), entry) if "extra" in files else None
+def _folder_message(path: Path) -> str:
+    """What to say when a run folder is given where a checkpoint file belongs."""
+    found = sorted(p.name for p in path.glob("*.npz"))
+    if not found:
+        return f"{path} is a folder with no checkpoint (.npz) in it, not a checkpoint file"
+    pick = "best.npz" if "best.npz" in found else found[0]
+    return (f"{path} is a folder, not a checkpoint file; it holds {', '.join(found)}: give one "
+            f"of them, e.g. {path / pick}")
+
+
+def _extra(path: Path, files: list[str],
+           entry: Callable[[str], np.ndarray]) -> dict[str, Any] | None:
+    if "extra" not in files:
+        return None
+    try:
+        return _decode_extra(str(entry("extra")[()]), entry)
+    except (ValueError, TypeError, KeyError) as err:  # JSON, or an array entry it names
+        raise ValueError(f"{path}: its extra cannot be read: {err}") from None
 
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
@@ -304,8 +327,9 @@ def _check_format(path: Path, files: list[str], entry: Callable[[str], np.ndarra
     absent = [k for k in ("format_version", "config") if k not in files]
     if absent:
         raise ValueError(f"{path} is a damaged numpy_seq2seq checkpoint: no {absent} entries")
-    stored = entry("format_version")[()]
-    version = int(stored) if np.issubdtype(np.asarray(stored).dtype, np.integer) else None
+    raw = entry("format_version")
+    stored = raw.item() if raw.size == 1 else raw.tolist()  # printed as 'one', not np.str_('one')
+    version = stored if is_int(stored) else None
     if version is not None and version > FORMAT_VERSION:
         from numpy_seq2seq import __version__  # lazy: the package imports this module
 
@@ -332,17 +356,22 @@ def _model_config(path: Path, text: str) -> dict[str, Any]:
         raise ValueError(f"{path}: its model config cannot be used: {err}") from None
 
 
-def _load_vocab(entry: Callable[[str], np.ndarray], files: list[str], key: str) -> Vocab | None:
+def _load_vocab(path: Path, entry: Callable[[str], np.ndarray], files: list[str],
+                key: str) -> Vocab | None:
     if key not in files:
         return None
     from numpy_seq2seq.data.vocab import Vocab  # lazy, as for the model
 
-    return Vocab.from_dict(_decode_extra(str(entry(key)[()]), entry))
+    try:
+        return Vocab.from_dict(_decode_extra(str(entry(key)[()]), entry))
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise ValueError(f"{path}: its {key} cannot be used: {err}") from None
 
 
 def _copy_params(params: dict[str, np.ndarray], stored: dict[str, np.ndarray],
                  path: Path) -> None:
-    """Copy ``stored`` into the live arrays of ``params`` after checking keys and shapes."""
+    """Copy ``stored`` into the live arrays of ``params`` after checking keys, shapes, dtypes
+    and values."""
     missing, unexpected = sorted(set(params) - set(stored)), sorted(set(stored) - set(params))
     if missing or unexpected:
         raise ValueError(
@@ -355,6 +384,14 @@ def _copy_params(params: dict[str, np.ndarray], stored: dict[str, np.ndarray],
                 f"{path}: param {key!r} has shape {stored[key].shape} in the file, but the "
                 f"model built from its config expects {p.shape}"
             )
+        if stored[key].dtype.kind != "f":
+            raise ValueError(f"{path}: param {key!r} is stored as {stored[key].dtype}; a "
+                             f"checkpoint holds float parameters ({p.dtype} here)")
+        bad = int(np.size(stored[key]) - np.isfinite(stored[key]).sum())
+        if bad:
+            raise ValueError(f"{path}: param {key!r} holds {bad} NaN or infinite value(s), so "
+                             "the model cannot translate; load an earlier checkpoint of the run "
+                             "or train again (a smaller learning rate or clip keeps it finite)")
     for key, p in params.items():
         # into the existing array: keeps the config's dtype and any references to it
         p[...] = stored[key]

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import check_int
+from .checks import NON_NEGATIVE, POSITIVE_INT
 from .data.vocab import BOS_ID, EOS_ID, PAD_ID
 from .functional.softmax import log_softmax
 
@@ -88,10 +88,8 @@ def _check(model: Seq2Seq, src: Any, max_len: int | None, length_penalty: float)
     enc = model.encode(src)  # validates ids and padding
     if max_len is None:
         max_len = default_max_len(src)
-    max_len = check_int("max_len", max_len)
-    if not np.isfinite(length_penalty) or length_penalty < 0:
-        raise ValueError(f"length_penalty must be a finite number >= 0, got {length_penalty!r}")
-    return enc, max_len, float(length_penalty)
+    max_len = POSITIVE_INT.check("max_len", max_len)
+    return enc, max_len, NON_NEGATIVE.check("length_penalty", length_penalty)
 
 
 def _repeat_rows(enc: Encoded, k: int) -> Encoded:
@@ -204,71 +202,111 @@ def beam_search(
     -------
     list of N Hypothesis, in row order (fields described in the module docstring)
     """
-    K = check_int("beam", beam)
+    K = POSITIVE_INT.check("beam", beam)
     enc, max_len, alpha = _check(model, src, max_len, length_penalty)
-    N, S = enc.mask.shape
-    enc_k = _repeat_rows(enc, K)
-    state, h_tilde = enc_k.state0, None
-    y = np.full(N * K, BOS_ID, dtype=np.int64)  # (N·K,)
-    # Only beam 0 is live at the start; the others are copies that must never be chosen.
-    cum = np.full((N, K), -np.inf)
-    cum[:, 0] = 0.0
-    tokens = np.zeros((N, K, 0), dtype=np.int64)  # (N, K, t) live hypotheses' tokens
-    attn = np.zeros((N, K, 0, S), dtype=enc.states.dtype)  # (N, K, t, S)
-    finished: list[list[Hypothesis]] = [[] for _ in range(N)]
-    done = np.zeros(N, dtype=bool)
-    src_len = enc.mask.sum(axis=1)
-
-    def make(n: int, toks: np.ndarray, w: np.ndarray | None, lp: float, fin: bool) -> Hypothesis:
-        steps = len(toks) + fin
-        return Hypothesis(toks.copy(), lp / steps**alpha, lp,
-                          None if w is None else w[:, : src_len[n]].copy(), fin)
-
+    search = _Beams(_repeat_rows(enc, K), K, alpha)
+    state, h_tilde = search.enc.state0, None
+    y = np.full(search.N * K, BOS_ID, dtype=np.int64)  # (N·K,)
     for _ in range(max_len):
-        logits, state, h_tilde, w = model.decode_step(y, state, h_tilde, enc_k)
-        V = logits.shape[1]
-        logp = _forbid_specials(_step_log_probs(logits)).reshape(N, K, V)
-        cand = (cum[:, :, None] + logp).reshape(N, K * V)  # (N, K·V)
-        # stable sort: ties go to the lower beam, then the lower id, as argmax does in greedy
-        top = np.argsort(-cand, axis=1, kind="stable")[:, : 2 * K]  # (N, 2K)
-        parent = np.zeros((N, K), dtype=np.int64)
-        token = np.zeros((N, K), dtype=np.int64)
-        new_cum = np.full((N, K), -np.inf)
-        w_new = None if w is None else w.reshape(N, K, S)
-        for n in np.nonzero(~done)[0].tolist():
-            live = 0
-            for rank, ext in enumerate(top[n].tolist()):
-                b, v = divmod(ext, V)  # the extension of beam b by token v
-                score = cand[n, ext]
-                if v == EOS_ID:
-                    if rank < K and np.isfinite(score):
-                        hist = None if w_new is None else np.concatenate(
-                            [attn[n, b], w_new[n, b][None]], axis=0)
-                        finished[n].append(make(n, tokens[n, b], hist, float(score), True))
-                elif live < K:
-                    parent[n, live], token[n, live], new_cum[n, live] = b, v, score
-                    live += 1
-            if len(finished[n]) >= K or not np.isfinite(new_cum[n]).any():
-                done[n] = True
-        if done.all():
+        logits, state, h_tilde, w = model.decode_step(y, state, h_tilde, search.enc)
+        flat, y = search.step(logits, w)
+        if flat is None:  # every row is done
             break
-        rows = np.arange(N)[:, None]
-        tokens = np.concatenate([tokens[rows, parent], token[:, :, None]], axis=2)
-        if w_new is not None:
-            attn = np.concatenate([attn[rows, parent], w_new[rows, parent][:, :, None]], axis=2)
-        cum = new_cum
         # reorder the decoder's state so that beam slot j continues its parent
-        flat = (np.arange(N)[:, None] * K + parent).ravel()  # (N·K,)
         state = tuple(s[flat] for s in state)
         h_tilde = None if h_tilde is None else h_tilde[flat]
-        y = token.ravel()
+    return [search.best(n) for n in range(search.N)]
 
-    best = []
-    for n in range(N):
-        if finished[n]:
-            best.append(max(finished[n], key=lambda h: h.score))
-        else:  # max_len reached with nothing finished: the best live hypothesis
-            b = int(np.argmax(cum[n]))
-            best.append(make(n, tokens[n, b], None if w is None else attn[n, b],
-                             float(cum[n, b]), False))
-    return best
+
+def _select(cand: np.ndarray, top: list[int], K: int, V: int) -> tuple[list, list]:
+    """One row's choice at one step: which of its best 2K extensions finish, which live on.
+
+    Parameters
+    ----------
+    cand : ndarray of shape (K·V,), the cumulative log-probability of every extension; beam b
+        extended by token v sits at b·V + v
+    top : the indices of the best 2K extensions, best first
+    K, V : beam size and vocabulary size
+
+    Returns
+    -------
+    finished : [(b, score)], the extensions by </s> that rank within the top K (finite)
+    live : [(b, v, score)], the first K extensions that do not end in </s>, best first
+    """
+    finished, live = [], []
+    for rank, ext in enumerate(top):
+        b, v = divmod(ext, V)
+        if v == EOS_ID:
+            if rank < K and np.isfinite(cand[ext]):
+                finished.append((b, float(cand[ext])))
+        elif len(live) < K:
+            live.append((b, v, cand[ext]))
+    return finished, live
+
+
+class _Beams:
+    """The search's bookkeeping for every row: K live hypotheses (their tokens, attention and
+    cumulative log-probability) and the finished ones."""
+
+    def __init__(self, enc: Encoded, K: int, alpha: float) -> None:
+        self.enc, self.K, self.alpha = enc, K, alpha  # enc: each row repeated K times
+        N, S = enc.mask.shape[0] // K, enc.mask.shape[1]
+        self.N, self.S = N, S
+        self.src_len = enc.mask[::K].sum(axis=1)  # (N,)
+        # Only beam 0 is live at the start; the others are copies that must never be chosen.
+        self.cum = np.full((N, K), -np.inf)
+        self.cum[:, 0] = 0.0
+        self.tokens = np.zeros((N, K, 0), dtype=np.int64)  # (N, K, t)
+        self.attn = np.zeros((N, K, 0, S), dtype=enc.states.dtype)  # (N, K, t, S)
+        self.attends = False  # the model returns attention weights
+        self.finished: list[list[Hypothesis]] = [[] for _ in range(N)]
+        self.done = np.zeros(N, dtype=bool)
+
+    def step(self, logits: np.ndarray, w: np.ndarray | None) -> tuple:
+        """Extend every live row by one token (``logits`` (N·K, V), weights (N·K, S) or None).
+
+        Returns (flat, y): the index (N·K,) of each slot's parent among the previous slots and
+        the tokens (N·K,) to feed next; (None, None) once every row is done.
+        """
+        N, K, V = self.N, self.K, logits.shape[1]
+        logp = _forbid_specials(_step_log_probs(logits)).reshape(N, K, V)
+        cand = (self.cum[:, :, None] + logp).reshape(N, K * V)  # (N, K·V)
+        # stable sort: ties go to the lower beam, then the lower id, as argmax does in greedy
+        top = np.argsort(-cand, axis=1, kind="stable")[:, : 2 * K]  # (N, 2K)
+        parent, token = np.zeros((N, K), dtype=np.int64), np.zeros((N, K), dtype=np.int64)
+        new_cum = np.full((N, K), -np.inf)
+        self.attends = w is not None
+        w = None if w is None else w.reshape(N, K, self.S)
+        for n in np.nonzero(~self.done)[0].tolist():
+            finished, live = _select(cand[n], top[n].tolist(), K, V)
+            for b, score in finished:
+                hist = None if w is None else np.concatenate([self.attn[n, b], w[n, b][None]])
+                self.finished[n].append(self._hypothesis(n, self.tokens[n, b], hist, score, True))
+            for slot, (b, v, score) in enumerate(live):
+                parent[n, slot], token[n, slot], new_cum[n, slot] = b, v, score
+            if len(self.finished[n]) >= K or not np.isfinite(new_cum[n]).any():
+                self.done[n] = True
+        if self.done.all():
+            return None, None
+        rows = np.arange(N)[:, None]
+        self.tokens = np.concatenate([self.tokens[rows, parent], token[:, :, None]], axis=2)
+        if w is not None:
+            self.attn = np.concatenate([self.attn[rows, parent], w[rows, parent][:, :, None]],
+                                       axis=2)
+        self.cum = new_cum
+        return (rows * K + parent).ravel(), token.ravel()
+
+    def _hypothesis(self, n: int, toks: np.ndarray, w: np.ndarray | None, lp: float,
+                    fin: bool) -> Hypothesis:
+        steps = len(toks) + fin
+        return Hypothesis(toks.copy(), lp / steps**self.alpha, lp,
+                          None if w is None else w[:, : self.src_len[n]].copy(), fin)
+
+    def best(self, n: int) -> Hypothesis:
+        """Row n's answer: its best finished hypothesis, else (max_len reached with nothing
+        finished) its best live one."""
+        if self.finished[n]:
+            return max(self.finished[n], key=lambda h: h.score)
+        b = int(np.argmax(self.cum[n]))
+        return self._hypothesis(n, self.tokens[n, b], self.attn[n, b] if self.attends else None,
+                                float(self.cum[n, b]), False)

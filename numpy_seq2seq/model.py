@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .checks import check_int
-from .config import DROPOUT, ModelConfig
+from .checks import check_arrays, check_ids, optional, refuse
+from .config import ATTENTION_CHOICES, CELL_CHOICES, DTYPE_CHOICES, ModelConfig
 from .functional.attention import SCORES
 from .functional.bahdanau import BAHDANAU, bahdanau_keys_forward
 from .functional.decoder import decoder_backward, decoder_forward, decoder_step_forward
@@ -26,10 +26,8 @@ from .functional.params import layer_prefix, with_prefix
 from .functional.recurrent import CELLS, cell_param_shapes
 from .functional.softmax import cross_entropy_backward, cross_entropy_forward
 
-CELL_CHOICES = tuple(CELLS)  # ("rnn", "gru", "lstm")
-# (None, "dot", "general", "concat", "bahdanau"): no attention, Luong's three scores, Bahdanau
-ATTENTION_CHOICES = (None, *SCORES, BAHDANAU)
-DTYPE_CHOICES = ("float32", "float64")
+__all__ = ["ATTENTION_CHOICES", "CELL_CHOICES", "DTYPE_CHOICES", "Encoded", "Seq2Seq",
+           "SourceGradients"]
 
 
 class Encoded(NamedTuple):
@@ -54,7 +52,9 @@ class SourceGradients(NamedTuple):
 class Seq2Seq:
     """Encoder–decoder RNN for many-to-many sequence tasks such as translation.
 
-    The defaults are those of `config.ModelConfig`, whose fields mirror these parameters.
+    The defaults are those of `config.ModelConfig`, whose fields mirror these parameters; the
+    constructor builds one from its arguments, which checks them all (a bad value raises a
+    ValueError naming the argument).
 
     Parameters
     ----------
@@ -94,9 +94,10 @@ class Seq2Seq:
 
     Notes
     -----
-    Initialisation follows PyTorch: recurrent and linear weights uniform in ±1/√fan, embeddings
-    N(0, 1) scaled by 0.1 (small embeddings keep early tanh units out of saturation), and the
-    LSTM's forget-gate bias set to 1 (Jozefowicz et al. 2015) so the cell starts by remembering.
+    Initialisation follows PyTorch, chosen by measurement (``notebooks/09_initialisation.ipynb``):
+    embeddings N(0, 1), recurrent weights and biases uniform in ±1/√H, linear weights uniform in
+    ±1/√fan-in, and the LSTM's forget-gate bias set to 1 (Jozefowicz et al. 2015) so the cell
+    starts by remembering.
     """
 
     def __init__(
@@ -116,67 +117,26 @@ class Seq2Seq:
         num_layers: int = ModelConfig.num_layers,
         dropout: float = ModelConfig.dropout,
     ) -> None:
-        if isinstance(attention, str) and attention.lower() == "none":
-            attention = None
-        if cell not in CELL_CHOICES:
-            raise ValueError(f"cell must be one of {CELL_CHOICES}, got {cell!r}")
-        if attention not in ATTENTION_CHOICES:
-            raise ValueError(f"attention must be one of {ATTENTION_CHOICES}, got {attention!r}")
-        for name, value in [
-            ("src_vocab_size", src_vocab_size),
-            ("tgt_vocab_size", tgt_vocab_size),
-            ("embed_dim", embed_dim),
-            ("hidden_dim", hidden_dim),
-        ]:
-            check_int(name, value)
-        if min(src_vocab_size, tgt_vocab_size) < 5:
-            raise ValueError(
-                "vocabulary sizes must be at least 5 (4 reserved ids + 1 token), got "
-                f"src_vocab_size={src_vocab_size}, tgt_vocab_size={tgt_vocab_size}"
-            )
-        if bidirectional and hidden_dim % 2:
-            raise ValueError(
-                f"a bidirectional encoder splits hidden_dim into two halves, so it must be even; "
-                f"got hidden_dim={hidden_dim}"
-            )
-        if input_feeding and attention not in SCORES:
-            raise ValueError("input_feeding feeds Luong's attentional state h̃ back, so it needs "
-                             f"attention in {SCORES}, got attention={attention!r}"
-                             + (" (which already feeds its context into the decoder's input)"
-                                if attention == BAHDANAU else ""))
-        if attention_dim is None:
-            attention_dim = hidden_dim
-        check_int("attention_dim", attention_dim, or_none=True)
-        check_int("num_layers", num_layers)
-        DROPOUT.check("dropout", dropout)  # the range the command line's --dropout accepts
-        dtype_name = np.dtype(dtype).name
-        if dtype_name not in DTYPE_CHOICES:
-            raise ValueError(f"dtype must be one of {DTYPE_CHOICES}, got {dtype_name!r}")
+        config = ModelConfig(  # checks every value; a bad one is named in the message
+            src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, embed_dim=embed_dim,
+            hidden_dim=hidden_dim, cell=cell, attention=attention, bidirectional=bidirectional,
+            reverse_source=reverse_source, input_feeding=input_feeding,
+            attention_dim=attention_dim, dtype=dtype, seed=seed, num_layers=num_layers,
+            dropout=dropout,
+        )
+        # the config's values, plain and JSON-ready, with A resolved (None means H)
         self.config: dict[str, Any] = {
-            "src_vocab_size": int(src_vocab_size),
-            "tgt_vocab_size": int(tgt_vocab_size),
-            "embed_dim": int(embed_dim),
-            "hidden_dim": int(hidden_dim),
-            "cell": cell,
-            "attention": attention,
-            "bidirectional": bool(bidirectional),
-            "reverse_source": bool(reverse_source),
-            "input_feeding": bool(input_feeding),
-            "attention_dim": int(attention_dim),
-            "dtype": dtype_name,
-            "seed": int(seed),
-            "num_layers": int(num_layers),
-            "dropout": float(dropout),
-        }
-        self.dtype = np.dtype(dtype_name)
-        self.params: dict[str, np.ndarray] = self._init_params(np.random.default_rng(seed))
+            **config.to_dict(), "attention_dim": config.attention_dim or config.hidden_dim}
+        self.dtype = np.dtype(config.dtype)
+        self.params: dict[str, np.ndarray] = self._init_params(np.random.default_rng(config.seed))
         self.last_attention: np.ndarray | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Seq2Seq:
         """A freshly initialised model from a ``model.config`` dict (keys added since, such as
-        ``num_layers`` and ``dropout``, take their defaults, so old checkpoints still load)."""
-        return cls(**config)
+        ``num_layers`` and ``dropout``, take their defaults, so old checkpoints still load; an
+        unknown key is refused with the list of known ones)."""
+        return cls(**ModelConfig.from_dict(config).to_dict())
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
@@ -234,7 +194,10 @@ class Seq2Seq:
         params = {}
         for key, shape in self.param_shapes().items():
             if key.endswith("_embed"):
-                value = 0.1 * rng.standard_normal(shape)
+                # unit variance, as torch.nn.Embedding: at 0.1·N(0, 1) the input reached the
+                # gates no stronger than the recurrent and bias terms, and the model took epochs
+                # to start reading the source (the study: notebooks/09_initialisation.ipynb)
+                value = rng.standard_normal(shape)
             else:
                 value = rng.uniform(-1, 1, shape) / np.sqrt(self._fan(key, shape))
             params[key] = value.astype(self.dtype)
@@ -260,10 +223,7 @@ class Seq2Seq:
     def _check_ids(self, name: str, ids: Any, vocab_size: int, min_len: int) -> np.ndarray:
         """Validate a batch of token ids at the public boundary."""
         arr = np.asarray(ids)
-        if arr.dtype.kind not in "iu":
-            raise ValueError(f"{name} must hold integer token ids, got dtype {arr.dtype}")
-        if arr.ndim != 2:
-            raise ValueError(f"{name} must be 2-D of shape (N, length), got shape {arr.shape}")
+        check_arrays(**{name: (arr, "N S" if name == "src" else "N T", int)})
         if arr.shape[0] == 0:
             raise ValueError(f"{name} is an empty batch (N=0); need at least one sequence")
         if arr.shape[1] < min_len:
@@ -272,12 +232,8 @@ class Seq2Seq:
                 + (" (the decoder reads tgt[:, :-1] and is scored on tgt[:, 1:])"
                    if name == "tgt" else "")
             )
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >= vocab_size:
-            raise ValueError(
-                f"{name} ids must be in [0, {vocab_size - 1}] (vocabulary size {vocab_size}), "
-                f"got min {lo} and max {hi}"
-            )
+        check_ids(name, arr, vocab_size, f"the {'source' if name == 'src' else 'target'} "
+                                         "vocabulary")
         real = arr != 0
         if (real[:, 1:] & ~real[:, :-1]).any():
             row = int(np.nonzero((real[:, 1:] & ~real[:, :-1]).any(axis=1))[0][0])
@@ -450,6 +406,19 @@ class Seq2Seq:
             keys, _ = bahdanau_keys_forward(hs, self.params["W_k"])
         return Encoded(hs, src != 0, state0, keys)
 
+    def _check_step(self, y_prev: Any, state: Any, h_tilde_prev: Any, enc: Encoded) -> np.ndarray:
+        """Validate ``decode_step``'s arguments against ``enc``; returns y_prev as an array."""
+        y_prev = np.asarray(y_prev)
+        n_states = self.config["num_layers"] * CELLS[self.cell].n_states
+        if not isinstance(state, (tuple, list)) or len(state) != n_states:
+            got = len(state) if isinstance(state, (tuple, list)) else type(state).__name__
+            raise refuse(f"state must be a tuple of {n_states} arrays of shape (N, H), laid "
+                         f"out as enc.state0, got {got}")
+        check_arrays(**{"enc.states": (enc.states, "N S H")}, y_prev=(y_prev, "N", int),
+                     state=(tuple(state), "N H"), **optional(h_tilde_prev=(h_tilde_prev, "N H")))
+        check_ids("y_prev", y_prev, self.config["tgt_vocab_size"], "the target vocabulary")
+        return y_prev
+
     def decode_step(
         self,
         y_prev: np.ndarray,
@@ -474,9 +443,16 @@ class Seq2Seq:
         state : the new decoder state
         h_tilde : ndarray of shape (N, H) with a Luong score, else None
         weights : ndarray of shape (N, S), or None without attention
+
+        Raises
+        ------
+        ValueError
+            For ids outside [0, V), or a state or h_tilde_prev whose batch or size differs from
+            ``enc``'s (the message names the argument and both shapes).
         """
         cfg, p = self.config, self.params
-        x = p["tgt_embed"][np.asarray(y_prev)]  # (N, E)
+        y_prev = self._check_step(y_prev, state, h_tilde_prev, enc)
+        x = p["tgt_embed"][y_prev]  # (N, E)
         xw = x @ p["dec_Wx"][: x.shape[1]] + p["dec_b"]  # (N, G·H), the embedding's share
         feed = h_tilde_prev if cfg["input_feeding"] else None
         keys = enc.keys

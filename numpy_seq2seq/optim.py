@@ -27,6 +27,9 @@ from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
+from .checks import POSITIVE, UNIT_INTERVAL
+from .config import OPTIMIZER_CHOICES
+
 __all__ = ["SGD", "Momentum", "Adam", "Optimizer", "clip_grad_norm", "global_grad_norm",
            "grad_norms", "make_optimizer",
            "OPTIMIZERS"]
@@ -36,22 +39,7 @@ Grads = Mapping[str, np.ndarray]
 
 
 # ----------------------------------------------------------------------------------------------
-# validation helpers (used at the public boundary only)
-
-def _check_positive(name: str, value: float) -> float:
-    value = float(value)
-    # `not value > 0` also rejects NaN
-    if not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
-
-
-def _check_unit_interval(name: str, value: float) -> float:
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return value
-
+# validation (at the public boundary only; numbers through checks.py)
 
 def _check_grads(params: Grads, grads: Grads) -> None:
     """Raise ValueError unless ``grads`` has exactly the keys and shapes of ``params``."""
@@ -106,7 +94,7 @@ class Optimizer:
                     f"{type(p).__name__} of dtype {getattr(p, 'dtype', None)}"
                 )
         self.params = params
-        self.lr = _check_positive("lr", lr)
+        self.lr = POSITIVE.check("lr", lr)
         self.t = 0
         # state buffers in the param's dtype, so float32 models keep float32 memory traffic
         self.state: dict[str, dict[str, np.ndarray]] = {
@@ -127,7 +115,7 @@ class Optimizer:
             If the keys or a shape differ from ``params``.
         """
         _check_grads(self.params, grads)
-        _check_positive("lr", self.lr)
+        POSITIVE.check("lr", self.lr)
         self.t += 1
         for key, p in self.params.items():
             self._update(key, p, np.asarray(grads[key]))
@@ -173,7 +161,7 @@ class Optimizer:
                         f"state {name}/{key!r} has shape {value.shape}, expected {p.shape}"
                     )
         # validated everything first, so a bad state never leaves the optimizer half-loaded
-        self.lr = _check_positive("lr", float(state["lr"]))
+        self.lr = POSITIVE.check("lr", float(state["lr"]))
         self.t = int(state["t"])
         for name in self.hyperparameters:
             setattr(self, name, float(state[name]))
@@ -227,7 +215,7 @@ class Momentum(Optimizer):
     hyperparameters = ("momentum",)
 
     def __init__(self, params: Params, lr: float, momentum: float = 0.9) -> None:
-        self.momentum = _check_unit_interval("momentum", momentum)
+        self.momentum = UNIT_INTERVAL.check("momentum", momentum)
         super().__init__(params, lr)
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -262,9 +250,9 @@ class Adam(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-3, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8) -> None:
-        self.beta1 = _check_unit_interval("beta1", beta1)
-        self.beta2 = _check_unit_interval("beta2", beta2)
-        self.eps = _check_positive("eps", eps)
+        self.beta1 = UNIT_INTERVAL.check("beta1", beta1)
+        self.beta2 = UNIT_INTERVAL.check("beta2", beta2)
+        self.eps = POSITIVE.check("eps", eps)
         super().__init__(params, lr)
 
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -279,7 +267,8 @@ class Adam(Optimizer):
         p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+# by the names config.py lists (TrainConfig checks the name before an optimizer is built)
+OPTIMIZERS: dict[str, type[Optimizer]] = dict(zip(OPTIMIZER_CHOICES, (SGD, Momentum, Adam)))
 
 
 def make_optimizer(name: str, params: Params, lr: float, **kwargs: float) -> Optimizer:
@@ -364,10 +353,8 @@ def clip_grad_norm(
         non-finite; the gradients are then left untouched and nothing is raised, so the caller
         (the trainer) decides whether to skip the step or stop.
     """
-    if max_norm is not None:
-        max_norm = float(max_norm)
-        if not max_norm > 0:
-            raise ValueError(f"max_norm must be > 0, None or inf, got {max_norm!r}")
+    if max_norm is not None and max_norm != math.inf:  # None and inf: no clipping
+        max_norm = POSITIVE.check("max_norm", max_norm)
     norm = global_grad_norm(grads, norms)
     # scaling by max_norm / inf would turn inf entries into nan, hiding where they were
     if max_norm is not None and math.isfinite(norm) and norm > max_norm:

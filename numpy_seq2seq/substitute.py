@@ -17,9 +17,12 @@ Inside the package every replaceable function is called through one of three pla
 global (a plain call ``attention_backward(...)`` of the imported name), the ``SCORE_FORWARD`` /
 ``SCORE_BACKWARD`` dicts, or the ``CELLS`` registry of ``functional/recurrent.py``.
 ``use_functions`` rebinds the name in every loaded ``numpy_seq2seq`` module that holds the
-library's function, replaces the dict entries and registers an adapted cell; on leaving the
-block, also after an error, it puts every original back. The course kit's own modules
-(``numpy_seq2seq.course``) are left alone: they grade against the library.
+library's function (a module global, or an entry of a module-level dict such as the score
+tables) and registers an adapted cell; on leaving the block, also after an error, it puts every
+original back, and then sweeps every loaded module once more: a module imported *inside* the
+block copied the replacement when it ran ``from ... import``, and gets the original too. The
+course kit's own modules (``numpy_seq2seq.course``) are left alone: they grade against the
+library.
 
 Cells
 -----
@@ -218,33 +221,45 @@ def use_functions(functions: Mapping[str, Callable]) -> Iterator[None]:
     finally:
         for restore in reversed(undo):
             restore()
+        _sweep(functions)
 
 
 def _current(name: str) -> Callable:
     return _active.get(name, REPLACEABLE[name])
 
 
-def _rebind(name: str, fn: Callable, undo: list) -> None:
-    """Point every module global and score-dict entry that holds ``name``'s function at ``fn``."""
-    old = _current(name)
+def _holders() -> Iterator[tuple[dict, str]]:
+    """(namespace, key) of every global and every module-level dict entry of the loaded
+    ``numpy_seq2seq`` modules the substitution may touch (each dict once)."""
+    seen: set[int] = set()
     for module in list(sys.modules.values()):
-        module_name = getattr(module, "__name__", "")
-        if not module_name.startswith("numpy_seq2seq") or module_name.startswith(_EXEMPT):
+        module_name = getattr(module, "__name__", None) or ""
+        if module_name.partition(".")[0] != "numpy_seq2seq" or module_name.startswith(_EXEMPT):
             continue
-        for attr, value in list(vars(module).items()):
-            if value is old:
-                _set_attr(module, attr, fn, undo)
-    for table in (attention.SCORE_FORWARD, attention.SCORE_BACKWARD):
-        for key, value in list(table.items()):
-            if value is old:
-                _set_item(table, key, fn, undo)
+        namespace = vars(module)
+        for key, value in list(namespace.items()):
+            yield namespace, key
+            if isinstance(value, dict) and id(value) not in seen and not key.startswith("__"):
+                seen.add(id(value))
+                yield from ((value, k) for k in list(value))
+
+
+def _rebind(name: str, fn: Callable, undo: list) -> None:
+    """Point every global and module-level dict entry that holds ``name``'s function at ``fn``."""
+    old = _current(name)
+    for table, key in _holders():
+        if table.get(key) is old:
+            _set_item(table, key, fn, undo)
     _set_item(_active, name, fn, undo)
 
 
-def _set_attr(obj, attr: str, value, undo: list) -> None:
-    old = getattr(obj, attr)
-    setattr(obj, attr, value)
-    undo.append(lambda: setattr(obj, attr, old))
+def _sweep(functions: Mapping[str, Callable]) -> None:
+    """After the undo: wherever a replacement is still held (by a module imported inside the
+    block), put back what is in force outside the block."""
+    outside = {id(fn): _current(name) for name, fn in functions.items()}
+    for table, key in _holders():
+        if id(table.get(key)) in outside:
+            table[key] = outside[id(table[key])]
 
 
 def _set_item(table: dict, key, value, undo: list) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 
-from .checks import check_int
+from .checks import POSITIVE_INT
 
 DEFAULT_THREADS = 1
 
@@ -27,7 +27,7 @@ def blas_threads(n: int | None = DEFAULT_THREADS) -> AbstractContextManager:
     """
     if n is None:
         return nullcontext()
-    check_int("threads", n, or_none=True)
+    POSITIVE_INT.check("threads", n, or_none=True)
     from threadpoolctl import threadpool_limits  # imported late: it inspects loaded libraries
 
     return threadpool_limits(limits=n, user_api="blas")

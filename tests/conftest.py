@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import shutil
 
 import numpy as np
 import pytest
@@ -28,6 +29,21 @@ def ragged_batch() -> tuple[np.ndarray, np.ndarray]:
     return src, tgt
 
 
+@pytest.fixture(scope="session")
+def course_dir(tmp_path_factory):
+    """A copy of the course's sources (``source/<assignment>/``) and their release
+    (``release/<assignment>/``), for the course's tests to grade and edit."""
+    from numpy_seq2seq.course.notebooks import SOURCES, assignments, notebooks, release
+
+    root = tmp_path_factory.mktemp("course")
+    for folder in assignments(SOURCES):
+        (root / "source" / folder.name).mkdir(parents=True)
+        for nb in notebooks(folder):
+            shutil.copy(nb, root / "source" / folder.name / nb.name)
+    release(root / "release")
+    return root
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch thread for a module's tests: with tiny tensors a second intra-op thread only
@@ -38,6 +54,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def assert_refused(call, match: str, where: str | None = None) -> None:
+    """``call()`` raises a ValueError of one line matching ``match``: what the public functions
+    promise for bad input (no broadcast, no NumPy IndexError, no wrapped id). With ``where``,
+    the line must start with that function's name, unless ``match`` is anchored itself (``^``:
+    a scalar's message names the argument alone)."""
+    if where is not None and not match.startswith("^"):
+        match = f"^{where}: {match}"
+    with pytest.raises(ValueError, match=match) as info:
+        call()
+    assert "\n" not in str(info.value)
 
 
 @contextlib.contextmanager

@@ -294,5 +294,5 @@ def test_layer_cost_memory_is_quadratic_for_self_attention_and_linear_for_the_rn
     assert 3.0 < peak["self-attention", 256] / peak["self-attention", 128] < 4.2
     assert 1.6 < peak["rnn", 256] / peak["rnn", 128] < 2.1
     assert layer_cost("rnn", 128, repeats=1)["peak_bytes"] == peak["rnn", 128]  # deterministic
-    with pytest.raises(ValueError, match="'rnn' or 'self-attention'"):
+    with pytest.raises(ValueError, match=r"layer must be one of \('rnn', 'self-attention'\)"):
         layer_cost("rnn+attention", 8)

@@ -6,7 +6,7 @@ import pytest
 from numpy_seq2seq.functional import attention as att
 from numpy_seq2seq.gradcheck import check_layer
 
-from conftest import assert_gradcheck
+from conftest import assert_gradcheck, assert_refused
 from sizes import A, H, N, S, T
 
 TOL = 1e-7
@@ -98,3 +98,76 @@ def test_weights_sum_to_one_and_ignore_padding(rng, score):
 def test_dot_score_rejects_sizes_that_cannot_meet(rng):
     with pytest.raises(ValueError, match="size 6 and h̄_s of size 4.*'general' or 'concat'"):
         att.dot_score_forward(rng.standard_normal((N, T, H)), rng.standard_normal((N, S, 4)))
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line naming the argument, its letters and both shapes; nothing broadcast
+
+BAD_SCORES = {  # name: (score, change to the inputs, message)
+    "hs of batch 1": ("dot", lambda a: {**a, "hs": a["hs"][:1]},
+                      rf"hs must have shape \(N, S, H_s\) = \({N}, {S}, {H}\), got \(1, {S}, {H}\)"
+                      rf" \(N is {N} in hd\)"),
+    "general W_a one column short": ("general", lambda a: {**a, "W_a": a["W_a"][:, 1:]},
+                                     rf"W_a must have shape \(H, H_s\) = \({H}, {H}\), got "
+                                     rf"\({H}, {H - 1}\)"),
+    "concat W_a of 2H - 1 rows": ("concat", lambda a: {**a, "W_a": a["W_a"][1:]},
+                                  rf"W_a must have shape \(H\+H_s, A\) = \({2 * H}, {A}\)"),
+    "concat v_a of A + 1": ("concat", lambda a: {**a, "v_a": np.append(a["v_a"], 0.0)},
+                            rf"v_a must have shape \(A,\) = \({A},\), got \({A + 1},\)"),
+    "2-D hd": ("general", lambda a: {**a, "hd": a["hd"][:, 0]}, r"hd must be 3-D of shape"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SCORES))
+def test_a_score_refuses_bad_input(rng, case):
+    score, change, message = BAD_SCORES[case]
+    inputs = change(_score_inputs(score, rng))
+    assert_refused(lambda: att.SCORE_FORWARD[score](**inputs), f"^{score}_score_forward: {message}")
+
+
+@pytest.mark.parametrize("score", att.SCORES)
+def test_a_score_backward_refuses_a_gradient_of_another_shape(rng, score):
+    scores, cache = att.SCORE_FORWARD[score](**_score_inputs(score, rng))
+    assert_refused(lambda: att.SCORE_BACKWARD[score](scores[:, :1], cache),
+                   rf"^{score}_score_backward: dscores must have the shape of the forward's "
+                   rf"scores, \({N}, {T}, {S}\), got \({N}, 1, {S}\)")
+
+
+def _attention_args(rng):
+    inputs = _score_inputs("general", rng)
+    p = {"W_a": inputs["W_a"], "W_c": rng.standard_normal((2 * H, H))}
+    return {"score": "general", "hd": inputs["hd"], "hs": inputs["hs"], "src_mask": SRC_MASK,
+            "p": p}
+
+
+BAD_ATTENTION = {  # name: (change to the arguments, message)
+    "unknown score": (lambda a: {**a, "score": "luong"},  # a scalar: named, no function
+                      r"^score must be one of \('dot', 'general', 'concat'\), got 'luong'"),
+    "hs of batch 1": (lambda a: {**a, "hs": a["hs"][:1], "src_mask": a["src_mask"][:1]},
+                      rf"hs must have shape \(N, S, H\) = \({N}, {S}, {H}\), got \(1, {S}, {H}\)"),
+    "src_mask of one row": (lambda a: {**a, "src_mask": a["src_mask"][0]},
+                            rf"src_mask must be 2-D of shape \(N, S\), got shape \({S},\)"),
+    "src_mask one short": (lambda a: {**a, "src_mask": a["src_mask"][:, 1:]},
+                           rf"src_mask must have shape \(N, S\) = \({N}, {S}\), got "
+                           rf"\({N}, {S - 1}\) \(N is {N} in hd, S is {S} in hs\)"),
+    "float src_mask": (lambda a: {**a, "src_mask": a["src_mask"] * 1.0},
+                       "src_mask must be a bool array, got float64"),
+    "no W_a": (lambda a: {**a, "p": {"W_c": a["p"]["W_c"]}},
+               r"p lacks 'W_a' \(W_c and the general score's weights\); it has \['W_c'\]"),
+    "W_c square": (lambda a: {**a, "p": {**a["p"], "W_c": a["p"]["W_c"][:H]}},
+                   rf"W_c must have shape \(2H, H\) = \({2 * H}, {H}\), got \({H}, {H}\)"),
+}
+
+
+@pytest.mark.parametrize("change, message", BAD_ATTENTION.values(), ids=list(BAD_ATTENTION))
+def test_attention_refuses_bad_input(rng, change, message):
+    assert_refused(lambda: att.attention_forward(**change(_attention_args(rng))), message,
+                   "attention_forward")
+
+
+def test_attention_backward_refuses_a_gradient_of_another_shape(rng):
+    h_tilde, _, cache = att.attention_forward(**_attention_args(rng))
+    assert_refused(lambda: att.attention_backward(h_tilde[:1], cache),
+                   r"^attention_backward: dh_tilde must have the shape of the forward's h_tilde")
+    assert_refused(lambda: att.attention_backward(h_tilde, cache.score_cache),
+                   r"^attention_backward: cache must be the AttentionCache that attention_forward")

@@ -8,7 +8,7 @@ from numpy_seq2seq.functional import bahdanau as bah
 from numpy_seq2seq.functional.attention import concat_score_forward
 from numpy_seq2seq.gradcheck import check_layer
 
-from conftest import assert_gradcheck
+from conftest import assert_gradcheck, assert_refused
 from sizes import A, H, N, S
 
 TOL = 1e-7
@@ -93,3 +93,38 @@ def test_weights_sum_to_one_and_ignore_padding(rng):
     assert (grads["hs"][~SRC_MASK] == 0).all()  # padded states get exactly no gradient
     hs2 = np.where(SRC_MASK[:, :, None], x["hs"], 9.0)
     assert np.array_equal(_forward(**dict(x, hs=hs2))[0], context)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line naming the argument, its letters and both shapes; nothing broadcast
+
+BAD_STEPS = {  # name: (change to bahdanau_step_forward's arguments, message)
+    "s_prev of batch 1": (lambda a: {**a, "s_prev": a["s_prev"][:1]},  # s_prev comes first
+                          rf"hs must have shape \(N, S, H\) = \(1, {S}, {H}\), got "
+                          rf"\({N}, {S}, {H}\) \(N is 1 in s_prev, H is {H} in s_prev\)"),
+    "src_mask of one row": (lambda a: {**a, "src_mask": a["src_mask"][0]},
+                            r"src_mask must be 2-D of shape \(N, S\)"),
+    "keys of another A": (lambda a: {**a, "keys": a["keys"][..., 1:]},
+                          rf"W_q must have shape \(H, A\) = \({H}, {A - 1}\), got \({H}, {A}\) "
+                          rf"\(H is {H} in s_prev, A is {A - 1} in keys\)"),
+    "W_q transposed": (lambda a: {**a, "W_q": a["W_q"].T}, r"W_q must have shape \(H, A\)"),
+}
+
+
+@pytest.mark.parametrize("change, message", BAD_STEPS.values(), ids=list(BAD_STEPS))
+def test_a_step_refuses_bad_input(rng, change, message):
+    x = _inputs(rng)
+    keys, _ = bah.bahdanau_keys_forward(x["hs"], x["W_k"])
+    args = {"s_prev": x["s_prev"], "hs": x["hs"], "keys": keys, "src_mask": SRC_MASK,
+            "W_q": x["W_q"], "v_a": x["v_a"]}
+    assert_refused(lambda: bah.bahdanau_step_forward(**change(args)),
+                   f"^bahdanau_step_forward: {message}")
+
+
+def test_keys_and_backward_refuse_bad_input(rng):
+    x = _inputs(rng)
+    assert_refused(lambda: bah.bahdanau_keys_forward(x["hs"], x["W_k"][1:]),
+                   rf"^bahdanau_keys_forward: W_k must have shape \(H, A\) = \({H}, {A}\)")
+    context, (_, step_cache) = _forward(**x)
+    assert_refused(lambda: bah.bahdanau_step_backward(context[:1], step_cache),
+                   r"^bahdanau_step_backward: dcontext must have the shape of the forward's")

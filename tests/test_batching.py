@@ -82,7 +82,7 @@ def test_deterministic_for_a_seed(data, bucket):
 
 @pytest.mark.parametrize("batch_size", [0, -3, 2.5, True, "8"])
 def test_bad_batch_size(data, batch_size):
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         iterate_batches(*data, batch_size=batch_size)
 
 

@@ -16,7 +16,7 @@ from numpy_seq2seq.functional.recurrent import (
 )
 from numpy_seq2seq.gradcheck import check_layer
 
-from conftest import assert_gradcheck, patched_cell
+from conftest import assert_gradcheck, assert_refused, patched_cell
 from sizes import D, H, N, T
 
 TOL = 1e-7
@@ -158,3 +158,88 @@ def test_float32_stays_float32(rng, cell):
     dx, _, grads = recurrent_backward(np.ones_like(hs), None, cache)
     assert hs.dtype == dx.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line naming the argument, the letters and both shapes; nothing broadcast
+
+STEP = {"rnn": (rnn.rnn_step_forward, rnn.rnn_step_backward, 1),
+        "gru": (gru.gru_step_forward, gru.gru_step_backward, 1),
+        "lstm": (lstm.lstm_step_forward, lstm.lstm_step_backward, 2)}
+
+
+def _step_args(cell, rng):
+    """The step forward's arguments by name: x, h_prev (, c_prev), Wx, Wh, b (, bhn)."""
+    p = _params(cell, rng)
+    states = {"h_prev": rng.standard_normal((N, H))}
+    if cell == "lstm":
+        states["c_prev"] = rng.standard_normal((N, H))
+    return {"x": rng.standard_normal((N, D)), **states, "Wx": p["Wx"], "Wh": p["Wh"],
+            "b": p["b"], **({"bhn": p["bhn"]} if cell == "gru" else {})}
+
+
+BAD_STEPS = {  # name: (change to the arguments, message)
+    "h_prev of batch 1": (lambda a: {**a, "h_prev": a["h_prev"][:1]},
+                          rf"h_prev must have shape \(N, H\) = \({N}, {H}\), got \(1, {H}\) "
+                          rf"\(N is {N} in x\)"),
+    "b one short": (lambda a: {**a, "b": a["b"][:-1]}, r"b must have shape \(\d?H,\)"),
+    "Wx transposed": (lambda a: {**a, "Wx": a["Wx"].T}, r"Wx must have shape \(D, \d?H\)"),
+    "int x": (lambda a: {**a, "x": a["x"].astype(int)}, "x must be float32 or float64, got int64"),
+    "float32 Wh": (lambda a: {**a, "Wh": a["Wh"].astype(np.float32)},
+                   "Wh is float32 but x is float64: give every array one dtype"),
+    "list x": (lambda a: {**a, "x": a["x"].tolist()}, r"x must be an ndarray of shape \(N, D\)"),
+}
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("change, message", BAD_STEPS.values(), ids=list(BAD_STEPS))
+def test_a_step_refuses_bad_input(rng, cell, change, message):
+    forward = STEP[cell][0]
+    assert_refused(lambda: forward(**change(_step_args(cell, rng))),
+                   f"^{cell}_step_forward: {message}")
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_step_backward_refuses_a_gradient_of_another_shape(rng, cell):
+    forward, backward, n = STEP[cell]
+    *outputs, cache = forward(**_step_args(cell, rng))
+    douts = [np.ones_like(o) for o in outputs]
+    assert_refused(lambda: backward(*douts[:-1], douts[-1][:1], cache),
+                   rf"d[hc] must have the shape of the forward's [hc], \({N}, {H}\), "
+                   rf"got \(1, {H}\)")
+    assert_refused(lambda: backward(*douts, tuple(cache)),
+                   f"cache must be the {type(cache).__name__} that {cell}_step_forward returned")
+
+
+BAD_LAYERS = {  # name: (change to recurrent_forward's arguments, message)
+    "unknown cell": (lambda a: {**a, "cell": "tanh"},  # a scalar: named, no function
+                     r"^cell must be one of \('rnn', 'gru', 'lstm'\), got 'tanh'"),
+    "state of another cell": (lambda a: {**a, "state0": a["state0"] + a["state0"]},
+                              r"state0 must be a tuple of \d arrays of shape \(N, H\)"),
+    "mask of one row": (lambda a: {**a, "mask": a["mask"][0]},
+                        r"mask must be 2-D of shape \(N, T\), got shape"),
+    "int mask": (lambda a: {**a, "mask": a["mask"].astype(int)},
+                 "mask must be a bool array, got int64"),
+    "x one step short of the mask": (lambda a: {**a, "x": a["x"][:, 1:]},
+                                     rf"mask must have shape \(N, T\) = \({N}, {T - 1}\)"),
+    "no Wh": (lambda a: {**a, "p": {k: v for k, v in a["p"].items() if k != "Wh"}},
+              r"p lacks 'Wh' \(one \w+ layer's weights\)"),
+}
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("change, message", BAD_LAYERS.values(), ids=list(BAD_LAYERS))
+def test_the_unrolled_layer_refuses_bad_input(rng, cell, change, message):
+    state0 = tuple(rng.standard_normal((N, H)) for _ in range(CELLS[cell].n_states))
+    args = {"cell": cell, "x": rng.standard_normal((N, T, D)), "state0": state0,
+            "mask": np.ones((N, T), dtype=bool), "p": _params(cell, rng)}
+    assert_refused(lambda: recurrent_forward(**change(args)), message, "recurrent_forward")
+
+
+def test_bptt_refuses_an_upstream_gradient_of_another_shape(rng):
+    x, h0, p = rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), _params("rnn", rng)
+    hs, cache = rnn.rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+    assert_refused(lambda: rnn.rnn_backward(hs[:, :1], cache),
+                   rf"dhs must have the shape of the forward's hs, \({N}, {T}, {H}\)")
+    assert_refused(lambda: rnn.rnn_forward(x, h0[:1], p["Wx"], p["Wh"], p["b"]),
+                   r"^rnn_forward: h0 must have shape \(N, H\)")

@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import re
 import stat
 
 import numpy as np
@@ -331,3 +332,66 @@ def test_checkpoint_from_before_tokenizer_options_loads(tmp_path):
     _, src_vocab, tgt_vocab, _ = load_checkpoint(tmp_path / "old.npz")
     assert src_vocab.tokenizer.kind == "char" and not src_vocab.tokenizer.normalize
     assert tgt_vocab.encode("x,", unknown="error").tolist() == [4]  # split on spaces, as before
+
+
+# ---------------------------------------------------------------------------------------------
+# edge cases: every refusal names the file, and what is wrong in plain words
+
+def _corrupt_param(value_of):
+    def change(path, model):
+        key = "param/W_s"
+        _rewrite(path, **{key: value_of(model.params["W_s"])})
+    return change
+
+
+BAD_FILES = {  # name: (change to a saved checkpoint, message after the file's name)
+    "NaN parameters (would translate to empty lines)": (
+        _corrupt_param(lambda w: np.full_like(w, np.nan)),
+        rf": param 'W_s' holds {H * V_TGT} NaN or infinite value\(s\), so the model cannot "
+        "translate"),
+    "one inf": (_corrupt_param(lambda w: np.where(np.arange(w.size).reshape(w.shape) == 3,
+                                                  np.inf, w)),
+                r": param 'W_s' holds 1 NaN or infinite value\(s\)"),
+    "integer parameters (would be cast)": (
+        _corrupt_param(lambda w: np.ones(w.shape, dtype=np.int64)),
+        r": param 'W_s' is stored as int64; a checkpoint holds float parameters \(float32 here\)"),
+    "unknown cell": (lambda path, model: _rewrite(path, config=np.array(json.dumps(
+        {**model.config, "cell": "transformer"}))),
+        r": its model config cannot be used: cell must be one of \('rnn', 'gru', 'lstm'\)"),
+    "damaged vocabulary": (lambda path, model: _rewrite(path, src_vocab=np.array('{"tokens": 3}')),
+                           r": its src_vocab cannot be used: "),
+    "vocabulary not JSON": (lambda path, model: _rewrite(path, tgt_vocab=np.array("{oops")),
+                            r": its tgt_vocab cannot be used: "),
+    "extra not JSON": (lambda path, model: _rewrite(path, extra=np.array("[1, 2")),
+                       r": its extra cannot be read: "),
+    "extra naming a missing array": (lambda path, model: _rewrite(path, extra=np.array(
+        json.dumps({"a": {"__ndarray__": "extra_array/7"}}))), r": its extra cannot be read: "),
+    "version 'one'": (lambda path, model: _rewrite(path, format_version=np.array("one")),
+                      r" has checkpoint format version 'one', which no numpy_seq2seq ever wrote"),
+}
+
+
+@pytest.mark.parametrize("change, message", BAD_FILES.values(), ids=list(BAD_FILES))
+def test_a_bad_checkpoint_is_refused_naming_the_file(tmp_path, change, message):
+    model = make_model()
+    vocab = Vocab(list("abcdefg"))
+    path = save_checkpoint(tmp_path / "m.npz", model, vocab, vocab, extra={"epoch": 3})
+    change(path, model)
+    with pytest.raises(ValueError, match="^" + re.escape(str(path)) + message) as info:
+        load_checkpoint(path)
+    assert "np.str_" not in str(info.value)
+
+
+def test_a_run_folder_names_its_checkpoints(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder with no checkpoint"):
+        load_checkpoint(run)
+    for name in ("checkpoint.npz", "best.npz"):
+        save_checkpoint(run / name, make_model())
+    with pytest.raises(IsADirectoryError, match=(
+            re.escape(f"{run} is a folder, not a checkpoint file; it holds best.npz, "
+                      f"checkpoint.npz: give one of them, e.g. {run / 'best.npz'}"))):
+        load_checkpoint(run)
+    with pytest.raises(IsADirectoryError, match="best.npz, checkpoint.npz"):
+        read_extra(run)

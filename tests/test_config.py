@@ -81,6 +81,36 @@ def test_fields_are_checked_by_name(cls, kwargs, match):
         cls(**kwargs)
 
 
+@pytest.mark.parametrize("cls, kwargs, match", [
+    (ModelConfig, {"cell": "transformer"}, r"cell must be one of \('rnn', 'gru', 'lstm'\)"),
+    (ModelConfig, {"attention": "luong"}, r"attention must be one of \(None, 'dot', "),
+    (ModelConfig, {"dtype": "float16"}, r"dtype must be one of \('float32', 'float64'\)"),
+    (ModelConfig, {"bidirectional": "no"}, "bidirectional must be True or False, got 'no'"),
+    (ModelConfig, {"reverse_source": None}, "reverse_source must be True or False, got None"),
+    (ModelConfig, {"seed": -1}, "seed must be an integer >= 0, got -1"),
+    (ModelConfig, {"bidirectional": True, "hidden_dim": 7}, "hidden_dim into two halves"),
+    (ModelConfig, {"input_feeding": True, "attention": None}, "input_feeding .* needs attention"),
+    (ModelConfig, {"src_vocab_size": 4}, "vocabulary sizes must be at least 5"),
+    (TrainConfig, {"bucket": "yes"}, "bucket must be True or False, got 'yes'"),
+    (DataConfig, {"lowercase": 1}, "lowercase must be True or False, got 1"),
+])
+def test_every_kind_of_field_is_checked_by_name(cls, kwargs, match):
+    """Choices, bools (no truthy strings) and combinations, not only numbers (issue S5)."""
+    if cls is ModelConfig:
+        kwargs = {"src_vocab_size": 9, "tgt_vocab_size": 9, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        cls(**kwargs)
+
+
+def test_values_are_stored_plain():
+    """NumPy scalars and dtypes become the JSON-ready values ``asdict`` stores."""
+    c = ModelConfig(np.int64(9), 9, dtype=np.float64, attention="None", bidirectional=np.True_,
+                    dropout=np.float32(0.5))
+    assert c.dtype == "float64" and c.attention is None and c.bidirectional is True
+    assert type(c.src_vocab_size) is int and type(c.dropout) is float
+    assert TrainConfig(lr=1).lr == 1.0 and type(TrainConfig(lr=1).lr) is float
+
+
 def test_none_is_accepted_where_the_field_allows_it():
     assert TrainConfig(threads=None, bleu=None).threads is None
     assert DataConfig(min_len=None).min_len is None

@@ -5,10 +5,12 @@ reported in one line, never with a traceback."""
 
 import numpy as np
 import pytest
-from wrong_solutions import WRONG
 
-from numpy_seq2seq.course.checks import EXERCISES, check, evaluate
-from numpy_seq2seq.course.pairs import PAIRS, reference
+from numpy_seq2seq.course.exercises import EXERCISES, check, evaluate
+from numpy_seq2seq.course.functional_checks import FUNCTION_PAIRS, reference
+from numpy_seq2seq.course.grading import CheckFailed
+
+from wrong_solutions import WRONG
 
 FORWARD_FOR = {"rnn_backward": reference("rnn_forward")}  # its cache is the student's own
 
@@ -77,15 +79,28 @@ def test_wrong_return_structure_is_reported():
     assert "should return 6 values (dx, dh_prev, dc_prev, dWx, dWh, db)" in result.message
 
 
-def test_check_prints_failures_on_stderr_and_never_raises(capsys):
-    def rnn_step_forward(x, h_prev, Wx, Wh, b):
-        raise NotImplementedError()
+def _not_implemented(x, h_prev, Wx, Wh, b):
+    raise NotImplementedError()
 
-    check("rnn_step_forward", rnn_step_forward)
+
+def test_check_prints_one_line_and_the_notebook_runs_on(capsys, monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    check("rnn_step_forward", _not_implemented)
     check("rnn_step_forward", reference("rnn_step_forward"))
     out, err = capsys.readouterr()
-    assert err.startswith("✘ rnn_step_forward: not implemented yet")
-    assert out.startswith("✔ rnn_step_forward passes")
+    assert err == "✘ rnn_step_forward: not implemented yet (it raises NotImplementedError).\n"
+    assert out.startswith("✔ rnn_step_forward passes") and out.count("\n") == 1
+
+
+def test_under_nbgrader_a_failing_check_raises_its_one_line(capsys, monkeypatch):
+    """nbgrader scores a cell that raised 0, and no stream redirection can hide an error."""
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(CheckFailed) as e:
+        check("rnn_step_forward", _not_implemented)
+    assert e.value._render_traceback_() == [
+        "✘ rnn_step_forward: not implemented yet (it raises NotImplementedError)."]
+    check("rnn_step_forward", reference("rnn_step_forward"))  # a pass still prints, no raise
+    assert capsys.readouterr().out.startswith("✔ rnn_step_forward passes")
 
 
 def test_unknown_exercise_lists_the_exercises():
@@ -94,4 +109,4 @@ def test_unknown_exercise_lists_the_exercises():
 
 
 def test_every_pair_is_an_exercise_of_the_functional_contract():
-    assert set(PAIRS) <= set(EXERCISES)
+    assert set(FUNCTION_PAIRS) <= set(EXERCISES)

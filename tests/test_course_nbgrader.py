@@ -3,8 +3,11 @@
 ``numpy-seq2seq course release``, and ``nbgrader autograde`` gives the sources full marks.
 
 One course folder is built per run: source/ (a copy of the course's sources), nbgrader's
-release/, our release ours/, and two submissions: alice hands in the sources (full marks), bob
-the released notebooks untouched (0: a failing check writes to stderr, which nbgrader scores 0).
+release/, our release ours/, and three submissions: alice hands in the sources (full marks), bob
+the released notebooks untouched (0: under nbgrader a failing check raises its one line, which
+nbgrader scores 0), carol assignment 1's release with stderr redirected to stdout (still 0: an
+error cannot be redirected). nbgrader runs with Jupyter folders of its own (tests/kernels.py):
+no user configuration, and its "python3" kernel is this interpreter.
 """
 
 from __future__ import annotations
@@ -17,18 +20,29 @@ from pathlib import Path
 
 import pytest
 
-from numpy_seq2seq.course.notebooks import SOURCES, assignments, notebooks, read_notebook, release
+from numpy_seq2seq.course.notebooks import (
+    SOURCES,
+    assignments,
+    notebooks,
+    read_notebook,
+    release,
+    write_notebook,
+)
+
+from exploits import EXPLOITS
+from kernels import isolated_jupyter_env
 
 nbgrader_api = pytest.importorskip(
     "nbgrader.api", reason="nbgrader is not installed (pip install 'numpy_seq2seq[nbgrader]')")
 
 ASSIGNMENTS = [p.name for p in assignments(SOURCES)]
+(A1,) = notebooks(SOURCES / "a1_rnn")
 TIMEOUT = 600  # seconds per nbgrader command
 
 
 def _nbgrader(root: Path, *args: str) -> None:
-    env = {**os.environ, "NUMPY_SEQ2SEQ_BUDGET": "ci", "MPLBACKEND": "Agg",
-           "OPENBLAS_NUM_THREADS": "1",
+    env = {**isolated_jupyter_env(root / ".jupyter"), "NUMPY_SEQ2SEQ_BUDGET": "ci",
+           "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
            # nbgrader runs its database migrations with the `alembic` script of its environment
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     out = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--course-dir", str(root)],
@@ -47,6 +61,11 @@ def course(tmp_path_factory) -> Path:
     _nbgrader(root, "generate_assignment", "*", "--create")
     release(root / "ours")
     shutil.copytree(root / "ours", root / "submitted" / "bob")
+    carol = root / "submitted" / "carol" / "a1_rnn" / A1.name
+    carol.parent.mkdir(parents=True)
+    nb = read_notebook(root / "ours" / "a1_rnn" / A1.name)
+    EXPLOITS["stderr_to_stdout"](nb)
+    write_notebook(nb, carol)
     _nbgrader(root, "autograde", "*", "--create", f"--Execute.timeout={TIMEOUT}")
     return root
 
@@ -70,3 +89,20 @@ def test_nbgrader_autograde_scores_like_course_grade(course, assignment, student
                   for g in nb.grades}
         assert submission.max_score > 0
         assert submission.score == (submission.max_score if full else 0), grades
+
+
+def test_nbgrader_scores_redirected_stderr_zero(course):
+    with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission("a1_rnn", "carol")
+        assert (submission.score, submission.max_score) == (0, 11)
+
+
+def test_under_nbgrader_a_failing_check_is_one_line(course):
+    """What nbgrader's feedback shows for bob's untouched a1: each check cell one error of one
+    line, no traceback."""
+    nb = read_notebook(course / "autograded" / "bob" / "a1_rnn" / A1.name)
+    errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]
+              if o["output_type"] == "error"]
+    assert len(errors) == 4
+    assert all(len(e["traceback"]) == 1 and e["traceback"][0].startswith("✘ ")
+               and "not implemented yet" in e["traceback"][0] for e in errors), errors

@@ -1,20 +1,27 @@
 """The payoff's graded checks: training with the student's functions must give the library's
 numbers, and the translator must reach the target at the full budget; a wrong function that
-slipped through, a missing one, or a short run each lose the points."""
+slipped through, a missing one, or a short run each lose the points; the earlier assignments'
+answers are found in nbgrader's layout."""
 
+import shutil
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 
-import wrong_solutions
-
+from numpy_seq2seq.course.notebooks import notebooks, read_notebook, write_notebook
 from numpy_seq2seq.course.payoff import (
     NEEDED,
     Collected,
     TranslatorRun,
     evaluate_training,
     evaluate_translator,
+    student_functions,
+    translator_exact_match,
 )
 from numpy_seq2seq.substitute import REPLACEABLE
+
+import wrong_solutions
+from wrong_solutions import put_answer
 
 
 def _library(**replace) -> Collected:
@@ -55,3 +62,33 @@ def test_the_translator_needs_99_percent_at_the_full_budget():
     assert evaluate_translator(_run("ci", 0.0)).passed  # ci: a short run must only complete
     skipped = evaluate_translator(_run("full", float("nan"), {"greedy_decode": "not found"}))
     assert not skipped.passed and "not trained" in skipped.message
+
+
+def test_earlier_answers_are_found_in_nbgrader_autograde_layout(course_dir):
+    """autograded/<student>/a4 finds submitted/<student>/a1 and a3; a2 is missing; a3's
+    attention_backward is wrong: each function says where it came from or why not."""
+    root = course_dir / "nbgrader-layout"
+    for a in ("a1_rnn", "a3_attention"):
+        shutil.copytree(course_dir / "source" / a, root / "submitted" / "alice" / a)
+    (path,) = notebooks(root / "submitted" / "alice" / "a3_attention")
+    nb = read_notebook(path)
+    put_answer(nb, "attention_backward", wrong_solutions.attention_backward_no_tanh_derivative)
+    write_notebook(nb, path)
+    here = root / "autograded" / "alice" / "a4_translator"
+    here.mkdir(parents=True)
+    mine = student_functions(here=here)
+    assert mine.origin["rnn_step_backward"] == "a1_rnn/rnn_and_bptt.ipynb"
+    assert mine.origin["general_score_backward"] == "a3_attention/attention.ipynb"
+    assert mine.missing["lstm_step_backward"].startswith("not found (no a2_gates folder")
+    assert "tanh′ of h̃ is missing" in mine.missing["attention_backward"]
+    assert set(mine.needed_missing()) == {"lstm_step_backward", "cross_entropy_forward",
+                                          "cross_entropy_backward", "attention_backward",
+                                          "greedy_decode"}
+
+
+def test_the_translator_is_scored_on_fresh_dates_by_the_library():
+    """The shipped half-trained model (course/README.md: about 57 % on its held-out split) is
+    scored in between: neither 0 nor 1."""
+    with resources.as_file(resources.files("numpy_seq2seq.course") / "dates_model.npz") as path:
+        score = translator_exact_match(path, 200)
+    assert 0.2 < score < 0.9

@@ -197,8 +197,8 @@ def test_batch_gives_each_row_its_own_answer(decode, config, rng):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"beam": 0}, "beam must be a positive int"),
-    ({"max_len": 0}, "max_len must be a positive int"),
+    ({"beam": 0}, "beam must be an integer >= 1"),
+    ({"max_len": 0}, "max_len must be an integer >= 1"),
     ({"length_penalty": -1.0}, "length_penalty must be"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match, ragged_batch):

@@ -6,7 +6,7 @@ import pytest
 from numpy_seq2seq.functional import layers
 from numpy_seq2seq.gradcheck import check_layer
 
-from conftest import assert_gradcheck
+from conftest import assert_gradcheck, assert_refused
 
 TOL = 1e-7
 
@@ -66,3 +66,39 @@ def test_dropout_mask_is_inverted_and_seeded(dtype):
     assert np.array_equal(mask, again)
     x = np.ones(3)
     assert layers.dropout_forward(x, None) is x and layers.dropout_backward(x, None) is x
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line naming the argument; never a wrapped id or a broadcast
+
+W = np.zeros((5, 3))  # V = 5 rows of E = 3
+BAD_CALLS = {  # name: (call, message)
+    "id -1 (would wrap to the last row)": (
+        lambda: layers.embedding_forward(np.array([[1, -1]]), W),
+        r"^embedding_forward: ids must be token ids in \[0, 4\] \(V = 5, the rows of W\), got "
+        r"min -1 and max 1"),
+    "id V": (lambda: layers.embedding_forward(np.array([[5]]), W), r"got min 5 and max 5"),
+    "float ids": (lambda: layers.embedding_forward(np.array([[1.0]]), W),
+                  "ids must hold integer token ids, got dtype float64"),
+    "b of another size": (lambda: layers.affine_forward(np.zeros((2, 4, 3)), np.zeros((3, 6)),
+                                                        np.zeros(5)),
+                          r"^affine_forward: b must have shape \(M,\) = \(6,\), got \(5,\)"),
+    "x of another D": (lambda: layers.affine_forward(np.zeros((2, 4)), np.zeros((3, 6)),
+                                                     np.zeros(6)),
+                       r"W must have shape \(D, M\) = \(4, \d\), got \(3, 6\)"),
+}
+
+
+@pytest.mark.parametrize("call, message", BAD_CALLS.values(), ids=list(BAD_CALLS))
+def test_embedding_and_affine_refuse_bad_input(call, message):
+    assert_refused(call, message)
+
+
+def test_backwards_refuse_a_gradient_of_another_shape():
+    out, cache = layers.embedding_forward(np.array([[1, 2]]), W)
+    assert_refused(lambda: layers.embedding_backward(out[:, :1], cache),
+                   r"^embedding_backward: dout must have the shape of the forward's out, "
+                   r"\(1, 2, 3\), got \(1, 1, 3\)")
+    out, cache = layers.affine_forward(np.zeros((2, 4, 3)), np.zeros((3, 6)), np.zeros(6))
+    assert_refused(lambda: layers.affine_backward(out[:1], cache),
+                   r"^affine_backward: dout must have the shape of the forward's out")

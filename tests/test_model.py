@@ -17,7 +17,7 @@ from numpy_seq2seq.functional.recurrent import CELLS
 from numpy_seq2seq.gradcheck import check_model
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 
-from conftest import assert_gradcheck, patched_cell, randomize
+from conftest import assert_gradcheck, assert_refused, patched_cell, randomize
 from sizes import V_SRC, V_TGT, E, H
 
 TOL = 1e-6
@@ -248,14 +248,24 @@ def test_bad_batches_are_rejected_clearly(src, tgt, match):
         ({"bidirectional": True, "hidden_dim": 7}, "must be even"),
         ({"input_feeding": True, "attention": None}, "needs attention"),
         ({"input_feeding": True, "attention": "bahdanau"}, "already feeds its context"),
-        ({"num_layers": 0}, "num_layers must be a positive int, got 0"),
-        ({"num_layers": 1.5}, "num_layers must be a positive int"),
+        ({"num_layers": 0}, "num_layers must be an integer >= 1, got 0"),
+        ({"num_layers": 1.5}, "num_layers must be an integer >= 1"),
         ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
         ({"dropout": -0.1}, r"dropout must be a number in \[0, 1\)"),
         ({"dropout": "0.2"}, r"dropout must be a number in \[0, 1\)"),
         ({"dtype": np.float16}, "dtype must be one of"),
-        ({"hidden_dim": 0}, "hidden_dim must be a positive int"),
+        ({"hidden_dim": 0}, "hidden_dim must be an integer >= 1"),
         ({"src_vocab_size": 3}, "at least 5"),
+        # every argument goes through ModelConfig, whose messages name it
+        ({"dtype": "foo"}, r"dtype must be one of \('float32', 'float64'\), got 'foo'"),
+        ({"dtype": None}, r"dtype must be one of \('float32', 'float64'\), got None"),
+        ({"seed": -1}, "seed must be an integer >= 0, got -1"),
+        ({"seed": 1.5}, "seed must be an integer >= 0, got 1.5"),
+        ({"bidirectional": "no"}, "bidirectional must be True or False, got 'no'"),
+        ({"input_feeding": 1}, "input_feeding must be True or False, got 1"),
+        ({"attention_dim": 0}, "attention_dim must be an integer >= 1, got 0"),
+        ({"embed_dim": True}, "embed_dim must be an integer >= 1, got True"),
+        ({"cell": "LSTM"}, r"cell must be one of \('rnn', 'gru', 'lstm'\), got 'LSTM'"),
     ],
 )
 def test_bad_options_are_rejected_clearly(kwargs, match):
@@ -267,6 +277,68 @@ def test_bad_options_are_rejected_clearly(kwargs, match):
 
 def test_attention_none_accepts_the_string_none():
     assert Seq2Seq(V_SRC, V_TGT, attention="none").attention is None
+
+
+def test_arguments_are_stored_plain():
+    """NumPy numbers and dtypes are accepted and stored as the JSON-ready values of the config."""
+    m = Seq2Seq(np.int64(V_SRC), V_TGT, hidden_dim=np.int32(8), dtype=np.float64,
+                bidirectional=np.bool_(True), dropout=np.float32(0.25))
+    assert m.config["hidden_dim"] == 8 and type(m.config["hidden_dim"]) is int
+    assert m.config["dtype"] == "float64" and m.dtype == np.float64
+    assert m.config["bidirectional"] is True and type(m.config["dropout"]) is float
+    assert type(m.config["src_vocab_size"]) is int
+
+
+def test_from_config_refuses_an_unknown_key():
+    config = {**_model().config, "heads": 4}
+    with pytest.raises(ValueError, match=r"unknown ModelConfig key\(s\) \['heads'\]"):
+        Seq2Seq.from_config(config)
+
+
+# ---------------------------------------------------------------------------------------------
+# decode_step: y_prev must be ids of the target vocabulary, the state of enc's batch
+
+def _step_args(num_layers=1):
+    m = _model(num_layers=num_layers)
+    enc = m.encode(np.array([[4, 5, 6]]))
+    return m, {"y_prev": np.array([1]), "state": enc.state0, "h_tilde_prev": None, "enc": enc}
+
+
+BAD_STEPS = {  # name: (change to decode_step's arguments, message)
+    "y_prev -1 (would read the last row)": (
+        lambda a: {**a, "y_prev": np.array([-1])},
+        rf"y_prev must be token ids in \[0, {V_TGT - 1}\] \(V = {V_TGT}, the target "
+        r"vocabulary\), got min -1 and max -1"),
+    "y_prev V": (lambda a: {**a, "y_prev": np.array([V_TGT])}, f"y_prev .* got min {V_TGT} and"),
+    "float y_prev": (lambda a: {**a, "y_prev": np.array([1.0])},
+                     "y_prev must hold integer token ids, got dtype float64"),
+    "y_prev of shape (N, 1)": (lambda a: {**a, "y_prev": np.array([[1]])},
+                               r"y_prev must be 1-D of shape \(N,\), got shape \(1, 1\)"),
+    "y_prev of batch 2": (lambda a: {**a, "y_prev": np.array([1, 1])},
+                          r"y_prev must have shape \(N,\) = \(1,\), got \(2,\) \(N is 1 in "
+                          r"enc.states\)"),
+    "state of batch 2": (lambda a: {**a, "state": tuple(np.repeat(s, 2, 0) for s in a["state"])},
+                         rf"state\[0\] must have shape \(N, H\) = \(1, {H}\), got \(2, {H}\)"),
+    "state of one array": (lambda a: {**a, "state": a["state"][:1]},
+                           r"state must be a tuple of 2 arrays of shape \(N, H\), laid out as "
+                           r"enc.state0, got 1"),
+    "h_tilde_prev of batch 2": (lambda a: {**a, "h_tilde_prev": np.zeros((2, H), np.float32)},
+                                rf"h_tilde_prev must have shape \(N, H\) = \(1, {H}\)"),
+}
+
+
+@pytest.mark.parametrize("change, message", BAD_STEPS.values(), ids=list(BAD_STEPS))
+def test_decode_step_refuses_bad_input(change, message):
+    m, args = _step_args()
+    assert_refused(lambda: m.decode_step(**change(args)), f"^decode_step: {message}")
+
+
+def test_decode_step_checks_every_layer_of_the_state():
+    m, args = _step_args(num_layers=2)
+    state = args["state"][:2] + (args["state"][2][:, 1:],) + args["state"][3:]
+    assert_refused(lambda: m.decode_step(**{**args, "state": state}),
+                   rf"^decode_step: state\[2\] must have shape \(N, H\) = \(1, {H}\)")
+    m.decode_step(**args)  # the right state passes
 
 
 def test_dot_score_sizes_always_meet():

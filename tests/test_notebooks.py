@@ -1,10 +1,10 @@
 """The teaching notebooks: stored clean, shaped alike, and runnable top to bottom.
 
-Each notebook is executed on a fresh ``python3`` kernel with the small seeded budget
-(``NUMPY_SEQ2SEQ_BUDGET=ci``) and the non-interactive Agg backend. jupyter_client starts the
-``python3`` kernel with the interpreter running these tests, so the kernel imports the same
-numpy_seq2seq. Notebooks assert their own claims (e.g. 06's gradient-norm ratios), so a claim
-that stops holding fails here.
+Each notebook is executed on a fresh kernel with the small seeded budget
+(``NUMPY_SEQ2SEQ_BUDGET=ci``) and the non-interactive Agg backend. The kernel is the
+interpreter running these tests (tests/kernels.py), whatever kernelspecs the user has, so it
+imports the same numpy_seq2seq. Notebooks assert their own claims (e.g. 06's gradient-norm
+ratios), so a claim that stops holding fails here.
 
 Every notebook has the same frame: a first markdown cell with "What you will learn", the
 prerequisites, the measured run time at both budgets and links to the library source it uses;
@@ -14,18 +14,22 @@ then the lesson; then a "## Exercises" cell and, last, a "## References" cell of
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from jupyter_client.kernelspec import KernelSpecManager
+
+from kernels import notebook_client
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 NAMES = [p.stem for p in NOTEBOOKS]
-WITH_FIGURES = [n for n in NAMES if n[:2] in ("03", "04", "05", "06", "07", "08")]
+WITH_FIGURES = [n for n in NAMES if n[:2] in ("03", "04", "05", "06", "07", "08", "09")]
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")  # the target of [text](target)
 CELL_TIMEOUT = 600  # seconds per cell; the ci budget needs well under a minute per notebook
 KERNEL_ENV = {
@@ -49,8 +53,7 @@ def _executed(name: str) -> nbformat.NotebookNode:
     saved = {k: os.environ.get(k) for k in KERNEL_ENV}
     os.environ.update(KERNEL_ENV)  # the kernel process inherits the environment
     try:
-        NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                       resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+        notebook_client(nb, NOTEBOOK_DIR, timeout=CELL_TIMEOUT).execute()
     finally:
         for k, v in saved.items():
             if v is None:
@@ -65,8 +68,32 @@ def _links(nb: nbformat.NotebookNode) -> list[str]:
             for m in MARKDOWN_LINK.findall(c.source)]
 
 
+def bogus_user_kernelspec(folder: Path) -> Path:
+    """A user-level "python3" kernelspec under ``folder`` that starts a Python which does not
+    exist; returns that Python's path."""
+    elsewhere = folder / "no-such-python"
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps(
+        {"argv": [str(elsewhere), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+         "display_name": "Python 3", "language": "python"}), encoding="utf-8")
+    return elsewhere
+
+
+def test_the_kernel_is_this_interpreter_whatever_the_user_kernelspecs(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "0")  # the user's folders before this env's
+    elsewhere = bogus_user_kernelspec(tmp_path)
+    # the twin: a kernel started by its name would be that other Python
+    assert KernelSpecManager().get_kernel_spec("python3").argv[0] == str(elsewhere)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import sys\nprint(sys.executable)")])
+    notebook_client(nb, tmp_path, timeout=120).execute()
+    assert nb.cells[0].outputs[0]["text"].strip() == sys.executable
+
+
 def test_the_eight_notebooks_exist():
-    assert [n[:2] for n in NAMES] == ["01", "02", "03", "04", "05", "06", "07", "08"], NAMES
+    assert [n[:2] for n in NAMES] == ["01", "02", "03", "04", "05", "06", "07", "08", "09"], NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)

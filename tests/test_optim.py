@@ -229,3 +229,12 @@ def test_non_finite_norm_is_reported_not_raised(bad, check):
 def test_bad_max_norm_raises(max_norm):
     with pytest.raises(ValueError, match="max_norm"):
         clip_grad_norm({"a": np.ones(2)}, max_norm)
+
+
+def test_the_optimizer_names_are_config_s():
+    """config.py lists the names (TrainConfig checks them); OPTIMIZERS maps each to its class."""
+    from numpy_seq2seq.config import OPTIMIZER_CHOICES
+    from numpy_seq2seq.optim import OPTIMIZERS
+
+    assert tuple(OPTIMIZERS) == OPTIMIZER_CHOICES
+    assert all(cls.__name__.lower() == name for name, cls in OPTIMIZERS.items())

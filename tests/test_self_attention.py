@@ -122,14 +122,19 @@ def test_backward_leaves_the_cache_untouched(rng):
 
 
 BAD_INPUTS = {
-    "2-D q": (lambda x: {**x, "q": x["q"][0]}, r"q must be a 3-D ndarray of shape \(N, L, d\)"),
-    "list k": (lambda x: {**x, "k": x["k"].tolist()}, "k must be a 3-D ndarray.*got list"),
+    "2-D q": (lambda x: {**x, "q": x["q"][0]},
+              r"q must be 3-D of shape \(N, L_q, d\), got shape \(5, 6\)"),
+    "list k": (lambda x: {**x, "k": x["k"].tolist()},
+               r"k must be an ndarray of shape \(N, L_k, d\), got list"),
     "int v": (lambda x: {**x, "v": x["v"].astype(int)}, "v must be float32 or float64.*int64"),
     "mixed dtypes": (lambda x: {**x, "k": x["k"].astype(np.float32)},
-                     "share one dtype, got float64, float32, float64"),
-    "batch": (lambda x: {**x, "k": x["k"][:2], "v": x["v"][:2]}, "same batch size N"),
-    "d": (lambda x: {**x, "k": x["k"][..., :4]}, r"same size d .*q \(3, 5, 6\) and k \(3, 7, 4\)"),
-    "L_k": (lambda x: {**x, "v": x["v"][:, :4]}, r"same length L_k .*k \(3, 7, 6\) and v"),
+                     "k is float32 but q is float64: give every array one dtype"),
+    "batch": (lambda x: {**x, "k": x["k"][:2], "v": x["v"][:2]},
+              r"k must have shape \(N, L_k, d\) = \(3, 7, 6\), got \(2, 7, 6\) \(N is 3 in q"),
+    "d": (lambda x: {**x, "k": x["k"][..., :4]},
+          r"k must have shape \(N, L_k, d\) = \(3, 7, 6\), got \(3, 7, 4\) \(.*d is 6 in q"),
+    "L_k": (lambda x: {**x, "v": x["v"][:, :4]},
+            r"v must have shape \(N, L_k, d_v\) = \(3, 7, 5\), got \(3, 4, 5\) .*L_k is 7 in k"),
     "float mask": (lambda x: {**x, "mask": np.ones((N, T, S))},
                    r"mask must be a bool ndarray \(True = may attend\).*got float64"),
     "mask shape": (lambda x: {**x, "mask": np.ones((N, S, T), dtype=bool)},
@@ -140,9 +145,8 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_gets_one_clear_line(rng, case):
-    change, message = BAD_INPUTS[case]
+@pytest.mark.parametrize("change, message", BAD_INPUTS.values(), ids=list(BAD_INPUTS))
+def test_bad_input_gets_one_clear_line(rng, change, message):
     args = change({**_inputs(rng), "mask": None})
     with pytest.raises(ValueError, match=message) as info:
         sa.scaled_dot_product_attention_forward(**args)

@@ -6,7 +6,7 @@ import pytest
 from numpy_seq2seq.functional import softmax as sm
 from numpy_seq2seq.gradcheck import check_gradients, check_layer
 
-from conftest import assert_gradcheck
+from conftest import assert_gradcheck, assert_refused
 
 TOL = 1e-7
 FAMILY = "softmax and cross-entropy"
@@ -83,3 +83,63 @@ def test_cross_entropy_is_mean_over_real_labels(rng):
     picked = [logp[0, 0, targets[0, 0]], logp[0, 1, targets[0, 1]], logp[1, 0, targets[1, 0]]]
     expected = -np.mean(picked)
     assert loss == pytest.approx(expected, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line naming what was expected; never a wrapped id, a broadcast or a 1/0
+
+N, T, V = 2, 3, 5
+
+
+def _ce_args(rng):
+    return {"logits": rng.standard_normal((N, T, V)), "targets": rng.integers(0, V, (N, T)),
+            "mask": np.array([[1, 1, 0], [1, 0, 0]], dtype=bool)}
+
+
+BAD_CROSS_ENTROPY = {  # name: (change to the arguments, message)
+    "target -1 (would wrap to V-1)": (lambda a: {**a, "targets": a["targets"] * 0 - 1},
+                                      r"targets must be token ids in \[0, 4\] \(V = 5, the "
+                                      r"logits' last axis\), got min -1 and max -1"),
+    "target V": (lambda a: {**a, "targets": a["targets"] * 0 + V},
+                 r"targets .* got min 5 and max 5"),
+    "float targets": (lambda a: {**a, "targets": a["targets"] * 1.0},
+                      "targets must hold integer token ids, got dtype float64"),
+    "mask of one row (would broadcast)": (lambda a: {**a, "mask": a["mask"][0]},
+                                          r"mask must be 2-D of shape \(N, T\), got shape \(3,\)"),
+    "int mask": (lambda a: {**a, "mask": a["mask"] * 2}, "mask must be a bool array, got int64"),
+    "no label": (lambda a: {**a, "mask": a["mask"] & False}, "mask selects no labels"),
+    "targets of one row": (lambda a: {**a, "targets": a["targets"][:1]},
+                           rf"targets must have shape \(N, T\) = \({N}, {T}\), got \(1, {T}\)"),
+}
+
+
+@pytest.mark.parametrize("change, message", BAD_CROSS_ENTROPY.values(), ids=list(BAD_CROSS_ENTROPY))
+def test_cross_entropy_refuses_bad_input(rng, change, message):
+    assert_refused(lambda: sm.cross_entropy_forward(**change(_ce_args(rng))),
+                   f"^cross_entropy_forward: {message}")
+
+
+@pytest.mark.parametrize("dloss", [float("nan"), np.ones(1), "1"])
+def test_cross_entropy_backward_takes_a_finite_number(rng, dloss):
+    _, cache = sm.cross_entropy_forward(**_ce_args(rng))
+    assert_refused(lambda: sm.cross_entropy_backward(dloss, cache),
+                   r"^dloss must be a finite number, got")
+
+
+BAD_MASKS = {  # mask for scores of shape (N, T, V), and the message
+    "another length": (np.ones(V - 1, dtype=bool), r"mask of shape \(4,\) does not broadcast to "
+                                                   rf"the scores' shape = \({N}, {T}, {V}\)"),
+    "more axes": (np.ones((1, N, T, V), dtype=bool),
+                  r"mask of shape \(1, 2, 3, 5\) does not broadcast"),
+    "0/1 ints": (np.ones(V, dtype=int), r"mask must be a bool ndarray .* got int64"),
+    "a list": ([True] * V, "mask must be a bool ndarray .* got list"),
+}
+
+
+@pytest.mark.parametrize("mask, message", BAD_MASKS.values(), ids=list(BAD_MASKS))
+def test_masked_softmax_refuses_a_mask_that_does_not_fit(rng, mask, message):
+    assert_refused(lambda: sm.masked_softmax_forward(rng.standard_normal((N, T, V)), mask),
+                   f"^masked_softmax_forward: {message}")
+    p, cache = sm.masked_softmax_forward(rng.standard_normal((N, T, V)), np.ones(V, dtype=bool))
+    assert_refused(lambda: sm.masked_softmax_backward(p[:1], cache),
+                   r"^masked_softmax_backward: dp must have the shape of the forward's p")

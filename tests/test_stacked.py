@@ -16,7 +16,7 @@ from numpy_seq2seq.functional.layers import dropout_mask
 from numpy_seq2seq.functional.recurrent import CELLS, recurrent_forward
 from numpy_seq2seq.gradcheck import check_layer
 
-from conftest import assert_gradcheck, stack_params
+from conftest import assert_gradcheck, assert_refused, stack_params
 from sizes import D, H, N, T
 
 TOL = 1e-7
@@ -104,3 +104,55 @@ def test_padding_carries_every_layers_state(layout, rng):
     assert np.array_equal(hs2, hs) and all(map(np.array_equal, state, state2))
     if not bi:  # row 1 has two real steps: the top layer's later outputs repeat the second
         assert np.array_equal(hs[1, 2:], np.broadcast_to(hs[1, 1], (T - 2, H)))
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line naming the argument (its name in the stack's dict) and both shapes
+
+def _stack_args(bidirectional, rng, k=2):
+    return {"cell": "lstm", "x": rng.standard_normal((N, T, D)),
+            "state0": tuple(rng.standard_normal((N, H)) for _ in range(2 * k)), "mask": MASK,
+            "p": stack_params("lstm", k, bidirectional, rng), "num_layers": k,
+            "bidirectional": bidirectional, "masks": None}
+
+
+BAD_STACKS = {  # name: (bidirectional, change to the arguments, message)
+    "the state of one layer (would run one)": (
+        False, lambda a: {**a, "state0": a["state0"][:2]},
+        r"state0 must be a tuple of 4 arrays of shape \(N, H\), \(h, c\) per layer for lstm, "
+        r"got 2 arrays"),
+    "a layer's weights missing": (
+        False, lambda a: {**a, "p": {k: v for k, v in a["p"].items() if not k.startswith("l1")}},
+        r"p lacks 'l1_Wx', 'l1_Wh', 'l1_b' \(one lstm layer's weights\)"),
+    "layer 1 reading another width": (
+        False, lambda a: {**a, "p": {**a["p"], "l1_Wx": a["p"]["l1_Wx"][1:]}},
+        rf"l1_Wx must have shape \(H, 4H\) = \({H}, {4 * H}\), got \({H - 1}, {4 * H}\)"),
+    "a direction of another width": (
+        True, lambda a: {**a, "p": {**a["p"], "bwd_Wh": a["p"]["fwd_Wh"][:, :4]}},
+        rf"bwd_Wh must have shape \(U, 4U\) = \({H // 2}, {2 * H}\), got \({H // 2}, 4\)"),
+    "two dropout masks for one gap": (
+        False, lambda a: {**a, "masks": [np.ones((N, T, H))] * 2},
+        r"masks must hold 1 dropout masks or None \(between the layers\), got 2"),
+    "a mask one step short": (
+        False, lambda a: {**a, "masks": [np.ones((N, T - 1, H))]},
+        rf"masks\[0\] must have shape \(N, T, H\) = \({N}, {T}, {H}\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STACKS))
+def test_a_stack_refuses_bad_input(rng, case):
+    bidirectional, change, message = BAD_STACKS[case]
+    args = change(_stack_args(bidirectional, rng))
+    assert_refused(lambda: stacked.stacked_forward(**args), f"^stacked_forward: {message}")
+
+
+def test_a_stack_needs_a_layer(rng):
+    assert_refused(lambda: stacked.stacked_forward(**{**_stack_args(False, rng), "num_layers": 0}),
+                   "^num_layers must be an integer >= 1, got 0")
+
+
+def test_a_stack_backward_refuses_a_gradient_of_another_shape(rng):
+    hs, _, cache = stacked.stacked_forward(**_stack_args(True, rng))
+    assert_refused(lambda: stacked.stacked_backward(hs[..., :-1], None, cache),
+                   rf"^stacked_backward: dhs must have the shape of the forward's hs, "
+                   rf"\({N}, {T}, {H}\), got \({N}, {T}, {H - 1}\)")

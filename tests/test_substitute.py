@@ -3,6 +3,8 @@ every call path of the model, training and decoding, and are undone on exit (als
 error); the library's own functions passed through the swap give the library's numbers."""
 
 import functools
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 import numpy_seq2seq
 from numpy_seq2seq import decoding
 from numpy_seq2seq import model as model_module
+from numpy_seq2seq.checkpoint import save_checkpoint
 from numpy_seq2seq.data import Vocab, encode_pairs, make_task, split_pairs
 from numpy_seq2seq.functional import attention, gru, recurrent
 from numpy_seq2seq.model import Seq2Seq
@@ -96,6 +99,77 @@ def test_names_are_rebound_everywhere_and_restored_after_an_error():
     assert attention.SCORE_BACKWARD["dot"] is LIBRARY["dot_score_backward"]
     assert numpy_seq2seq.greedy_decode is decoding.greedy_decode is LIBRARY["greedy_decode"]
     assert recurrent.CELLS["gru"].core_backward is gru.gru_core_backward
+
+
+LEAK_SCRIPT = """
+import sys
+from numpy_seq2seq.substitute import use_functions
+
+def attention_backward(dh_tilde, cache):
+    raise RuntimeError("the student's")
+
+def masked_softmax_forward(scores, mask):
+    raise RuntimeError("the student's")
+
+def greedy_decode(model, src, max_len=None, length_penalty=0.0):
+    raise RuntimeError("the student's")
+
+mine = [attention_backward, masked_softmax_forward, greedy_decode]
+late = ["numpy_seq2seq.analysis", "numpy_seq2seq.cli", "numpy_seq2seq.functional.self_attention"]
+assert not set(late) & set(sys.modules), "these must be imported inside the block"
+with use_functions({f.__name__: f for f in mine}):
+    import numpy_seq2seq.analysis, numpy_seq2seq.cli  # self_attention comes with analysis
+    inside = sum(any(v is f for f in mine) for m in late for v in vars(sys.modules[m]).values())
+leaks = [f"{name}.{key}" for name, module in list(sys.modules.items())
+         if name.startswith("numpy_seq2seq") and not name.startswith("numpy_seq2seq.substitute")
+         for key, value in vars(module).items()
+         for v in (value.values() if isinstance(value, dict) else [value])
+         if any(v is f for f in mine)]
+print(inside, leaks)
+"""
+
+
+def test_modules_imported_inside_the_block_keep_no_replacement():
+    """The review's leak: analysis, cli and self_attention imported inside the block copy the
+    student's functions (``from ... import``); after the block no module holds one. Run in a
+    fresh interpreter, where those modules are not loaded yet."""
+    out = subprocess.run([sys.executable, "-c", LEAK_SCRIPT], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    inside, leaks = out.stdout.split(" ", 1)
+    assert int(inside) == 3  # the block did reach them: analysis, cli, self_attention
+    assert leaks.strip() == "[]"
+
+
+def test_the_cli_imported_inside_the_block_uses_the_replacement_and_keeps_none(tmp_path,
+                                                                             monkeypatch):
+    """Through the command line, loaded inside the block (as the payoff's training run may):
+    ``translate`` decodes with the replacement; after the block the cli's greedy_decode and
+    beam_search are the library's again."""
+    calls = Counter()
+
+    def greedy_decode(model, src, max_len=None, length_penalty=0.0):
+        calls["greedy_decode"] += 1
+        return LIBRARY["greedy_decode"](model, src, max_len, length_penalty)
+
+    def beam_search(model, src, beam=5, max_len=None, length_penalty=1.0):
+        calls["beam_search"] += 1
+        return LIBRARY["beam_search"](model, src, beam, max_len, length_penalty)
+
+    vocab = Vocab.from_texts(["abcdef"])
+    save_checkpoint(tmp_path / "m.npz", Seq2Seq(len(vocab), len(vocab), 8, 12, seed=0), vocab,
+                    vocab)
+    monkeypatch.delitem(sys.modules, "numpy_seq2seq.cli", raising=False)  # a fresh import
+    monkeypatch.delattr(numpy_seq2seq, "cli", raising=False)
+    with use_functions({"greedy_decode": greedy_decode, "beam_search": beam_search}):
+        from numpy_seq2seq import cli
+
+        for beam in ("1", "3"):
+            assert cli.main(["translate", "--checkpoint", str(tmp_path / "m.npz"), "--beam",
+                             beam, "abc"]) == 0
+    assert calls == {"greedy_decode": 1, "beam_search": 1}
+    assert cli.greedy_decode is LIBRARY["greedy_decode"]
+    assert cli.beam_search is LIBRARY["beam_search"]
 
 
 def test_nested_blocks_restore_in_turn():

@@ -77,8 +77,8 @@ def test_bad_n(n):
 @pytest.mark.parametrize(
     ("min_len", "max_len", "message"),
     [
-        (0, 5, "min_len must be a positive int"),
-        (3, -1, "max_len must be a positive int"),
+        (0, 5, "min_len must be an integer >= 1"),
+        (3, -1, "max_len must be an integer >= 1"),
         (2.5, 4, "min_len"),
         (True, 3, "min_len"),
         ("3", 5, "min_len"),

@@ -27,5 +27,5 @@ def test_none_leaves_the_setting_alone():
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_bad_thread_counts_are_rejected(bad):
-    with pytest.raises(ValueError, match="threads must be a positive int or None"):
+    with pytest.raises(ValueError, match="threads must be an integer >= 1 or None"):
         blas_threads(bad)

@@ -2,13 +2,18 @@
 
 Each entry of ``WRONG`` is (exercise, function, the student's forward or None, words the check's
 message must contain). ``tests/test_course_checks.py`` runs them all through the checks; every
-one must lose its exercise's points, and the message must name the fault.
+one must lose its exercise's points, and the message must name the fault. ``put_answer`` writes
+one into a notebook's answer cell, for the tests that grade notebooks.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import numpy as np
 
+from numpy_seq2seq.course.notebooks import meta
 from numpy_seq2seq.decoding import Hypothesis, beam_search, greedy_decode
 from numpy_seq2seq.functional.attention import (
     SCORE_BACKWARD,
@@ -22,6 +27,17 @@ from numpy_seq2seq.functional.softmax import (
     SoftmaxCache,
     masked_softmax_backward,
 )
+
+
+def put_answer(nb: dict, name: str, fn) -> None:
+    """Put ``fn`` (renamed to ``name``, importing the helpers it calls from this module) into
+    the answer cell of exercise ``name`` of the notebook ``nb``."""
+    cell = next(c for c in nb["cells"] if meta(c).get("grade_id") == f"{name}_answer")
+    text = inspect.getsource(fn).replace(f"def {fn.__name__}(", f"def {name}(")
+    helpers = sorted(set(re.findall(r"\b(_[a-z]\w*)\(", text)))
+    imports = f"from wrong_solutions import {', '.join(helpers)}\n\n" if helpers else ""
+    cell["source"] = imports + text
+
 
 # ---------------------------------------------------------------------------------------------
 # assignment 1: the RNN step and BPTT

@@ -2,8 +2,11 @@
 
 Imported only by the ``numpy-seq2seq course`` command and by the assignment notebooks
 (course/source/, shipped here as ``sources``); nothing else in the package imports it. Modules:
-``checks`` (``check``, ``evaluate``), ``pairs`` and ``decoding_checks`` (what each exercise's
-check does), ``grading`` (comparing and messages), ``payoff`` (assignment 4), ``notebooks``
-(nbgrader's format and the release), ``autograde`` and ``commands`` (``course grade`` and
-``course release``). See course/README.md.
+``exercises`` (``check``, ``evaluate``), ``functional_checks`` and ``decoding_checks`` (what
+each exercise's check does), ``grading`` (calling, comparing and messages), ``payoff``
+(assignment 4), ``notebooks`` (nbgrader's format and the release), ``answers`` (a student's
+answer cells), ``autograde`` (``course grade``: the checks run in the grader's process),
+``sandbox``, ``worker`` and ``wire`` (the separate process that runs a student's code, and the
+data that crosses), ``commands`` (``course release`` and ``course grade``). See
+course/README.md and docs/architecture.md.
 """

@@ -1,34 +1,61 @@
-"""Grade notebooks: run each on a fresh kernel, then score its graded cells as nbgrader does.
+"""Grade notebooks: the course's own checks, run in the grader, on the student's answers.
 
-The steps, for one notebook:
+The notebook is never run. For one notebook:
 
-1. If it is (a copy of) one of the course's assignments, recognised by its grade ids, its graded
-   and locked cells are put back as the source has them, with the source's points, so that an
-   edited check cannot pass; a graded cell the student deleted scores 0.
-2. It runs top to bottom on a fresh ``python3`` kernel in its own folder (so the last assignment
-   finds the earlier ones beside it), errors or not, within a time limit for the whole notebook;
-   cells the limit leaves unrun score 0.
-3. Each graded cell scores with nbgrader's rule: 0 if it raised or wrote to stderr, its output
-   if that is a number (partial credit), else its points. The message is what the check said
-   (stderr or the error, else its last line of output).
+1. Its source is found by assignment and notebook name (``notebooks.source_of``). The exercises
+   and their points are the source's graded cells, whatever the student's copy says: a graded
+   cell whose grade id the source does not have scores 0 and is listed as such, and the
+   student's check cells, outputs and other cells are not looked at.
+2. The student's answer cells (``answers.py``: found by the source's grade ids, after the
+   source's import statements) run in a sandbox, a separate process (``sandbox.py``).
+3. Each exercise's check runs in the grader's own process, which computes the library's
+   reference values, on stand-ins that call the student's functions in the sandbox and bring
+   back what they return, as data. What the answer cells redefine, patch, print or exit with
+   changes nothing here but those return values.
+4. Assignment 4's payoff checks gather the earlier assignments' answers beside the notebook into
+   the same sandbox, train five steps here with the student's functions, and run the long
+   training in the sandbox; the translator it writes is scored here (``payoff``).
 
-Nothing is written: the notebook on disk is left as it is.
+A deadline holds for the whole notebook: exercises it leaves ungraded score 0. The budget
+(``ci`` or ``full``, as the notebooks' ``NUMPY_SEQ2SEQ_BUDGET``) sizes assignment 4's training.
+Nothing is written beside the notebook.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import ast
 import os
-import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
-from unittest import mock
 
-from .notebooks import Notebook, is_grade, meta, read_notebook, source, source_notebooks
+from ..threads import DEFAULT_THREADS, blas_threads
+from .answers import answer_code
+from .exercises import EXERCISES, evaluate
+from .grading import CheckFailed, Result, StudentRaised
+from .notebooks import (
+    Notebook,
+    grade_cells,
+    is_grade,
+    label_of,
+    meta,
+    read_notebook,
+    source,
+    source_of,
+)
+from .payoff import (
+    Collected,
+    evaluate_training,
+    evaluate_translator,
+    run_translator,
+    student_functions,
+)
+from .sandbox import Sandbox
 
 DEFAULT_TIMEOUT = 600  # seconds per notebook
+CHECKS = ("check", "check_training", "check_translator")  # what a source's graded cell calls
 
 
 @dataclass
@@ -45,8 +72,9 @@ class Graded:
     points: float
     max_points: float
     exercises: list[Exercise] = field(default_factory=list)
-    seconds: float = 0.0  # wall time to run and score
-    complete: bool = True  # every code cell ran (False after the time limit)
+    seconds: float = 0.0  # wall time to grade
+    complete: bool = True  # every exercise was graded (False after the time limit)
+    source: str = ""  # the course notebook it was graded as, e.g. "a1_rnn/rnn_and_bptt.ipynb"
 
     def to_json(self) -> dict:
         """The keys ``course grade --json`` prints, and no others."""
@@ -54,142 +82,130 @@ class Graded:
                 "exercises": [asdict(e) for e in self.exercises]}
 
 
+@dataclass(frozen=True)
+class GradedCell:
+    """A graded cell of a source notebook: ``check(name, fn, forward=…)`` or a payoff check."""
+
+    grade_id: str
+    points: float
+    check: str  # one of CHECKS
+    args: tuple[str | None, ...] = ()  # check: the exercise, its function, its forward or None
+
+
 # ---------------------------------------------------------------------------------------------
 def load_for_grading(path: str | os.PathLike) -> Notebook:
     """Read a notebook and make sure it has something to grade (else ValueError, one line)."""
     nb = read_notebook(path)
-    if not any(is_grade(c) and c.get("cell_type") == "code" for c in nb["cells"]):
+    if not grade_cells(nb):
         raise ValueError(f"{path} has no graded cells (no cell with nbgrader metadata "
                          "grade: true)")
+    source_of(path)
     return nb
 
 
-def matching_source(nb: Notebook) -> Notebook | None:
-    """The course's source notebook that ``nb`` was released from, found by its grade ids."""
-    ids = {meta(c).get("grade_id") for c in nb["cells"] if is_grade(c)}
-    best, best_shared = None, 0
-    for path in source_notebooks():
-        src = read_notebook(path)
-        shared = len(ids & {meta(c).get("grade_id") for c in src["cells"] if is_grade(c)})
-        if shared > best_shared:
-            best, best_shared = src, shared
-    return best
+def graded_cells(src: Notebook) -> list[GradedCell]:
+    """The graded cells of a source notebook, each read from its one-line call."""
+    return [_parse(cell) for cell in grade_cells(src)]
 
 
-def restore_locked_cells(nb: Notebook, src: Notebook) -> list[str]:
-    """Put back the source's graded and locked cells (by grade id); returns the grade ids of
-    graded cells missing from ``nb``."""
-    by_id = {meta(c)["grade_id"]: c for c in src["cells"]
-             if meta(c).get("locked") or is_grade(c)}
-    seen = set()
-    for cell in nb["cells"]:
-        original = by_id.get(meta(cell).get("grade_id"))
-        if original is None or is_solution_cell(original):
-            continue
-        seen.add(meta(cell)["grade_id"])
-        cell["source"] = source(original)
-        cell["metadata"]["nbgrader"] = dict(meta(original))
-        cell["cell_type"] = original["cell_type"]
-    return [gid for gid, c in by_id.items() if is_grade(c) and gid not in seen]
-
-
-def is_solution_cell(cell: dict) -> bool:
-    return bool(meta(cell).get("solution"))
+def _parse(cell: dict) -> GradedCell:
+    gid, points = meta(cell)["grade_id"], float(meta(cell)["points"])
+    body = ast.parse(source(cell)).body
+    call = body[0].value if len(body) == 1 and isinstance(body[0], ast.Expr) else None
+    if not isinstance(call, ast.Call) or getattr(call.func, "id", None) not in CHECKS:
+        raise ValueError(f"graded cell {gid!r} is not a call of one of {', '.join(CHECKS)}")
+    if call.func.id != "check":
+        return GradedCell(gid, points, call.func.id)
+    forward = next((k.value.id for k in call.keywords if k.arg == "forward"), None)
+    return GradedCell(gid, points, "check", (call.args[0].value, call.args[1].id, forward))
 
 
 # ---------------------------------------------------------------------------------------------
 def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
-          env: dict[str, str] | None = None) -> Graded:
-    """Run and score one notebook (see the module docstring).
+          budget: str | None = None) -> Graded:
+    """Grade one notebook (see the module docstring).
 
     Parameters
     ----------
     path : the notebook
     timeout : seconds for the whole notebook
-    env : extra environment variables for the kernel (e.g. NUMPY_SEQ2SEQ_BUDGET)
+    budget : "ci" or "full"; default: ``NUMPY_SEQ2SEQ_BUDGET``, else "full"
     """
     start = time.perf_counter()
+    path = Path(path)
     nb = load_for_grading(path)
-    src = matching_source(nb)
-    deleted = restore_locked_cells(nb, src) if src is not None else []
-    ran = _execute(nb, Path(path).resolve().parent, timeout, env or {})
-    code_cells = [c for c in nb["cells"] if c.get("cell_type") == "code"]
-    exercises = [_score(cell, ran.get(id(cell)), timeout) for cell in nb["cells"]
-                 if is_grade(cell) and cell.get("cell_type") == "code"]
-    for gid in deleted:
-        cell = next(c for c in src["cells"] if meta(c).get("grade_id") == gid)
-        exercises.append(Exercise(gid, 0.0, float(meta(cell)["points"]),
-                                  "its check cell was deleted from the notebook"))
-    return Graded(str(path), sum(e.points for e in exercises),
-                  sum(e.max_points for e in exercises), exercises, time.perf_counter() - start,
-                  all(id(c) in ran for c in code_cells))
-
-
-def _execute(nb: Notebook, folder: Path, timeout: float, env: dict[str, str]) -> dict[int, bool]:
-    """Run the code cells in order on a fresh kernel; id(cell) -> True once the cell has run."""
-    try:
-        import nbformat
-        from nbclient import NotebookClient
-        from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    except ImportError:
-        raise ValueError("course grade needs nbclient, nbformat and ipykernel: "
-                         "pip install 'numpy_seq2seq[course]'") from None
-    node = nbformat.reads(json.dumps(nb), as_version=4)  # sources as strings, as nbclient needs
-    # interrupt_on_timeout=False: a cell over the limit raises CellTimeoutError, and grading
-    # stops there (True would interrupt it and carry on with the next cell)
-    client = NotebookClient(node, kernel_name="python3", allow_errors=True,
-                            interrupt_on_timeout=False,
-                            resources={"metadata": {"path": str(folder)}})
-    ran: dict[int, bool] = {}
+    src_path = source_of(path)
+    src = read_notebook(src_path)
+    cells = graded_cells(src)
+    known = {c.grade_id for c in cells}
+    flagged = [Exercise(gid, 0.0, 0.0, f"not an exercise of {label_of(src_path)}: a graded "
+                                       "cell the course does not have scores nothing")
+               for gid in (meta(c).get("grade_id", "?") for c in nb["cells"] if is_grade(c))
+               if gid not in known]
+    budget = budget or os.environ.get("NUMPY_SEQ2SEQ_BUDGET", "full")
     deadline = time.monotonic() + timeout
-    # the kernel inherits the environment it is started in; its own log (e.g. a warning about
-    # its transport) is not the student's output
-    with mock.patch.dict(os.environ, env), client.setup_kernel(stderr=subprocess.DEVNULL):
-        for index, cell in enumerate(node.cells):
-            left = deadline - time.monotonic()
-            if cell.cell_type != "code":
-                continue
-            if left <= 0:
-                break
-            client.timeout = max(1, math.ceil(left))
+    with blas_threads(DEFAULT_THREADS), Sandbox(path.resolve().parent, deadline, timeout) as box:
+        grader = _Grader(box, path, nb, src, src_path, budget)
+        exercises = [grader.score(cell) for cell in cells]
+    return Graded(str(path), sum(e.points for e in exercises),
+                  sum(e.max_points for e in exercises), exercises + flagged,
+                  time.perf_counter() - start, not grader.out_of_time, label_of(src_path))
+
+
+class _Grader:
+    """One notebook's answers in a sandbox, and the results of its checks."""
+
+    def __init__(self, box: Sandbox, path: Path, nb: Notebook, src: Notebook, src_path: Path,
+                 budget: str) -> None:
+        self.box, self.path, self.nb, self.src, self.budget = box, path, nb, src, budget
+        self.label = label_of(src_path)
+        self.out_of_time = False
+
+    def score(self, cell: GradedCell) -> Exercise:
+        if time.monotonic() >= self.box.deadline:
+            self.out_of_time = True
+            return Exercise(cell.grade_id, 0.0, cell.points, "not graded: the time limit of "
+                            f"{self.box.timeout:g} s was reached first")
+        try:
+            self.box.revive()
+            result = self.result(cell)
+        except CheckFailed as e:  # the sandbox's time limit or lost process, outside a check
+            result = Result(cell.grade_id, False, str(e))
+        return Exercise(cell.grade_id, cell.points if result.passed else 0.0, cell.points,
+                        result.message)
+
+    def result(self, cell: GradedCell) -> Result:
+        if cell.check == "check_training":
+            with self.box.using(self.collected.functions):
+                return evaluate_training(self.collected)
+        if cell.check == "check_translator":
+            return self.translator()
+        name, fn_name, forward = cell.args
+        functions, problem = self.answers
+        if fn_name not in functions:
+            return Result(name, False, f"{name}: your answer cells do not define "
+                                       f"{fn_name}{f' ({problem})' if problem else ''}.")
+        return evaluate(name, functions[fn_name], functions.get(forward))
+
+    @cached_property
+    def answers(self) -> tuple[dict, str | None]:
+        """The student's functions of this notebook (stand-ins), and the first problem."""
+        return self.box.load(answer_code(self.nb, self.src, self.label), EXERCISES)
+
+    @cached_property
+    def collected(self) -> Collected:
+        """Assignment 4: the functions of the earlier assignments and this one that pass."""
+        return student_functions(current=self.answers[0], here=self.path.resolve().parent,
+                                 load=lambda code: self.box.load(code, EXERCISES))
+
+    def translator(self) -> Result:
+        """``numpy-seq2seq train`` run in the sandbox with the student's functions; the
+        checkpoint it writes is scored here."""
+        with tempfile.TemporaryDirectory(prefix="course-grade-") as folder:
             try:
-                client.execute_cell(cell, index)
-            except (CellTimeoutError, DeadKernelError):
-                break
-            ran[index] = True
-    # copy outputs back into the plain dicts, keyed by the original cells
-    result = {}
-    for index, (cell, done) in enumerate(zip(nb["cells"], node.cells)):
-        if ran.get(index):
-            cell["outputs"] = [dict(o) for o in done.outputs]
-            result[id(cell)] = True
-    return result
-
-
-def _score(cell: dict, ran: bool | None, timeout: float) -> Exercise:
-    points = float(meta(cell).get("points", 0))
-    gid = meta(cell).get("grade_id", "?")
-    if not ran:
-        return Exercise(gid, 0.0, points, f"not run: the time limit of {timeout:g} s was "
-                                          "reached first")
-    outputs = cell.get("outputs", [])
-    for out in outputs:
-        if out.get("output_type") == "error":
-            return Exercise(gid, 0.0, points, f"{out.get('ename')}: {out.get('evalue')}")
-        if out.get("output_type") == "stream" and out.get("name") == "stderr":
-            return Exercise(gid, 0.0, points, _text(out).strip().removeprefix("✘ "))
-        if out.get("output_type") == "execute_result":  # nbgrader: a number is partial credit
-            try:
-                value = float(_text(out.get("data", {}).get("text/plain", "")))
-            except ValueError:
-                value = points  # anything else counts as full credit
-            value = value if 0 <= value <= points else points
-            return Exercise(gid, value, points, f"the cell's value, {value:g}, is its score")
-    said = [line for o in outputs if o.get("output_type") == "stream"
-            for line in _text(o).splitlines() if line.strip()]
-    return Exercise(gid, points, points, said[-1].removeprefix("✔ ") if said else "passed")
-
-
-def _text(out) -> str:
-    text = out.get("text", "") if isinstance(out, dict) and "text" in out else out
-    return "".join(text) if isinstance(text, list) else str(text)
+                run = run_translator(self.collected, self.budget, Path(folder) / "run",
+                                     lambda argv, functions: self.box.train(functions, argv))
+            except (StudentRaised, RuntimeError, ValueError, OSError) as e:
+                return Result("translator_accuracy", False, f"translator_accuracy: the training "
+                                                            f"run failed: {e}")
+        return evaluate_translator(run)

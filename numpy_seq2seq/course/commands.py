@@ -7,8 +7,8 @@
     numpy-seq2seq course grade submissions/*/a1_rnn/*.ipynb [--json] [--timeout 600]
 
 ``grade`` exits 0 when grading ran, whatever the score; bad input (a missing file, a file that is
-not a notebook, a notebook without graded cells, an unknown assignment) is one error line and
-exit status 2, as for every other command.
+not a notebook, a notebook without graded cells or not one of the course's, an unknown
+assignment) is one error line and exit status 2, as for every other command.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def add_course_parser(sub: argparse._SubParsersAction) -> None:
     course = sub.add_parser("course", help="release and grade the course's assignments",
                             description="The course kit: assignments graded by gradient "
                             f"checks ({names}); see course/README.md.")
-    course.set_defaults(func=_choose, threads=None)  # threads: the kernels are other processes
+    course.set_defaults(func=_choose, threads=None)  # grade limits BLAS threads itself
     actions = course.add_subparsers(dest="course_command", metavar="{release,grade}")
 
     rel = actions.add_parser("release", help="write the student versions",
@@ -41,10 +41,12 @@ def add_course_parser(sub: argparse._SubParsersAction) -> None:
     rel.add_argument("assignment", nargs="*", help=f"which to release (default all: {names})")
     rel.set_defaults(func=cmd_release)
 
-    gr = actions.add_parser("grade", help="run notebooks and score their checks",
-                            description="Run each notebook top to bottom on a fresh kernel and "
-                            "score its graded cells as nbgrader does; print points per exercise "
-                            "and in total.")
+    gr = actions.add_parser("grade", help="score notebooks' answers with the course's checks",
+                            description="Score each notebook's exercises with the course's own "
+                            "checks, run in this process on the functions of its answer cells "
+                            "(which run in a separate process); print points per exercise and "
+                            "in total. NUMPY_SEQ2SEQ_BUDGET=ci|full sizes assignment 4's "
+                            "training (default full).")
     gr.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
     gr.add_argument("--json", action="store_true", help="print the result as JSON")
     gr.add_argument("--timeout", type=POSITIVE.argument_type(),
@@ -73,7 +75,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
                          ensure_ascii=False))
         return 0
     for r in results:
-        print(f"{r.path}: {r.points:g} / {r.max_points:g} points ({r.seconds:.1f} s)")
+        print(f"{r.path}: {r.points:g} / {r.max_points:g} points ({r.seconds:.1f} s; graded "
+              f"as {r.source})")
         width = max(len(e.grade_id) for e in r.exercises)
         for e in r.exercises:
             print(f"  {e.grade_id:<{width}}  {e.points:g} / {e.max_points:g}  {e.message}")

@@ -6,12 +6,18 @@ A check raises ``CheckFailed`` with a message such as::
     rnn_step_backward: dWh is wrong (relative error 9.1e-01): it equals the transpose of the
     correct gradient.
 
-and ``checks.check`` prints it (stderr, so that nbgrader scores the cell 0) instead of letting it
-escape as a traceback. Relative errors are ``gradcheck.rel_error``: ‖a − b‖ / (‖a‖ + ‖b‖).
+In a notebook, ``Result.show`` prints a check's one line: ``✔ …`` on stdout when it passes,
+``✘ …`` on stderr when it fails, and the notebook runs on. Under nbgrader (which sets
+``NBGRADER_EXECUTION`` while it runs a notebook) a failing check instead raises its
+``CheckFailed``, which IPython shows as that same one line (no traceback): an error is what
+nbgrader scores 0, and unlike a line on stderr it cannot be hidden by redirecting a stream.
+Relative errors are ``gradcheck.rel_error``: ‖a − b‖ / (‖a‖ + ‖b‖).
 """
 
 from __future__ import annotations
 
+import inspect
+import os
 import sys
 import traceback
 import warnings
@@ -31,6 +37,10 @@ MATCH = 1e-6  # "equals" when naming a fault (the transpose, a known mistake, ..
 class CheckFailed(Exception):
     """A check found a fault; ``str(e)`` is the message for the student."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the message, on one line."""
+        return [f"✘ {self}"]
+
 
 class NotImplementedYet(CheckFailed):
     """The function still raises NotImplementedError."""
@@ -45,10 +55,12 @@ class Result:
     message: str  # one or two lines
 
     def show(self) -> None:
-        """Print the message: on stdout when passed, on stderr when not (nbgrader's rule: a grade
-        cell that writes to stderr or raises scores 0)."""
+        """Print ``✔ message``; failing, raise ``CheckFailed(message)`` under nbgrader, else
+        print ``✘ message`` on stderr (see the module docstring)."""
         if self.passed:
             print(f"✔ {self.message}")
+        elif os.environ.get("NBGRADER_EXECUTION"):
+            raise CheckFailed(self.message)
         else:
             print(f"✘ {self.message}", file=sys.stderr)
 
@@ -56,27 +68,56 @@ class Result:
 # ---------------------------------------------------------------------------------------------
 # calling student code
 
+@dataclass(frozen=True)
+class Raised:
+    """What a student's function raised, described in words (it may have been raised in another
+    process: see sandbox.py)."""
+
+    kind: str  # the exception's class name; "NotImplementedError" for it and its subclasses
+    message: str  # its first line
+    raised_in: str | None  # the function whose own code raised it
+    where: str  # " (line 7: `da = dh * cache.h`)": the last line of the student's code that ran
+
+    @classmethod
+    def of(cls, e: BaseException, fn: Callable) -> Raised:
+        kind = "NotImplementedError" if isinstance(e, NotImplementedError) else type(e).__name__
+        return cls(kind, _first_line(e), _raised_in(e), _where(e, fn))
+
+    def failure(self, name: str, fn_name: str) -> CheckFailed:
+        """The one-line CheckFailed for exercise ``name``."""
+        if self.kind == "NotImplementedError":
+            if self.raised_in and self.raised_in != fn_name:
+                return NotImplementedYet(f"{name} calls {self.raised_in}, which is not "
+                                         "implemented yet (it raises NotImplementedError).")
+            return NotImplementedYet(f"{name}: not implemented yet (it raises "
+                                     "NotImplementedError).")
+        return CheckFailed(f"{name} raised {self.kind}: {self.message}{self.where}")
+
+
+class StudentRaised(Exception):
+    """Raised in the grader for what a student's function raised in its own process."""
+
+    def __init__(self, raised: Raised) -> None:
+        super().__init__(f"{raised.kind}: {raised.message}")
+        self.raised = raised
+
+
 def call(name: str, fn: Callable, *args, **kwargs):
     """``fn(*args, **kwargs)``, with what it raises turned into a one-line ``CheckFailed``.
 
-    Warnings are recorded, not shown: a warning on stderr would cost a passing cell its points.
+    Warnings are recorded, not shown: they are not the student's fault to read about here.
     """
     try:
         with warnings.catch_warnings(record=True), np.errstate(all="ignore"):
             warnings.simplefilter("always")
             return fn(*args, **kwargs)
-    except NotImplementedError as e:
-        inner = _raised_in(e)
-        if inner and inner != getattr(fn, "__name__", name):
-            raise NotImplementedYet(f"{name} calls {inner}, which is not implemented yet (it "
-                                    "raises NotImplementedError).") from None
-        raise NotImplementedYet(f"{name}: not implemented yet (it raises "
-                                f"NotImplementedError).") from None
     except CheckFailed:
         raise
+    except StudentRaised as e:
+        raised = e.raised
     except Exception as e:  # anything the student's code raises is reported, not re-raised
-        raise CheckFailed(f"{name} raised {type(e).__name__}: {_first_line(e)}"
-                          f"{_where(e, fn)}") from None
+        raised = Raised.of(e, fn)
+    raise raised.failure(name, getattr(fn, "__name__", name))
 
 
 def _raised_in(e: BaseException) -> str | None:
@@ -92,7 +133,7 @@ def _first_line(e: BaseException) -> str:
 
 def _where(e: BaseException, fn: Callable) -> str:
     """`` (line 7: `da = dh * cache.h`)``: the last line of ``fn``'s own file that ran."""
-    code = getattr(fn, "__code__", None)
+    code = getattr(inspect.unwrap(fn), "__code__", None)
     if code is None:
         return ""
     frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == code.co_filename]

@@ -24,10 +24,11 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ..files import write_text_atomic
 
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
@@ -55,17 +56,9 @@ def read_notebook(path: str | os.PathLike) -> Notebook:
 
 
 def write_notebook(nb: Notebook, path: str | os.PathLike) -> None:
-    """Write atomically (a temporary file renamed over the target), as Jupyter formats it."""
-    path = Path(path)
-    text = json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write as Jupyter formats it, atomically and with the user's usual permissions
+    (``files.write_text_atomic``)."""
+    write_text_atomic(path, json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def source(cell: dict) -> str:
@@ -200,3 +193,24 @@ def release(out: str | os.PathLike, names: list[str] | None = None, force: bool 
 def source_notebooks(root: Path = SOURCES) -> Iterator[Path]:
     for folder in assignments(root):
         yield from notebooks(folder)
+
+
+def source_of(path: str | os.PathLike, root: Path = SOURCES) -> Path:
+    """The course's source of a student's notebook: the source of the same assignment (the
+    notebook's folder) and name; else the one source of that name; else the one notebook of the
+    assignment the folder is named after. ValueError (one line) if none fits."""
+    path = Path(path)
+    sources = list(source_notebooks(root))
+    same_name = [p for p in sources if p.name == path.name]
+    in_folder = [p for p in sources if p.parent.name == path.resolve().parent.name]
+    for found in ([p for p in same_name if p in in_folder], same_name, in_folder):
+        if len(found) == 1:
+            return found[0]
+    raise ValueError(f"{path} is not one of the course's notebooks; expected one of "
+                     f"{', '.join(f'{p.parent.name}/{p.name}' for p in sources)} (the "
+                     "assignment's folder and the notebook's name)")
+
+
+def label_of(path: Path) -> str:
+    """``a1_rnn/rnn_and_bptt.ipynb``: a notebook by its folder and name."""
+    return f"{path.parent.name}/{path.name}"

@@ -1,29 +1,30 @@
 """The payoff: the dates translator trained with the student's own functions.
 
 ``student_functions()`` gathers the functions the student wrote in the earlier assignments. It
-reads the notebooks of each earlier assignment's folder, found beside the current one (which is
-where they are in the course's source tree, in a release folder and in a student's copy) or, in
-nbgrader's autograde layout ``autograded/<student>/<assignment>/``, in ``submitted/<student>/``.
-From each notebook it runs the import statements and the solution cells (the student's answers,
-found by their nbgrader metadata) in a fresh namespace, then checks every exercise function
-found there with the exercise's own check. A function that passes is used; one that is missing,
-not implemented or failing is listed with the reason, and the library's function stands in for
-it, so the training always runs, but the graded cells give their points only when every function
-the dates model needs is the student's own.
+reads each earlier assignment's notebook, found beside the current one (which is where they are
+in the course's source tree, in a release folder and in a student's copy) or, in nbgrader's
+autograde layout ``autograded/<student>/<assignment>/``, in ``submitted/<student>/``. From each
+it runs the answer code (answers.py: the source's import statements and the student's answer
+cells) in a fresh namespace, then checks every exercise function found there with the
+exercise's own check. A function that passes is used; one that is missing, not implemented or
+failing is listed with the reason, and the library's function stands in for it, so the training
+always runs, but the graded cells give their points only when every function the dates model
+needs is the student's own. (``numpy-seq2seq course grade`` does the same with the answers run
+in its sandbox: the ``load`` argument.)
 
 ``check_training`` trains a float64 dates model for a few steps with the student's functions
 and with the library's, and requires the same losses, held-out scores and parameters (1e-6).
 ``train_translator`` runs ``numpy-seq2seq train`` itself (its default task and model) with the
-student's functions; ``check_translator`` requires ≥ 99 % held-out exact match at the full
-budget (at the ci budget a short run must complete with the student's functions doing the work).
+student's functions; ``check_translator`` requires ≥ 99 % exact match on 1,000 fresh dates
+(``translator_exact_match``: the trained checkpoint, decoded greedily by the library, compared
+as text) at the full budget; at the ci budget a short run must complete with the student's
+functions doing the work.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import functools
-import io
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -32,21 +33,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import Vocab, encode_pairs, make_task, split_pairs
+from ..checkpoint import load_checkpoint
+from ..data import Vocab, encode_pairs, make_task, pad_sequences, split_pairs
 from ..model import Seq2Seq
-from ..runs import new_run_dir, read_metrics
-from ..substitute import REPLACEABLE, use_functions
+from ..runs import new_run_dir
+from ..substitute import REPLACEABLE, library_function, use_functions
 from ..training import train
-from .checks import EXERCISES, evaluate
-from .grading import Result
-from .notebooks import is_solution, notebooks, read_notebook, source
+from .answers import AnswerCode, answer_code, run_answers
+from .exercises import EXERCISES, evaluate
+from .grading import CheckFailed, Raised, Result, StudentRaised
+from .notebooks import SOURCES, label_of, notebooks, read_notebook
+from .sandbox import RemoteFunction
 
 EARLIER = ("a1_rnn", "a2_gates", "a3_attention")  # the assignments written before this one
 # what the dates model (LSTM, general attention) calls, and so what must be the student's
 NEEDED = ("lstm_step_backward", "cross_entropy_forward", "cross_entropy_backward",
           "masked_softmax_forward", "masked_softmax_backward", "general_score_forward",
           "general_score_backward", "attention_backward", "greedy_decode")
-TARGET = 0.99  # held-out exact match at the full budget
+TARGET = 0.99  # exact match on the fresh dates at the full budget
+FRESH_DATES, FRESH_SEED = 1000, 99  # the dates the translator is scored on (not its own split)
 SAME = 1e-6  # relative difference allowed between training with yours and with the library's
 # backward -> its forward, whose check the backward's check uses
 FORWARD_OF = {name: name.replace("backward", "forward") for name in EXERCISES
@@ -83,7 +88,9 @@ def _order(name: str) -> int:
 
 def student_functions(current: Mapping[str, Callable] | None = None,
                       here: str | Path = ".",
-                      assignments: tuple[str, ...] = EARLIER) -> Collected:
+                      assignments: tuple[str, ...] = EARLIER,
+                      load: Callable[[AnswerCode], tuple[Mapping, str | None]] | None = None
+                      ) -> Collected:
     """The student's functions from the earlier assignments (see the module docstring).
 
     Parameters
@@ -91,69 +98,38 @@ def student_functions(current: Mapping[str, Callable] | None = None,
     current : functions written in the current notebook, e.g. {"greedy_decode": greedy_decode}
     here : the current assignment's folder (the notebook's working directory)
     assignments : the earlier assignments' folder names
+    load : runs a notebook's answer code; returns (namespace, first problem or None). Default:
+        ``answers.run_answers``, in this process
     """
-    found: dict[str, tuple[Callable, str, dict]] = {}
+    found: dict[str, tuple[Callable, str, Mapping]] = {}
     reasons: dict[str, str] = {}
-    here = Path(here).resolve()
     for assignment in assignments:
-        folder = _find_assignment(here, assignment)
-        if folder is None:
-            reasons[assignment] = f"no {assignment} folder found beside {here.name}"
+        code = earlier_answers(Path(here).resolve(), assignment)
+        if isinstance(code, str):
+            reasons[assignment] = code
             continue
-        for path in notebooks(folder):
-            label = f"{assignment}/{path.name}"
-            namespace, problem = _run_answers(path)
-            if problem:
-                reasons[assignment] = f"{label}: {problem}"
-            for name, fn in namespace.items():
-                if name in EXERCISES and callable(fn) and name not in found:
-                    found[name] = (fn, label, namespace)
+        namespace, problem = (load or run_answers)(code)
+        if problem:
+            reasons[assignment] = problem
+        for name, fn in namespace.items():
+            if name in EXERCISES and callable(fn) and name not in found:
+                found[name] = (fn, code.label, namespace)
     for name, fn in (current or {}).items():
         found[name] = (fn, "this notebook", dict(current))
     return _keep_passing(found, reasons, assignments)
 
 
-def _find_assignment(here: Path, assignment: str) -> Path | None:
+def earlier_answers(here: Path, assignment: str) -> AnswerCode | str:
+    """The answer code of ``assignment``'s notebook found from ``here``, or why there is none."""
     candidates = [here.parent / assignment,  # source tree, release folder, a student's copy
                   here.parent.parent.parent / "submitted" / here.parent.name / assignment]
-    return next((c for c in candidates if c.is_dir() and any(c.glob("*.ipynb"))), None)
-
-
-def _run_answers(path: Path) -> tuple[dict, str | None]:
-    """Run a notebook's import statements and solution cells; (namespace, first problem)."""
-    nb = read_notebook(path)
-    code = [c for c in nb["cells"] if c.get("cell_type") == "code"]
-    namespace: dict = {"__name__": f"answers_of_{path.stem}"}
-    problem = None
-    blocks = [_imports(source(c)) for c in code if not is_solution(c)]
-    blocks += [_python(source(c)) for c in code if is_solution(c)]
-    for block in blocks:
-        try:  # the student's output is not the payoff's: keep it off stdout and stderr
-            with contextlib.redirect_stdout(io.StringIO()), \
-                    contextlib.redirect_stderr(io.StringIO()):
-                exec(compile(block, str(path), "exec"), namespace)  # noqa: S102
-        except Exception as e:  # a broken cell loses its functions, not the whole payoff
-            problem = problem or f"a cell raised {type(e).__name__}: {e}"
-    return namespace, problem
-
-
-def _python(text: str) -> str:
-    """Cell source as plain Python: IPython's magics (``%xmode``) become function calls."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:
-        return text
-    return TransformerManager().transform_cell(text)
-
-
-def _imports(text: str) -> str:
-    """Only the top-level import statements of a cell (its other code is not run)."""
-    try:
-        tree = ast.parse(_python(text))
-    except SyntaxError:
-        return ""
-    keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    return ast.unparse(ast.Module(body=keep, type_ignores=[]))
+    folder = next((c for c in candidates if c.is_dir() and any(c.glob("*.ipynb"))), None)
+    if folder is None:
+        return f"no {assignment} folder found beside {here.name}"
+    (src,) = notebooks(SOURCES / assignment)
+    if not (folder / src.name).is_file():
+        return f"no {src.name} in {folder}"
+    return answer_code(read_notebook(folder / src.name), read_notebook(src), label_of(src))
 
 
 def _keep_passing(found: dict, reasons: dict, assignments: tuple[str, ...]) -> Collected:
@@ -185,7 +161,8 @@ def _why_missing(name: str, reasons: dict, assignments: tuple[str, ...]) -> str:
 @contextlib.contextmanager
 def _counted(functions: Mapping[str, Callable], calls: Counter) -> Iterator[dict[str, Callable]]:
     """Wrappers that count calls, also bound in the students' own namespaces while the block
-    runs (your attention_backward calls your masked_softmax_backward by its name there)."""
+    runs (your attention_backward calls your masked_softmax_backward by its name there). A
+    function in the grader's sandbox counts its own calls: it is used as it is."""
     def wrap(name: str, fn: Callable) -> Callable:
         @functools.wraps(fn)
         def counted(*args, **kwargs):
@@ -193,7 +170,9 @@ def _counted(functions: Mapping[str, Callable], calls: Counter) -> Iterator[dict
             return fn(*args, **kwargs)
         return counted
 
-    wrapped = {name: wrap(name, fn) for name, fn in functions.items()}
+    remote = {name: fn for name, fn in functions.items() if isinstance(fn, RemoteFunction)}
+    before = {name: fn.calls() for name, fn in remote.items()}
+    wrapped = {name: remote.get(name) or wrap(name, fn) for name, fn in functions.items()}
     rebound = [(fn.__globals__, name, fn) for name, fn in functions.items()
                if getattr(fn, "__globals__", {}).get(name) is fn]
     for namespace, name, _ in rebound:
@@ -203,6 +182,8 @@ def _counted(functions: Mapping[str, Callable], calls: Counter) -> Iterator[dict
     finally:
         for namespace, name, fn in rebound:
             namespace[name] = fn
+        for name, fn in remote.items():
+            calls[name] += fn.calls() - before[name]
 
 
 def _small_dates() -> tuple:
@@ -229,8 +210,15 @@ def evaluate_training(mine: Collected) -> Result:
     name = "train_with_your_functions"
     calls: Counter = Counter()
     lib_numbers, lib_params = _train_small({})
-    with _counted(mine.functions, calls) as counted:
-        numbers, params = _train_small(counted)
+    try:
+        with _counted(mine.functions, calls) as counted:
+            numbers, params = _train_small(counted)
+    except CheckFailed as e:  # the grader's sandbox: a time limit, a lost process
+        return Result(name, False, f"{name}: {e}")
+    except Exception as e:  # what the student's functions raise, or make the library raise
+        failed = Raised.of(e, lambda: None) if not isinstance(e, StudentRaised) else e.raised
+        return Result(name, False, f"{name}: training with your functions raised "
+                                   f"{failed.kind}: {failed.message}")
     diff = max([_rel(a, b) for a, b in zip(numbers, lib_numbers)]
                + [_rel(params[k], lib_params[k]) for k in params])
     unused = [k for k in NEEDED if k in mine.functions and not calls[k]]
@@ -265,16 +253,21 @@ class TranslatorRun:
     """What ``train_translator`` measured."""
 
     budget: str
-    exact_match: float  # held-out, after the last epoch (NaN if skipped)
+    exact_match: float  # on the fresh dates, after the last epoch (NaN if skipped)
     seconds: float
     calls: Counter  # how often each of your functions ran
     folder: Path | None  # the run's folder (checkpoint.npz, metrics.json, figures)
     missing: dict[str, str]  # needed functions that are not yours: the run is skipped
 
+    @classmethod
+    def skipped(cls, budget: str, missing: dict[str, str]) -> TranslatorRun:
+        return cls(budget, float("nan"), 0.0, Counter(), None, missing)
+
 
 def train_translator(mine: Collected, budget: str = "full", out: str | Path | None = None
                      ) -> TranslatorRun:
-    """Run ``numpy-seq2seq train`` (its default dates task and model) with your functions.
+    """Run ``numpy-seq2seq train`` (its default dates task and model) with your functions, in
+    this process, into ``out`` (default: a new folder under ``runs/``).
 
     At the ``ci`` budget the run is cut to 1,000 examples and one epoch. If a function the model
     needs is not yours, nothing is trained (the library's own translator is what the command
@@ -284,29 +277,63 @@ def train_translator(mine: Collected, budget: str = "full", out: str | Path | No
 
     from ..cli import main
 
+    def run(argv: list[str], functions: dict[str, Callable]) -> int:
+        backend = matplotlib.get_backend()  # the command switches to Agg; keep the notebook's
+        try:
+            with use_functions(functions):
+                return main(argv)
+        finally:
+            matplotlib.use(backend)
+
     if mine.needed_missing():
         print(f"not trained: {', '.join(mine.needed_missing())} are not yours yet (see the table "
               "above)")
-        return TranslatorRun(budget, float("nan"), 0.0, Counter(), None, mine.needed_missing())
-
+        return TranslatorRun.skipped(budget, mine.needed_missing())
     # a new folder of its own: the command refuses to train into a run folder that is not empty
     folder = Path(out) if out is not None else new_run_dir("runs", prefix="your-translator-")
+    return run_translator(mine, budget, folder, run)
+
+
+def run_translator(mine: Collected, budget: str, folder: Path,
+                   run: Callable[[list[str], dict[str, Callable]], int]) -> TranslatorRun:
+    """``run(argv, functions)`` runs ``numpy-seq2seq ARGV`` with ``functions`` in place of the
+    library's and returns its exit status (in this process, or in the grader's sandbox); then
+    the trained checkpoint is scored here with ``translator_exact_match``."""
+    if mine.needed_missing():
+        return TranslatorRun.skipped(budget, mine.needed_missing())
     argv = ["train", "--quiet", "--out", str(folder)]
     if budget == "ci":
         argv += ["--num-examples", "1000", "--epochs", "1"]
     calls: Counter = Counter()
-    backend = matplotlib.get_backend()  # the command switches to Agg; the notebook keeps its own
     start = time.perf_counter()
-    try:
-        with _counted(mine.functions, calls) as counted, use_functions(counted):
-            status = main(argv)
-    finally:
-        matplotlib.use(backend)
+    with _counted(mine.functions, calls) as counted:
+        status = run(argv, counted)
     if status != 0:
         raise RuntimeError(f"numpy-seq2seq {' '.join(argv)} ended with status {status}")
-    final = read_metrics(folder)["final"]  # the held-out scores after the last epoch
-    return TranslatorRun(budget, final["exact_match"], time.perf_counter() - start,
-                         calls, folder, mine.needed_missing())
+    seconds = time.perf_counter() - start
+    fresh = translator_exact_match(folder / "checkpoint.npz", _fresh_dates(budget))
+    return TranslatorRun(budget, fresh, seconds, calls, folder, {})
+
+
+def _fresh_dates(budget: str) -> int:
+    """How many fresh dates score the translator: fewer at the ci budget, whose half-trained
+    model rarely ends a date (so each takes the most decoder steps)."""
+    return FRESH_DATES if budget == "full" else FRESH_DATES // 5
+
+
+def translator_exact_match(checkpoint: Path, n: int = FRESH_DATES) -> float:
+    """Exact match of a trained dates model on ``n`` fresh dates (seed ``FRESH_SEED``): decoded
+    greedily by the library's own ``greedy_decode`` and compared as text (so nothing in the
+    checkpoint, vocabularies included, can make a wrong date count as right)."""
+    model, src_vocab, tgt_vocab, _ = load_checkpoint(checkpoint)
+    pairs = make_task("dates", n, seed=FRESH_SEED)
+    decode = library_function("greedy_decode")
+    right = 0
+    for start in range(0, len(pairs), 250):
+        batch = pairs[start:start + 250]
+        hyps = decode(model, pad_sequences([src_vocab.encode(s) for s, _ in batch]))
+        right += sum(tgt_vocab.decode_text(h.tokens) == t for h, (_, t) in zip(hyps, batch))
+    return right / len(pairs)
 
 
 def evaluate_translator(run: TranslatorRun) -> Result:
@@ -318,7 +345,8 @@ def evaluate_translator(run: TranslatorRun) -> Result:
     unused = [k for k in NEEDED if not run.calls[k]]
     if unused:
         return Result(name, False, f"{name}: {', '.join(unused)} were never called.")
-    accuracy = f"{100 * run.exact_match:.2f} % held-out exact match in {run.seconds:.0f} s"
+    accuracy = (f"{100 * run.exact_match:.2f} % exact match on {_fresh_dates(run.budget):,} "
+                f"fresh dates, trained in {run.seconds:.0f} s")
     if run.budget == "ci":
         return Result(name, True, f"{name} passes at the ci budget: one short epoch trained and "
                                   f"decoded with your functions ({accuracy}); the {TARGET:.0%} "

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from ..checks import check_int
+from ..checks import POSITIVE_INT
 from .vocab import PAD_ID
 
 # Bucketing sorts within chunks of this many batches: big enough to find similar
@@ -94,7 +94,7 @@ def iterate_batches(
     src : ndarray of shape (N_b, S), int64
     tgt : ndarray of shape (N_b, T), int64
     """
-    check_int("batch_size", batch_size)
+    POSITIVE_INT.check("batch_size", batch_size)
     if len(src_seqs) != len(tgt_seqs):
         raise ValueError(
             f"src_seqs and tgt_seqs must have the same length, got {len(src_seqs)} and "

@@ -30,10 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..config import DEFAULT_VALID_FRACTION
 from .tokenize import Tokenizer
 from .vocab import Vocab
-
-DEFAULT_VALID_FRACTION = 0.1  # also the command line's (config.DataConfig)
 
 Pair = tuple[str, str]
 

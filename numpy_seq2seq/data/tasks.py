@@ -14,26 +14,24 @@ copy       "abcde" -> "abcde"                char        3-8 letters
 sort       "cabad" -> "aabcd"                char        3-8 letters
 =========  ===============================  ==========  ====================
 
-:data:`TASK_DEFAULTS` holds the settings in which a task differs from the general defaults (the
-fields of ``config.py``'s dataclasses, by name); the command line applies them through
-``config.task_defaults``, and an option given explicitly still wins.
+:data:`TASK_DEFAULTS` (defined in ``config.py``, with the defaults it overrides) holds the
+settings in which a task differs from the general defaults; the command line applies them
+through ``config.task_defaults``, and an option given explicitly still wins.
 :data:`TRANSLATION_TASKS` are scored with BLEU and chrF as well.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ..checks import check_int
+from ..checks import NON_NEGATIVE_INT, POSITIVE_INT
+from ..config import DEFAULT_TASK, TASK_DEFAULTS  # noqa: F401 (re-exported by data)
 from .dates import make_dates
 from .numbers import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, make_numbers, number_tokenizers
 from .tokenize import Tokenizer
 from .toy import make_addition, make_copy, make_reverse, make_sort
 
 TASKS: tuple[str, ...] = ("dates", "numbers", "addition", "reverse", "copy", "sort")
-DEFAULT_TASK = "dates"
 DEFAULT_LENGTHS: dict[str, tuple[int, int]] = {
     "numbers": (1, 6),
     "addition": (1, 3),
@@ -42,13 +40,6 @@ DEFAULT_LENGTHS: dict[str, tuple[int, int]] = {
     "sort": (3, 8),
 }
 _TOY = {"addition": make_addition, "reverse": make_reverse, "copy": make_copy, "sort": make_sort}
-# Per-task settings (config field names); see the module docstring.
-# numbers: held-out exact match is >= 99.9 % after 3-4 epochs for en -> fr and by epoch 10 for
-# the slower character-level targets (de, ko, ja); 10 epochs keep en -> fr under 2 minutes and
-# every direction under 5 on 2 cores (README.md, "The numbers task").
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "numbers": {"epochs": 10},
-}
 # Tasks scored like translation: sacreBLEU's BLEU and chrF next to exact match.
 TRANSLATION_TASKS: tuple[str, ...] = ("numbers",)
 
@@ -94,7 +85,7 @@ def make_task(
     """
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
-    check_int("n", n, minimum=0)
+    NON_NEGATIVE_INT.check("n", n)
     rng = np.random.default_rng(seed)
     if name != "numbers" and (source_lang is not None or target_lang is not None):
         raise ValueError(f"task {name!r} has no languages; source_lang and target_lang are for "
@@ -110,7 +101,7 @@ def make_task(
     lo = lo_default if min_len is None else min_len
     hi = hi_default if max_len is None else max_len
     for label, value in (("min_len", lo), ("max_len", hi)):
-        check_int(label, value)
+        POSITIVE_INT.check(label, value)
     if lo > hi:
         raise ValueError(f"min_len must be <= max_len, got min_len={lo}, max_len={hi}")
     if name == "numbers":

@@ -55,8 +55,9 @@ from typing import Any
 
 import numpy as np
 
+from ..config import DEFAULT_BPE_VOCAB_SIZE
+
 TOKENIZERS: tuple[str, ...] = ("char", "word", "bpe")
-DEFAULT_BPE_VOCAB_SIZE = 8000
 BPE_SPACE = "\u2581"  # sentencepiece's "▁": this piece starts after a space
 
 _WHITESPACE = re.compile(r"\s+")  # \s on str patterns matches U+00A0, U+202F, U+3000, ...

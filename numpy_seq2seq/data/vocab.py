@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_int
+from ..checks import POSITIVE_INT
 from .tokenize import Tokenizer, as_tokenizer
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
@@ -79,7 +79,7 @@ class Vocab:
         tokenizer : Tokenizer or str
             Stored in the vocabulary; see the class docstring.
         """
-        check_int("min_freq", min_freq)
+        POSITIVE_INT.check("min_freq", min_freq)
         counts = Counter(tok for seq in token_sequences for tok in seq)
         for special in SPECIAL_TOKENS:
             counts.pop(special, None)

@@ -16,7 +16,12 @@ In code everything is a row vector and all T decoder steps are scored at once wi
 products, e.g. the dot score of every (t, s) pair is ``hd @ hsᵀ`` of shape (N, T, S). A decoder
 that feeds h̃_{t-1} back as input (input feeding) calls the same functions with T = 1.
 
-Letters: N batch, T decoder steps, S source positions, H hidden units, A concat attention size.
+Every function checks its inputs (``checks.check_arrays``): shapes in these letters, one float
+dtype, no broadcasting, a known score name; the error names the argument.
+
+Letters: N batch, T decoder steps, S source positions, H hidden units (H_s of the encoder
+states, which only the general and concat scores allow to differ from H), A concat attention
+size.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys, refuse
 from .layers import matmul
 from .softmax import SoftmaxCache, masked_softmax_backward, masked_softmax_forward
 
@@ -96,8 +102,9 @@ def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, DotCa
         If h_t and h̄_s differ in size: the dot score has no weights to bridge them (use
         "general" or "concat", or give the encoder states the decoder's size).
     """
+    check_arrays(hd=(hd, "N T H"), hs=(hs, "N S H_s"))
     if hd.shape[-1] != hs.shape[-1]:
-        raise ValueError(
+        raise refuse(
             f"the dot score needs decoder and encoder states of one size, got h_t of size "
             f"{hd.shape[-1]} and h̄_s of size {hs.shape[-1]}; use 'general' or 'concat' instead"
         )
@@ -115,6 +122,7 @@ def dot_score_backward(
     dhs : ndarray of shape (N, S, H)
     grads : {} (the dot score has no parameters)
     """
+    _check_dscores(dscores, cache, DotCache, "dot_score_forward")
     return dscores @ cache.hs, _swap(dscores) @ cache.hd, {}
 
 
@@ -130,14 +138,15 @@ def general_score_forward(
     Parameters
     ----------
     hd : ndarray of shape (N, T, H)
-    hs : ndarray of shape (N, S, H)
-    W_a : ndarray of shape (H, H)
+    hs : ndarray of shape (N, S, H), or (N, S, H_s)
+    W_a : ndarray of shape (H, H), or (H, H_s)
 
     Returns
     -------
     scores : ndarray of shape (N, T, S)
     cache : GeneralCache(hd, hs, W_a, q) with q = hd W_a of shape (N, T, H)
     """
+    check_arrays(hd=(hd, "N T H"), hs=(hs, "N S H_s"), W_a=(W_a, "H H_s"))
     q = matmul(hd, W_a)  # (N, T, H)
     return q @ _swap(hs), GeneralCache(hd, hs, W_a, q)
 
@@ -153,6 +162,7 @@ def general_score_backward(
     dhs : ndarray of shape (N, S, H)
     grads : {"W_a": ndarray of shape (H, H)}
     """
+    _check_dscores(dscores, cache, GeneralCache, "general_score_forward")
     hd, hs, W_a, q = cache
     dq = dscores @ hs  # (N, T, H), into q
     dhs = _swap(dscores) @ q  # (N, S, H), into h̄_s
@@ -173,8 +183,8 @@ def concat_score_forward(
     Parameters
     ----------
     hd : ndarray of shape (N, T, H)
-    hs : ndarray of shape (N, S, H)
-    W_a : ndarray of shape (2H, A), rows [:H] act on h_t and rows [H:] on h̄_s
+    hs : ndarray of shape (N, S, H), or (N, S, H_s)
+    W_a : ndarray of shape (2H, A), or (H + H_s, A); rows [:H] act on h_t and rows [H:] on h̄_s
     v_a : ndarray of shape (A,)
 
     Returns
@@ -182,6 +192,7 @@ def concat_score_forward(
     scores : ndarray of shape (N, T, S)
     cache : ConcatCache(hd, hs, W_a, v_a, act) with act = tanh(…) of shape (N, T, S, A)
     """
+    check_arrays(hd=(hd, "N T H"), hs=(hs, "N S H_s"), W_a=(W_a, "H+H_s A"), v_a=(v_a, "A"))
     H = hd.shape[-1]
     u = matmul(hd, W_a[:H])  # (N, T, A)
     k = matmul(hs, W_a[H:])  # (N, S, A)
@@ -201,6 +212,7 @@ def concat_score_backward(
     dhs : ndarray of shape (N, S, H)
     grads : {"W_a": ndarray of shape (2H, A), "v_a": ndarray of shape (A,)}
     """
+    _check_dscores(dscores, cache, ConcatCache, "concat_score_forward")
     hd, hs, W_a, v_a, act = cache
     H, A = hd.shape[-1], v_a.shape[0]
     dv_a = dscores.reshape(1, -1) @ act.reshape(-1, A)  # (1, A), into v_a
@@ -215,6 +227,11 @@ def concat_score_backward(
         [hd.reshape(-1, H).T @ du.reshape(-1, A), hs.reshape(-1, H).T @ dk.reshape(-1, A)]
     )
     return matmul(du, W_a[:H].T), matmul(dk, W_a[H:].T), {"W_a": dW_a, "v_a": dv_a[0]}
+
+
+def _check_dscores(dscores: np.ndarray, cache, cls: type, forward: str) -> None:
+    check_cache(cache, cls, forward)
+    check_grads(dscores=(dscores, (*cache.hd.shape[:2], cache.hs.shape[1]), "scores"))
 
 
 SCORE_FORWARD = {
@@ -252,6 +269,10 @@ def attention_forward(
     weights : ndarray of shape (N, T, S), rows sum to 1, exactly 0 at padded positions
     cache : AttentionCache, for ``attention_backward``
     """
+    check_choice("score", score, SCORE_FORWARD)
+    check_keys("p", p, ("W_c", *SCORE_PARAMS[score]), f"W_c and the {score} score's weights")
+    check_arrays(hd=(hd, "N T H"), hs=(hs, "N S H"), src_mask=(src_mask, "N S", bool),
+                 W_c=(p["W_c"], "2H H"))
     H = hd.shape[-1]
     scores, score_cache = SCORE_FORWARD[score](hd, hs, *(p[k] for k in SCORE_PARAMS[score]))
     weights, sm_cache = masked_softmax_forward(scores, src_mask[:, None, :])  # (N, T, S)
@@ -274,6 +295,8 @@ def attention_backward(
     dhs : ndarray of shape (N, S, H)
     grads : dict with "W_c" and the score's parameters
     """
+    check_cache(cache, AttentionCache, "attention_forward")
+    check_grads(dh_tilde=(dh_tilde, cache.h_tilde.shape, "h_tilde"))
     score, hd, hs, W_c, score_cache, sm_cache, weights, context, h_tilde = cache
     H = hd.shape[-1]
     dpre = dh_tilde * (1 - h_tilde * h_tilde)  # (N, T, H), through tanh

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_arrays, check_cache, check_grads
 from .layers import matmul
 from .softmax import SoftmaxCache, masked_softmax_backward, masked_softmax_forward
 
@@ -66,6 +67,7 @@ def bahdanau_keys_forward(
     keys : ndarray of shape (N, S, A)
     cache : BahdanauKeysCache(hs, W_k)
     """
+    check_arrays(hs=(hs, "N S H"), W_k=(W_k, "H A"))
     return matmul(hs, W_k), BahdanauKeysCache(hs, W_k)
 
 
@@ -79,6 +81,8 @@ def bahdanau_keys_backward(
     dhs : ndarray of shape (N, S, H)
     grads : {"W_k": ndarray of shape (H, A)}
     """
+    check_cache(cache, BahdanauKeysCache, "bahdanau_keys_forward")
+    check_grads(dkeys=(dkeys, (*cache.hs.shape[:2], cache.W_k.shape[1]), "keys"))
     hs, W_k = cache
     H, A = W_k.shape
     return matmul(dkeys, W_k.T), {"W_k": hs.reshape(-1, H).T @ dkeys.reshape(-1, A)}
@@ -112,6 +116,8 @@ def bahdanau_step_forward(
     weights : ndarray of shape (N, S), rows sum to 1, exactly 0 at padded positions
     cache : BahdanauCache, for ``bahdanau_step_backward``
     """
+    check_arrays(s_prev=(s_prev, "N H"), hs=(hs, "N S H"), keys=(keys, "N S A"),
+                 src_mask=(src_mask, "N S", bool), W_q=(W_q, "H A"), v_a=(v_a, "A"))
     q = s_prev @ W_q  # (N, A), the query
     act = keys + q[:, None, :]  # (N, S, A), every source position against the one query
     np.tanh(act, out=act)  # in place: a fresh array, the step's largest
@@ -133,6 +139,8 @@ def bahdanau_step_backward(
     dkeys : ndarray of shape (N, S, A)
     grads : {"W_q": ndarray of shape (H, A), "v_a": ndarray of shape (A,)}
     """
+    check_cache(cache, BahdanauCache, "bahdanau_step_forward")
+    check_grads(dcontext=(dcontext, cache.s_prev.shape, "context"))
     s_prev, hs, W_q, v_a, act, sm_cache, weights = cache
     dweights = (hs @ dcontext[:, :, None])[:, :, 0]  # (N, S), into a
     dhs = weights[:, :, None] * dcontext[:, None, :]  # (N, S, H), into h̄_s through c_t

@@ -22,6 +22,10 @@ scores all T-1 steps in one batch: the same numbers, fewer and larger matrix pro
 Dropout (``masks``): on the target embeddings, between stacked layers and on out_t before W_s;
 never on the vector fed back.
 
+``decoder_forward`` and ``decoder_backward`` check their inputs once per call (with the
+attention and output layers checking their own weights); ``decoder_step_forward``, run once per
+step inside the loop and by ``Seq2Seq.decode_step`` (which checks its arguments), trusts them.
+
 Letters: N batch, T decoder steps, S source length, E embedding, H hidden units, A attention
 size, V vocabulary, G gates.
 """
@@ -33,7 +37,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .attention import AttentionCache, attention_backward, attention_forward
+from ..checks import (
+    check_arrays,
+    check_cache,
+    check_choice,
+    check_grads,
+    check_ids,
+    check_keys,
+    refuse,
+)
+from .attention import SCORE_FORWARD, AttentionCache, attention_backward, attention_forward
 from .bahdanau import (
     BAHDANAU,
     BahdanauCache,
@@ -56,6 +69,8 @@ from .params import layer_params, layer_prefix, sub_params, with_prefix
 from .recurrent import (
     CELLS,
     Cell,
+    check_cell,
+    check_state,
     grad_buffers,
     hidden_weights,
     padded_keep,
@@ -63,7 +78,14 @@ from .recurrent import (
     step_forward,
     weight_grads,
 )
-from .stacked import StackedCache, layer_states, stacked_backward, stacked_forward
+from .stacked import (
+    StackedCache,
+    check_masks,
+    layer_states,
+    stack_specs,
+    stacked_backward,
+    stacked_forward,
+)
 
 
 def _add_into(total: dict[str, np.ndarray], part: dict[str, np.ndarray]) -> None:
@@ -337,8 +359,8 @@ def decoder_forward(
     weights : ndarray of shape (N, T, S), or None without attention
     cache : DecoderCache, for ``decoder_backward``
     """
-    k = len(state0) // CELLS[cell].n_states
-    masks = list(masks) if masks is not None else [None] * (k + 1)
+    k, masks = _check_inputs(cell, score, tgt_in, mask, state0, hs, src_mask, p, input_feeding,
+                             masks)
     y, emb_cache = embedding_forward(tgt_in, p["tgt_embed"])  # (N, T, E)
     y = dropout_forward(y, masks[0])
     stepped = input_feeding or score == BAHDANAU
@@ -348,7 +370,7 @@ def decoder_forward(
             cell, score, y, mask, state0, hs, src_mask, p, input_feeding, masks[1:k])
     else:
         out, _, rec_cache = stacked_forward(cell, y, state0, mask, sub_params(p, "dec_"), k,
-                                            masks=masks[1:k])
+                                            masks=masks[1:k], trusted=True)
         weights = None
         if score is not None:
             out, weights, att_cache = attention_forward(score, out, hs, src_mask, p)
@@ -357,6 +379,28 @@ def decoder_forward(
     cache = DecoderCache(stepped, hs.shape, emb_cache, masks[0], rec_cache, att_cache, masks[k],
                          out_cache)
     return logits, weights, cache
+
+
+def _check_inputs(cell, score, tgt_in, mask, state0, hs, src_mask, p, input_feeding,
+                  masks) -> tuple[int, list]:
+    """``decoder_forward``'s arguments, checked; returns k and the k + 1 dropout masks."""
+    spec = check_cell(cell)
+    check_choice("score", score, (None, *SCORE_FORWARD, BAHDANAU))
+    if input_feeding and score not in SCORE_FORWARD:
+        raise refuse(f"input_feeding needs a Luong score "
+                     f"{tuple(SCORE_FORWARD)}, got score={score!r}")
+    k = max(1, len(state0) // spec.n_states) if isinstance(state0, tuple) else 1
+    check_state("state0", state0, spec, k)
+    masks, mask_specs = check_masks(masks, k + 1, ["N T E"] + ["N T H"] * k,
+                                    "on the embeddings, between the layers and on the output")
+    check_keys("p", p, ["tgt_embed", "W_s", "b_s"], "the target embeddings and output layer")
+    fed = input_feeding or score == BAHDANAU  # layer 0 reads [E y; h̃ or c]
+    check_arrays(tgt_in=(tgt_in, "N T", int), mask=(mask, "N T", bool), state0=(state0, "N H"),
+                 hs=(hs, "N S H"), src_mask=(src_mask, "N S", bool),
+                 tgt_embed=(p["tgt_embed"], "V E"), W_s=(p["W_s"], "H V"), b_s=(p["b_s"], "V"),
+                 **stack_specs(spec, p, "dec_", k, False, "E+H" if fed else "E"), **mask_specs)
+    check_ids("tgt_in", tgt_in, p["tgt_embed"].shape[0], "the rows of tgt_embed")
+    return k, masks
 
 
 def decoder_backward(
@@ -370,6 +414,9 @@ def decoder_backward(
     dhs : ndarray of shape (N, S, H)
     grads : dict with the decoder's parameters
     """
+    check_cache(cache, DecoderCache, "decoder_forward")
+    x, W_s = cache.output
+    check_grads(dlogits=(dlogits, (*x.shape[:-1], W_s.shape[1]), "logits"))
     stepped, hs_shape, emb_cache, embed_mask, rec_cache, att_cache, out_mask, out_cache = cache
     dout, dW_s, db_s = affine_backward(dlogits, out_cache)
     dout = dropout_backward(dout, out_mask)
@@ -383,7 +430,7 @@ def decoder_backward(
         if att_cache is not None:
             dhd, dhs, g = attention_backward(dout, att_cache)
             grads.update(g)
-        dy, dstate0, g = stacked_backward(dhd, None, rec_cache)
+        dy, dstate0, g = stacked_backward(dhd, None, rec_cache, trusted=True)
         grads.update(with_prefix(g, "dec_"))
     grads["tgt_embed"] = embedding_backward(dropout_backward(dy, embed_mask), emb_cache)
     return dstate0, dhs, grads

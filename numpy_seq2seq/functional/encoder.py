@@ -29,10 +29,20 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_arrays, check_cache, check_grads, check_ids, check_keys
 from .layers import dropout_backward, dropout_forward, embedding_backward, embedding_forward
 from .params import layer_prefix, sub_params, with_prefix
 from .recurrent import CELLS, reverse_padded_index
-from .stacked import StackedCache, stacked_backward, stacked_forward
+from .stacked import (
+    StackedCache,
+    check_masks,
+    check_stack,
+    hidden_letters,
+    output_shape,
+    stack_specs,
+    stacked_backward,
+    stacked_forward,
+)
 
 
 class EncoderCache(NamedTuple):
@@ -74,11 +84,11 @@ def encoder_forward(
     state : flat tuple of k·n ndarrays of shape (N, H), the decoder's initial state
     cache : EncoderCache, for ``encoder_backward``
     """
+    masks = _check_inputs(cell, src, p, bidirectional, num_layers, masks)
     N, S = src.shape
     mask = src != 0  # (N, S)
     rows, cols = reverse_padded_index(mask.sum(axis=1), S)
     ids = src[rows, cols] if reverse_source else src
-    masks = list(masks) if masks is not None else [None] * num_layers
     x, emb_cache = embedding_forward(ids, p["src_embed"])  # (N, S, E)
     x = dropout_forward(x, masks[0])
     enc = sub_params(p, "enc_")
@@ -87,10 +97,23 @@ def encoder_forward(
     zeros = tuple(np.zeros((N, H), dtype=x.dtype)
                   for _ in range(num_layers * CELLS[cell].n_states))
     hs, state, stack_cache = stacked_forward(cell, x, zeros, mask, enc, num_layers,
-                                             bidirectional, masks[1:])
+                                             bidirectional, masks[1:], trusted=True)
     if reverse_source:
         hs = hs[rows, cols]  # back to the order of the tokens the user gave
     return hs, state, EncoderCache(reverse_source, rows, cols, emb_cache, masks[0], stack_cache)
+
+
+def _check_inputs(cell, src, p, bidirectional, num_layers, masks) -> list:
+    """``encoder_forward``'s arguments, checked; returns the k dropout masks (None: no dropout)."""
+    spec = check_stack(cell, num_layers)
+    H = hidden_letters(bidirectional)
+    masks, mask_specs = check_masks(masks, num_layers, ["N S E"] + [f"N S {H}"] * num_layers,
+                                    "on the embeddings and between the layers")
+    check_keys("p", p, ["src_embed"], "the source embeddings")
+    check_arrays(src=(src, "N S", int), src_embed=(p["src_embed"], "V E"),
+                 **stack_specs(spec, p, "enc_", num_layers, bidirectional, "E"), **mask_specs)
+    check_ids("src", src, p["src_embed"].shape[0], "the rows of src_embed")
+    return masks
 
 
 def encoder_backward(
@@ -112,11 +135,13 @@ def encoder_backward(
         recurrence) in original source order, or None without return_dstates
     grads : dict with "src_embed" and the encoder's recurrent parameters
     """
+    check_cache(cache, EncoderCache, "encoder_forward")
+    check_grads(dhs=(dhs, output_shape(cache.stack), "hs"))
     reverse_source, rows, cols, emb_cache, embed_mask, stack_cache = cache
     if reverse_source:
         dhs = dhs[rows, cols]  # the permutation is its own inverse
     dstates = np.empty_like(dhs) if return_dstates else None
-    dx, _, g = stacked_backward(dhs, dstate, stack_cache, dstates)
+    dx, _, g = stacked_backward(dhs, dstate, stack_cache, dstates, trusted=True)
     dx = dropout_backward(dx, embed_mask)
     grads = with_prefix(g, "enc_")
     grads["src_embed"] = embedding_backward(dx, emb_cache)

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_arrays, check_cache, check_grads
 from .activations import sigmoid
 
 GATES = 3
@@ -113,6 +114,8 @@ def gru_step_forward(
     h : ndarray of shape (N, H)
     cache : GRUCache(h_prev, r, z, n, hn, Wh, x, Wx)
     """
+    check_arrays(x=(x, "N D"), h_prev=(h_prev, "N H"), Wx=(Wx, "D 3H"), Wh=(Wh, "H 3H"),
+                 b=(b, "3H"), bhn=(bhn, "H"))
     (h,), cache = gru_core_forward(x @ Wx + b, (h_prev,), Wh, bhn)
     return h, cache._replace(x=x, Wx=Wx)
 
@@ -124,6 +127,8 @@ def gru_step_backward(dh: np.ndarray, cache: GRUCache) -> tuple[np.ndarray, ...]
     -------
     dx, dh_prev, dWx, dWh, db, dbhn : shapes of x, h_prev, Wx, Wh, b, bhn
     """
+    check_cache(cache, GRUCache, "gru_step_forward")
+    check_grads(dh=(dh, cache.h_prev.shape, "h"))
     dxw, dhw, (dh_prev,) = gru_core_backward((dh,), cache)
     H = cache.h_prev.shape[1]
     return (

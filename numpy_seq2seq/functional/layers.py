@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_arrays, check_grads, check_ids
+
 
 def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     """x @ W for x of shape (..., D) and W of shape (D, M), as one 2-D matrix product.
@@ -32,6 +34,8 @@ def embedding_forward(ids: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, tuple
     out : ndarray of shape (N, T, E)
     cache : (ids, W.shape)
     """
+    check_arrays(ids=(ids, "...", int), W=(W, "V E"))
+    check_ids("ids", ids, W.shape[0], "the rows of W")
     return W[ids], (ids, W.shape)
 
 
@@ -43,6 +47,7 @@ def embedding_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     dW : ndarray of shape (V, E)
     """
     ids, shape = cache
+    check_grads(dout=(dout, (*ids.shape, shape[1]), "out"))
     dW = np.zeros(shape, dtype=dout.dtype)
     # add.at (not dW[ids] += ...) so that repeated ids accumulate instead of overwriting
     np.add.at(dW, ids.reshape(-1), dout.reshape(-1, shape[1]))
@@ -64,6 +69,7 @@ def affine_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     out : ndarray of shape (..., M)
     cache : (x, W)
     """
+    check_arrays(x=(x, "... D"), W=(W, "D M"), b=(b, "M"))
     return matmul(x, W) + b, (x, W)
 
 
@@ -77,6 +83,7 @@ def affine_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
     db : ndarray of shape (M,)
     """
     x, W = cache
+    check_grads(dout=(dout, (*x.shape[:-1], W.shape[1]), "out"))
     d2 = dout.reshape(-1, dout.shape[-1])  # (N·T, M)
     dx = matmul(dout, W.T)  # into x
     dW = x.reshape(-1, x.shape[-1]).T @ d2  # (D, M)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_arrays, check_cache, check_grads
 from .activations import sigmoid
 
 GATES = 4
@@ -120,6 +121,8 @@ def lstm_step_forward(
     h, c : ndarrays of shape (N, H)
     cache : LSTMCache(h_prev, c_prev, i, f, g, o, tanh_c, Wh, x, Wx)
     """
+    check_arrays(x=(x, "N D"), h_prev=(h_prev, "N H"), c_prev=(c_prev, "N H"),
+                 Wx=(Wx, "D 4H"), Wh=(Wh, "H 4H"), b=(b, "4H"))
     (h, c), cache = lstm_core_forward(x @ Wx + b, (h_prev, c_prev), Wh)
     return h, c, cache._replace(x=x, Wx=Wx)
 
@@ -133,6 +136,8 @@ def lstm_step_backward(
     -------
     dx, dh_prev, dc_prev, dWx, dWh, db : shapes of x, h_prev, c_prev, Wx, Wh, b
     """
+    check_cache(cache, LSTMCache, "lstm_step_forward")
+    check_grads(dh=(dh, cache.h_prev.shape, "h"), dc=(dc, cache.c_prev.shape, "c"))
     dxw, dhw, (dh_prev, dc_prev) = lstm_core_backward((dh, dc), cache)
     return (dxw @ cache.Wx.T, dh_prev, dc_prev, cache.x.T @ dxw, cache.h_prev.T @ dhw,
             dxw.sum(axis=0))

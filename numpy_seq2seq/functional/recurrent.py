@@ -11,6 +11,9 @@ One loop serves every cell: the cell modules (``rnn``, ``gru``, ``lstm``) supply
 * the weight gradients summed over time in one product each after the loop
   (dW_h = Σ_t h_{t-1}ᵀ dhw_t, written as one (H, N·T) @ (N·T, G·H) product).
 
+``recurrent_forward`` and ``recurrent_backward`` check their inputs once per call; the cells'
+cores, called once per step inside the loop, trust them.
+
 Letters: N batch, T time, D input features, H hidden units, G gates (rnn 1, gru 3, lstm 4).
 A state is a tuple of (N, H) arrays: (h,) for rnn and gru, (h, c) for lstm.
 """
@@ -22,6 +25,15 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ..checks import (
+    check_arrays,
+    check_cache,
+    check_choice,
+    check_grads,
+    check_keys,
+    optional,
+    refuse,
+)
 from . import gru, lstm, rnn
 from .layers import matmul
 
@@ -61,6 +73,35 @@ def cell_param_shapes(cell: str, input_dim: int, hidden_dim: int) -> dict[str, t
     if spec.has_bhn:
         shapes["bhn"] = (hidden_dim,)
     return shapes
+
+
+def check_cell(cell: str) -> Cell:
+    """The registered cell named ``cell``; any other name is refused with the choices."""
+    return CELLS[check_choice("cell", cell, CELLS)]
+
+
+def check_state(name: str, state: object, spec: Cell, layers: int = 1) -> None:
+    """A state is a tuple of ``layers`` · n arrays: (h,) or (h, c) per layer."""
+    n = layers * spec.n_states
+    if not isinstance(state, tuple) or len(state) != n:
+        got = f"{len(state)} arrays" if isinstance(state, tuple) else type(state).__name__
+        per = "(h, c)" if spec.n_states == 2 else "(h,)"
+        raise refuse(f"{name} must be a tuple of {n} arrays of shape (N, H), {per} per "
+                     f"layer for {spec.name}, got {got}")
+
+
+def weight_specs(spec: Cell, p: dict[str, np.ndarray], prefix: str = "", inputs: str = "D",
+                 units: str = "H") -> dict[str, tuple]:
+    """``check_arrays`` specs of one layer's weights, named as in ``p``: Wx (inputs, G·units),
+    Wh (units, G·units), b (G·units,) and, GRU only, bhn (units,)."""
+    names = [prefix + k for k in cell_param_shapes(spec.name, 1, 1)]
+    check_keys("p", p, names, f"one {spec.name} layer's weights")
+    G = spec.gates
+    specs = {names[0]: (p[names[0]], f"{inputs} {G}{units}"),
+             names[1]: (p[names[1]], f"{units} {G}{units}"), names[2]: (p[names[2]], f"{G}{units}")}
+    if spec.has_bhn:
+        specs[names[3]] = (p[names[3]], units)
+    return specs
 
 
 def hidden_weights(spec: Cell, p: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -157,7 +198,8 @@ class RecurrentCache(NamedTuple):
 
 
 def recurrent_forward(
-    cell: str, x: np.ndarray, state0: tuple, mask: np.ndarray, p: dict[str, np.ndarray]
+    cell: str, x: np.ndarray, state0: tuple, mask: np.ndarray, p: dict[str, np.ndarray], *,
+    trusted: bool = False,
 ) -> tuple[np.ndarray, tuple, RecurrentCache]:
     """Run a cell over every time step of a right-padded batch.
 
@@ -168,6 +210,8 @@ def recurrent_forward(
     state0 : tuple of ndarrays of shape (N, H), the initial state
     mask : bool ndarray of shape (N, T), False at padded steps
     p : dict with "Wx" (D, G·H), "Wh" (H, G·H), "b" (G·H,) and, for the GRU, "bhn" (H,)
+    trusted : the caller checked these arguments (a stack checks every layer's at once), so
+        they are not checked again
 
     Returns
     -------
@@ -175,7 +219,7 @@ def recurrent_forward(
     state : tuple of ndarrays of shape (N, H), the final state
     cache : RecurrentCache, for ``recurrent_backward``
     """
-    spec = CELLS[cell]
+    spec = CELLS[cell] if trusted else _check_inputs(cell, x, state0, mask, p)
     N, T, _ = x.shape
     H = state0[0].shape[1]
     xw = matmul(x, p["Wx"]) + p["b"]  # (N, T, G·H), every step's input projection at once
@@ -192,9 +236,18 @@ def recurrent_forward(
     return hs, state, RecurrentCache(spec, x, p, keep, h_prev, steps)
 
 
+def _check_inputs(cell, x, state0, mask, p) -> Cell:
+    """``recurrent_forward``'s arguments, checked; returns the cell."""
+    spec = check_cell(cell)
+    check_state("state0", state0, spec)
+    check_arrays(x=(x, "N T D"), state0=(state0, "N H"), mask=(mask, "N T", bool),
+                 **weight_specs(spec, p))
+    return spec
+
+
 def recurrent_backward(
     dhs: np.ndarray, dstate: tuple | None, cache: RecurrentCache,
-    dh_total: np.ndarray | None = None,
+    dh_total: np.ndarray | None = None, *, trusted: bool = False,
 ) -> tuple[np.ndarray, tuple, dict[str, np.ndarray]]:
     """Backpropagation through time for ``recurrent_forward``.
 
@@ -207,6 +260,7 @@ def recurrent_backward(
         If given, filled with ∂L/∂h_t for every t: the total gradient reaching each hidden
         state, including everything that flows back from later steps (what gradient-flow
         studies plot)
+    trusted : the caller checked dhs, dstate and dh_total against the cache
 
     Returns
     -------
@@ -214,6 +268,8 @@ def recurrent_backward(
     dstate0 : tuple of ndarrays of shape (N, H)
     grads : dict with the keys and shapes of ``p``
     """
+    if not trusted:
+        _check_grads(dhs, dstate, cache, dh_total)
     spec, x, p, keep, h_prev, steps = cache
     N, T, H = dhs.shape
     if dstate is None:
@@ -229,6 +285,16 @@ def recurrent_backward(
     grads = weight_grads(spec, x, h_prev, dxw, dhw)
     dx = matmul(dxw, p["Wx"].T)  # (N, T, D)
     return dx, dstate, grads
+
+
+def _check_grads(dhs, dstate, cache, dh_total) -> None:
+    """``recurrent_backward``'s arguments, checked against the forward's cache."""
+    check_cache(cache, RecurrentCache, "recurrent_forward")
+    check_grads(dhs=(dhs, cache.h_prev.shape, "hs"))
+    if dstate is not None:
+        check_state("dstate", dstate, cache.spec)
+    check_arrays(dhs=(dhs, "N T H"),
+                 **optional(dstate=(dstate, "N H"), dh_total=(dh_total, "N T H")))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,9 @@ batch) is generic over cells and lives in ``recurrent.py``; it calls ``rnn_core_
 ``rnn_core_backward`` below once per time step. ``rnn_forward`` / ``rnn_backward`` at the end
 are that layer for this cell with CS231n's signatures.
 
+The step and layer functions check their inputs (``checks.check_arrays``: shapes in the letters
+below, one float dtype); the cores, called inside the layer's loop, trust their caller.
+
 Letters: N batch, T time steps, D input features, H hidden units.
 """
 
@@ -16,6 +19,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
+from ..checks import check_arrays, check_cache, check_grads, optional
 
 GATES = 1
 
@@ -87,6 +92,7 @@ def rnn_step_forward(
     h : ndarray of shape (N, H)
     cache : RNNCache(h_prev, h, Wh, x, Wx)
     """
+    check_arrays(x=(x, "N D"), h_prev=(h_prev, "N H"), Wx=(Wx, "D H"), Wh=(Wh, "H H"), b=(b, "H"))
     (h,), cache = rnn_core_forward(x @ Wx + b, (h_prev,), Wh)
     return h, cache._replace(x=x, Wx=Wx)
 
@@ -98,6 +104,8 @@ def rnn_step_backward(dh: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, ...]
     -------
     dx, dh_prev, dWx, dWh, db : shapes of x, h_prev, Wx, Wh, b
     """
+    check_cache(cache, RNNCache, "rnn_step_forward")
+    check_grads(dh=(dh, cache.h.shape, "h"))
     dxw, dhw, (dh_prev,) = rnn_core_backward((dh,), cache)
     return dxw @ cache.Wx.T, dh_prev, cache.x.T @ dxw, cache.h_prev.T @ dhw, dxw.sum(axis=0)
 
@@ -137,9 +145,12 @@ def rnn_forward(
     """
     from .recurrent import recurrent_forward
 
+    check_arrays(x=(x, "N T D"), h0=(h0, "N H"), Wx=(Wx, "D H"), Wh=(Wh, "H H"), b=(b, "H"),
+                 **optional(mask=(mask, "N T", bool)))
     if mask is None:
         mask = np.ones(x.shape[:2], dtype=bool)
-    hs, _, cache = recurrent_forward("rnn", x, (h0,), mask, {"Wx": Wx, "Wh": Wh, "b": b})
+    hs, _, cache = recurrent_forward("rnn", x, (h0,), mask, {"Wx": Wx, "Wh": Wh, "b": b},
+                                     trusted=True)
     return hs, cache
 
 

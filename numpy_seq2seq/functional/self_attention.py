@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_arrays, check_mask
 from .softmax import SoftmaxCache, masked_softmax_backward, masked_softmax_forward
 
 
@@ -44,40 +45,6 @@ class ScaledDotProductCache(NamedTuple):
     v: np.ndarray  # (N, L_k, d_v)
     scale: float  # 1 / √d
     softmax_cache: SoftmaxCache  # its p is the weights a, (N, L_q, L_k)
-
-
-def _check_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None) -> None:
-    """One clear line for every input the functions below cannot take."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, np.ndarray) or x.ndim != 3:
-            raise ValueError(f"{name} must be a 3-D ndarray of shape (N, L, d), "
-                             f"got {type(x).__name__} of shape {np.shape(x)}")
-        if x.dtype not in (np.float32, np.float64):
-            raise ValueError(f"{name} must be float32 or float64, got dtype {x.dtype}")
-    if not q.dtype == k.dtype == v.dtype:
-        raise ValueError(f"q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
-    if not q.shape[0] == k.shape[0] == v.shape[0]:
-        raise ValueError(f"q, k and v must have the same batch size N, got shapes {q.shape}, "
-                         f"{k.shape}, {v.shape}")
-    if q.shape[2] != k.shape[2]:
-        raise ValueError(f"q and k must have the same size d (last axis), got q {q.shape} "
-                         f"and k {k.shape}")
-    if k.shape[1] != v.shape[1]:
-        raise ValueError(f"k and v must have the same length L_k (axis 1), got k {k.shape} "
-                         f"and v {v.shape}")
-    if mask is None:
-        return
-    target = (q.shape[0], q.shape[1], k.shape[1])
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-        raise ValueError("mask must be a bool ndarray (True = may attend) broadcastable to "
-                         f"(N, L_q, L_k) = {target}, got {getattr(mask, 'dtype', type(mask))}")
-    try:
-        fits = np.broadcast_shapes(mask.shape, target) == target
-    except ValueError:
-        fits = False
-    if mask.ndim > 3 or not fits:
-        raise ValueError(f"mask of shape {mask.shape} does not broadcast to (N, L_q, L_k) = "
-                         f"{target}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +73,9 @@ def scaled_dot_product_attention_forward(
         For inputs that are not 3-D float arrays of one dtype with matching N, d and L_k, or a
         mask that is not bool or does not broadcast to (N, L_q, L_k).
     """
-    _check_inputs(q, k, v, mask)
+    check_arrays(q=(q, "N L_q d"), k=(k, "N L_k d"), v=(v, "N L_k d_v"))
+    if mask is not None:
+        check_mask("mask", mask, (*q.shape[:2], k.shape[1]), "(N, L_q, L_k)")
     scale = float(q.shape[-1]) ** -0.5  # a Python float: keeps float32 inputs float32
     scores = (q @ k.swapaxes(-1, -2)) * scale  # (N, L_q, L_k)
     full = np.ones((1, 1, 1), dtype=bool) if mask is None else mask

@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import FINITE, check_arrays, check_cache, check_grads, check_ids, check_mask, refuse
+
 # A finite fill value for masked scores: exp(MASK_FILL - max) underflows to exactly 0 in float32
 # and float64, yet a row whose every score is masked stays finite (no inf - inf = NaN).
 MASK_FILL = -1e9
@@ -78,6 +80,8 @@ def masked_softmax_forward(
     p : ndarray of shape (..., K), rows sum to 1 (or 0 if fully masked)
     cache : SoftmaxCache(p)
     """
+    check_arrays(scores=(scores, "... K"))
+    check_mask("mask", mask, scores.shape, "the scores' shape")
     filled = np.where(mask, scores, scores.dtype.type(MASK_FILL))
     p, _ = softmax_forward(filled)
     p = p * mask  # exact zeros, also for fully masked rows
@@ -87,6 +91,8 @@ def masked_softmax_forward(
 def masked_softmax_backward(dp: np.ndarray, cache: SoftmaxCache) -> np.ndarray:
     """Backward of the masked softmax: the softmax's own, since masked positions have p_i = 0
     and so get exactly zero gradient from ds_i = p_i (dp_i - Σ_k dp_k p_k)."""
+    check_cache(cache, SoftmaxCache, "masked_softmax_forward")
+    check_grads(dp=(dp, cache.p.shape, "p"))
     return softmax_backward(dp, cache)
 
 
@@ -122,7 +128,18 @@ def cross_entropy_forward(
     -------
     loss : float
     cache : CrossEntropyCache(probs, targets, mask, count)
+
+    Raises
+    ------
+    ValueError
+        For shapes that differ from these (nothing is broadcast), targets outside [0, V), a
+        mask that is not bool or selects no labels.
     """
+    check_arrays(logits=(logits, "N T V"), targets=(targets, "N T", int), mask=(mask, "N T", bool))
+    check_ids("targets", targets, logits.shape[-1], "the logits' last axis")
+    if not mask.any():
+        raise refuse("mask selects no labels; the mean over them is "
+                     "undefined (every row padding?)")
     log_probs = log_softmax(logits)  # (N, T, V)
     picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (N, T)
     count = int(mask.sum())
@@ -137,6 +154,8 @@ def cross_entropy_backward(dloss: float, cache: CrossEntropyCache) -> np.ndarray
     -------
     dlogits : ndarray of shape (N, T, V)
     """
+    check_cache(cache, CrossEntropyCache, "cross_entropy_forward")
+    FINITE.check("dloss", dloss)
     probs, targets, mask, count = cache
     dlogits = probs.copy()  # the cached probabilities are never written into
     np.put_along_axis(

@@ -17,7 +17,8 @@ Parameter names inside a stack's dict: ``Wx``, ``Wh``, ``b`` (, ``bhn``) for lay
 for layer 1, with ``fwd_`` / ``bwd_`` after the layer's prefix when bidirectional
 (``functional/params.py``).
 
-Letters: N batch, T time, D input features of layer 0, H hidden units (every layer's output).
+Letters: N batch, T time, D input features of layer 0, H hidden units (every layer's output),
+U = H/2 units per direction of a bidirectional layer.
 """
 
 from __future__ import annotations
@@ -27,9 +28,26 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import (
+    POSITIVE_INT,
+    check_arrays,
+    check_cache,
+    check_grads,
+    optional,
+    refuse,
+)
 from .layers import dropout_backward, dropout_forward
 from .params import layer_params, layer_prefix, with_prefix
-from .recurrent import CELLS, recurrent_backward, recurrent_forward, reverse_padded_index
+from .recurrent import (
+    CELLS,
+    Cell,
+    check_cell,
+    check_state,
+    recurrent_backward,
+    recurrent_forward,
+    reverse_padded_index,
+    weight_specs,
+)
 
 
 class StackedCache(NamedTuple):
@@ -48,17 +66,63 @@ def layer_states(state: tuple, n_states: int) -> list[tuple]:
 
 
 # ---------------------------------------------------------------------------------------------
+# the checks the stack and the encoder and decoder around it share
+
+def check_stack(cell: str, num_layers: int) -> Cell:
+    """The cell of a stack of ``num_layers`` >= 1 layers, both checked."""
+    POSITIVE_INT.check("num_layers", num_layers)
+    return check_cell(cell)
+
+
+def hidden_letters(bidirectional: bool) -> str:
+    """How a stack's output size H is written in the checks: "H", or "2U" when bidirectional."""
+    return "2U" if bidirectional else "H"
+
+
+def stack_specs(spec: Cell, p: dict[str, np.ndarray], prefix: str, num_layers: int,
+                bidirectional: bool, inputs: str = "D") -> dict[str, tuple]:
+    """``check_arrays`` specs of every weight of a stack, named as in ``p`` (``prefix`` "enc_"
+    gives "enc_l1_Wx"): layer 0 reads ``inputs`` features, layer l >= 1 the H below it."""
+    units = "U" if bidirectional else "H"
+    specs: dict[str, tuple] = {}
+    for layer in range(num_layers):
+        for direction in (("fwd", "bwd") if bidirectional else (None,)):
+            specs.update(weight_specs(spec, p, prefix + layer_prefix(layer, direction),
+                                      inputs if layer == 0 else hidden_letters(bidirectional),
+                                      units))
+    return specs
+
+
+def check_masks(masks: Sequence | None, count: int, letters: list[str],
+                where: str) -> tuple[list, dict[str, tuple]]:
+    """``masks`` as a list of ``count`` (None or an array), and their ``check_arrays`` specs
+    (``letters[i]``: mask i's shape); ``where`` says what the masks are for."""
+    masks = list(masks) if masks is not None else [None] * count
+    if len(masks) != count:
+        raise refuse(f"masks must hold {count} dropout masks or None ({where}), got "
+                     f"{len(masks)}")
+    specs = {f"masks[{i}]": (m, s) for i, (m, s) in enumerate(zip(masks, letters))}
+    return masks, optional(**specs)
+
+
+def output_shape(cache: StackedCache) -> tuple[int, int, int]:
+    """(N, T, H) of the stack's output, from its cache."""
+    top = cache.layers[-1]
+    return (*top[0].h_prev.shape[:2], sum(c.h_prev.shape[2] for c in top))
+
+
+# ---------------------------------------------------------------------------------------------
 def _layer_forward(cell, x, state0, mask, p, layer, rows, cols):
     """One layer, uni- (rows is None) or bidirectional: (hs (N, T, H), state, caches)."""
     if rows is None:
         p_layer = layer_params(p, layer_prefix(layer))
-        hs, state, cache = recurrent_forward(cell, x, state0, mask, p_layer)
+        hs, state, cache = recurrent_forward(cell, x, state0, mask, p_layer, trusted=True)
         return hs, state, (cache,)
     H2 = state0[0].shape[1] // 2
     hf, sf, cf = recurrent_forward(cell, x, tuple(s[:, :H2] for s in state0), mask,
-                                   layer_params(p, layer_prefix(layer, "fwd")))
+                                   layer_params(p, layer_prefix(layer, "fwd")), trusted=True)
     hb, sb, cb = recurrent_forward(cell, x[rows, cols], tuple(s[:, H2:] for s in state0), mask,
-                                   layer_params(p, layer_prefix(layer, "bwd")))
+                                   layer_params(p, layer_prefix(layer, "bwd")), trusted=True)
     hs = np.concatenate([hf, hb[rows, cols]], axis=-1)  # (N, T, H), ← states realigned
     return hs, tuple(np.concatenate(pair, axis=-1) for pair in zip(sf, sb)), (cf, cb)
 
@@ -66,15 +130,17 @@ def _layer_forward(cell, x, state0, mask, p, layer, rows, cols):
 def _layer_backward(dhs, dstate, caches, rows, cols, dh_total):
     """Backward of ``_layer_forward``: (dx, dstate0, grads under the layer's short names)."""
     if rows is None:
-        return recurrent_backward(dhs, dstate, caches[0], dh_total)
+        return recurrent_backward(dhs, dstate, caches[0], dh_total, trusted=True)
     H2 = dhs.shape[-1] // 2
     dh_b = None if dh_total is None else np.empty_like(dhs[..., H2:])
     dx_f, ds_f, g_f = recurrent_backward(
         dhs[..., :H2], tuple(d[:, :H2] for d in dstate), caches[0],
         None if dh_total is None else dh_total[..., :H2],  # a view: filled in place
+        trusted=True,
     )
     dx_b, ds_b, g_b = recurrent_backward(
-        dhs[..., H2:][rows, cols], tuple(d[:, H2:] for d in dstate), caches[1], dh_b
+        dhs[..., H2:][rows, cols], tuple(d[:, H2:] for d in dstate), caches[1], dh_b,
+        trusted=True,
     )
     if dh_total is not None:
         dh_total[..., H2:] = dh_b[rows, cols]  # ← states back in step order
@@ -93,6 +159,8 @@ def stacked_forward(
     num_layers: int = 1,
     bidirectional: bool = False,
     masks: Sequence[np.ndarray | None] | None = None,
+    *,
+    trusted: bool = False,
 ) -> tuple[np.ndarray, tuple, StackedCache]:
     """Run ``num_layers`` recurrent layers over a right-padded batch, each reading the one below.
 
@@ -107,6 +175,8 @@ def stacked_forward(
     bidirectional : every layer reads both ways with H/2 units per direction
     masks : k-1 dropout masks or None; masks[l] of shape (N, T, H) multiplies layer l's output
         before layer l+1 reads it
+    trusted : the caller checked these arguments (the encoder and the decoder check their
+        stack's weights under the model's names), so they are not checked again
 
     Returns
     -------
@@ -114,8 +184,11 @@ def stacked_forward(
     state : flat tuple like ``state0``, every layer's final state
     cache : StackedCache, for ``stacked_backward``
     """
+    if trusted:
+        masks = list(masks) if masks is not None else [None] * (num_layers - 1)
+    else:
+        masks = _check_inputs(cell, x, state0, mask, p, num_layers, bidirectional, masks)
     n_states = CELLS[cell].n_states
-    masks = list(masks) if masks is not None else [None] * (num_layers - 1)
     rows = cols = None
     if bidirectional:
         rows, cols = reverse_padded_index(mask.sum(axis=1), mask.shape[1])
@@ -129,8 +202,21 @@ def stacked_forward(
     return x, tuple(state), StackedCache(n_states, rows, cols, caches, masks)
 
 
+def _check_inputs(cell, x, state0, mask, p, num_layers, bidirectional, masks) -> list:
+    """``stacked_forward``'s arguments, checked; returns the k - 1 dropout masks."""
+    spec = check_stack(cell, num_layers)
+    check_state("state0", state0, spec, num_layers)
+    H = hidden_letters(bidirectional)
+    masks, mask_specs = check_masks(masks, num_layers - 1, [f"N T {H}"] * num_layers,
+                                    "between the layers")
+    check_arrays(x=(x, "N T D"), state0=(state0, f"N {H}"), mask=(mask, "N T", bool),
+                 **stack_specs(spec, p, "", num_layers, bidirectional), **mask_specs)
+    return masks
+
+
 def stacked_backward(
-    dhs: np.ndarray, dstate: tuple | None, cache: StackedCache, dh_total: np.ndarray | None = None
+    dhs: np.ndarray, dstate: tuple | None, cache: StackedCache,
+    dh_total: np.ndarray | None = None, *, trusted: bool = False,
 ) -> tuple[np.ndarray, tuple, dict[str, np.ndarray]]:
     """Backward of ``stacked_forward``.
 
@@ -141,6 +227,7 @@ def stacked_backward(
     cache : from ``stacked_forward``
     dh_total : ndarray of shape (N, T, H), optional; filled with the total ∂L/∂h_t of the *top*
         layer (through the outputs and the recurrence), as in ``recurrent_backward``
+    trusted : the caller checked dhs and dstate against the cache
 
     Returns
     -------
@@ -148,6 +235,12 @@ def stacked_backward(
     dstate0 : flat tuple like ``state0``
     grads : dict with the keys and shapes of ``p``
     """
+    if not trusted:
+        check_cache(cache, StackedCache, "stacked_forward")
+        check_grads(dhs=(dhs, output_shape(cache), "hs"))
+        if dstate is not None:
+            check_state("dstate", dstate, cache.layers[0][0].spec, len(cache.layers))
+            check_arrays(dhs=(dhs, "N T H"), dstate=(dstate, "N H"))
     n_states, rows, cols, caches, masks = cache
     N, T, H = dhs.shape
     if dstate is None:

@@ -1,12 +1,15 @@
 """The checks the assignments' graded cells run: ``check("rnn_step_backward", rnn_step_backward)``.
 
-``check`` prints one line: ``✔ …`` on stdout when the function passes, ``✘ …`` on stderr when
-it does not. It never raises, so a notebook always runs to the end; nbgrader scores a graded cell
-that writes to stderr (or raises) 0, and ``numpy-seq2seq course grade`` applies the same rule.
-``evaluate`` returns the ``Result`` instead of printing it (for tests and scripts).
+``check`` prints one line: ``✔ …`` when the function passes, ``✘ …`` (on stderr) when it does
+not, and the notebook runs on; a function that still raises NotImplementedError fails in that
+one line. Under nbgrader a failing check raises instead, shown as the same one line, which
+nbgrader scores 0 (see grading.py). ``evaluate`` returns the ``Result``: ``numpy-seq2seq course
+grade`` calls it in its own process on the student's functions (autograde.py), and tests and
+scripts use it.
 
 Every check grades the function it is given, never the library's; the checks of one exercise
-are described where it is defined (``pairs.py``, ``decoding_checks.py``, ``payoff.py``).
+are described where it is defined (``functional_checks.py``, ``decoding_checks.py``,
+``payoff.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..substitute import REPLACEABLE, signature_problem
+from .decoding_checks import check_decoder
+from .functional_checks import FUNCTION_PAIRS, check_backward, check_forward, reference
 from .grading import CheckFailed, Result
-from .pairs import PAIRS, check_backward, check_forward, reference
 
-EXERCISES = tuple(PAIRS) + ("greedy_decode", "beam_search")
+EXERCISES = tuple(FUNCTION_PAIRS) + ("greedy_decode", "beam_search")
 
 
 def evaluate(name: str, fn: Callable, forward: Callable | None = None) -> Result:
@@ -46,15 +50,13 @@ def evaluate(name: str, fn: Callable, forward: Callable | None = None) -> Result
 
 def _run(name: str, fn: Callable, forward: Callable | None) -> str:
     if name in ("greedy_decode", "beam_search"):
-        from .decoding_checks import check_decoder
-
         return check_decoder(name, fn)
-    pair = PAIRS[name]
+    pair = FUNCTION_PAIRS[name]
     if name == pair.forward:
         return check_forward(pair, fn)
     return check_backward(pair, fn, forward)
 
 
 def check(name: str, fn: Callable, forward: Callable | None = None) -> None:
-    """Check exercise ``name`` and print the one-line verdict (see the module docstring)."""
+    """Check exercise ``name``: print its one line, or raise it (see the module docstring)."""
     evaluate(name, fn, forward).show()

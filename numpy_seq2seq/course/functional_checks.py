@@ -87,7 +87,7 @@ class Fault:
 
 
 @dataclass(frozen=True)
-class Pair:
+class FunctionPair:
     """A forward/backward pair of the functional contract, and how to check it."""
 
     forward: str  # the library's name, e.g. "rnn_step_forward"
@@ -107,12 +107,12 @@ class Pair:
 # ---------------------------------------------------------------------------------------------
 # running a forward
 
-def _forward_values(pair: Pair, name: str, out) -> tuple[dict[str, Any], Any]:
+def _forward_values(pair: FunctionPair, name: str, out) -> tuple[dict[str, Any], Any]:
     *values, cache = unpack(name, out, (*pair.outputs, "cache"))
     return dict(zip(pair.outputs, values)), cache
 
 
-def check_forward(pair: Pair, fn: Callable) -> str:
+def check_forward(pair: FunctionPair, fn: Callable) -> str:
     """Check a student's forward; returns the success message or raises CheckFailed."""
     name = pair.forward
     inputs = pair.make_inputs(np.random.default_rng(SEED))
@@ -159,7 +159,7 @@ def _check_cache(name: str, cache_type: type, got, ref) -> None:
 # ---------------------------------------------------------------------------------------------
 # running a backward
 
-def _labels(pair: Pair, ref_out) -> dict[str, tuple]:
+def _labels(pair: FunctionPair, ref_out) -> dict[str, tuple]:
     """Gradient label -> the path of the input it differentiates, e.g. "dWh" -> ("Wh",)."""
     paths = {}
     for i, r in enumerate(pair.returns):
@@ -171,7 +171,7 @@ def _labels(pair: Pair, ref_out) -> dict[str, tuple]:
     return paths
 
 
-def _grad_values(pair: Pair, name: str, out, paths: dict[str, tuple]) -> dict[str, Any]:
+def _grad_values(pair: FunctionPair, name: str, out, paths: dict[str, tuple]) -> dict[str, Any]:
     out = (out,) if len(pair.returns) == 1 else unpack(name, out, [f"d{r}" for r in pair.returns])
     values = {}
     for i, r in enumerate(pair.returns):
@@ -196,12 +196,12 @@ def _input_at(inputs: dict, path: tuple) -> np.ndarray:
     return inputs[path[1]] if path[1] in inputs else inputs["p"][path[1]]
 
 
-def _douts(pair: Pair, values: dict, rng: np.random.Generator) -> tuple:
+def _douts(pair: FunctionPair, values: dict, rng: np.random.Generator) -> tuple:
     return tuple(rng.standard_normal(np.shape(values[k])) if np.ndim(values[k]) else 1.7
                  for k in pair.outputs[: pair.differentiable])
 
 
-def check_backward(pair: Pair, fn: Callable, forward: Callable | None = None) -> str:
+def check_backward(pair: FunctionPair, fn: Callable, forward: Callable | None = None) -> str:
     """Check a student's backward (with their forward, if given, for the centred differences).
 
     Returns the success message or raises CheckFailed.
@@ -242,7 +242,7 @@ def check_backward(pair: Pair, fn: Callable, forward: Callable | None = None) ->
             f"{numeric[worst]:.1e}); inputs untouched; float32 stays float32.")
 
 
-def _passing_forward(pair: Pair, forward: Callable | None) -> Callable | None:
+def _passing_forward(pair: FunctionPair, forward: Callable | None) -> Callable | None:
     """The student's forward if it passes its own check, else None (or, for a pair whose cache is
     the student's own, a CheckFailed: the backward cannot be run without it)."""
     if forward is None and pair.cache_type is not None:
@@ -259,7 +259,7 @@ def _passing_forward(pair: Pair, forward: Callable | None) -> Callable | None:
                           f"pass first: {e}") from None
 
 
-def _backward_message(pair: Pair, case: Case, errs: dict[str, float]) -> str:
+def _backward_message(pair: FunctionPair, case: Case, errs: dict[str, float]) -> str:
     wrong = [k for k, e in errs.items() if e > TOL_REFERENCE]
     hint = next((f.hint for f in pair.backward_faults if f.test(case)), None)
     if hint is None and len(wrong) == 1 and wrong[0] in pair.alone_hints:
@@ -272,7 +272,7 @@ def _backward_message(pair: Pair, case: Case, errs: dict[str, float]) -> str:
     return wrong_message(pair.backward, errs, TOL_REFERENCE, hint)
 
 
-def _loss(pair: Pair, forward: Callable, inputs: dict, douts: tuple) -> Callable[[], float]:
+def _loss(pair: FunctionPair, forward: Callable, inputs: dict, douts: tuple) -> Callable[[], float]:
     def f() -> float:
         values, _ = _forward_values(pair, pair.forward, forward(*inputs.values()))
         return float(sum(np.sum(np.asarray(values[k]) * d)
@@ -383,7 +383,7 @@ def _rnn_forward_fault(hint: str, change: Callable[[dict], dict]) -> Fault:
         *change(dict(case.inputs)).values())[0]})
 
 
-RNN_STEP = Pair(
+RNN_STEP = FunctionPair(
     "rnn_step_forward", "rnn_step_backward", _cell_inputs("rnn", 1), ("h",), 1,
     ("x", "h_prev", "Wx", "Wh", "b"), RNNCache,
     forward_faults=(
@@ -400,7 +400,7 @@ RNN_STEP = Pair(
 
 _LSTM_GATES = ("i", "f", "g", "o")
 _dc_total = lambda c, d: d[1] + d[0] * c.o * (1 - c.tanh_c ** 2)  # noqa: E731
-LSTM_STEP = Pair(
+LSTM_STEP = FunctionPair(
     "lstm_step_forward", "lstm_step_backward", _cell_inputs("lstm", 4), ("h", "c"), 2,
     ("x", "h_prev", "c_prev", "Wx", "Wh", "b"), LSTMCache, layouts=_gate_layouts(_LSTM_GATES),
     backward_faults=(
@@ -423,7 +423,7 @@ LSTM_STEP = Pair(
 )
 
 _GRU_GATES = ("r", "z", "n")
-GRU_STEP = Pair(
+GRU_STEP = FunctionPair(
     "gru_step_forward", "gru_step_backward", _cell_inputs("gru", 3), ("h",), 1,
     ("x", "h_prev", "Wx", "Wh", "b", "bhn"), GRUCache, layouts=_gate_layouts(_GRU_GATES),
     backward_faults=(
@@ -478,7 +478,7 @@ def _carry_ignored(case: Case) -> dict[str, np.ndarray]:
     return {"hs": rnn_forward(*{**case.inputs, "mask": None}.values())[0]}
 
 
-RNN_BPTT = Pair(
+RNN_BPTT = FunctionPair(
     "rnn_forward", "rnn_backward", _bptt_inputs, ("hs",), 1, ("x", "h0", "Wx", "Wh", "b"), None,
     layouts={"dx": Layout(1, ("step",), blocks=False)},
     forward_faults=(
@@ -512,7 +512,7 @@ def _not_finite_in(index: tuple) -> Callable[[Case], bool]:
     return lambda case: not np.all(np.isfinite(np.asarray(case.got[next(iter(case.got))])[index]))
 
 
-MASKED_SOFTMAX = Pair(
+MASKED_SOFTMAX = FunctionPair(
     "masked_softmax_forward", "masked_softmax_backward", _softmax_inputs, ("p",), 1,
     ("scores",), SoftmaxCache,
     forward_faults=(
@@ -547,7 +547,7 @@ def _ce_scaled(factor: Callable[[Case], float]) -> Callable[[Case], dict[str, fl
     return lambda case: {"loss": case.ref["loss"] * factor(case)}
 
 
-CROSS_ENTROPY = Pair(
+CROSS_ENTROPY = FunctionPair(
     "cross_entropy_forward", "cross_entropy_backward", _ce_inputs, ("loss",), 1, ("logits",),
     CrossEntropyCache,
     forward_faults=(
@@ -590,9 +590,9 @@ def _score_inputs(*params: str) -> Callable[[np.random.Generator], dict]:
 
 
 _SCORE_RETURNS = ("hd", "hs", "grads")
-DOT_SCORE = Pair("dot_score_forward", "dot_score_backward", _score_inputs(), ("scores",), 1,
+DOT_SCORE = FunctionPair("dot_score_forward", "dot_score_backward", _score_inputs(), ("scores",), 1,
                  _SCORE_RETURNS, DotCache)
-GENERAL_SCORE = Pair(
+GENERAL_SCORE = FunctionPair(
     "general_score_forward", "general_score_backward", _score_inputs("W_a_general"),
     ("scores",), 1, _SCORE_RETURNS, GeneralCache,
     forward_faults=(
@@ -616,7 +616,7 @@ def _concat_no_tanh(case: Case) -> dict[str, np.ndarray]:
     return out
 
 
-CONCAT_SCORE = Pair(
+CONCAT_SCORE = FunctionPair(
     "concat_score_forward", "concat_score_backward",
     _score_inputs("W_a_concat", "v_a"), ("scores",), 1, _SCORE_RETURNS, ConcatCache,
     forward_faults=(
@@ -644,7 +644,7 @@ def _zeros(name: str) -> Callable:
     return lambda c, d: np.zeros_like(getattr(c, name))
 
 
-ATTENTION = Pair(
+ATTENTION = FunctionPair(
     "attention_forward", "attention_backward", _attention_inputs, ("h_tilde", "weights"), 1,
     _SCORE_RETURNS, AttentionCache,
     backward_faults=(
@@ -662,6 +662,6 @@ ATTENTION = Pair(
 )
 
 # every forward and backward name -> its pair, in the order of the assignments
-PAIRS = {name: p for p in (RNN_STEP, RNN_BPTT, LSTM_STEP, GRU_STEP, CROSS_ENTROPY,
+FUNCTION_PAIRS = {name: p for p in (RNN_STEP, RNN_BPTT, LSTM_STEP, GRU_STEP, CROSS_ENTROPY,
                            MASKED_SOFTMAX, DOT_SCORE, GENERAL_SCORE, CONCAT_SCORE, ATTENTION)
          for name in (p.forward, p.backward)}

@@ -1,0 +1,256 @@
+"""Call a student's functions from the grader without running any of the student's code in it.
+
+``numpy-seq2seq course grade`` starts one ``Sandbox`` per notebook: a separate Python process
+(worker.py, this same interpreter, the notebook's folder as its working directory) that runs the
+student's answer cells. The grader holds a ``RemoteFunction`` for each function they define.
+Calling one sends the arguments to that process as data (wire.py), runs the student's function
+there, and returns what it returned, also as data; arrays the function wrote into are written
+back into the grader's arguments, as if the call had been local. The checks (exercises.py)
+compute the library's reference values and compare in the grader's own process, which the
+student's code cannot reach: whatever it redefines, patches or prints, it changes only what its
+functions return.
+
+Limits: the whole notebook has a deadline; a read or write that would pass it kills the process
+and raises ``TimeLimit``. A process that exits (``os._exit``, a crash) or sends something that is
+not a reply raises ``WorkerLost``, and ``revive`` starts a fresh one with the same answers. Both
+are ``CheckFailed``: the exercise being checked fails with their message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .answers import AnswerCode
+from .grading import CheckFailed, Raised, StudentRaised
+from .wire import Decoder, Encoder, WireError, arrays_in, read_message, write_message
+
+# the student's process gets one BLAS thread, as the notebooks do (small matrices)
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class TimeLimit(CheckFailed):
+    """The notebook's deadline passed while the student's code ran."""
+
+
+class WorkerLost(CheckFailed):
+    """The student's process ended, or sent something that is not a reply."""
+
+
+class RemoteFunction:
+    """A student's function, called in the sandbox; it has the student's name and signature."""
+
+    def __init__(self, sandbox: Sandbox, ns: int, name: str, signature: list | None) -> None:
+        self.sandbox, self.ns, self.__name__ = sandbox, ns, name
+        self.__qualname__ = name
+        if signature is not None:
+            self.__signature__ = _signature(signature)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sandbox.call(self, args, kwargs)
+
+    def calls(self) -> int:
+        """How often the function has run so far, also when the student's own code called it."""
+        return self.sandbox.request("calls", {"ns": self.ns}, self.__name__)["counts"].get(
+            self.__name__, 0)
+
+    def __repr__(self) -> str:
+        return f"<the student's {self.__name__}>"
+
+
+def _signature(parameters: list) -> inspect.Signature:
+    try:
+        return inspect.Signature([inspect.Parameter(
+            str(name), type(inspect.Parameter.POSITIONAL_ONLY)(kind),
+            default=None if has_default else inspect.Parameter.empty)
+            for name, kind, has_default in parameters])
+    except (TypeError, ValueError):
+        raise WireError("not a signature") from None
+
+
+class Sandbox:
+    """The student's process (see the module docstring); use it as a context manager.
+
+    Parameters
+    ----------
+    folder : its working directory (the notebook's folder: an answer may import a file beside it)
+    deadline : ``time.monotonic()`` after which nothing more is read from it
+    timeout : the limit the deadline stands for, in seconds (for the message)
+    """
+
+    def __init__(self, folder: Path, deadline: float, timeout: float) -> None:
+        self.folder, self.deadline, self.timeout = folder, deadline, timeout
+        self.loads: list[tuple[AnswerCode, tuple[str, ...]]] = []
+        self.process: subprocess.Popen | None = None
+        self.log = tempfile.TemporaryFile()  # its stderr, for the last line when it dies
+        self.lost: str | None = None  # why the current process can no longer be used
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -----------------------------------------------------------------------------------------
+    def load(self, code: AnswerCode, names: tuple[str, ...]) -> tuple[dict, str | None]:
+        """Run answer code in the sandbox; ({name: RemoteFunction} for the ``names`` it
+        defines, the first problem or None)."""
+        self.loads.append((code, names))
+        reply = self.request("load", _load_request(code, names), code.label)
+        ns = len(self.loads) - 1
+        return ({name: RemoteFunction(self, ns, name, sig)
+                 for name, sig in reply["functions"].items()}, reply["problem"])
+
+    def call(self, fn: RemoteFunction, args: tuple, kwargs: dict) -> Any:
+        reply = self.request("call", {"ns": fn.ns, "name": fn.__name__, "args": list(args),
+                                      "kwargs": kwargs}, fn.__name__)
+        mine = arrays_in((list(args), kwargs))
+        for index, value in reply["changed"]:  # the student's in-place writes, made here too
+            if 0 <= index < len(mine) and getattr(value, "shape", None) == mine[index].shape:
+                with contextlib.suppress(ValueError, TypeError):  # read-only, or not castable
+                    mine[index][...] = value
+        return reply["result"]
+
+    @contextlib.contextmanager
+    def using(self, functions: dict[str, RemoteFunction]) -> Iterator[None]:
+        """While the block runs, the library *in the sandbox* calls these functions in place of
+        its own (the student's functions call the library's tables there)."""
+        uses = [[name, fn.ns] for name, fn in functions.items()]
+        self.request("use", {"uses": uses}, "use_functions")
+        try:
+            yield
+        finally:
+            if self.lost is None:
+                self.request("use", {"uses": []}, "use_functions")
+
+    def train(self, functions: dict[str, RemoteFunction], argv: list[str]) -> int:
+        """``numpy-seq2seq ARGV`` run in the sandbox with these functions in place of the
+        library's; its exit status."""
+        with self.using(functions):
+            return self.request("train", {"argv": argv}, "the training run")["status"]
+
+    def revive(self) -> None:
+        """After ``WorkerLost``: a fresh process with the same answers loaded."""
+        if self.lost is not None and time.monotonic() < self.deadline:
+            self._stop()
+            self.lost = None
+            for code, names in self.loads:
+                self.request("load", _load_request(code, names), code.label)
+
+    def close(self) -> None:
+        self._stop()
+        self.log.close()
+
+    # -----------------------------------------------------------------------------------------
+    def request(self, op: str, value: dict, what: str) -> Any:
+        """Send one request and return the reply's value (raising what the student's code
+        raised as ``StudentRaised``)."""
+        if self.lost is not None:
+            raise WorkerLost(f"{what}: {self.lost}")
+        process = self._process()
+        encoder = Encoder()
+        node = encoder.node(value)
+        try:
+            _write_message(process, {"op": op, "value": node}, encoder.buffers, self.deadline)
+            header, buffers = read_message(lambda n: _read(process, n, self.deadline))
+            result = Decoder(buffers).value(header.get("value"))
+            raised = header.get("raised")
+            if raised is not None:
+                raise StudentRaised(Raised(**{k: raised[k] for k in Raised.__annotations__}))
+            if not isinstance(result, dict):
+                raise WireError("a reply that is not a dict")
+            return result
+        except TimeoutError:
+            self.lost = f"the time limit of {self.timeout:g} s was reached"
+            self._stop()
+            raise TimeLimit(f"{what}: {self.lost} while it ran.") from None
+        except (EOFError, OSError):
+            self.lost = self._ended()
+        except (WireError, KeyError, TypeError, ValueError, RecursionError) as e:
+            self.lost = f"the process running your code sent something that is not a reply ({e})"
+        self._stop()
+        raise WorkerLost(f"{what}: {self.lost}.")
+
+    def _process(self) -> subprocess.Popen:
+        if self.process is None:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "numpy_seq2seq.course.worker"], cwd=self.folder,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                env={**os.environ, **WORKER_ENV}, start_new_session=True)
+            os.set_blocking(self.process.stdin.fileno(), False)
+        return self.process
+
+    def _ended(self) -> str:
+        try:
+            status = self.process.wait(timeout=2) if self.process else None
+        except subprocess.TimeoutExpired:
+            status = "none yet: it closed its output"
+        self.log.seek(0)
+        last = [line for line in self.log.read().decode("utf-8", "replace").splitlines()
+                if line.strip()][-1:]
+        return f"the process running your code ended (exit status {status})" + (
+            f": {last[0].strip()[:200]}" if last else "")
+
+    def _stop(self) -> None:
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # its children too
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                stream.close()
+            self.process = None
+
+
+def _load_request(code: AnswerCode, names: tuple[str, ...]) -> dict:
+    return {"label": code.label, "blocks": list(code.blocks), "missing": list(code.missing),
+            "names": list(names)}
+
+
+def _write_message(process: subprocess.Popen, header: dict, buffers: list[bytes],
+                   deadline: float) -> None:
+    class Pipe:  # write_message's stream: non-blocking writes that give up at the deadline
+        @staticmethod
+        def write(data: bytes) -> None:
+            view, fd = memoryview(data), process.stdin.fileno()
+            while view:
+                if not select.select([], [fd], [], _left(deadline))[1]:
+                    raise TimeoutError
+                view = view[os.write(fd, view):]
+
+        @staticmethod
+        def flush() -> None:
+            pass
+
+    write_message(Pipe, header, buffers)
+
+
+def _read(process: subprocess.Popen, n: int, deadline: float) -> bytes:
+    chunks, fd = [], process.stdout.fileno()
+    while n:
+        if not select.select([fd], [], [], _left(deadline))[0]:
+            raise TimeoutError
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return left

@@ -1,0 +1,206 @@
+"""``numpy-seq2seq course grade``: the course's own checks, run in the grader on the functions of
+the student's answer cells. The sources get full marks and the untouched releases 0; nothing a
+student writes in the notebook raises its score (tests/exploits.py); wrong answers lose their
+points with the fault named; a slow or dying answer costs its own exercise; bad input is one
+line and status 2; no Jupyter kernel is involved.
+
+Notebooks are graded on copies (the ``course_dir`` fixture) with the small ``ci`` budget.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from numpy_seq2seq.cli import main
+from numpy_seq2seq.course.autograde import grade, graded_cells
+from numpy_seq2seq.course.notebooks import (
+    SOURCES,
+    assignments,
+    notebooks,
+    read_notebook,
+    source_of,
+    write_notebook,
+)
+
+import wrong_solutions
+from exploits import COPY_THE_LIBRARY, EXPLOITS
+from wrong_solutions import put_answer
+
+ASSIGNMENTS = [p.name for p in assignments(SOURCES)]
+SLOW = "slow_cell"  # the exploit that needs a short time limit
+SHORT = 4.0  # seconds: enough for the first exercise of assignment 1, not for a sleep
+
+
+def _notebook(course_dir: Path, kind: str, assignment: str) -> Path:
+    return notebooks(course_dir / kind / assignment)[0]
+
+
+def _copy(course_dir: Path, kind: str, assignment: str, folder: Path, edit=None) -> Path:
+    """A copy of a notebook in ``folder/<assignment>/``, edited by ``edit(nb)``."""
+    original = _notebook(course_dir, kind, assignment)
+    path = folder / assignment / original.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nb = read_notebook(original)
+    if edit is not None:
+        edit(nb)
+    write_notebook(nb, path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# the sources and the releases
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_source_notebook_grades_to_full_marks(course_dir, assignment):
+    result = grade(_notebook(course_dir, "source", assignment), budget="ci")
+    assert result.complete and result.source == f"{assignment}/" + \
+        _notebook(course_dir, "source", assignment).name
+    assert result.points == result.max_points > 0, [
+        (e.grade_id, e.message) for e in result.exercises if e.points < e.max_points]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_released_notebook_grades_to_zero(course_dir, assignment):
+    result = grade(_notebook(course_dir, "release", assignment), budget="ci")
+    assert result.complete and result.max_points > 0
+    assert all(e.points == 0 for e in result.exercises), result.exercises
+    assert all("not implemented" in e.message or "not yours" in e.message
+               for e in result.exercises), [e.message for e in result.exercises]
+
+
+def test_the_points_are_the_sources_graded_cells():
+    points = {a: sum(c.points for c in graded_cells(read_notebook(notebooks(SOURCES / a)[0])))
+              for a in ASSIGNMENTS}
+    assert points == {"a1_rnn": 11, "a2_gates": 12, "a3_attention": 18, "a4_translator": 16}
+
+
+# ---------------------------------------------------------------------------------------------
+# nothing in the notebook raises its score
+
+@pytest.mark.parametrize("exploit", EXPLOITS)
+def test_no_edit_raises_the_score_of_the_untouched_release(course_dir, tmp_path, exploit):
+    path = _copy(course_dir, "release", "a1_rnn", tmp_path, EXPLOITS[exploit])
+    result = grade(path, timeout=SHORT / 2 if exploit == SLOW else 120, budget="ci")
+    scored = {e.grade_id: e for e in result.exercises}
+    assert (result.points, result.max_points) == (0, 11), result.exercises
+    assert {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"} <= \
+        set(scored)
+    unknown = set(scored) - {"rnn_step_forward", "rnn_step_backward", "rnn_forward",
+                             "rnn_backward"}
+    assert all(scored[g].max_points == 0 and "not an exercise of a1_rnn" in scored[g].message
+               for g in unknown)  # the renamed and the extra graded cells: flagged, worth 0
+
+
+def test_flagged_cells_are_listed_with_their_ids(course_dir, tmp_path):
+    path = _copy(course_dir, "release", "a1_rnn", tmp_path, EXPLOITS["extra_graded_cell"])
+    result = grade(path, budget="ci")
+    assert [(e.grade_id, e.points, e.max_points) for e in result.exercises][-1] == \
+        ("bonus", 0, 0)
+
+
+def test_an_answer_that_ends_the_process_costs_only_the_exercises_it_runs_in(course_dir,
+                                                                          tmp_path):
+    """The source with rnn_step_backward calling os._exit: its exercise and rnn_backward (which
+    calls it) fail, saying so; a fresh process grades the others."""
+    def edit(nb):
+        cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get(
+            "grade_id") == "rnn_step_backward_answer")
+        text = "".join(cell["source"])
+        cell["source"] = text.replace("    ### BEGIN SOLUTION\n",
+                                      "    ### BEGIN SOLUTION\n    import os\n    os._exit(3)\n")
+
+    result = grade(_copy(course_dir, "source", "a1_rnn", tmp_path, edit), budget="ci")
+    scored = {e.grade_id: e for e in result.exercises}
+    assert result.points == 4  # rnn_step_forward 2 + rnn_forward 2
+    assert "ended (exit status 3)" in scored["rnn_step_backward"].message
+    assert scored["rnn_backward"].points == 0
+
+
+def test_the_library_copied_as_answers_gets_full_marks(course_dir, tmp_path):
+    """What no grader can tell from a derived answer (course/README.md, "Honesty")."""
+    result = grade(_copy(course_dir, "release", "a1_rnn", tmp_path, COPY_THE_LIBRARY),
+                   budget="ci")
+    assert result.points == 11
+
+
+# ---------------------------------------------------------------------------------------------
+# the command
+
+def test_course_grade_json_scores_wrong_answers(course_dir, tmp_path, capsys, monkeypatch):
+    def edit(nb):
+        put_answer(nb, "rnn_step_backward", wrong_solutions.rnn_step_backward_transposed_dwh)
+        put_answer(nb, "rnn_forward", wrong_solutions.rnn_forward)  # right, with its own cache
+        put_answer(nb, "rnn_backward", wrong_solutions.rnn_backward_no_carry)
+
+    path = _copy(course_dir, "source", "a1_rnn", tmp_path, edit)
+    monkeypatch.setenv("PYTHONPATH", str(Path(wrong_solutions.__file__).parent))
+    monkeypatch.setenv("NUMPY_SEQ2SEQ_BUDGET", "ci")
+    assert main(["course", "grade", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report) == ["notebooks"]
+    (graded,) = report["notebooks"]
+    assert list(graded) == ["path", "points", "max_points", "exercises"]
+    scores = {e["grade_id"]: e for e in graded["exercises"]}
+    assert all(list(e) == ["grade_id", "points", "max_points", "message"] for e in scores.values())
+    assert (graded["points"], graded["max_points"]) == (4, 11)
+    assert scores["rnn_step_backward"]["points"] == scores["rnn_backward"]["points"] == 0
+    assert "transpose of the correct gradient" in scores["rnn_step_backward"]["message"]
+    assert "carry dh_next" in scores["rnn_backward"]["message"]
+
+
+def test_course_grade_stops_at_the_time_limit(course_dir, tmp_path, capsys):
+    """rnn_step_backward sleeps: its exercise runs out of time, the two after it are not
+    graded, the one before it keeps its points."""
+    def edit(nb):
+        cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get(
+            "grade_id") == "rnn_step_backward_answer")
+        cell["source"] = "".join(cell["source"]).replace(
+            "    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    import time\n"
+            "    time.sleep(60)\n")
+
+    path = _copy(course_dir, "source", "a1_rnn", tmp_path, edit)
+    assert main(["course", "grade", str(path), "--timeout", str(SHORT)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: 2 / 11 points")
+    assert f"the time limit of {SHORT:g} s was reached while it ran" in out
+    assert out.count(f"not graded: the time limit of {SHORT:g} s was reached first") == 2
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: p, "no such notebook"),
+    (lambda p: p.write_text("not json", encoding="utf-8") and p, "is not a notebook"),
+    (lambda p: shutil.copy(Path(__file__).parent.parent / "notebooks" /
+                           "01_rnn_cell_and_bptt.ipynb", p) and p, "has no graded cells"),
+    (lambda p: shutil.copy(notebooks(SOURCES / "a1_rnn")[0], p) and p,
+     "is not one of the course's notebooks"),
+], ids=["missing", "not-a-notebook", "no-graded-cells", "not-the-course's"])
+def test_course_grade_bad_input_is_one_line_and_status_2(tmp_path, capsys, make, words):
+    path = make(tmp_path / "x.ipynb")
+    assert main(["course", "grade", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err, err
+
+
+def test_a_notebook_is_graded_as_its_assignment_and_name(tmp_path):
+    """By folder and name; else by name alone; else by folder alone."""
+    for where, expected in [("a2_gates/rnn_and_bptt.ipynb", "a1_rnn"),
+                            ("a1_rnn/renamed.ipynb", "a1_rnn"),
+                            ("alice/attention.ipynb", "a3_attention")]:
+        assert source_of(tmp_path / where).parent.name == expected
+
+
+def test_grading_needs_no_kernel_whatever_the_user_kernelspecs(course_dir, tmp_path, capsys,
+                                                                monkeypatch):
+    """A user-level "python3" kernelspec pointing to another Python changes nothing: the
+    student's code runs in this interpreter (sys.executable), not in a Jupyter kernel."""
+    from test_notebooks import bogus_user_kernelspec
+
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "0")
+    bogus_user_kernelspec(tmp_path)
+    assert main(["course", "grade", str(_notebook(course_dir, "source", "a1_rnn"))]) == 0
+    assert " 11 / 11 points" in capsys.readouterr().out
