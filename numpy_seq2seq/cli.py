@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import shlex
 import sys
 import time
@@ -51,6 +52,7 @@ from .config import (
 )
 from .course.commands import add_course_parser
 from .data import (
+    SPECIAL_TOKENS,
     TASKS,
     TOKENIZERS,
     TRANSLATION_TASKS,
@@ -74,7 +76,7 @@ from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
 from .history import History, TrainState
 from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from .optim import OPTIMIZERS
-from .runs import RUN_FILES, claim_run_dir, new_run_dir, write_metrics
+from .runs import RUN_FILES, check_run_dir, claim_run_dir, new_run_dir, write_metrics
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
     CHECKPOINT_NAME,
@@ -146,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("translate", help="translate text with a trained model",
                         description="Translate each TEXT (or each line of stdin).")
-    tr.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
+    tr.add_argument("--checkpoint", type=Path, required=True, metavar="FILE",
+                    help="a model written by train: DIR/best.npz or DIR/checkpoint.npz")
     tr.add_argument("--beam", type=_positive_int, default=1, metavar="K",
                     help="beam size; 1 is greedy decoding (default %(default)s)")
     tr.add_argument("--length-penalty", type=_nonneg_float, default=1.0, metavar="ALPHA",
@@ -165,23 +168,27 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="score a trained model on held-out pairs",
                         description="Exact match, token accuracy and (for translation) BLEU and "
                         "chrF. Default data: the held-out split the checkpoint was trained with.")
-    ev.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
+    ev.add_argument("--checkpoint", type=Path, required=True, metavar="FILE",
+                    help="a model written by train: DIR/best.npz or DIR/checkpoint.npz")
     which = ev.add_mutually_exclusive_group()
     which.add_argument("--data", type=Path, metavar="FILE.tsv",
                        help="pairs to score, 'source<TAB>target' per line")
     which.add_argument("--task", choices=TASKS, help="score on fresh pairs of a built-in task")
     ev.add_argument("--num-examples", type=_positive_int, default=1000,
                     metavar="N", help="pairs to generate with --task (default %(default)s)")
-    ev.add_argument("--seed", type=_nonneg_int, default=12345,
+    ev.add_argument("--seed", type=_nonneg_int, default=12345, metavar="N",
                     help="seed for --task pairs (default %(default)s)")
-    ev.add_argument("--min-len", type=_positive_int, metavar="L")
-    ev.add_argument("--max-len", type=_positive_int, metavar="L")
+    ev.add_argument("--min-len", type=_positive_int, metavar="L",
+                    help="with --task: shortest input (default: the task's own)")
+    ev.add_argument("--max-len", type=_positive_int, metavar="L",
+                    help="with --task: longest input (default: the task's own)")
     for name, side in zip(LANGUAGE_OPTIONS, ("inputs", "outputs"), strict=True):
         ev.add_argument(_flag(name), choices=tuple(NUMBER_LANGUAGES),
                         help=f"with --task numbers: the {side}' language (default: the one the "
                         "model learnt)")
-    ev.add_argument("--batch-size", type=_positive_int,
-                    default=TrainConfig.eval_batch_size)
+    ev.add_argument("--batch-size", type=_positive_int, metavar="N",
+                    default=TrainConfig.eval_batch_size,
+                    help="pairs decoded at once (default %(default)s)")
     _add_unknown_option(ev)
     ev.set_defaults(func=cmd_evaluate)
     for command in (tr, ev):
@@ -225,8 +232,9 @@ def _add_train_parser(sub: Any) -> None:
     _config_option(m, ModelConfig, "num_layers", metavar="K")
     _config_option(m, ModelConfig, "dropout", metavar="P")
     o = t.add_argument_group("optimisation")
-    for name in ("batch_size", "epochs", "lr", "clip", "lr_decay", "seed"):
-        _config_option(o, TrainConfig, name)
+    for name, metavar in (("batch_size", "N"), ("epochs", "N"), ("lr", "LR"), ("clip", "NORM"),
+                          ("lr_decay", "F"), ("seed", "N")):
+        _config_option(o, TrainConfig, name, metavar=metavar)
     _config_option(o, TrainConfig, "optimizer", choices=tuple(OPTIMIZERS))
     r = t.add_argument_group("run")
     r.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
@@ -240,6 +248,12 @@ def _add_train_parser(sub: Any) -> None:
                    help="no progress bar or per-epoch lines")
     _config_option(r, TrainConfig, "threads", metavar="K")
     t.set_defaults(func=cmd_train)
+    names = {a.dest for a in t._actions if a.option_strings}
+    for action in t._actions:  # the configs' help speaks of fields; here they are flags
+        if action.help:
+            action.help = as_flags(re.sub(r" \(None: [^)]*\)", "", action.help), names)
+            action.help = re.sub(r"if not given: (\w+)\)", lambda m: "if not given: " + (
+                _flag(m[1]) if m[1] in names else m[1]) + ")", action.help)
 
 
 def _add_unknown_option(parser: argparse.ArgumentParser) -> None:
@@ -265,9 +279,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e), EXIT_DIVERGED)
     except (CLIError, ValueError, OSError) as e:
         # OSError covers a missing file (FileNotFoundError) and unwritable output paths
-        return _fail(str(e), EXIT_BAD_INPUT)
+        return _fail(as_flags(str(e), _option_names(parser, argv)), EXIT_BAD_INPUT)
     except KeyboardInterrupt:  # before training started, or a second Ctrl-C
         return _fail("interrupted", EXIT_INTERRUPTED)
+
+
+def as_flags(text: str, names: set[str]) -> str:
+    """``text`` (a config's help or error) in the command line's words: ``hidden_dim=15`` reads
+    ``--hidden-dim 15``, ``attention='bahdanau'`` reads ``--attention bahdanau`` and a bare
+    ``min_len`` reads ``--min-len``, for the option names in ``names``. Bare names without an
+    underscore (data, task, cell) stay words, since the help uses them as words too."""
+    def assignment(m: re.Match) -> str:
+        return f"{_flag(m[1])} {m[3]}" if m[1] in names else m[0]
+
+    def bare(m: re.Match) -> str:
+        return _flag(m[0]) if m[0] in names else m[0]
+
+    text = re.sub(r"(?<![\w-])(\w+)=(['\"]?)([^\s'\",;)]+)\2", assignment, text)
+    return re.sub(r"(?<![\w-])[a-z]+(?:_[a-z]+)+\b(?!=)", bare, text)
+
+
+def _option_names(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> set[str]:
+    """The option names (``hidden_dim``) of the command in ``argv``, for `as_flags`."""
+    words = sys.argv[1:] if argv is None else argv
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = next((sub.choices[w] for w in words if w in sub.choices), None)
+    if command is None:
+        return set()
+    return {a.dest for a in command._actions if any(o.startswith("--") for o in a.option_strings)}
 
 
 def _fail(message: str, status: int) -> int:
@@ -352,6 +391,8 @@ def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
     if corpus.attributed:
         summary += (f"; {corpus.attributed:,} lines carry an attribution column (read, not "
                     "trained on: keep it with the data)")
+    if not pairs:  # the selection, not the corpus, left nothing: say which option did it
+        raise CLIError(f"no pairs left to train on: {summary}; raise --max-len (or --max-pairs)")
     if cfg.valid is not None:
         return _check_split(pairs, load_tsv(cfg.valid), summary)
     return _check_split(*split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed), summary)
@@ -359,17 +400,26 @@ def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
 
 def _check_split(train_pairs: list, valid_pairs: list, summary: str) -> tuple[list, list, str]:
     if not valid_pairs:
-        raise CLIError(f"no held-out pairs: {len(train_pairs)} pair(s) are too few to split; "
-                       "give more data or --valid FILE")
+        raise CLIError(f"no held-out pairs: {summary}; {_plural(len(train_pairs), 'pair')} "
+                       "are too few to split; give more data or --valid FILE")
     return train_pairs, valid_pairs, summary
 
 
+def _plural(n: int, noun: str) -> str:
+    """"1 pair", "2 pairs", "1,000 pairs"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _build_vocabs(cfg: DataConfig, train_pairs: list) -> tuple[Vocab, Vocab]:
-    src_tok, tgt_tok = _tokenizers(cfg)
-    return (Vocab.from_texts([s for s, _ in train_pairs], tokenizer=src_tok,
-                             min_freq=cfg.min_freq),
-            Vocab.from_texts([t for _, t in train_pairs], tokenizer=tgt_tok,
-                             min_freq=cfg.min_freq))
+    """Both vocabularies; a CLIError naming --min-freq if it left a side without tokens."""
+    vocabs = tuple(Vocab.from_texts(texts, tokenizer=tok, min_freq=cfg.min_freq)
+                   for texts, tok in zip(zip(*train_pairs, strict=True), _tokenizers(cfg),
+                                         strict=True))
+    for side, vocab in zip(("source", "target"), vocabs, strict=True):
+        if len(vocab) <= len(SPECIAL_TOKENS):
+            raise CLIError(f"no {side} token occurs --min-freq {cfg.min_freq} times in the "
+                           f"{_plural(len(train_pairs), 'training pair')}; lower --min-freq")
+    return vocabs  # type: ignore[return-value]
 
 
 def _is_translation(cfg: DataConfig) -> bool:
@@ -506,7 +556,7 @@ def _new_run(given: dict[str, Any]) -> _TrainRun:
 
 def _refuse_non_empty(out: Path) -> None:
     try:
-        claim_run_dir(out)
+        check_run_dir(out)  # nothing created yet: a run that fails later leaves no empty folder
     except FileExistsError as err:
         raise CLIError(f"--out {err}: add --force to replace the run in it, --resume {out} to "
                        "continue it, or choose another folder") from None
@@ -827,7 +877,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     src_ids, tgt_ids = encode_pairs(pairs, src_vocab, tgt_vocab)  # unknown tokens -> <unk>
     res = evaluate(model, src_ids, tgt_ids, batch_size=args.batch_size, tgt_vocab=tgt_vocab,
                    bleu=translation, references=[tgt_vocab.canonical(t) for _, t in pairs])
-    print(f"evaluated on {what}: {res['n']:,} pairs")
+    print(f"evaluated on {what}: {_plural(res['n'], 'pair')}")
     print(f"exact match     {100 * res['exact_match']:.2f} %")
     print(f"token accuracy  {100 * res['token_accuracy']:.2f} %")
     print(f"loss            {res['loss']:.4f} nats/token")

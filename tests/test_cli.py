@@ -4,6 +4,7 @@ Ctrl-C in a real process saves a run that resumes to the numbers of one never st
 
 import io
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -72,22 +73,25 @@ def files(tmp_path):
     (["train", "--task", "nosuch"], ["--task", "invalid choice: 'nosuch'"]),
     (["train", "--cell", "transformer"], ["--cell", "invalid choice"]),
     (["train", "--attention", "luong"], ["--attention", "invalid choice"]),
-    (["train", "--attention", "bahdanau", "--input-feeding"], ["input_feeding", "bahdanau"]),
+    (["train", "--attention", "bahdanau", "--input-feeding"],
+     ["--input-feeding", "got --attention bahdanau"]),
     (["train", "--optimizer", "rmsprop"], ["--optimizer", "invalid choice"]),
     (["train", "--tokenize", "spm", "--data", "x.tsv"], ["--tokenize", "invalid choice"]),
     (["train", "--seed", "-3"], ["--seed"]),
     (["train", "--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
     (["train", "--task", "dates", "--min-len", "3"], ["dates", "no length range"]),
-    (["train", "--task", "reverse", "--min-len", "6", "--max-len", "2"], ["min_len"]),
+    (["train", "--task", "reverse", "--min-len", "6", "--max-len", "2"],
+     ["--min-len must be <= --max-len, got --min-len 6, --max-len 2"]),
     (["train", "--task", "reverse", "--tokenize", "word"], ["--tokenize applies to --data"]),
     (["train", "--task", "reverse", "--data", "x.tsv"], ["not allowed with argument"]),
-    (["train", "--bidirectional", "--hidden-dim", "15"], ["hidden_dim", "even"]),
-    (["train", "--attention", "none", "--input-feeding"], ["input_feeding"]),
+    (["train", "--bidirectional", "--hidden-dim", "15"], ["--hidden-dim 15", "even"]),
+    (["train", "--attention", "none", "--input-feeding"], ["--input-feeding"]),
     (["train", "--task", "dates", "--source-lang", "ko"], ["--source-lang", "numbers only"]),
     (["train", "--data", "x.tsv", "--target-lang", "ko"], ["--target-lang", "numbers only"]),
     (["train", "--task", "numbers", "--source-lang", "xx"], ["--source-lang", "invalid choice"]),
-    (["train", "--task", "numbers", "--source-lang", "fr"], ["must differ"]),
-    (["train", "--task", "numbers", "--max-len", "12"], ["max_len must be <= 9"]),
+    (["train", "--task", "numbers", "--source-lang", "fr"],
+     ["--source-lang and --target-lang must differ"]),
+    (["train", "--task", "numbers", "--max-len", "12"], ["--max-len must be <= 9"]),
     (["train", "--task", "numbers", "--max-pairs", "5"], ["--max-pairs applies to --data"]),
     (["train", "--lowercase", "--src-tokenize", "word"], ["--src-tokenize, --lowercase apply"]),
     (["train", "--data", "x.tsv", "--num-examples", "9"], ["--num-examples applies to --task"]),
@@ -135,6 +139,20 @@ def test_numeric_options_name_the_flag(argv, expected, capsys):
     assert_one_line_error(code, err, f"argument {expected}")
 
 
+@pytest.mark.parametrize("command", ["train", "translate", "evaluate"])
+def test_every_option_has_help_in_flags_not_python_names(command):
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.choices and command in a.choices)
+    for action in sub.choices[command]._actions:
+        text = action.help or ""
+        assert text, action.option_strings
+        assert not re.search(r"(?<![\w/-])[a-z]+_[a-z_]+\b(?!\.py)", text), text  # hidden_dim
+        assert "None" not in text, text
+        assert action.metavar is None or action.choices or re.fullmatch(r"[A-Z]+(\.\w+)?",
+                                                                        action.metavar)
+        assert action.metavar is None or "_" not in action.metavar, action.metavar
+
+
 def test_version(capsys):
     code, out, _ = run(["--version"], capsys)
     assert code == 0 and out == f"numpy-seq2seq {__version__}\n"
@@ -160,7 +178,24 @@ def test_too_few_pairs_to_split(files, capsys):
     (files / "one.tsv").write_text("a\tb\n")
     code, _, err = run(["train", "--data", str(files / "one.tsv"), "--out", str(files / "r")],
                        capsys)
-    assert_one_line_error(code, err, "no held-out pairs")
+    assert_one_line_error(code, err, "no held-out pairs", "read 1 pair;", "kept 1;",
+                          "1 pair are too few")
+    assert not (files / "r").exists()  # a failed run leaves no empty folder behind
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--max-len", "1"], ["no pairs left", "18 longer than 1 tokens", "raise --max-len"]),
+    (["--min-freq", "1000"], ["no source token occurs --min-freq 1000 times", "lower --min-freq"]),
+    (["--attention", "bahdanau", "--input-feeding"], ["--input-feeding", "--attention bahdanau"]),
+    (["--bidirectional", "--hidden-dim", "15"], ["--hidden-dim 15", "even"]),
+])
+def test_a_failed_run_names_the_option_and_leaves_no_folder(extra, fragments, files, capsys):
+    out, data = files / "run", files / "two_words.tsv"
+    data.write_text("".join(f"{a} {b}\t{b} {a}\n" for a in "xyz" for b in "pqrstu"))
+    code, _, err = run(["train", "--data", str(data), "--tokenize", "word",
+                        *SMALL_MODEL, "--out", str(out), *extra], capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("argv, fragments", [

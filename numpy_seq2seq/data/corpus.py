@@ -173,7 +173,7 @@ def select_pairs(
 def describe_selection(n_read: int, dropped: dict[str, int], n_kept: int) -> str:
     """One line: ``read 312 pairs; dropped 2 duplicates, 5 longer than 12 tokens; kept 305``."""
     parts = ", ".join(f"{n:,} {reason}" for reason, n in dropped.items())
-    return f"read {n_read:,} pairs; dropped {parts or 'none'}; kept {n_kept:,}"
+    return f"read {n_read:,} pair{'s' * (n_read != 1)}; dropped {parts or 'none'}; kept {n_kept:,}"
 
 
 def count_unknown(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> UnknownTokens:
