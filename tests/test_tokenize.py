@@ -22,6 +22,9 @@ def bpe():
     ("wait…", "wait..."),
     ("ｶﾀｶﾅ", "カタカナ"),  # half-width katakana
     ("2022년 3월", "2022년 3월"),  # Hangul is left alone
+    ("ㅋㅋㅋ 웃겨", "ㅋㅋㅋ 웃겨"),  # compatibility jamo stay (NFKC: conjoining 'ᄏᄏᄏ')
+    ("ㅎㅏㄴ", "ㅎㅏㄴ"),  # NFKC would fuse them into '하ᄂ'
+    ("ㅠㅠ１", "ㅠㅠ1"),  # the text around them is still normalised
 ])
 def test_normalize_text(text, expected):
     assert normalize_text(text) == expected

@@ -7,7 +7,9 @@ trained model) that every vocabulary stores in its JSON, so training, ``translat
 Every kind first **normalises** the text:
 
 1. Unicode NFKC, so look-alike code points become one (full-width ``Ａ`` -> ``A``, ``…`` ->
-   ``...``, the no-break spaces U+00A0 and U+202F that French puts before ``!`` -> a space);
+   ``...``, the no-break spaces U+00A0 and U+202F that French puts before ``!`` -> a space),
+   except Hangul compatibility jamo (U+3130–U+318F, the ``ㅋㅋ`` of Korean chat), which NFKC
+   would turn into conjoining jamo that fuse with their neighbours;
 2. every run of whitespace becomes one ASCII space and the ends are stripped;
 3. optionally, lowercasing.
 
@@ -64,6 +66,7 @@ _WHITESPACE = re.compile(r"\s+")  # \s on str patterns matches U+00A0, U+202F, U
 # A number with inner separators, or a run of letters/digits with an optional trailing joiner
 # (hyphen or apostrophe) when another letter follows, or any single visible character.
 _WORD_PIECE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:[-'’](?=[^\W_]))?|\S")
+_COMPAT_JAMO = re.compile("([\u3130-\u318f]+)")  # Hangul compatibility jamo, kept from NFKC
 _JOINERS = "-'’"
 _NO_SPACE_BEFORE = frozenset(".,!?;:%)]}”")
 _NO_SPACE_AFTER = frozenset("([{¿¡“")
@@ -75,9 +78,22 @@ def normalize_spaces(text: str) -> str:
 
 
 def normalize_text(text: str, lowercase: bool = False) -> str:
-    """NFKC, whitespace runs to one ASCII space, ends stripped, optionally lowercased."""
-    text = normalize_spaces(unicodedata.normalize("NFKC", text))
+    """NFKC (except on Hangul compatibility jamo), whitespace runs to one ASCII space, ends
+    stripped, optionally lowercased."""
+    text = normalize_spaces(_nfkc_keeping_jamo(text))
     return text.lower() if lowercase else text
+
+
+def _nfkc_keeping_jamo(text: str) -> str:
+    """NFKC of everything but runs of Hangul compatibility jamo (U+3130–U+318F).
+
+    NFKC maps those to conjoining jamo, which fuse with their neighbours or render as stray
+    syllable parts: Korean chat's 'ㅋㅋㅋ' would become 'ᄏᄏᄏ' and 'ㅎㅏㄴ' '하ᄂ'. Korean
+    writes them as they are, so they are left as they are.
+    """
+    parts = _COMPAT_JAMO.split(text)  # odd indices: the jamo runs
+    return "".join(part if i % 2 else unicodedata.normalize("NFKC", part)
+                   for i, part in enumerate(parts))
 
 
 def show_token(token: str) -> str:
