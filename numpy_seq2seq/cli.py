@@ -748,7 +748,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     place, so outputs stay in line with inputs; exit status 1 if any input failed."""
     model, src_vocab, tgt_vocab, extra = _load(args.checkpoint)
     texts = args.text if args.text else [line.rstrip("\r\n") for line in sys.stdin]
-    if not any(t.strip() for t in texts):
+    if not texts:  # blank inputs are inputs: each gets its blank output line
         raise CLIError("no input text: give TEXT arguments or lines on stdin")
     if (args.show_attention or args.plot) and model.attention is None:
         raise CLIError("this model has no attention to show (it was trained with "

@@ -228,6 +228,23 @@ def test_translate_one_bad_line_fails_alone(run_dir, capsys, monkeypatch):
     assert len(lines) == 1 and lines[0].startswith(ERROR + "input 2 ('ab9!'): 2 token(s)")
 
 
+@pytest.mark.parametrize("text, stdin, expected", [
+    ([""], "", "\n"), (["", "  "], "", "\n\n"), ([], "\n", "\n"), ([], "\n \n", "\n\n"),
+])
+def test_translate_blank_inputs_give_blank_lines(text, stdin, expected, run_dir, capsys,
+                                                 monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"), *text],
+                         capsys)
+    assert (code, out, err) == (0, expected, "")
+
+
+def test_translate_without_any_input_says_so(run_dir, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz")], capsys)
+    assert_one_line_error(code, err, "no input text")
+
+
 def test_translate_every_input_refused(run_dir, capsys):
     code, out, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz"),
                           "--unknown", "error", "XYZ", "9"], capsys)
@@ -239,12 +256,6 @@ def test_translate_blank_inputs_keep_their_place(run_dir, capsys):
     code, out, err = run(["translate", "--checkpoint", ckpt, "abc", " ", "cba"], capsys)
     assert code == 0 and err == ""
     assert len(out.splitlines()) == 3 and out.splitlines()[1] == ""
-
-
-def test_translate_with_empty_stdin(run_dir, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", io.StringIO("\n \n"))
-    code, _, err = run(["translate", "--checkpoint", str(run_dir / "checkpoint.npz")], capsys)
-    assert_one_line_error(code, err, "no input text")
 
 
 def test_evaluate_warns_about_data_of_another_task(run_dir, capsys):
