@@ -76,7 +76,15 @@ from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
 from .history import History, TrainState
 from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from .optim import OPTIMIZERS
-from .runs import RUN_FILES, check_run_dir, claim_run_dir, new_run_dir, write_metrics
+from .runs import (
+    RUN_FILES,
+    check_run_dir,
+    claim_run_dir,
+    earlier_sessions,
+    new_run_dir,
+    session,
+    write_metrics,
+)
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
     CHECKPOINT_NAME,
@@ -494,6 +502,7 @@ class _TrainRun(NamedTuple):
     config: TrainConfig
     resumed: TrainState | None  # the stored state of a resumed run
     changes: dict[str, Any]  # what --resume changes in its config (RESUME_CHANGES)
+    sessions: list[dict[str, Any]]  # the earlier sessions of a resumed run (metrics.json)
 
 
 class _Shown(NamedTuple):
@@ -551,7 +560,7 @@ def _new_run(given: dict[str, Any]) -> _TrainRun:
     model = Seq2Seq.from_config(model_config.to_dict())
     out = new_run_dir() if out is None else claim_run_dir(out, replace=force)
     return _TrainRun(out, data, train_pairs, valid_pairs, summary, src_vocab, tgt_vocab, model,
-                     config, None, {})
+                     config, None, {}, [])
 
 
 def _refuse_non_empty(out: Path) -> None:
@@ -587,8 +596,12 @@ def _resumed_run(given: dict[str, Any]) -> _TrainRun:
     data = _recorded_data(extra, out / CHECKPOINT_NAME,
                           "put it back there: resuming needs the same pairs")
     train_pairs, valid_pairs, summary = _load_pairs(data)
+    if config.threads != state.config.threads:
+        _warn(f"--threads {config.threads}: the run used {state.config.threads}; another number "
+              "of BLAS threads can sum float32 products in another order, so the numbers may "
+              "differ from a run never stopped")
     return _TrainRun(out, data, train_pairs, valid_pairs, summary, src_vocab, tgt_vocab, model,
-                     config, state, changes)
+                     config, state, changes, earlier_sessions(out))
 
 
 def _print_header(run: _TrainRun, say: Callable[..., None]) -> None:
@@ -618,7 +631,7 @@ def _epoch_reporter(epochs: int, say: Callable[..., None]) -> Callable[..., None
         say(f"epoch {epoch:>2}/{epochs}  train loss {m['train_loss']:.4f}  held-out loss "
             f"{m['valid_loss']:.4f}  exact match {100 * m['exact_match']:6.2f} %  token accuracy "
             f"{100 * m['token_accuracy']:6.2f} %{_scores(m, '  ')}  lr {m['lr']:.3g}  "
-            f"({m['time']:.1f} s)", flush=True)
+            f"({m['time']:.1f} s + {m['end_time']:.1f} s scoring and saving)", flush=True)
 
     return report
 
@@ -650,8 +663,10 @@ def _finish(run: _TrainRun, history: History, started: float, status: str,
 def _metrics(run: _TrainRun, history: History, started: float, status: str) -> dict[str, Any]:
     """metrics.json: configs, sizes, which epoch each checkpoint holds, per-epoch records and
     the history (per-step loss and gradient norm: ``plot_training(metrics["history"])``);
-    ``wall_time_s`` is this command's (a resumed run adds one), the epochs' own in ``epochs``."""
+    ``sessions`` (the first command and each resume: start, wall time, threads, library
+    versions) and ``wall_time_s``, their sum; the epochs' own times are in ``epochs``."""
     best = history.best_epoch()
+    sessions = [*run.sessions, session(time.perf_counter() - started, run.config.threads)]
     return {
         "status": status,  # complete, interrupted or diverged
         "data": run.data.to_dict(), "n_train": len(run.train_pairs),
@@ -664,7 +679,8 @@ def _metrics(run: _TrainRun, history: History, started: float, status: str) -> d
         "best": None if best is None else history.epoch_record(best - 1),
         "epochs": history.epoch_records(),
         "history": history.to_dict(param_grad_norms=False),
-        "wall_time_s": time.perf_counter() - started,
+        "sessions": sessions,
+        "wall_time_s": sum(s["wall_time_s"] for s in sessions),
     }
 
 
@@ -689,13 +705,21 @@ def _print_summary(run: _TrainRun, history: History, files: list[str], started: 
           f"{100 * final['token_accuracy']:.2f} %{_scores(final, ', ')} on "
           f"{len(run.valid_pairs):,} pairs; best: epoch {best}, "
           f"{100 * history.valid_exact_match[best - 1]:.2f} % (best.npz); "
-          f"wall time {time.perf_counter() - started:.0f} s")
+          f"wall time {_wall_times(run, time.perf_counter() - started)}")
     print(f"wrote {run.out}/: {', '.join(files)}")
     if shown is not None:
         print("examples (held-out):")
         for (s, t), hyp in zip(shown.pairs, shown.hyps, strict=True):
             out_text = run.tgt_vocab.decode_text(hyp.tokens)
             print(f"  {s!r} -> {out_text!r}  ({_verdict(out_text, t, run.tgt_vocab)})")
+
+
+def _wall_times(run: _TrainRun, seconds: float) -> str:
+    """"31 s", or after a resume "12 s (40 s in all 2 sessions)"."""
+    if not run.sessions:
+        return f"{seconds:.0f} s"
+    total = seconds + sum(s["wall_time_s"] for s in run.sessions)
+    return f"{seconds:.0f} s ({total:.0f} s in all {len(run.sessions) + 1} sessions)"
 
 
 def _plots():

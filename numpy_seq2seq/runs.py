@@ -25,8 +25,8 @@ from typing import Any
 
 from .files import write_text_atomic
 
-__all__ = ["RUN_FILES", "check_run_dir", "claim_run_dir", "library_versions", "new_run_dir",
-           "read_metrics", "write_metrics"]
+__all__ = ["RUN_FILES", "check_run_dir", "claim_run_dir", "earlier_sessions", "library_versions",
+           "new_run_dir", "read_metrics", "session", "write_metrics"]
 
 RUN_FILES = ("checkpoint.npz", "best.npz", "metrics.json", "training.png", "attention.png")
 METRICS_NAME = "metrics.json"
@@ -94,6 +94,23 @@ def library_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def session(seconds: float, threads: int | None) -> dict[str, Any]:
+    """One session's entry in ``metrics.json``: when it started (UTC), its wall time, its BLAS
+    threads and `library_versions`."""
+    began = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
+    return {"started": began, "wall_time_s": seconds, "threads": threads,
+            "versions": library_versions()}
+
+
+def earlier_sessions(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The sessions a run folder's ``metrics.json`` lists, for a resumed run to add one to (an
+    older file without sessions counts as one with only its wall time; no file: none)."""
+    if not (Path(folder) / METRICS_NAME).is_file():
+        return []
+    metrics = read_metrics(folder)
+    return metrics.get("sessions", [{"wall_time_s": metrics.get("wall_time_s", 0.0)}])
 
 
 def write_metrics(folder: str | os.PathLike[str], metrics: dict[str, Any]) -> Path:

@@ -5,6 +5,7 @@ Ctrl-C in a real process saves a run that resumes to the numbers of one never st
 import io
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -340,7 +341,27 @@ def test_train_writes_the_run_directory(tmp_path, capsys):
         "best.npz": {"epoch": best, "step": metrics["epochs"][best - 1]["step"],
                      "steps_into_next_epoch": 0}}
     assert read_extra(out_dir / "best.npz")["epoch"] == best
-    assert metrics["wall_time_s"] > 0
+    [only] = metrics["sessions"]
+    assert metrics["wall_time_s"] == only["wall_time_s"] > 0
+    assert only["threads"] == 1 and only["versions"]["numpy"] == np.__version__
+    # each epoch's line shows its steps and its end (scoring, checkpoints): they add up
+    ends = [f"({e['time']:.1f} s + {e['end_time']:.1f} s scoring and saving)"
+            for e in metrics["epochs"]]
+    assert all(end in out for end in ends) and all(e["end_time"] > 0 for e in metrics["epochs"])
+
+
+def test_resume_adds_a_session_and_warns_of_other_threads(run_dir, tmp_path, capsys):
+    shutil.copytree(run_dir, tmp_path / "run")
+    first = read_metrics(run_dir)["sessions"]
+    code, out, err = run(["train", "--resume", str(tmp_path / "run"), "--epochs", "2",
+                          "--threads", "2"], capsys)
+    assert code == 0 and " s in all 2 sessions)" in out
+    assert err.startswith("numpy-seq2seq: warning: --threads 2: the run used 1;")
+    metrics = read_metrics(tmp_path / "run")
+    assert metrics["sessions"][0] == first[0] and metrics["sessions"][1]["threads"] == 2
+    assert metrics["wall_time_s"] == pytest.approx(sum(s["wall_time_s"]
+                                                       for s in metrics["sessions"]))
+    assert metrics["wall_time_s"] > metrics["sessions"][1]["wall_time_s"]
 
 
 def test_training_figure_redrawn_from_metrics_json_alone(run_dir, tmp_path):
