@@ -49,3 +49,30 @@ def test_metrics_round_trip_with_numbers_on_one_line(tmp_path):
     text = path.read_text(encoding="utf-8")
     assert '"loss": [2.5, 1.25, 0.30000000000000004]' in text and "날짜" in text
     assert json.loads(text) == metrics
+
+
+def test_check_run_dir_creates_nothing(tmp_path):
+    assert runs.check_run_dir(tmp_path / "new") == tmp_path / "new"
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        runs.check_run_dir(tmp_path / "full")
+
+
+def test_library_versions_name_python_and_the_data_packages():
+    versions = runs.library_versions()
+    assert set(versions) == {"python", *runs.DATA_PACKAGES}
+    assert versions["numpy"] == __import__("numpy").__version__
+
+
+@pytest.mark.parametrize("written, expected", [
+    (None, []),  # a new run
+    ({"wall_time_s": 12.5}, [{"wall_time_s": 12.5}]),  # metrics.json from before sessions
+    ({"wall_time_s": 3.0, "sessions": [{"wall_time_s": 1.0}, {"wall_time_s": 2.0}]},
+     [{"wall_time_s": 1.0}, {"wall_time_s": 2.0}]),
+])
+def test_earlier_sessions(written, expected, tmp_path):
+    if written is not None:
+        write_metrics(tmp_path, written)
+    assert runs.earlier_sessions(tmp_path) == expected
