@@ -517,6 +517,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     given = _given(args)
     run = _resumed_run(given) if "resume" in given else _new_run(given)
+    try:
+        return _train(run, given, started)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one while the files were being written
+        _stopped_at_once(run.out)
+        return EXIT_INTERRUPTED
+
+
+def _stopped_at_once(out: Path) -> None:
+    """Say what a run stopped at once holds: the last checkpoint written (atomically, so whole)
+    and how to resume from it; a folder left empty is removed."""
+    if not (out / CHECKPOINT_NAME).is_file():
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        print(f"{PROG}: stopped at once, before the first checkpoint: nothing was saved",
+              file=sys.stderr)
+        return
+    extra = read_extra(out / CHECKPOINT_NAME)
+    print(f"{PROG}: stopped at once; {out / CHECKPOINT_NAME} holds the run up to step "
+          f"{extra['step']} ({extra['epoch']} epoch(s) done); later steps are lost", file=sys.stderr)
+    print(f"resume with: {PROG} train --resume {shlex.quote(str(out))}", file=sys.stderr)
+
+
+def _train(run: _TrainRun, given: dict[str, Any], started: float) -> int:
+    """Train ``run``, write its files and report; the exit status."""
     say = (lambda *a, **k: None) if "quiet" in given else print
     _print_header(run, say)
     train_ids = encode_pairs(run.train_pairs, run.src_vocab, run.tgt_vocab)

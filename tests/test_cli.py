@@ -479,6 +479,32 @@ def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, cap
     assert max(float(np.abs(resumed[k] - straight[k]).max()) for k in straight) <= 1e-6
 
 
+@pytest.mark.parametrize("at_call", [5, 2], ids=["after an epoch", "before any checkpoint"])
+def test_a_second_ctrl_c_still_says_what_was_saved(at_call, tmp_path, capsys, monkeypatch):
+    real, calls = Seq2Seq.loss_and_grads, []
+
+    def impatient(self, src, tgt, rng=None):  # 3 steps an epoch: call 5 is in epoch 2
+        calls.append(1)
+        if len(calls) == at_call:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+        return real(self, src, tgt, rng=rng)
+
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", impatient)
+    out_dir = tmp_path / "run"
+    code, _, err = run(["train", *TINY, "--epochs", "3", "--quiet", "--out", str(out_dir)],
+                       capsys)
+    assert code == 130 and ERROR not in err
+    if at_call == 5:
+        stopped, resume = err.strip().splitlines()
+        assert stopped == (f"numpy-seq2seq: stopped at once; {out_dir / 'checkpoint.npz'} holds "
+                           "the run up to step 3 (1 epoch(s) done); later steps are lost")
+        assert resume == f"resume with: numpy-seq2seq train --resume {out_dir}"
+    else:
+        assert err.strip().endswith("before the first checkpoint: nothing was saved")
+        assert not out_dir.exists()
+
+
 def test_train_stacked_bahdanau_with_dropout(tmp_path, capsys):
     argv = ["train", *TINY, "--attention", "bahdanau", "--num-layers", "2", "--dropout", "0.2",
             "--quiet", "--out", str(tmp_path)]
