@@ -168,7 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--show-attention", action="store_true",
                     help="print each attention matrix as a table of percentages")
     tr.add_argument("--plot", type=Path, metavar="FILE.png",
-                    help="save the attention maps as an image (written exactly there)")
+                    help="save the attention maps as an image (written exactly there, in a "
+                    "folder that exists)")
+    tr.add_argument("--force", action="store_true",
+                    help="replace an existing --plot file")
     _add_unknown_option(tr)
     tr.add_argument("text", nargs="*", metavar="TEXT", help="inputs (default: lines of stdin)")
     tr.set_defaults(func=cmd_translate)
@@ -794,6 +797,8 @@ def _load(path: Path) -> tuple[Seq2Seq, Vocab, Vocab, dict]:
 def cmd_translate(args: argparse.Namespace) -> int:
     """Translate each input; a bad input gets an error line and an empty output line in its
     place, so outputs stay in line with inputs; exit status 1 if any input failed."""
+    if args.plot is not None:
+        _check_new_file(args.plot, "--plot", args.force)
     model, src_vocab, tgt_vocab, extra = _load(args.checkpoint)
     texts = args.text if args.text else [line.rstrip("\r\n") for line in sys.stdin]
     if not texts:  # blank inputs are inputs: each gets its blank output line
@@ -826,6 +831,17 @@ def cmd_translate(args: argparse.Namespace) -> int:
         print(f"wrote {written}", file=sys.stderr)
     failed = sum(i not in ids for i in problems)
     return EXIT_SOME_FAILED if failed else 0
+
+
+def _check_new_file(path: Path, flag: str, force: bool) -> None:
+    """A CLIError unless ``path`` can be written without replacing a file silently (``force``
+    allows that) or creating folders."""
+    if path.is_dir():
+        raise CLIError(f"{flag} {path} is a folder; give a file name such as {path / 'x.png'}")
+    if path.exists() and not force:
+        raise CLIError(f"{flag} {path} exists: add --force to replace it, or choose another name")
+    if not path.parent.is_dir():
+        raise CLIError(f"{flag} {path}: the folder {path.parent} does not exist; create it first")
 
 
 def _read_inputs(texts: Sequence[str], src_vocab: Vocab,

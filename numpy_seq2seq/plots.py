@@ -33,6 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .data.tokenize import show_token
+from .files import atomic_write
 from .fonts import cjk_font_family
 
 __all__ = [
@@ -474,7 +475,8 @@ def plot_accuracy_vs_length(
 # saving
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = _DPI) -> Path:
-    """Save ``fig`` to ``path`` (format from the suffix), creating parent directories.
+    """Save ``fig`` to ``path`` (format from the suffix) atomically (`files.atomic_write`),
+    creating parent directories.
 
     Parameters
     ----------
@@ -501,7 +503,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = _DPI) -> P
     if fmt not in formats:
         raise ValueError(f"cannot save a figure as {path.name!r}: no image format "
                          f"'.{fmt}'; use one of {', '.join('.' + f for f in sorted(formats))}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # an explicit format: matplotlib would append ".png" to a name without a suffix
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", format=fmt)
+    with atomic_write(path) as f:  # an interrupted save leaves the old figure, not half a file
+        # an explicit format: matplotlib would append ".png" to a name without a suffix
+        fig.savefig(f, dpi=dpi, bbox_inches="tight", format=fmt)
     return path

@@ -578,6 +578,21 @@ def test_plot_is_written_exactly_where_asked(run_dir, tmp_path, capsys):
     assert_one_line_error(code, err, "no image format '.xyz'", ".png", ".svg")
 
 
+def test_plot_never_replaces_a_file_or_makes_folders_silently(run_dir, tmp_path, capsys):
+    ckpt, plot = str(run_dir / "checkpoint.npz"), tmp_path / "attn.png"
+    plot.write_bytes(b"an earlier figure")
+    code, _, err = run(["translate", "--checkpoint", ckpt, "--plot", str(plot), "abc"], capsys)
+    assert_one_line_error(code, err, f"--plot {plot} exists: add --force")
+    assert plot.read_bytes() == b"an earlier figure"
+    code, _, err = run(["translate", "--checkpoint", ckpt, "--plot", str(plot), "--force", "abc"],
+                       capsys)
+    assert code == 0 and plot.read_bytes().startswith(b"\x89PNG")
+    deep = tmp_path / "no" / "such" / "x.png"
+    code, _, err = run(["translate", "--checkpoint", ckpt, "--plot", str(deep), "abc"], capsys)
+    assert_one_line_error(code, err, f"the folder {deep.parent} does not exist")
+    assert not (tmp_path / "no").exists()
+
+
 def _column_ends(line):
     """Where (in terminal cells) each run of non-spaces ends."""
     ends, col = [], 0

@@ -34,3 +34,39 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
             raise KeyboardInterrupt
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def _save_vocab(path):
+    from numpy_seq2seq.data import Vocab
+
+    Vocab.from_texts(["abc"]).save(path)
+
+
+def _save_figure(path):
+    import matplotlib.pyplot as plt
+
+    from numpy_seq2seq.plots import save_figure
+
+    fig = plt.figure()
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("save, name", [(_save_vocab, "vocab.json"),
+                                        (_save_figure, "attention.png")])
+def test_the_package_writers_are_atomic(save, name, monkeypatch, tmp_path):
+    (tmp_path / name).write_bytes(b"the user's old file")
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)  # the write fails before the rename
+    with pytest.raises(OSError, match="No space left"):
+        save(tmp_path / name)
+    assert (tmp_path / name).read_bytes() == b"the user's old file"
+    assert os.listdir(tmp_path) == [name]
+    monkeypatch.undo()
+    save(tmp_path / name)
+    assert (tmp_path / name).read_bytes() != b"the user's old file"

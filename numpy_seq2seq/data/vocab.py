@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import POSITIVE_INT
+from ..files import write_text_atomic
 from .tokenize import Tokenizer, as_tokenizer
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
@@ -259,8 +260,8 @@ class Vocab:
         return cls.from_dict(json.loads(text))
 
     def save(self, path: str | PathLike[str]) -> None:
-        """Write :meth:`to_json` to ``path`` as UTF-8."""
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+        """Write :meth:`to_json` to ``path`` as UTF-8, atomically (`files.write_text_atomic`)."""
+        write_text_atomic(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | PathLike[str]) -> Vocab:
