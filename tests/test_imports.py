@@ -4,6 +4,7 @@ source, and what a fresh interpreter really loads for one import."""
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import subprocess
 import sys
@@ -108,10 +109,12 @@ def test_the_probe_sees_a_third_party_import(loaded):
 def test_the_package_loads_its_layers_on_demand(loaded):
     assert loaded["numpy_seq2seq"]["third_party"] == []  # the public names are lazy
     own_model = {n.split(".")[1] for n in loaded["numpy_seq2seq.model"]["own"]}
-    assert own_model == {"checks", "config", "functional", "model", "threads"}
+    # lazy: the packages' own PEP 562 lookup, loaded with numpy_seq2seq itself
+    assert own_model == {"checks", "config", "functional", "lazy", "model", "threads"}
     for m in FUNCTIONAL:
         own = {n.split(".")[1] for n in loaded[f"numpy_seq2seq.functional.{m}"]["own"]}
-        assert own <= {"checks", "functional"}, (m, own)
+        assert own <= {"checks", "functional", "lazy"}, (m, own)
+        assert f"numpy_seq2seq.functional.{m}" in loaded[f"numpy_seq2seq.functional.{m}"]["own"]
 
 
 def test_the_public_names_still_import():
@@ -123,3 +126,38 @@ def test_the_public_names_still_import():
     assert set(numpy_seq2seq.__all__) <= set(dir(numpy_seq2seq))
     with pytest.raises(AttributeError, match="no attribute 'Seq2Seqq'"):
         numpy_seq2seq.Seq2Seqq  # noqa: B018
+
+
+@pytest.mark.parametrize("package, name, module", [
+    ("numpy_seq2seq", "TrainingInterrupted", "training"),
+    ("numpy_seq2seq", "plot_training", "plots"),
+    ("numpy_seq2seq.functional", "lstm_step_backward", "functional.lstm"),
+    ("numpy_seq2seq.functional", "attention_backward", "functional.attention"),
+    ("numpy_seq2seq.functional", "SCORE_FORWARD", "functional.attention"),
+    ("numpy_seq2seq.functional", "cross_entropy_forward", "functional.softmax"),
+])
+def test_the_names_readme_uses_import_where_it_says(package, name, module):
+    home = importlib.import_module(f"numpy_seq2seq.{module}")
+    assert getattr(importlib.import_module(package), name) is getattr(home, name)
+
+
+def test_every_functional_name_is_found():
+    import numpy_seq2seq.functional as F
+
+    assert all(getattr(F, name) is not None for name in F.__all__)
+    assert set(F.__all__) <= set(dir(F))
+    with pytest.raises(AttributeError, match="numpy_seq2seq.functional' has no attribute 'lstm_"):
+        F.lstm_step_backwards  # noqa: B018
+
+
+def test_a_substitution_shows_through_the_package_name():
+    import numpy_seq2seq.functional as F
+    from numpy_seq2seq.functional import attention
+    from numpy_seq2seq.substitute import use_functions
+
+    def mine(dh_tilde, cache):
+        return attention.attention_backward(dh_tilde, cache)
+
+    with use_functions({"attention_backward": mine}):
+        assert F.attention_backward is mine
+    assert F.attention_backward is not mine
