@@ -51,10 +51,24 @@ def test_word_tokens(text, tokens):
 @pytest.mark.parametrize("text", [
     "Hello, world!", "I don't know.", "Qu'est-ce que c'est?", "one thousand, two hundred and "
     "thirty-four", "It costs 3.50 (or 1,000 yen).", "¿Dónde está?", "“Yes,” he said.",
+    '"Hi," she said, "and bye."', "It's 'quoted' here.", "We're #1 at 100% for $5 or 5€.",
+    'He said "no" and "yes".',
 ])
 def test_word_round_trip(text):
     tok = Tokenizer("word")
     assert tok.detokenize(tok.tokenize(text)) == text
+
+
+@pytest.mark.parametrize("texts, spaced, written", [
+    (["Ils aiment le pain !", "Tu viens ?", "Oui, 50 %."], "!%?", "Tu viens aujourd'hui ?"),
+    (["I like bread!", "Are you coming?", "Yes, 50%."], "", "Are you coming today?"),
+])
+def test_word_spacing_before_punctuation_is_learnt_from_the_text(texts, spaced, written):
+    tok = Tokenizer("word").fit(texts)
+    assert tok.spaced == spaced
+    assert tok.canonical(written) == written  # French keeps the space before ?, English not
+    assert Tokenizer.from_dict(tok.to_dict()) == tok
+    assert ("spaced" in tok.to_dict()) == bool(spaced)  # older files stay as they were
 
 
 def test_canonical_forms_agree_across_spellings():

@@ -25,7 +25,10 @@ Kinds
     ``vingt-`` + ``dix``, ``l'homme`` is ``l'`` + ``homme``, ``don't`` is ``don'`` + ``t`` (one
     rule for French elision and English contractions, and compound numbers become small
     reusable pieces). Detokenize joins with spaces, except after such a joined piece, before
-    closing punctuation ``. , ! ? ; : % ) ] } ”`` and after opening ``( [ { ¿ ¡ “``. Scripts
+    closing punctuation ``. , ! ? ; : % ) ] } ”`` (unless the training text writes it after a
+    space, as French does ``!`` and ``?``: learnt by ``fit``), after opening ``( [ { ¿ ¡ “``
+    and ``# @``, inside straight quotes (``"hi"``, ``'hi'``: odd ones open, even ones close)
+    and between a currency sign and its number (``$5``, ``5€``). Scripts
     written without spaces (Japanese, Chinese) come out as one "word" per run of text: use
     ``char`` or ``bpe`` for them.
 ``"bpe"``
@@ -50,6 +53,7 @@ import base64
 import io
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -69,7 +73,11 @@ _WORD_PIECE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:[-'’](?=[^\W_]))?|\S")
 _COMPAT_JAMO = re.compile("([\u3130-\u318f]+)")  # Hangul compatibility jamo, kept from NFKC
 _JOINERS = "-'’"
 _NO_SPACE_BEFORE = frozenset(".,!?;:%)]}”")
-_NO_SPACE_AFTER = frozenset("([{¿¡“")
+_NO_SPACE_AFTER = frozenset("([{¿¡“#@")
+_QUOTES = "\"'"  # the same mark opens and closes: odd ones open, even ones close (as Moses does)
+_CURRENCY = frozenset("$€£¥₩")  # sticks to the number beside it: $100, 100$
+# a closing punctuation mark right after a word, or after a word and one space
+_AFTER_WORD = re.compile(r"(?<=\w)( ?)([" + re.escape("".join(sorted(_NO_SPACE_BEFORE))) + "])")
 
 
 def normalize_spaces(text: str) -> str:
@@ -106,17 +114,34 @@ def split_words(text: str) -> list[str]:
     return _WORD_PIECE.findall(text)
 
 
-def join_words(tokens: Sequence[str]) -> str:
-    """Inverse of :func:`split_words` up to spacing around punctuation."""
+def join_words(tokens: Sequence[str], spaced: str = "") -> str:
+    """Inverse of :func:`split_words` up to spacing around punctuation.
+
+    ``spaced``: the closing punctuation this text writes after a space (French ``pain !``, see
+    `Tokenizer.fit`), which keeps its space.
+    """
     out: list[str] = []
-    for tok in tokens:
-        if out:
-            prev = out[-1]
-            glued = len(prev) > 1 and prev[-1] in _JOINERS
-            if not (glued or tok in _NO_SPACE_BEFORE or prev in _NO_SPACE_AFTER):
-                out.append(" ")
+    opened = {q: False for q in _QUOTES}  # inside a quotation opened by this mark
+    after_opening = False
+    for i, tok in enumerate(tokens):
+        closing = tok in _QUOTES and opened[tok]
+        if i and not (_glued(tokens[i - 1], tok, tokens[i + 1:i + 2], spaced)
+                      or after_opening or closing):
+            out.append(" ")
         out.append(tok)
+        if tok in _QUOTES:
+            opened[tok] = not opened[tok]
+        after_opening = tok in _QUOTES and not closing
     return "".join(out)
+
+
+def _glued(prev: str, tok: str, following: Sequence[str], spaced: str) -> bool:
+    """No space between ``prev`` and ``tok`` (``following``: the token after, if any)."""
+    before_number = bool(following) and following[0][:1].isdigit()
+    return ((len(prev) > 1 and prev[-1] in _JOINERS)  # l' + homme
+            or (tok in _NO_SPACE_BEFORE and tok not in spaced) or prev in _NO_SPACE_AFTER
+            or (prev in _CURRENCY and tok[:1].isdigit())  # $ + 100
+            or (tok in _CURRENCY and prev[-1:].isdigit() and not before_number))  # 100 + $
 
 
 def _bpe_error(message: str, vocab_size: int) -> str:
@@ -145,6 +170,10 @@ class Tokenizer:
     vocab_size : int
         ``bpe`` only: the most pieces :meth:`fit` learns (sentencepiece may stop earlier on
         small text).
+    spaced : str
+        ``word`` only: the closing punctuation (of ``. , ! ? ; : % ) ] } ”``) that the text
+        :meth:`fit` saw mostly writes after a space, as French does ``!``, ``?``, ``;`` and
+        ``:``; :meth:`detokenize` keeps that space.
     model : bytes or None
         ``bpe`` only: the trained sentencepiece model; None until :meth:`fit`.
     """
@@ -154,6 +183,7 @@ class Tokenizer:
     normalize: bool = True
     vocab_size: int = DEFAULT_BPE_VOCAB_SIZE
     model: bytes | None = field(default=None, repr=False)
+    spaced: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in TOKENIZERS:
@@ -185,7 +215,7 @@ class Tokenizer:
         if self.kind == "char":
             return "".join(tokens)
         if self.kind == "word":
-            return join_words(tokens) if self.normalize else " ".join(tokens)
+            return join_words(tokens, self.spaced) if self.normalize else " ".join(tokens)
         return "".join(tokens).replace(BPE_SPACE, " ").strip()
 
     def canonical(self, text: str) -> str:
@@ -194,11 +224,14 @@ class Tokenizer:
 
     # ------------------------------------------------------------------ subwords
     def fit(self, texts: Iterable[str]) -> Tokenizer:
-        """A trained copy: for ``bpe``, learn the subword model on ``texts``; others return self.
+        """A trained copy: for ``bpe``, learn the subword model on ``texts``; for ``word``, which
+        closing punctuation they write after a space (``spaced``); ``char`` returns self.
 
         Training is deterministic (one thread, input in the order given), so the same texts
         give the same pieces.
         """
+        if self.kind == "word" and self.normalize:
+            return replace(self, spaced=_spaced_punctuation(self.prepare(t) for t in texts))
         if self.kind != "bpe" or self.model is not None:
             return self
         import sentencepiece as spm  # lazy: only the bpe kind needs it
@@ -241,6 +274,8 @@ class Tokenizer:
                              "normalize": self.normalize, "vocab_size": self.vocab_size}
         if self.model is not None:
             d["model"] = np.frombuffer(self.model, dtype=np.uint8)
+        if self.spaced:  # only then: files written before the field stay byte for byte
+            d["spaced"] = self.spaced
         return d
 
     @classmethod
@@ -253,7 +288,7 @@ class Tokenizer:
             return cls(kind=d, normalize=False)
         if not isinstance(d, dict) or "kind" not in d:
             raise ValueError(f"a tokenizer description needs a 'kind', got {d!r}")
-        unknown = set(d) - {"kind", "lowercase", "normalize", "vocab_size", "model"}
+        unknown = set(d) - {"kind", "lowercase", "normalize", "vocab_size", "model", "spaced"}
         if unknown:
             raise ValueError(f"unknown tokenizer fields {sorted(unknown)}")
         model = d.get("model")
@@ -263,7 +298,19 @@ class Tokenizer:
             model = np.asarray(model, dtype=np.uint8).tobytes()
         return cls(kind=d["kind"], lowercase=bool(d.get("lowercase", False)),
                    normalize=bool(d.get("normalize", True)),
-                   vocab_size=int(d.get("vocab_size", DEFAULT_BPE_VOCAB_SIZE)), model=model)
+                   vocab_size=int(d.get("vocab_size", DEFAULT_BPE_VOCAB_SIZE)), model=model,
+                   spaced=str(d.get("spaced", "")))
+
+
+def _spaced_punctuation(texts: Iterable[str]) -> str:
+    """The closing punctuation that ``texts`` (normalised) write after a space more often than
+    right after a word: ``"!?"`` for French, ``""`` for English."""
+    spaced: Counter = Counter()
+    glued: Counter = Counter()
+    for text in texts:
+        for m in _AFTER_WORD.finditer(text):
+            (spaced if m[1] else glued)[m[2]] += 1
+    return "".join(sorted(p for p in spaced if spaced[p] > glued[p]))
 
 
 def as_tokenizer(spec: Tokenizer | str) -> Tokenizer:
