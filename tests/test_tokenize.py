@@ -111,6 +111,14 @@ def test_bpe_learns_pieces_and_round_trips(bpe):
     assert bpe.fit(["other text"]) is bpe  # a trained model is kept
 
 
+def test_bpe_label_says_when_fewer_pieces_were_learnt_than_asked(bpe):
+    assert bpe.describe() == "bpe 40"
+    few = Tokenizer("bpe", vocab_size=4000).fit(BPE_TEXTS)
+    n = few._processor.get_piece_size()
+    assert n < 4000 and few.describe() == f"bpe {n} (4000 asked)"
+    assert Tokenizer("bpe", vocab_size=4000).describe() == "bpe 4000"  # not trained yet
+
+
 def test_bpe_errors():
     with pytest.raises(ValueError, match="not been trained"):
         Tokenizer("bpe").tokenize("abc")

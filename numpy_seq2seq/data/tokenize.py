@@ -260,8 +260,13 @@ class Tokenizer:
 
     # ------------------------------------------------------------------ persistence
     def describe(self) -> str:
-        """A short label such as ``word`` or ``bpe 8000, lowercased``."""
-        parts = [f"bpe {self.vocab_size}" if self.kind == "bpe" else self.kind]
+        """A short label such as ``word``, ``bpe 8000, lowercased`` or, when the text had too
+        little for the pieces asked, ``bpe 49 (4000 asked)``."""
+        parts = [self.kind]
+        if self.kind == "bpe":
+            learnt = self.vocab_size if self.model is None else self._processor.get_piece_size()
+            parts = [f"bpe {learnt}" + (f" ({self.vocab_size} asked)"
+                                         if learnt < self.vocab_size else "")]
         if self.lowercase:
             parts.append("lowercased")
         if not self.normalize:
