@@ -538,7 +538,8 @@ def _stopped_at_once(out: Path) -> None:
         return
     extra = read_extra(out / CHECKPOINT_NAME)
     print(f"{PROG}: stopped at once; {out / CHECKPOINT_NAME} holds the run up to step "
-          f"{extra['step']} ({extra['epoch']} epoch(s) done); later steps are lost", file=sys.stderr)
+          f"{extra['step']} ({extra['epoch']} epoch(s) done); later steps are lost",
+          file=sys.stderr)
     print(f"resume with: {PROG} train --resume {shlex.quote(str(out))}", file=sys.stderr)
 
 

@@ -12,7 +12,8 @@ def _history(exact, loss):
     n = len(exact)
     return History(step=list(range(1, n + 1)), loss=[1.0] * n, grad_norm=[2.0] * n, lr=[0.1] * n,
                    epoch_end_steps=list(range(1, n + 1)), epoch_time=[0.5] * n,
-                   epoch_end_time=[0.25] * n, epoch_lr=[0.1] * n, train_loss=[1.0] * n, valid_loss=list(loss),
+                   epoch_end_time=[0.25] * n, epoch_lr=[0.1] * n, train_loss=[1.0] * n,
+                   valid_loss=list(loss),
                    valid_exact_match=list(exact), valid_token_accuracy=[0.9] * n)
 
 

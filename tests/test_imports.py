@@ -145,7 +145,7 @@ def test_every_functional_name_is_found():
     import numpy_seq2seq.functional as F
 
     assert all(getattr(F, name) is not None for name in F.__all__)
-    assert set(F.__all__) <= set(dir(F))
+    assert set(F.__all__) == set(F._HOME) and set(F.__all__) <= set(dir(F))
     with pytest.raises(AttributeError, match="numpy_seq2seq.functional' has no attribute 'lstm_"):
         F.lstm_step_backwards  # noqa: B018
 

@@ -59,6 +59,14 @@ _HOME = {
                     "softmax"),
 }
 
-__all__ = sorted(_HOME)
+__all__ = [
+    "AttentionCache", "CELLS", "ConcatCache", "CrossEntropyCache", "DotCache", "GRUCache",
+    "GeneralCache", "LSTMCache", "RNNCache", "SCORE_BACKWARD", "SCORE_FORWARD", "SCORE_PARAMS",
+    "SoftmaxCache", "attention_backward", "attention_forward", "concat_score_backward",
+    "concat_score_forward", "cross_entropy_backward", "cross_entropy_forward",
+    "dot_score_backward", "dot_score_forward", "general_score_backward", "general_score_forward",
+    "gru_step_backward", "gru_step_forward", "lstm_step_backward", "lstm_step_forward",
+    "masked_softmax_backward", "masked_softmax_forward", "rnn_step_backward", "rnn_step_forward",
+]
 
 __getattr__, __dir__ = lazy_names(__name__, _HOME, lambda: globals())
