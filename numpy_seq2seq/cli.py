@@ -16,7 +16,8 @@ Bad input (a missing or malformed file, an unknown option value) ends with one l
 exception that keeps going: an input it cannot read gets an error line of its own while the
 others are translated, and the exit status is 1. Ctrl-C or SIGTERM during training stops at a
 step boundary, writes the run's files, prints the command that resumes it and exits with status
-130. ``main(argv)`` returns the exit status instead of exiting, so tests call it directly.
+130; a second one stops at once and says which step the last checkpoint holds. ``main(argv)``
+returns the exit status instead of exiting, so tests call it directly.
 
 The train options, their defaults and their help come from the config dataclasses
 (``config.py``), a built-in task's own defaults from ``data.tasks.TASK_DEFAULTS``; every numeric
@@ -307,7 +308,8 @@ def as_flags(text: str, names: set[str]) -> str:
         return _flag(m[0]) if m[0] in names else m[0]
 
     text = re.sub(r"(?<![\w-])(\w+)=(['\"]?)([^\s'\",;)]+)\2", assignment, text)
-    return re.sub(r"(?<![\w-])[a-z]+(?:_[a-z]+)+\b(?!=)", bare, text)
+    # not inside a file name: data/min_len.tsv stays
+    return re.sub(r"(?<![\w/\\.-])[a-z]+(?:_[a-z]+)+\b(?![=/\\]|\.\w)", bare, text)
 
 
 def _option_names(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> set[str]:

@@ -154,6 +154,17 @@ def test_every_option_has_help_in_flags_not_python_names(command):
         assert action.metavar is None or "_" not in action.metavar, action.metavar
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("got hidden_dim=15", "got --hidden-dim 15"),
+    ("needs attention in ('dot',), got attention='bahdanau'", "got --attention bahdanau"),
+    ("min_len must be <= max_len.", "--min-len must be <= --max-len."),
+    ("src_vocab_size=4", "src_vocab_size=4"),  # not an option: left as it is
+    ("data/min_len.tsv:2: no TAB; min_len.tsv too", "data/min_len.tsv:2: no TAB; min_len.tsv too"),
+])
+def test_as_flags(text, expected):
+    assert cli.as_flags(text, {"hidden_dim", "attention", "min_len", "max_len"}).endswith(expected)
+
+
 def test_version(capsys):
     code, out, _ = run(["--version"], capsys)
     assert code == 0 and out == f"numpy-seq2seq {__version__}\n"
