@@ -31,7 +31,8 @@ The stored results (benchmarks/init_study/) came from these runs, each under ``n
     $S --seeds 0 1 2 3 4 5 6 7 --scheme old new emb=0.3 emb=3 emb=1,wx=D emb=1,wh=orthogonal \
        emb=1,wx=D,wh=orthogonal emb=1,out=zero emb=1,forget=0
     $S --seeds 0 1 2 3 4 5 6 7 --scheme new --lr 0.01 0.002
-    # default shape, 15 epochs: the whole default run (benchmarks/init_study/default_15_epochs.jsonl)
+    # default shape, 15 epochs, the whole default run
+    # (benchmarks/init_study/default_15_epochs.jsonl)
     $S --epochs 15 --seeds 0 1 2 3 4 5 6 7 --scheme old new emb=1,wx=D emb=1,wx=D,wh=orthogonal
     $S --epochs 15 --seeds 8 9 10 11 12 13 14 15 --scheme old new emb=1,wx=D
     $S --epochs 15 --seeds 0 1 2 3 4 5 6 7 --scheme new --lr 0.01

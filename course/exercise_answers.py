@@ -1,4 +1,4 @@
-"""Model answers to the "## Exercises" at the end of notebooks/01–08: the numbers they produce.
+"""Model answers to the "## Exercises" at the end of notebooks/01–09: the numbers they produce.
 
     python course/exercise_answers.py             # every notebook (about an hour on 2 cores)
     python course/exercise_answers.py 01 03       # some of them
@@ -853,8 +853,191 @@ def nb08() -> None:
             f"{slower[0] if slower else 'beyond ' + str(lengths[-1])}")
 
 
+# =============================================================================================
+# 09 · initialisation, full budget: the dates data of `numpy-seq2seq train --seed SEED` (18,000
+# training pairs, 2,000 held out), LSTM, general attention, E 32, H 64, batch 64, Adam lr 5e-3,
+# seeds 0, 1, 2; one epoch per run (the lesson is in the first epoch)
+
+NB09_SHAPES = {"default": {"embed_dim": 32, "hidden_dim": 64, "batch_size": 64, "lr": 5e-3},
+               # Deep Learning from Scratch 2, ch. 8 (trained here on the dates task's data)
+               "book": {"embed_dim": 16, "hidden_dim": 256, "batch_size": 128, "lr": 1e-3}}
+NB09_SEEDS = (0, 1, 2)
+
+
+def _split_ids(pairs, seed):
+    """Held out 10 % as `numpy-seq2seq train` does: (train ids, held-out ids, |V_src|, |V_tgt|)."""
+    train_pairs, valid_pairs = split_pairs(pairs, 0.1, seed=seed)
+    src_vocab = Vocab.from_texts(s for s, _ in train_pairs)
+    tgt_vocab = Vocab.from_texts(t for _, t in train_pairs)
+    return (encode_pairs(train_pairs, src_vocab, tgt_vocab),
+            encode_pairs(valid_pairs, src_vocab, tgt_vocab), len(src_vocab), len(tgt_vocab))
+
+
+def _model09(data, seed, shape="default", redraw=None, **kw):
+    """Seq2Seq as the package initialises it, then ``redraw(model)`` changes that in place."""
+    size = NB09_SHAPES[shape]
+    model = Seq2Seq(data[2], data[3], size["embed_dim"], size["hidden_dim"], seed=seed, **kw)
+    if redraw is not None:
+        redraw(model)
+    return model
+
+
+def _exact09(data, seed, shape="default", redraw=None, epochs=1, **kw):
+    """Held-out exact match (%) after each epoch of notebook 09's training."""
+    model = _model09(data, seed, shape, redraw, **kw)
+    size = NB09_SHAPES[shape]
+    history = train(model, data[0], data[1], epochs=epochs, batch_size=size["batch_size"],
+                    lr=size["lr"], clip=5.0, lr_decay=0.5, seed=seed, progress=False)
+    return [100 * e for e in history.valid_exact_match]
+
+
+def _old_embeddings(*keys):
+    """Notebook 09's ``old_init``: the embeddings Seq2Seq drew before issue 12, 0.1·N(0, 1),
+    the first two draws of its generator (the values it draws now, a tenth of the size)."""
+    def redraw(model):
+        rng = np.random.default_rng(model.config["seed"])
+        for key in ("src_embed", "tgt_embed"):  # drawn in this order
+            old = 0.1 * rng.standard_normal(model.params[key].shape)
+            if key in keys:
+                model.params[key][...] = old
+    return redraw
+
+
+def _wx_by_fan_in(model):
+    """U(±1/√D) for W_x (D its input size) instead of U(±1/√H): the same draws, rescaled."""
+    for key in ("enc_Wx", "dec_Wx"):
+        W = model.params[key]
+        W *= np.sqrt(model.config["hidden_dim"] / W.shape[0])
+
+
+def _orthogonal_wh(model):
+    """Each gate's (H, H) block of W_h the Q of a Gaussian matrix (Saxe et al. 2014)."""
+    rng = np.random.default_rng(model.config["seed"])
+    for key in ("enc_Wh", "dec_Wh"):
+        H, GH = model.params[key].shape
+        model.params[key][...] = np.concatenate(
+            [np.linalg.qr(rng.standard_normal((H, H)))[0] for _ in range(GH // H)], axis=1)
+
+
+def _no_forget_bias(model):
+    H = model.config["hidden_dim"]
+    for key in ("enc_b", "dec_b"):
+        model.params[key][H:2 * H] = 0.0  # LSTM gate order i, f, g, o
+
+
+def _measure_at_init(model, src, tgt):
+    """Four rows of notebook 09's ``measure_at_init``: the spread of the encoder gates' input
+    term x_t W_x and recurrent term h_{t-1} W_h over real positions t ≥ 1, the spread of the
+    encoder states h̄_s, and the norm of the gradient reaching W_a."""
+    enc, p, real = model.encode(src), model.params, src != 0
+    later = real[:, 1:]  # real positions t >= 1, which have an h_{t-1}
+    x_in = (p["src_embed"][src] @ p["enc_Wx"])[:, 1:][later]  # (positions, 4H)
+    recurrent = enc.states[:, :-1][later] @ p["enc_Wh"]  # (positions, 4H)
+    _, grads = model.loss_and_grads(src, tgt)
+    return {"x W_x": float(x_in.std()), "h W_h": float(recurrent.std()),
+            "h̄_s": float(enc.states[real].std()), "|∂L/∂W_a|": float(np.linalg.norm(grads["W_a"]))}
+
+
+def _seeds_row(name, values, note=""):
+    say(f"  {name:24s} " + " ".join(f"{v:6.1f}" for v in values)
+        + f"   mean {np.mean(values):5.1f}{note}")
+
+
+def nb09() -> None:
+    dates = {seed: _split_ids(make_task("dates", 20000, seed=seed), seed) for seed in NB09_SEEDS}
+    src, tgt = (pad_sequences(ids[:256]) for ids in dates[0][0])  # notebook 09's 256 pairs
+    say("held-out exact match (%) after one epoch, seeds " + ", ".join(map(str, NB09_SEEDS)))
+
+    say("E1 · old-scale (0.1·N(0, 1)) source embeddings only, target embeddings only")
+    first, grad_wa = {}, {}
+    for name, keys in (("new", ()), ("old source", ("src_embed",)),
+                       ("old target", ("tgt_embed",)), ("old", ("src_embed", "tgt_embed"))):
+        first[name] = [_exact09(dates[s], s, redraw=_old_embeddings(*keys))[0]
+                       for s in NB09_SEEDS]
+        at_init = _measure_at_init(_model09(dates[0], 0, redraw=_old_embeddings(*keys)), src, tgt)
+        grad_wa[name] = at_init["|∂L/∂W_a|"]
+        _seeds_row(f"{name} embeddings", first[name], f"   at init (seed 0): h̄_s "
+                   f"{at_init['h̄_s']:.3f}, |∂L/∂W_a| {grad_wa[name]:.1e}")
+    # the source embeddings cost the first epoch; the target's alone cost nothing, yet shrinking
+    # them too multiplies the cost: ∂L/∂W_a is a product of decoder and encoder states
+    assert all(s < t - 5 for s, t in zip(first["old source"], first["old target"])), first
+    assert np.mean(first["old target"]) > np.mean(first["new"]) - 2, first
+    assert np.mean(first["old"]) < np.mean(first["old source"]) - 20, first
+    assert grad_wa["old"] < min(grad_wa["old source"], grad_wa["old target"]), grad_wa
+
+    say("E2 · W_x by its fan-in: the input term at initialisation, and the first epoch")
+    gain = {}
+    for shape in ("default", "book"):
+        size = NB09_SHAPES[shape]
+        terms = {name: _measure_at_init(_model09(dates[0], 0, shape, redraw), src, tgt)
+                 for name, redraw in (("new", None), ("fan-in", _wx_by_fan_in))}
+        say(f"  {shape} shape (E {size['embed_dim']}, H {size['hidden_dim']}, batch "
+            f"{size['batch_size']}, lr {size['lr']:g}): x W_x {terms['new']['x W_x']:.3f} -> "
+            f"{terms['fan-in']['x W_x']:.3f} (×√(H/E) = "
+            f"{np.sqrt(size['hidden_dim'] / size['embed_dim']):.2f}; √(1/3) = "
+            f"{np.sqrt(1 / 3):.3f}), h W_h {terms['new']['h W_h']:.3f} -> "
+            f"{terms['fan-in']['h W_h']:.3f}")
+        seeds = NB09_SEEDS if shape == "default" else NB09_SEEDS[:1]
+        new = first["new"] if shape == "default" else [_exact09(dates[s], s, shape)[0]
+                                                    for s in seeds]
+        fan_in = [_exact09(dates[s], s, shape, _wx_by_fan_in)[0] for s in seeds]
+        _seeds_row("  new", new)
+        _seeds_row("  W_x by its fan-in", fan_in)
+        gain[shape] = np.mean(fan_in) - np.mean(new)
+    # it helps where E/H is small: the book's shape, whose input term was 4x weaker than fan-in's
+    assert abs(gain["default"]) < 3 and gain["book"] > 30, gain
+
+    say("E3 · orthogonal (H, H) blocks of W_h")
+    uniform, orthogonal = (_measure_at_init(_model09(dates[0], 0, redraw=r), src, tgt)
+                           for r in (None, _orthogonal_wh))
+    say(f"  at initialisation: h W_h {uniform['h W_h']:.4f} -> {orthogonal['h W_h']:.4f} "
+        f"(×{orthogonal['h W_h'] / uniform['h W_h']:.2f}; √3 = {np.sqrt(3):.2f}), h̄_s "
+        f"{uniform['h̄_s']:.3f} -> {orthogonal['h̄_s']:.3f}, x W_x {uniform['x W_x']:.3f} -> "
+        f"{orthogonal['x W_x']:.3f}")
+    ortho = [_exact09(dates[s], s, redraw=_orthogonal_wh)[0] for s in NB09_SEEDS]
+    _seeds_row("orthogonal W_h", ortho)
+    # √3 for the same h (unit columns against entries of variance 1/(3H)); no gain in epoch 1
+    assert 1.5 < orthogonal["h W_h"] / uniform["h W_h"] < 2.2
+    assert abs(np.mean(ortho) - np.mean(first["new"])) < 2
+
+    say("E4 · the old and the new initialisation with other cells")
+    for cell in ("gru", "rnn"):
+        runs = {keys: [_exact09(dates[s], s, redraw=_old_embeddings(*keys), cell=cell)[0]
+                       for s in NB09_SEEDS] for keys in ((), ("src_embed", "tgt_embed"))}
+        new, old = runs[()], runs["src_embed", "tgt_embed"]
+        _seeds_row(f"{cell.upper()}, new", new)
+        _seeds_row(f"{cell.upper()}, old", old, f"   gap {np.mean(new) - np.mean(old):.1f} "
+                   f"points (LSTM {np.mean(first['new']) - np.mean(first['old']):.1f})")
+        assert all(n > o for n, o in zip(new, old)) and np.mean(new) > np.mean(old) + 20
+
+    say("E5 · forget-gate bias 0 instead of 1 on the copy task, sources of 3–30 letters")
+    copy = _split_ids(make_task("copy", 10000, seed=0, max_len=30), 0)
+    longest = [i for i, s in enumerate(copy[0][0]) if len(s) == 30][:32]
+    batch = [pad_sequences([ids[i] for i in longest]) for ids in copy[0]]
+    for attention in ("general", None):
+        ratio = {}
+        for bias, redraw in ((1, None), (0, _no_forget_bias)):
+            m = _model09(copy, 0, redraw=redraw, attention=attention, dtype=np.float64)
+            norms = source_gradient_norms(m, *batch)["mean_state_norms"]
+            ratio[bias] = norms[0] / norms[-1]
+        say(f"  attention {attention}, at init, S = 30: ‖∂L/∂h̄_1‖ / ‖∂L/∂h̄_30‖ "
+            f"{ratio[1]:.1e} (forget bias 1), {ratio[0]:.1e} (0)")
+        # without attention the first state's gradient passes 29 forget gates of σ(b_f)
+        # (0.73 or 0.5); attention hands every state its own gradient
+        assert (ratio[0] < ratio[1] / 100) if attention is None else \
+            abs(ratio[0] / ratio[1] - 1) < 0.1, (attention, ratio)
+    curves = {}
+    for bias, redraw in ((1, None), (0, _no_forget_bias)):
+        curves[bias] = _exact09(copy, 0, redraw=redraw, epochs=3)
+        say(f"  forget bias {bias}: held-out exact match after epochs 1–3 "
+            + " ".join(f"{v:5.1f}" for v in curves[bias]))
+    # with attention it costs a little in the first epochs and nothing by the third
+    assert all(b0 <= b1 for b0, b1 in zip(curves[0][:2], curves[1][:2]))
+    assert abs(curves[0][-1] - curves[1][-1]) < 2, curves
+
+
 NOTEBOOKS = {"01": nb01, "02": nb02, "03": nb03, "04": nb04, "05": nb05, "06": nb06, "07": nb07,
-             "08": nb08}
+             "08": nb08, "09": nb09}
 
 if __name__ == "__main__":
     for key in sys.argv[1:] or NOTEBOOKS:
