@@ -1,4 +1,4 @@
-"""course/exercise_answers.py answers every exercise of notebooks/01–08: for each notebook, its
+"""course/exercise_answers.py answers every exercise of notebooks/01–09: for each notebook, its
 ``nbXX`` function prints one "E<k> ·" block per numbered question of the notebook's
 "## Exercises" cell, k = 1 … n. Read from the source only (running the answers takes an hour): a
 question added to a notebook without its answer fails here."""
