@@ -423,17 +423,21 @@ def nb04() -> None:
     _row("general attention, trained on 3–8", em, s)
     say("E5 · the last four letters of a 12–20-letter source instead of the first four: the "
         "first output's held-out accuracy after each epoch (sources of 20 letters)")
-    reach = {}
+    reach, first_epoch = {}, {}
     for name, target in (("first four (the notebook's)", lambda s: s[:4]),
                          ("last four", lambda s: s[-4:])):
         for label, curve in _first_output_curves(copy, target).items():
             reach[name, label] = next((e for e, a in enumerate(curve, 1) if a >= 0.9), None)
+            first_epoch[name, label] = curve[0]
             say(f"  {name:27s} {label:24s} " + " ".join(f"{a:.2f}" for a in curve)
                 + f"   90 % at epoch {reach[name, label]}")
     # the mirror image of the notebook's result: now the plain model reads the letters it
-    # needs last, and the reversed one reads them first
+    # needs last, and the reversed one reads them first. Since embeddings start at N(0, 1)
+    # both plain models reach 90 % by epoch 2, so the first epoch is where they differ.
     assert reach["last four", "plain"] is not None and reach["last four", "plain"] <= 2
-    assert (reach["last four", "plain, reversed source"] or 99) > reach["last four", "plain"]
+    for name, faster, slower in (("first four (the notebook's)", "plain, reversed source",
+                                  "plain"), ("last four", "plain", "plain, reversed source")):
+        assert first_epoch[name, faster] > first_epoch[name, slower], (name, first_epoch)
 
 
 PREFIX_MODELS = {"plain": {"attention": None},

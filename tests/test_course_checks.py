@@ -3,6 +3,9 @@ wrong_solutions.py loses its exercise's points with a message, of one line, that
 a function still raising NotImplementedError, raising an error or with the wrong signature is
 reported in one line, never with a traceback."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,6 +16,9 @@ from numpy_seq2seq.course.grading import CheckFailed
 from wrong_solutions import WRONG
 
 FORWARD_FOR = {"rnn_backward": reference("rnn_forward")}  # its cache is the student's own
+README = (Path(__file__).resolve().parent.parent / "course" / "README.md").read_text("utf-8")
+# course/README.md's table of wrong answers: | `exercise` | `wrong answer` | message |
+README_MESSAGES = dict(re.findall(r"^\| `\w+` \| `(\w+)` \| (.*) \|$", README, re.M))
 
 
 @pytest.mark.parametrize("name", EXERCISES)
@@ -28,6 +34,8 @@ def test_a_wrong_answer_fails_and_the_message_names_the_fault(name, fn, forward,
     assert words in result.message, result.message
     assert "\n" not in result.message and "Traceback" not in result.message
     assert result.message.startswith(name)
+    assert README_MESSAGES.get(fn.__name__) == result.message, (
+        f"course/README.md's message for {fn.__name__} is stale; it is now: {result.message}")
 
 
 def test_every_exercise_has_a_wrong_answer_that_fails():

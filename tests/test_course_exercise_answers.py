@@ -14,14 +14,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "course" / "exercise_answers.py"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ANSWER = re.compile(r'^E(\d+) ·')
 
 
-def _questions(path: Path) -> int:
+def _exercises(path: Path) -> list[str]:
+    """The text of the notebook's "## Exercises" cells (one, or none yet)."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    (text,) = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
-               and "".join(c["source"]).startswith("## Exercises")]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+            and "".join(c["source"]).startswith("## Exercises")]
+
+
+# The notebooks that ask questions. That every notebook has an "## Exercises" cell is
+# tests/test_notebooks.py's to check; here, that every question asked has its answer.
+NOTEBOOKS = [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) if _exercises(p)]
+
+
+def _questions(path: Path) -> int:
+    (text,) = _exercises(path)
     return len(re.findall(r"^\d+\. ", text, flags=re.MULTILINE))
 
 

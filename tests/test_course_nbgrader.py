@@ -33,7 +33,7 @@ from exploits import EXPLOITS
 from kernels import isolated_jupyter_env
 
 nbgrader_api = pytest.importorskip(
-    "nbgrader.api", reason="nbgrader is not installed (pip install 'numpy_seq2seq[nbgrader]')")
+    "nbgrader.api", reason="nbgrader is not installed (pip install '.[nbgrader]')")
 
 ASSIGNMENTS = [p.name for p in assignments(SOURCES)]
 (A1,) = notebooks(SOURCES / "a1_rnn")

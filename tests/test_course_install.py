@@ -1,0 +1,49 @@
+"""Install advice in the course kit is advice that works: the package is not on PyPI, so every
+``pip install`` the kit's files suggest installs from the checkout (``'.[extra]'``, optionally
+``-e``), and names extras that setup.cfg defines."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KIT = sorted([ROOT / "README.md", *(ROOT / "course").glob("*.md"), *(ROOT / "course").glob("*.py"),
+              *(ROOT / "numpy_seq2seq" / "course").glob("*.py"),
+              *(ROOT / "tests").glob("test_course*.py")])
+KIT.remove(Path(__file__).resolve())  # its twin quotes bad advice on purpose
+PIP = re.compile(r"pip install (?:-e )?'([^']+)'")
+
+
+def _extras() -> set[str]:
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
+    return set(cfg["options.extras_require"])
+
+
+def install_problem(target: str, extras: set[str]) -> str | None:
+    """Why installing ``target`` with pip would fail from a checkout, or None if it would not."""
+    found = re.fullmatch(r"\.\[([\w,]+)\]", target)
+    if not found:
+        return f"{target!r} is not the checkout ('.[extra]'); the package is not on PyPI"
+    unknown = set(found[1].split(",")) - extras
+    return f"{target!r} names extras setup.cfg does not define: {sorted(unknown)}" if unknown \
+        else None
+
+
+@pytest.mark.parametrize("path", KIT, ids=[str(p.relative_to(ROOT)) for p in KIT])
+def test_every_pip_install_in_the_kit_works_from_the_checkout(path):
+    extras = _extras()
+    problems = [p for t in PIP.findall(path.read_text(encoding="utf-8"))
+                if (p := install_problem(t, extras))]
+    assert not problems, problems
+
+
+def test_twin_advice_that_would_fail_is_caught():
+    extras = _extras()
+    assert "not on PyPI" in install_problem("numpy_seq2seq[course]", extras)
+    assert "does not define" in install_problem(".[kursus]", extras)
+    assert install_problem(".[course]", extras) is None
