@@ -184,7 +184,7 @@ def _doc_example() -> tuple[str, list[str]]:
 
 
 def _numbers(line: str) -> list[float]:
-    """The numbers after the line's label: ``same loss: 0.1 (NumPy) 0.1 (PyTorch)`` -> [0.1, 0.1]."""
+    """The numbers after the label: ``same loss: 0.1 (NumPy) 0.1 (PyTorch)`` -> [0.1, 0.1]."""
     return [float(w) for w in line.split(":", 1)[1].split() if w[0].isdigit()]
 
 
