@@ -82,19 +82,9 @@ def make_numpy_model(shape: dict, cell: str, score: str, dtype: str, seed: int =
                      num_layers: int = 1):
     from numpy_seq2seq.model import Seq2Seq
 
-    stacked = {"num_layers": num_layers} if num_layers > 1 else {}  # older models lack the option
     return Seq2Seq(shape["V"], shape["V"], embed_dim=shape["E"], hidden_dim=shape["H"],
                    cell=cell, attention=None if score == "none" else score,
-                   dtype=np.dtype(dtype).type, seed=seed, **stacked)
-
-
-def stacking_supported() -> bool:
-    """Whether this checkout's Seq2Seq accepts ``num_layers`` (issue 12)."""
-    import inspect
-
-    from numpy_seq2seq.model import Seq2Seq
-
-    return "num_layers" in inspect.signature(Seq2Seq).parameters
+                   dtype=np.dtype(dtype).type, seed=seed, num_layers=num_layers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,8 +471,8 @@ def main(argv=None):
                          "to S; with equal lengths the torch twin runs its encoder unpacked, the "
                          "fastest PyTorch form, and the packed form is timed beside it")
     ap.add_argument("--num-layers", type=int, default=1,
-                    help="stacked recurrent layers in encoder and decoder (needs a Seq2Seq with "
-                         "num_layers; skipped with a message otherwise)")
+                    help="stacked recurrent layers in encoder and decoder (the torch twin gets "
+                         "the same num_layers)")
     ap.add_argument("--all", action="store_true",
                     help="every shape, cell, score and dtype, threads 1 and 2")
     ap.add_argument("--skip-floor", action="store_true", help="do not measure the matmul floor")
@@ -506,10 +496,6 @@ def main(argv=None):
         blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
         args.threads = [blas[0]["num_threads"] if blas else 1]
 
-    if args.num_layers > 1 and not stacking_supported():
-        print(f"skipped: --num-layers {args.num_layers} needs a Seq2Seq with num_layers "
-              "(issue 12); this checkout's model has one layer only", file=sys.stderr)
-        return
     mods = {}
     if args.baseline == "torch":
         import torch

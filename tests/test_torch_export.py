@@ -167,3 +167,42 @@ def test_bad_input_gets_a_clear_error(rng, ragged_batch):
         to_torch(model).numpy_grads()
     with pytest.raises(ValueError, match="dtype must be one of"):
         from_torch(to_torch(model).half())
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/torch_export.md's example
+
+DOC = PACKAGE.parent / "docs" / "torch_export.md"
+
+
+def _doc_example() -> tuple[str, list[str]]:
+    """The example's code and the lines the doc says it printed."""
+    text = DOC.read_text(encoding="utf-8").split("## Example", 1)[1]
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    printed = text.split("It printed", 1)[1].split("```\n", 2)[1]
+    return code, printed.splitlines()
+
+
+def _numbers(line: str) -> list[float]:
+    """The numbers after the label: ``same loss: 0.1 (NumPy) 0.1 (PyTorch)`` -> [0.1, 0.1]."""
+    return [float(w) for w in line.split(":", 1)[1].split() if w[0].isdigit()]
+
+
+def test_doc_example_prints_what_the_doc_says(capsys):
+    """The example, run as written, prints the doc's four lines. Exact match may differ by 0.01
+    after NumPy's training and 0.02 after PyTorch's, the loss by 1e-3 relative: room for another
+    BLAS's rounding over a few epochs, not for a stale figure."""
+    from numpy_seq2seq.threads import blas_threads
+
+    code, printed = _doc_example()
+    with blas_threads(1):  # the example's evaluate leaves BLAS alone; keep the test on one core
+        exec(compile(code, str(DOC), "exec"), {})
+    got = capsys.readouterr().out.splitlines()
+    where = f"the doc says {printed}, the example printed {got}"
+    assert [line.split(":")[0] for line in got] == [line.split(":")[0] for line in printed], where
+    numpy_em, loss, torch_em = (_numbers(line) for line in got[:3])
+    said_numpy_em, said_loss, said_torch_em = (_numbers(line) for line in printed[:3])
+    assert abs(numpy_em[0] - said_numpy_em[0]) <= 0.01, where
+    assert abs(torch_em[0] - said_torch_em[0]) <= 0.02, where
+    assert said_loss[0] == said_loss[1] and abs(loss[0] - loss[1]) <= 1e-5 * loss[0], where
+    assert abs(loss[0] - said_loss[0]) <= 1e-3 * said_loss[0], where

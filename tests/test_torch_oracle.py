@@ -4,12 +4,10 @@ for every cell × attention × bidirectional × reverse_source × input_feeding 
 ``from_torch(to_torch(model))`` gives back exactly the model.
 
 Sizes are distinct (tests/sizes.py), A differs from H, and the batch is ragged, so a wrong
-transpose, padding, masking or final-state selection cannot pass. Configurations that
-``Seq2Seq`` does not accept yet (num_layers > 1, dropout, attention="bahdanau", which arrive from
-the model branch of issue 12) are skipped with that reason; the twin implements them already.
+transpose, padding, masking or final-state selection cannot pass. Nothing is skipped: an option
+the twin has and the model rejects is a failure.
 """
 
-import inspect
 import itertools
 
 import numpy as np
@@ -18,13 +16,12 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install '.[torch]'); "
                                             "the torch oracle tests need it")
 
-from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq  # noqa: E402
+from numpy_seq2seq.model import CELL_CHOICES, Seq2Seq  # noqa: E402
 from numpy_seq2seq.torch_export import ATTENTIONS, LUONG_SCORES, from_torch, to_torch  # noqa: E402
 
 from conftest import randomize  # noqa: E402
 from sizes import V_SRC, V_TGT, A, E, H  # noqa: E402
 
-ACCEPTED = inspect.signature(Seq2Seq).parameters
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # |Δloss| relative to the loss, and the worst relative gradient error. In float32, measured over
 # 504 configurations and seeds: loss <= 2e-7; gradients median 6e-7, 99th percentile 3.5e-6,
@@ -35,23 +32,11 @@ TOLERANCE = {
 }
 
 
-def _not_yet(kw: dict) -> list[str]:
-    """The options in ``kw`` that Seq2Seq does not accept yet."""
-    missing = [name for name in ("num_layers", "dropout") if name in kw and name not in ACCEPTED]
-    if kw.get("attention") == "bahdanau" and "bahdanau" not in ATTENTION_CHOICES:
-        missing.append('attention="bahdanau"')
-    return missing
-
-
 def _param(kw: dict):
-    missing = _not_yet(kw)
-    reason = (f"Seq2Seq does not accept {', '.join(missing)} yet (issue 12, model branch); "
-              "the torch twin does")
-    marks = [pytest.mark.skip(reason=reason)] if missing else []
     name = "-".join([kw["cell"], str(kw["attention"])] + [
         {"bidirectional": "bi", "reverse_source": "rev", "input_feeding": "feed"}.get(k, f"{k}{v}")
         for k, v in kw.items() if k not in ("cell", "attention") and v])
-    return pytest.param(kw, id=name, marks=marks)
+    return pytest.param(kw, id=name)
 
 
 def grid(num_layers: int = 1, **extra) -> list:
