@@ -3,7 +3,7 @@
 The default is one. At teaching sizes each product is small (e.g. (128, 256) @ (256, 1024) per
 time step), so a second thread saves little even on an idle machine, and on a shared one the
 threads of two busy processes oversubscribe the cores: on our 2-core machine under load a
-training step with OpenBLAS's default of 2 threads was measured 5-20x slower than with 1
+training step with OpenBLAS's default of 2 threads was measured 4-20x slower than with 1
 (``benchmarks/bench_step.py --threads 1 2`` measures it on yours). ``train`` (its end-of-epoch
 evaluation included) and the command line apply the limit while they run and restore the previous
 setting afterwards; ``evaluate`` and the decoders called on their own do not: wrap them in
