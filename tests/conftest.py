@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import itertools
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -14,6 +15,18 @@ from numpy_seq2seq.functional.params import layer_prefix, with_prefix
 from numpy_seq2seq.functional.recurrent import CELLS, cell_param_shapes
 
 from sizes import D, H
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_interrupts():
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even when pytest was started in the
+    background (``cmd &`` in a script inherits SIGINT ignored, and train leaves an ignored
+    signal alone): otherwise the interrupt tests would fail, or test nothing. The processes the
+    tests start inherit the default action, not the ignoring."""
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture
