@@ -18,15 +18,19 @@ from sizes import D, H
 
 
 @pytest.fixture(scope="session", autouse=True)
-def ctrl_c_interrupts():
-    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even when pytest was started in the
-    background (``cmd &`` in a script inherits SIGINT ignored, and train leaves an ignored
-    signal alone): otherwise the interrupt tests would fail, or test nothing. The processes the
-    tests start inherit the default action, not the ignoring."""
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+def signals_interrupt():
+    """Ctrl-C raises KeyboardInterrupt and SIGTERM ends the process, as in a terminal, even when
+    pytest was started with either signal ignored (``cmd &`` in a script inherits SIGINT
+    ignored, ``trap '' TERM`` SIGTERM; train leaves an ignored signal alone): otherwise the
+    interrupt tests would fail, or test nothing. The processes the tests start inherit the
+    default actions, not the ignoring."""
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    previous = {sig: signal.getsignal(sig) for sig in defaults}
+    for sig, handler in defaults.items():
+        signal.signal(sig, handler)
     yield
-    signal.signal(signal.SIGINT, previous)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 @pytest.fixture

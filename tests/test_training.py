@@ -321,6 +321,27 @@ def test_a_signal_while_the_last_epoch_ends_is_not_swallowed(signum, task, tmp_p
     assert read_extra(tmp_path / "checkpoint.npz")["epoch"] == 2
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_ignored_signal_stays_ignored(signum, task, uninterrupted):
+    """A job started with ``&`` by a script ignores SIGINT: training must not start to obey
+    it (the run ends as one never signalled), and leaves it ignored."""
+    model = _model(task)
+    real = model.loss_and_grads
+
+    def signalled(src, tgt, rng=None):
+        signal.raise_signal(signum)
+        return real(src, tgt, rng=rng)
+
+    model.loss_and_grads = signalled
+    previous = signal.signal(signum, signal.SIG_IGN)
+    try:
+        history = train(model, task[2], task[3], epochs=3, **RUN)
+        assert signal.getsignal(signum) is signal.SIG_IGN
+    finally:
+        signal.signal(signum, previous)
+    _assert_same_run(*uninterrupted["adam"], model, history)
+
+
 def test_a_second_signal_stops_at_once(task):
     model = _model(task)
     real = model.loss_and_grads
