@@ -28,6 +28,7 @@ and what it expected.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import re
 import shlex
@@ -508,6 +509,7 @@ class _TrainRun(NamedTuple):
     resumed: TrainState | None  # the stored state of a resumed run
     changes: dict[str, Any]  # what --resume changes in its config (RESUME_CHANGES)
     sessions: list[dict[str, Any]]  # the earlier sessions of a resumed run (metrics.json)
+    made_out: bool = False  # this run made its folder (one the user made is never removed)
 
 
 class _Shown(NamedTuple):
@@ -525,16 +527,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         return _train(run, given, started)
     except KeyboardInterrupt:  # a second Ctrl-C, or one while the files were being written
-        _stopped_at_once(run.out)
+        _stopped_at_once(run.out, run.made_out)
         return EXIT_INTERRUPTED
 
 
-def _stopped_at_once(out: Path) -> None:
+def _stopped_at_once(out: Path, made_out: bool) -> None:
     """Say what a run stopped at once holds: the last checkpoint written (atomically, so whole)
-    and how to resume from it; a folder left empty is removed."""
+    and how to resume from it; a folder this run made and left empty is removed."""
     if not (out / CHECKPOINT_NAME).is_file():
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        if made_out and out.is_dir() and not any(out.iterdir()):
+            with contextlib.suppress(OSError):  # e.g. busy: an empty folder is harmless
+                out.rmdir()
         print(f"{PROG}: stopped at once, before the first checkpoint: nothing was saved",
               file=sys.stderr)
         return
@@ -560,8 +563,8 @@ def _train(run: _TrainRun, given: dict[str, Any], started: float) -> int:
                         src_vocab=run.src_vocab, tgt_vocab=run.tgt_vocab,
                         on_epoch_end=_epoch_reporter(run.config.epochs, say), **how)
     except TrainingInterrupted as stop:
-        files = _finish(run, stop.history, started, "interrupted",
-                        _shown(run, valid_ids, longest))
+        files, _ = _finish(run, stop.history, started, "interrupted",
+                           _shown(run, valid_ids, longest))
         print(f"{PROG}: {stop}; saved {run.out}/: {', '.join(files)}", file=sys.stderr)
         print(f"resume with: {PROG} train --resume {shlex.quote(str(run.out))}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -569,8 +572,8 @@ def _train(run: _TrainRun, given: dict[str, Any], started: float) -> int:
         _finish(run, diverged.history, started, "diverged", None)
         raise
     shown = _shown(run, valid_ids, longest)
-    files = _finish(run, history, started, "complete", shown)
-    _print_summary(run, history, files, started, shown if "quiet" not in given else None)
+    files, seconds = _finish(run, history, started, "complete", shown)
+    _print_summary(run, history, files, seconds, shown if "quiet" not in given else None)
     return 0
 
 
@@ -588,9 +591,10 @@ def _new_run(given: dict[str, Any]) -> _TrainRun:
                          tgt_vocab_size=len(tgt_vocab),
                          attention=None if attention == "none" else attention)
     model = Seq2Seq.from_config(model_config.to_dict())
+    made_out = out is None or not out.exists()
     out = new_run_dir() if out is None else claim_run_dir(out, replace=force)
     return _TrainRun(out, data, train_pairs, valid_pairs, summary, src_vocab, tgt_vocab, model,
-                     config, None, {}, [])
+                     config, None, {}, [], made_out)
 
 
 def _refuse_non_empty(out: Path) -> None:
@@ -674,10 +678,11 @@ def _shown(run: _TrainRun, valid_ids: tuple, longest_target: int, n: int = 5) ->
 
 
 def _finish(run: _TrainRun, history: History, started: float, status: str,
-            shown: _Shown | None) -> list[str]:
+            shown: _Shown | None) -> tuple[list[str], float]:
     """Write metrics.json and the figures (attention.png of the ``shown`` examples); return the
-    names of the run's files."""
-    write_metrics(run.out, _metrics(run, history, started, status))
+    names of the run's files and this session's wall time, the one metrics.json holds."""
+    metrics = _metrics(run, history, started, status)
+    write_metrics(run.out, metrics)  # first: the numbers are kept if a figure fails
     if history.steps_done:
         _save(_plots().plot_training(history.to_dict()), run.out / "training.png")
     if shown is not None and run.model.attention is not None:
@@ -687,7 +692,11 @@ def _finish(run: _TrainRun, history: History, started: float, status: str,
         _save(_plots().plot_attention_grid(examples, ncols=2,
                                            suptitle="Attention on held-out examples"),
               run.out / "attention.png")
-    return [name for name in RUN_FILES if (run.out / name).is_file()]
+    seconds = time.perf_counter() - started  # the figures included: written again
+    metrics["sessions"][-1]["wall_time_s"] = seconds
+    metrics["wall_time_s"] = sum(s["wall_time_s"] for s in metrics["sessions"])
+    write_metrics(run.out, metrics)
+    return [name for name in RUN_FILES if (run.out / name).is_file()], seconds
 
 
 def _metrics(run: _TrainRun, history: History, started: float, status: str) -> dict[str, Any]:
@@ -726,16 +735,17 @@ def _checkpoint_epochs(out: Path, history: History) -> dict[str, Any]:
     return held
 
 
-def _print_summary(run: _TrainRun, history: History, files: list[str], started: float,
+def _print_summary(run: _TrainRun, history: History, files: list[str], seconds: float,
                    shown: _Shown | None) -> None:
-    """The final and best held-out scores, the files written and (unless None) ``shown``."""
+    """The final and best held-out scores, this session's wall time (``seconds``), the files
+    written and (unless None) ``shown``."""
     final, best = history.epoch_record(-1), history.best_epoch()
     print(f"held-out after epoch {final['epoch']}: exact match "
           f"{100 * final['exact_match']:.2f} %, token accuracy "
           f"{100 * final['token_accuracy']:.2f} %{_scores(final, ', ')} on "
           f"{len(run.valid_pairs):,} pairs; best: epoch {best}, "
           f"{100 * history.valid_exact_match[best - 1]:.2f} % (best.npz); "
-          f"wall time {_wall_times(run, time.perf_counter() - started)}")
+          f"wall time {_wall_times(run, seconds)}")
     print(f"wrote {run.out}/: {', '.join(files)}")
     if shown is not None:
         print("examples (held-out):")

@@ -373,6 +373,10 @@ def test_resume_adds_a_session_and_warns_of_other_threads(run_dir, tmp_path, cap
     assert metrics["wall_time_s"] == pytest.approx(sum(s["wall_time_s"]
                                                        for s in metrics["sessions"]))
     assert metrics["wall_time_s"] > metrics["sessions"][1]["wall_time_s"]
+    # what it prints is what metrics.json holds (figures included in both)
+    printed = re.search(r"wall time (\d+) s \((\d+) s in all 2 sessions\)", out).groups()
+    assert [int(x) for x in printed] == [round(metrics["sessions"][1]["wall_time_s"]),
+                                         round(metrics["wall_time_s"])]
 
 
 def test_training_figure_redrawn_from_metrics_json_alone(run_dir, tmp_path):
@@ -513,7 +517,23 @@ def test_a_second_ctrl_c_still_says_what_was_saved(at_call, tmp_path, capsys, mo
         assert resume == f"resume with: numpy-seq2seq train --resume {out_dir}"
     else:
         assert err.strip().endswith("before the first checkpoint: nothing was saved")
-        assert not out_dir.exists()
+        assert not out_dir.exists()  # the run made it: nothing of it is left
+
+
+def test_a_second_ctrl_c_keeps_a_folder_the_user_made(tmp_path, capsys, monkeypatch):
+    real = Seq2Seq.loss_and_grads
+
+    def impatient(self, src, tgt, rng=None):
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+        return real(self, src, tgt, rng=rng)
+
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", impatient)
+    out_dir = tmp_path / "mine"
+    out_dir.mkdir()
+    code, _, err = run(["train", *TINY, "--quiet", "--out", str(out_dir)], capsys)
+    assert code == 130 and "nothing was saved" in err
+    assert out_dir.is_dir() and not any(out_dir.iterdir())
 
 
 def test_train_stacked_bahdanau_with_dropout(tmp_path, capsys):
