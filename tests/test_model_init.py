@@ -1,6 +1,6 @@
 """Seq2Seq's initialisation (``Seq2Seq._init_params``): the scales issue 12's study chose, for
 every cell and encoder layout, and the reason for them: training starts faster than from the old
-0.1·N(0, 1) embeddings (notebooks/09_initialisation.ipynb, experiments/init_study.py)."""
+0.1·N(0, 1) embeddings (notebooks/09_initialisation.ipynb, benchmarks/init_study.py)."""
 
 import itertools
 
