@@ -74,7 +74,10 @@ class Number:
         return what if self.kind is int else "a finite number"
 
     def accepts(self, value: Any) -> bool:
-        """True if ``value`` is of the right kind, finite and in range."""
+        """True if ``value`` is of the right kind, finite and in range (a 0-d array counts as
+        the number it holds)."""
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
         if self.kind is int:
             if not is_int(value):
                 return False
@@ -95,7 +98,7 @@ class Number:
         if not self.accepts(value):
             raise ValueError(f"{name} must be {self.describe()}{' or None' if or_none else ''}, "
                              f"got {value!r}")
-        return self.kind(value)
+        return self.kind(value[()] if isinstance(value, np.ndarray) else value)
 
     def parse(self, text: str) -> Any:
         """Read ``text`` as this number, or raise ValueError saying what was expected."""

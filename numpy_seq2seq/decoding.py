@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import NON_NEGATIVE, POSITIVE_INT
+from .checks import NON_NEGATIVE, POSITIVE_INT, refuse
 from .data.vocab import BOS_ID, EOS_ID, PAD_ID
 from .functional.softmax import log_softmax
 
@@ -83,9 +83,12 @@ def _forbid_specials(logp: np.ndarray) -> np.ndarray:
 def _check(model: Seq2Seq, src: Any, max_len: int | None, length_penalty: float) -> tuple:
     src = np.asarray(src)
     if src.ndim == 1:
-        raise ValueError(f"src must be 2-D of shape (N, S); got shape {src.shape} "
-                         "(wrap one sequence as src[None])")
-    enc = model.encode(src)  # validates ids and padding
+        raise refuse(f"src must be 2-D of shape (N, S); got shape {src.shape} "
+                     "(wrap one sequence as src[None])")
+    try:
+        enc = model.encode(src)  # validates ids and padding
+    except ValueError as err:  # named for the function the user called, not encode
+        raise refuse(str(err).removeprefix("encode: ")) from None
     if max_len is None:
         max_len = default_max_len(src)
     max_len = POSITIVE_INT.check("max_len", max_len)

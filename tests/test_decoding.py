@@ -11,7 +11,7 @@ from numpy_seq2seq.functional.attention import SCORES
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from numpy_seq2seq.optim import clip_grad_norm, make_optimizer
 
-from conftest import randomize
+from conftest import assert_refused, randomize
 from sizes import V_SRC, V_TGT, E, H
 
 CONFIGS = [
@@ -207,6 +207,9 @@ def test_bad_arguments_are_rejected(kwargs, match, ragged_batch):
         beam_search(m, ragged_batch[0], **kwargs)
 
 
-def test_one_dimensional_source_is_rejected():
-    with pytest.raises(ValueError, match="must be 2-D"):
-        greedy_decode(_model(), np.array([4, 5, 6]))
+@pytest.mark.parametrize("decode", [greedy_decode, beam_search], ids=lambda f: f.__name__)
+def test_bad_sources_are_refused_in_the_name_of_the_function_called(decode):
+    assert_refused(lambda: decode(_model(), np.array([4, 5, 6])), "src must be 2-D",
+                   decode.__name__)
+    assert_refused(lambda: decode(_model(), np.array([[4, 5, V_SRC]])),
+                   rf"src must be token ids in \[0, {V_SRC - 1}\]", decode.__name__)

@@ -126,6 +126,18 @@ def test_cross_entropy_backward_takes_a_finite_number(rng, dloss):
                    r"^dloss must be a finite number, got")
 
 
+def test_cross_entropy_backward_takes_a_0d_array_as_its_number(rng):
+    _, cache = sm.cross_entropy_forward(**_ce_args(rng))  # e.g. dloss = np.sum(...) upstream
+    np.testing.assert_array_equal(sm.cross_entropy_backward(np.array(0.5), cache),
+                                  sm.cross_entropy_backward(0.5, cache))
+
+
+def test_masked_softmax_refuses_an_empty_last_axis():
+    assert_refused(lambda: sm.masked_softmax_forward(np.zeros((N, 0)), np.ones((N, 0), bool)),
+                   r"^masked_softmax_forward: scores must have at least one position on the last "
+                   r"axis \(K\), got shape \(2, 0\)")
+
+
 BAD_MASKS = {  # mask for scores of shape (N, T, V), and the message
     "another length": (np.ones(V - 1, dtype=bool), r"mask of shape \(4,\) does not broadcast to "
                                                    rf"the scores' shape = \({N}, {T}, {V}\)"),

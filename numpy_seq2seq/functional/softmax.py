@@ -59,6 +59,13 @@ def softmax_backward(dp: np.ndarray, cache: SoftmaxCache) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+def _check_not_empty(scores: np.ndarray) -> None:
+    """A softmax over no positions is undefined: refuse it before NumPy's reductions do."""
+    if scores.shape[-1] == 0:
+        raise refuse(f"scores must have at least one position on the last axis (K), got shape "
+                     f"{scores.shape}")
+
+
 def masked_softmax_forward(
     scores: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, SoftmaxCache]:
@@ -81,6 +88,7 @@ def masked_softmax_forward(
     cache : SoftmaxCache(p)
     """
     check_arrays(scores=(scores, "... K"))
+    _check_not_empty(scores)
     check_mask("mask", mask, scores.shape, "the scores' shape")
     filled = np.where(mask, scores, scores.dtype.type(MASK_FILL))
     p, _ = softmax_forward(filled)
