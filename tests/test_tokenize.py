@@ -52,7 +52,8 @@ def test_word_tokens(text, tokens):
     "Hello, world!", "I don't know.", "Qu'est-ce que c'est?", "one thousand, two hundred and "
     "thirty-four", "It costs 3.50 (or 1,000 yen).", "¿Dónde está?", "“Yes,” he said.",
     '"Hi," she said, "and bye."', "It's 'quoted' here.", "We're #1 at 100% for $5 or 5€.",
-    'He said "no" and "yes".',
+    'He said "no" and "yes".', "The students' books.", "James' car is 'red'.",
+    "the students' 'best' day", "rock 'n' roll", 'He said "no',
 ])
 def test_word_round_trip(text):
     tok = Tokenizer("word")

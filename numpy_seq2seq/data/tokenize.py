@@ -122,17 +122,30 @@ def join_words(tokens: Sequence[str], spaced: str = "") -> str:
     """
     out: list[str] = []
     opened = {q: False for q in _QUOTES}  # inside a quotation opened by this mark
+    apostrophe = _apostrophe(tokens)
     after_opening = False
     for i, tok in enumerate(tokens):
-        closing = tok in _QUOTES and opened[tok]
+        quote = tok in _QUOTES
+        lone = i == apostrophe  # closes nothing, opens nothing
+        closing = quote and (opened[tok] or lone)
         if i and not (_glued(tokens[i - 1], tok, tokens[i + 1:i + 2], spaced)
                       or after_opening or closing):
             out.append(" ")
         out.append(tok)
-        if tok in _QUOTES:
+        if quote and not lone:
             opened[tok] = not opened[tok]
-        after_opening = tok in _QUOTES and not closing
+        after_opening = quote and not closing
     return "".join(out)
+
+
+def _apostrophe(tokens: Sequence[str]) -> int | None:
+    """Where an odd number of ``'`` leaves one that quotes nothing: the first after a word
+    ending in s or z (the students' books, James' car), else the last; None if they pair up."""
+    marks = [i for i, tok in enumerate(tokens) if tok == "'"]
+    if len(marks) % 2 == 0:
+        return None
+    plural = [i for i in marks if i and tokens[i - 1][-1:] in "sSzZ"]
+    return plural[0] if plural else marks[-1]
 
 
 def _glued(prev: str, tok: str, following: Sequence[str], spaced: str) -> bool:
