@@ -35,8 +35,10 @@ from .answers import AnswerCode
 from .grading import CheckFailed, Raised, StudentRaised
 from .wire import Decoder, Encoder, WireError, arrays_in, read_message, write_message
 
-# the student's process gets one BLAS thread, as the notebooks do (small matrices)
-WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# the student's process gets one BLAS thread, as the notebooks do (small matrices), and writes
+# no .pyc into the package: any change there is the student's (fingerprint.py)
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 class TimeLimit(CheckFailed):
