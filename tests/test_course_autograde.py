@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from numpy_seq2seq.cli import main
+from numpy_seq2seq.course import autograde
 from numpy_seq2seq.course.autograde import grade, graded_cells
+from numpy_seq2seq.course.commands import EXIT_TAMPERED
+from numpy_seq2seq.course.fingerprint import PACKAGE, fingerprint
 from numpy_seq2seq.course.notebooks import (
     SOURCES,
     assignments,
@@ -27,7 +32,7 @@ from numpy_seq2seq.course.notebooks import (
 )
 
 import wrong_solutions
-from exploits import COPY_THE_LIBRARY, EXPLOITS
+from exploits import COPY_THE_LIBRARY, EXPLOITS, REWRITTEN_CHECKS
 from wrong_solutions import put_answer
 
 ASSIGNMENTS = [p.name for p in assignments(SOURCES)]
@@ -95,6 +100,46 @@ def test_no_edit_raises_the_score_of_the_untouched_release(course_dir, tmp_path,
                for g in unknown)  # the renamed and the extra graded cells: flagged, worth 0
 
 
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    """A copy of the package that the student's process imports (first on its PYTHONPATH) and
+    the grader fingerprints: an answer that writes into the package writes into the copy."""
+    copy = tmp_path / "site" / "numpy_seq2seq"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("PYTHONPATH", str(copy.parent))
+    monkeypatch.setattr(autograde, "PACKAGE", copy)
+    return copy
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+def test_an_answer_that_rewrites_the_package_scores_0_and_stops_grading(
+        course_dir, tmp_path, capsys, package_copy, as_json):
+    """The review's E, then the untouched release in the same run: refused, not graded."""
+    real = fingerprint(PACKAGE)
+    eve = _copy(course_dir, "release", "a1_rnn", tmp_path / "eve", REWRITTEN_CHECKS)
+    untouched = _notebook(course_dir, "release", "a1_rnn")
+    argv = ["course", "grade", str(eve), str(untouched)] + ["--json"] * as_json
+    assert main(argv) == EXIT_TAMPERED
+    out, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1 and str(eve) in err and "exercises.py" in err and \
+        "git checkout numpy_seq2seq/" in err, err
+    if as_json:
+        report = json.loads(out)
+        (graded,) = report["notebooks"]
+        assert (graded["path"], graded["points"], graded["max_points"]) == (str(eve), 0, 11)
+        assert graded["tampered"] == ["numpy_seq2seq/course/exercises.py"]
+        assert report["not_graded"] == [str(untouched)]
+    else:
+        assert out.startswith(f"{eve}: 0 / 11 points") and str(untouched) not in out
+        assert "changed meanwhile: numpy_seq2seq/course/exercises.py" in out.splitlines()[0]
+    assert fingerprint(PACKAGE) == real  # the real package was never written
+    # what the flag guards against: a fresh process importing the copy now passes everything
+    passes = subprocess.run([sys.executable, "-c", "from numpy_seq2seq.course.exercises import "
+                             "evaluate; print(evaluate('rnn_backward', None).passed)"],
+                            cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert passes.strip() == "True"
+
+
 def test_flagged_cells_are_listed_with_their_ids(course_dir, tmp_path):
     path = _copy(course_dir, "release", "a1_rnn", tmp_path, EXPLOITS["extra_graded_cell"])
     result = grade(path, budget="ci")
@@ -141,9 +186,10 @@ def test_course_grade_json_scores_wrong_answers(course_dir, tmp_path, capsys, mo
     monkeypatch.setenv("NUMPY_SEQ2SEQ_BUDGET", "ci")
     assert main(["course", "grade", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert list(report) == ["notebooks"]
+    assert list(report) == ["notebooks", "not_graded"] and report["not_graded"] == []
     (graded,) = report["notebooks"]
-    assert list(graded) == ["path", "points", "max_points", "exercises"]
+    assert list(graded) == ["path", "points", "max_points", "exercises", "tampered"]
+    assert graded["tampered"] == []
     scores = {e["grade_id"]: e for e in graded["exercises"]}
     assert all(list(e) == ["grade_id", "points", "max_points", "message"] for e in scores.values())
     assert (graded["points"], graded["max_points"]) == (4, 11)

@@ -1,6 +1,6 @@
 """Install advice in the course kit is advice that works: the package is not on PyPI, so every
-``pip install`` the kit's files suggest installs from the checkout (``'.[extra]'``, optionally
-``-e``), and names extras that setup.cfg defines."""
+``pip install`` the kit's files suggest installs from the checkout (``.`` or ``'.[extra]'``,
+optionally ``-e``), and names extras that setup.cfg defines; targets are found quoted or not."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ KIT = sorted([ROOT / "README.md", *(ROOT / "course").glob("*.md"), *(ROOT / "cou
               *(ROOT / "numpy_seq2seq" / "course").glob("*.py"),
               *(ROOT / "tests").glob("test_course*.py")])
 KIT.remove(Path(__file__).resolve())  # its twin quotes bad advice on purpose
-PIP = re.compile(r"pip install (?:-e )?'([^']+)'")
+# a target quoted or not, after any flags; none when the command's words end (`pip install`)
+PIP = re.compile(r"""pip install (?:-[-\w]+ )*('[^']+'|"[^"]+"|[^-\s`'"][^\s`'"]*)""")
 
 
 def _extras() -> set[str]:
@@ -26,10 +27,10 @@ def _extras() -> set[str]:
 
 def install_problem(target: str, extras: set[str]) -> str | None:
     """Why installing ``target`` with pip would fail from a checkout, or None if it would not."""
-    found = re.fullmatch(r"\.\[([\w,]+)\]", target)
+    found = re.fullmatch(r"\.(?:\[([\w,]+)\])?", target.strip("'\""))
     if not found:
         return f"{target!r} is not the checkout ('.[extra]'); the package is not on PyPI"
-    unknown = set(found[1].split(",")) - extras
+    unknown = set((found[1] or "").split(",")) - extras - {""}
     return f"{target!r} names extras setup.cfg does not define: {sorted(unknown)}" if unknown \
         else None
 
@@ -47,3 +48,15 @@ def test_twin_advice_that_would_fail_is_caught():
     assert "not on PyPI" in install_problem("numpy_seq2seq[course]", extras)
     assert "does not define" in install_problem(".[kursus]", extras)
     assert install_problem(".[course]", extras) is None
+
+
+@pytest.mark.parametrize("text, targets", [
+    ("pip install numpy_seq2seq[course]", ["numpy_seq2seq[course]"]),
+    ("`pip install -e numpy_seq2seq`", ["numpy_seq2seq"]),
+    ("pip install -q --upgrade \"numpy_seq2seq\"", ['"numpy_seq2seq"']),
+    ("pip install -e '.[course]' torch", ["'.[course]'"]),
+    ("pip install . && numpy-seq2seq train", ["."]),
+    ("refuse `pip install` into the system Python; `pip install -e`, needs", []),
+], ids=["unquoted", "flag-unquoted", "double-quoted", "quoted", "the-checkout", "no-target"])
+def test_twin_every_target_is_found_quoted_or_not(text, targets):
+    assert PIP.findall(text) == targets

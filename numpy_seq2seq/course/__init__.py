@@ -7,6 +7,7 @@ each exercise's check does), ``grading`` (calling, comparing and messages), ``pa
 (assignment 4), ``notebooks`` (nbgrader's format and the release), ``answers`` (a student's
 answer cells), ``autograde`` (``course grade``: the checks run in the grader's process),
 ``sandbox``, ``worker`` and ``wire`` (the separate process that runs a student's code, and the
-data that crosses), ``commands`` (``course release`` and ``course grade``). See
+data that crosses), ``fingerprint`` (whether the package's files changed while a notebook was
+graded), ``commands`` (``course release`` and ``course grade``). See
 course/README.md and docs/architecture.md.
 """

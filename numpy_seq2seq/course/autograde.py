@@ -19,21 +19,28 @@ The notebook is never run. For one notebook:
 A deadline holds for the whole notebook: exercises it leaves ungraded score 0. The budget
 (``ci`` or ``full``, as the notebooks' ``NUMPY_SEQ2SEQ_BUDGET``) sizes assignment 4's training.
 Nothing is written beside the notebook.
+
+The sandbox is a separate process run by the same user, so an answer cell can still write into
+the package's files. ``grade_all`` (what ``course grade`` runs) compares them before and after
+each notebook (fingerprint.py): the notebook during which they changed scores 0, naming them,
+and no notebook is graded after it.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from ..threads import DEFAULT_THREADS, blas_threads
 from .answers import answer_code
 from .exercises import EXERCISES, evaluate
+from .fingerprint import PACKAGE, changed, fingerprint
 from .grading import CheckFailed, Result, StudentRaised
 from .notebooks import (
     Notebook,
@@ -75,11 +82,12 @@ class Graded:
     seconds: float = 0.0  # wall time to grade
     complete: bool = True  # every exercise was graded (False after the time limit)
     source: str = ""  # the course notebook it was graded as, e.g. "a1_rnn/rnn_and_bptt.ipynb"
+    tampered: list[str] = field(default_factory=list)  # package files changed meanwhile
 
     def to_json(self) -> dict:
         """The keys ``course grade --json`` prints, and no others."""
         return {"path": self.path, "points": self.points, "max_points": self.max_points,
-                "exercises": [asdict(e) for e in self.exercises]}
+                "exercises": [asdict(e) for e in self.exercises], "tampered": self.tampered}
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,36 @@ def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
     return Graded(str(path), sum(e.points for e in exercises),
                   sum(e.max_points for e in exercises), exercises + flagged,
                   time.perf_counter() - start, not grader.out_of_time, label_of(src_path))
+
+
+def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, budget: str | None = None,
+              package: Path | None = None) -> list[Graded]:
+    """Grade notebooks in turn while the package's files stay as they were.
+
+    ``package`` (default: the one running) is fingerprinted before the first notebook and after
+    each. The notebook during which a file changed scores 0, with ``tampered`` naming the files,
+    and is the last in the list: the ones after it are not graded, since the grader's own code
+    may now be the student's.
+    """
+    package = package or PACKAGE
+    # our own late imports must not write .pyc files there either (the worker's: WORKER_ENV)
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        before, results = fingerprint(package), []
+        for path in paths:
+            results.append(grade(path, timeout, budget))
+            if tampered := changed(before, fingerprint(package)):
+                results[-1] = _zeroed(results[-1], tampered)
+                break
+        return results
+    finally:
+        sys.dont_write_bytecode = writes
+
+
+def _zeroed(graded: Graded, tampered: list[str]) -> Graded:
+    why = "not scored: the package's files changed while this notebook was graded"
+    return replace(graded, points=0.0, tampered=tampered, exercises=[
+        Exercise(e.grade_id, 0.0, e.max_points, why) for e in graded.exercises])
 
 
 class _Grader:

@@ -8,18 +8,25 @@
 
 ``grade`` exits 0 when grading ran, whatever the score; bad input (a missing file, a file that is
 not a notebook, a notebook without graded cells or not one of the course's, an unknown
-assignment) is one error line and exit status 2, as for every other command.
+assignment) is one error line and exit status 2, as for every other command. If the package's
+own files changed while a notebook was graded (``autograde.grade_all``), that notebook scores 0
+naming them, the rest are not graded, and an error line says to restore the package: exit
+status 3. ``--json`` prints {"notebooks": [{path, points, max_points, exercises, tampered}],
+"not_graded": [path, …]}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..config import POSITIVE
-from .autograde import DEFAULT_TIMEOUT, grade, load_for_grading
+from .autograde import DEFAULT_TIMEOUT, Graded, grade_all, load_for_grading
 from .notebooks import SOURCES, assignments, release
+
+EXIT_TAMPERED = 3  # the package's files changed during grading: the scores cannot be trusted
 
 
 def add_course_parser(sub: argparse._SubParsersAction) -> None:
@@ -69,18 +76,32 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     for path in args.notebooks:  # all bad input is reported before anything runs
         load_for_grading(path)
-    results = [grade(path, args.timeout) for path in args.notebooks]
+    results = grade_all(args.notebooks, args.timeout)
+    not_graded = [str(p) for p in args.notebooks[len(results):]]
     if args.json:
-        print(json.dumps({"notebooks": [r.to_json() for r in results]}, indent=1,
-                         ensure_ascii=False))
+        print(json.dumps({"notebooks": [r.to_json() for r in results],
+                          "not_graded": not_graded}, indent=1, ensure_ascii=False))
+    else:
+        _print_scores(results)
+    if not results[-1].tampered:
         return 0
+    print(f"numpy-seq2seq: error: grading stopped: the package's files changed while "
+          f"{results[-1].path} was graded ({', '.join(results[-1].tampered)}); it scores 0, "
+          f"and the {len(not_graded)} notebook(s) after it were not graded, since the grader's "
+          f"own code may now be the student's. Restore the package (git checkout "
+          f"numpy_seq2seq/ in a checkout, else reinstall it) and grade again.", file=sys.stderr)
+    return EXIT_TAMPERED
+
+
+def _print_scores(results: list[Graded]) -> None:
     for r in results:
+        tampered = f"; the package's files changed meanwhile: {', '.join(r.tampered)}" \
+            if r.tampered else ""
         print(f"{r.path}: {r.points:g} / {r.max_points:g} points ({r.seconds:.1f} s; graded "
-              f"as {r.source})")
+              f"as {r.source}{tampered})")
         width = max(len(e.grade_id) for e in r.exercises)
         for e in r.exercises:
             print(f"  {e.grade_id:<{width}}  {e.points:g} / {e.max_points:g}  {e.message}")
     if len(results) > 1:
         total, most = sum(r.points for r in results), sum(r.max_points for r in results)
         print(f"total: {total:g} / {most:g} points")
-    return 0

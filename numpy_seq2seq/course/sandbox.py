@@ -6,9 +6,11 @@ student's answer cells. The grader holds a ``RemoteFunction`` for each function 
 Calling one sends the arguments to that process as data (wire.py), runs the student's function
 there, and returns what it returned, also as data; arrays the function wrote into are written
 back into the grader's arguments, as if the call had been local. The checks (exercises.py)
-compute the library's reference values and compare in the grader's own process, which the
-student's code cannot reach: whatever it redefines, patches or prints, it changes only what its
-functions return.
+compute the library's reference values and compare in the grader's own process, whose memory
+the student's code cannot reach: whatever it redefines, patches or prints, it changes only what
+its functions return. It is a separate process, not a separate user or filesystem: it can write
+any file the grader can, the package's own source included. Nothing here prevents that;
+``autograde.grade_all`` detects it in the package (fingerprint.py) and zeroes the notebook.
 
 Limits: the whole notebook has a deadline; a read or write that would pass it kills the process
 and raises ``TimeLimit``. A process that exits (``os._exit``, a crash) or sends something that is
@@ -35,8 +37,10 @@ from .answers import AnswerCode
 from .grading import CheckFailed, Raised, StudentRaised
 from .wire import Decoder, Encoder, WireError, arrays_in, read_message, write_message
 
-# the student's process gets one BLAS thread, as the notebooks do (small matrices)
-WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# the student's process gets one BLAS thread, as the notebooks do (small matrices), and writes
+# no .pyc into the package: any change there is the student's (fingerprint.py)
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 class TimeLimit(CheckFailed):
