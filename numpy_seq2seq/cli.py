@@ -586,10 +586,8 @@ def _new_run(given: dict[str, Any]) -> _TrainRun:
     config = _pick(TrainConfig, given, data.task, bleu=_is_translation(data))
     train_pairs, valid_pairs, summary = _load_pairs(data)
     src_vocab, tgt_vocab = _build_vocabs(data, train_pairs)
-    attention = given.get("attention", ModelConfig.attention)
     model_config = _pick(ModelConfig, given, data.task, src_vocab_size=len(src_vocab),
-                         tgt_vocab_size=len(tgt_vocab),
-                         attention=None if attention == "none" else attention)
+                         tgt_vocab_size=len(tgt_vocab))  # it reads --attention none as None
     model = Seq2Seq.from_config(model_config.to_dict())
     made_out = out is None or not out.exists()
     out = new_run_dir() if out is None else claim_run_dir(out, replace=force)
