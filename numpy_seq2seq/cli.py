@@ -832,8 +832,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
             continue
         print(tgt_vocab.decode_text(hyps[i].tokens), flush=True)
         if args.show_attention or args.plot:
-            row = pad_sequences([ids[i]])[0]
-            examples.append(_attention_example(hyps[i], row, src_vocab, tgt_vocab, text))
+            examples.append(_attention_example(hyps[i], ids[i], src_vocab, tgt_vocab, text))
         if args.show_attention:
             print(attention_table(*examples[-1][:3]))
             print()
