@@ -89,6 +89,7 @@ from .runs import (
 )
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
+    BEST_NAME,
     CHECKPOINT_NAME,
     RESUME_CHANGES,
     TrainingDiverged,
@@ -724,7 +725,7 @@ def _metrics(run: _TrainRun, history: History, started: float, status: str) -> d
 def _checkpoint_epochs(out: Path, history: History) -> dict[str, Any]:
     """Which epoch and step each checkpoint file holds, read from the files themselves."""
     held = {}
-    for name in ("checkpoint.npz", "best.npz"):
+    for name in (CHECKPOINT_NAME, BEST_NAME):
         if (out / name).is_file():
             extra = read_extra(out / name)
             epoch, step = extra["epoch"], extra["step"]
