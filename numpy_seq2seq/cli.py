@@ -43,10 +43,11 @@ import numpy as np
 
 from . import __version__
 from .checkpoint import load_checkpoint, read_extra
-from .checks import Number
+from .checks import NON_NEGATIVE_INT, POSITIVE_INT, Number
 from .config import (
-    NON_NEGATIVE_INT,
-    POSITIVE_INT,
+    ATTENTION_CHOICES,
+    CELL_CHOICES,
+    OPTIMIZER_CHOICES,
     DataConfig,
     ModelConfig,
     TrainConfig,
@@ -76,8 +77,7 @@ from .data.numbers import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, NUMBER_LANGU
 from .data.tokenize import show_token
 from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
 from .history import History, TrainState
-from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
-from .optim import OPTIMIZERS
+from .model import Seq2Seq
 from .runs import (
     RUN_FILES,
     check_run_dir,
@@ -249,7 +249,7 @@ def _add_train_parser(sub: Any) -> None:
     for name, metavar in (("batch_size", "N"), ("epochs", "N"), ("lr", "LR"), ("clip", "NORM"),
                           ("lr_decay", "F"), ("seed", "N")):
         _config_option(o, TrainConfig, name, metavar=metavar)
-    _config_option(o, TrainConfig, "optimizer", choices=tuple(OPTIMIZERS))
+    _config_option(o, TrainConfig, "optimizer", choices=OPTIMIZER_CHOICES)
     r = t.add_argument_group("run")
     r.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                    help="run directory, which must be empty (default runs/<YYYYmmdd-HHMMSS>)")
