@@ -43,10 +43,11 @@ import numpy as np
 
 from . import __version__
 from .checkpoint import load_checkpoint, read_extra
-from .checks import Number
+from .checks import NON_NEGATIVE_INT, POSITIVE_INT, Number
 from .config import (
-    NON_NEGATIVE_INT,
-    POSITIVE_INT,
+    ATTENTION_CHOICES,
+    CELL_CHOICES,
+    OPTIMIZER_CHOICES,
     DataConfig,
     ModelConfig,
     TrainConfig,
@@ -76,8 +77,7 @@ from .data.numbers import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, NUMBER_LANGU
 from .data.tokenize import show_token
 from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
 from .history import History, TrainState
-from .model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
-from .optim import OPTIMIZERS
+from .model import Seq2Seq
 from .runs import (
     RUN_FILES,
     check_run_dir,
@@ -89,6 +89,7 @@ from .runs import (
 )
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
+    BEST_NAME,
     CHECKPOINT_NAME,
     RESUME_CHANGES,
     TrainingDiverged,
@@ -248,7 +249,7 @@ def _add_train_parser(sub: Any) -> None:
     for name, metavar in (("batch_size", "N"), ("epochs", "N"), ("lr", "LR"), ("clip", "NORM"),
                           ("lr_decay", "F"), ("seed", "N")):
         _config_option(o, TrainConfig, name, metavar=metavar)
-    _config_option(o, TrainConfig, "optimizer", choices=tuple(OPTIMIZERS))
+    _config_option(o, TrainConfig, "optimizer", choices=OPTIMIZER_CHOICES)
     r = t.add_argument_group("run")
     r.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                    help="run directory, which must be empty (default runs/<YYYYmmdd-HHMMSS>)")
@@ -586,10 +587,8 @@ def _new_run(given: dict[str, Any]) -> _TrainRun:
     config = _pick(TrainConfig, given, data.task, bleu=_is_translation(data))
     train_pairs, valid_pairs, summary = _load_pairs(data)
     src_vocab, tgt_vocab = _build_vocabs(data, train_pairs)
-    attention = given.get("attention", ModelConfig.attention)
     model_config = _pick(ModelConfig, given, data.task, src_vocab_size=len(src_vocab),
-                         tgt_vocab_size=len(tgt_vocab),
-                         attention=None if attention == "none" else attention)
+                         tgt_vocab_size=len(tgt_vocab))  # it reads --attention none as None
     model = Seq2Seq.from_config(model_config.to_dict())
     made_out = out is None or not out.exists()
     out = new_run_dir() if out is None else claim_run_dir(out, replace=force)
@@ -726,7 +725,7 @@ def _metrics(run: _TrainRun, history: History, started: float, status: str) -> d
 def _checkpoint_epochs(out: Path, history: History) -> dict[str, Any]:
     """Which epoch and step each checkpoint file holds, read from the files themselves."""
     held = {}
-    for name in ("checkpoint.npz", "best.npz"):
+    for name in (CHECKPOINT_NAME, BEST_NAME):
         if (out / name).is_file():
             extra = read_extra(out / name)
             epoch, step = extra["epoch"], extra["step"]
@@ -834,8 +833,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
             continue
         print(tgt_vocab.decode_text(hyps[i].tokens), flush=True)
         if args.show_attention or args.plot:
-            row = pad_sequences([ids[i]])[0]
-            examples.append(_attention_example(hyps[i], row, src_vocab, tgt_vocab, text))
+            examples.append(_attention_example(hyps[i], ids[i], src_vocab, tgt_vocab, text))
         if args.show_attention:
             print(attention_table(*examples[-1][:3]))
             print()

@@ -179,12 +179,12 @@ def evaluate(
         loss_sum += model.loss(src, tgt) * labels
         n_tokens += labels
         hyps.extend(h.tokens for h in greedy_decode(model, src, max_len=max_len))
-    exact = sum(len(h) == len(r) and bool((h == r).all()) and UNK_ID not in r
-                for h, r in zip(hyps, refs, strict=True))
-    correct = 0
+    exact = correct = 0
     for h, r in zip(hyps, refs, strict=True):
         k = min(len(h), len(r))
-        correct += int(((h[:k] == r[:k]) & (r[:k] != UNK_ID)).sum())
+        matched = (h[:k] == r[:k]) & (r[:k] != UNK_ID)  # an <unk> reference is never matched
+        correct += int(matched.sum())
+        exact += len(h) == len(r) and bool(matched.all())  # every reference token matched
     n_ref = sum(len(r) for r in refs)
     result: dict[str, Any] = {
         "exact_match": exact / len(refs),

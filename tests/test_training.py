@@ -411,6 +411,16 @@ def test_evaluate_metric_definitions(task, monkeypatch):
     assert res["bleu"] is None and res["n"] == 3
 
 
+@pytest.mark.parametrize("output, exact", [([4, 5], 1.0),  # the reference itself
+                                             ([4, 5, 6], 0.0),  # it, and one token more
+                                             ([4], 0.0)])  # its first token only
+def test_evaluate_exact_match_needs_the_reference_length(task, monkeypatch, output, exact):
+    monkeypatch.setattr(training, "greedy_decode", _fake_decoder([output]))
+    res = evaluate(_model(task), [np.array([4, 5])], [np.array([1, 4, 5, 2])])
+    assert res["exact_match"] == exact
+    assert res["token_accuracy"] == pytest.approx(min(len(output), 2) / 2)
+
+
 def test_evaluate_bleu_is_sacrebleu(task, monkeypatch):
     vocab = Vocab.from_texts(["the cat sat on the mat", "a dog ran"], tokenizer="word")
     refs = ["the cat sat on the mat", "a dog ran"]
