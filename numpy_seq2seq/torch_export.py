@@ -68,6 +68,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .config import ATTENTION_CHOICES, DTYPE_CHOICES
 from .functional.attention import SCORES
 from .functional.bahdanau import BAHDANAU
+from .functional.params import layer_prefix
 from .model import Seq2Seq, head_param_shapes
 
 __all__ = ["TorchSeq2Seq", "TorchEncoded", "to_torch", "from_torch"]
@@ -298,13 +299,12 @@ class TorchSeq2Seq(nn.Module):
         """(numpy key prefix, torch layer, torch name suffix) for every layer and direction."""
         sets = []
         for layer in range(self.num_layers):
-            tag = f"l{layer}_" if layer else ""
             if self.bidirectional:
-                sets += [(f"enc_{tag}fwd_", self.encoder, f"_l{layer}"),
-                         (f"enc_{tag}bwd_", self.encoder, f"_l{layer}_reverse")]
+                sets += [("enc_" + layer_prefix(layer, "fwd"), self.encoder, f"_l{layer}"),
+                         ("enc_" + layer_prefix(layer, "bwd"), self.encoder, f"_l{layer}_reverse")]
             else:
-                sets.append((f"enc_{tag}", self.encoder, f"_l{layer}"))
-            sets.append((f"dec_{tag}", self.decoder, f"_l{layer}"))
+                sets.append(("enc_" + layer_prefix(layer), self.encoder, f"_l{layer}"))
+            sets.append(("dec_" + layer_prefix(layer), self.decoder, f"_l{layer}"))
         return sets
 
     def _numpy_layout(self, read, fold_bias: bool) -> dict[str, np.ndarray]:
