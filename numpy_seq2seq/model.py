@@ -27,7 +27,7 @@ from .functional.recurrent import CELLS, cell_param_shapes
 from .functional.softmax import cross_entropy_backward, cross_entropy_forward
 
 __all__ = ["ATTENTION_CHOICES", "CELL_CHOICES", "DTYPE_CHOICES", "Encoded", "Seq2Seq",
-           "SourceGradients"]
+           "SourceGradients", "head_param_shapes"]
 
 
 class Encoded(NamedTuple):
@@ -47,6 +47,26 @@ class SourceGradients(NamedTuple):
     loss: float
     states: np.ndarray  # (N, S, H) ∂L/∂h̄_s, total
     embeddings: np.ndarray  # (N, S, E) ∂L/∂x_s
+
+
+def head_param_shapes(attention: str | None, H: int, A: int, V: int) -> dict[str, tuple[int, ...]]:
+    """Shapes of the parameters after the recurrent layers: the attention's and the output
+    layer's, in the order ``Seq2Seq.param_shapes`` lists them (the torch twin builds the same)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    if attention == "general":
+        shapes["W_a"] = (H, H)
+    elif attention == "concat":
+        shapes["W_a"] = (2 * H, A)
+        shapes["v_a"] = (A,)
+    elif attention == BAHDANAU:
+        shapes["W_q"] = (H, A)
+        shapes["W_k"] = (H, A)
+        shapes["v_a"] = (A,)
+    if attention in SCORES:
+        shapes["W_c"] = (2 * H, H)
+    shapes["W_s"] = (H, V)
+    shapes["b_s"] = (V,)
+    return shapes
 
 
 class Seq2Seq:
@@ -175,19 +195,7 @@ class Seq2Seq:
             inputs = (E + H if fed else E) if layer == 0 else H
             shapes.update(with_prefix(cell_param_shapes(cell, inputs, H),
                                       "dec_" + layer_prefix(layer)))
-        if attention == "general":
-            shapes["W_a"] = (H, H)
-        elif attention == "concat":
-            shapes["W_a"] = (2 * H, A)
-            shapes["v_a"] = (A,)
-        elif attention == BAHDANAU:
-            shapes["W_q"] = (H, A)
-            shapes["W_k"] = (H, A)
-            shapes["v_a"] = (A,)
-        if attention in SCORES:
-            shapes["W_c"] = (2 * H, H)
-        shapes["W_s"] = (H, cfg["tgt_vocab_size"])
-        shapes["b_s"] = (cfg["tgt_vocab_size"],)
+        shapes.update(head_param_shapes(attention, H, A, cfg["tgt_vocab_size"]))
         return shapes
 
     def _init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -65,14 +65,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .model import Seq2Seq
+from .config import ATTENTION_CHOICES, DTYPE_CHOICES
+from .functional.attention import SCORES
+from .functional.bahdanau import BAHDANAU
+from .functional.params import layer_prefix
+from .model import Seq2Seq, head_param_shapes
 
 __all__ = ["TorchSeq2Seq", "TorchEncoded", "to_torch", "from_torch"]
 
 RNN_LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-LUONG_SCORES = ("dot", "general", "concat")
-ATTENTIONS = (None, *LUONG_SCORES, "bahdanau")
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+LUONG_SCORES = SCORES  # ("dot", "general", "concat")
+ATTENTIONS = ATTENTION_CHOICES  # (None, *LUONG_SCORES, "bahdanau")
+DTYPES = dict(zip(DTYPE_CHOICES, (torch.float32, torch.float64)))
 
 
 class TorchEncoded(NamedTuple):
@@ -81,21 +85,6 @@ class TorchEncoded(NamedTuple):
     states: torch.Tensor  # (N, S, H) top-layer encoder states h̄_s, in source order
     mask: torch.Tensor  # (N, S) bool, False at padding
     state0: tuple  # the decoder's initial state: (h,) or (h, c), each (k, N, H)
-
-
-def _plain_param_shapes(attention: str | None, H: int, A: int, V: int) -> dict[str, tuple]:
-    """Shapes of the parameters outside the embeddings and recurrent layers (attention, output)."""
-    shapes: dict[str, tuple] = {}
-    if attention == "general":
-        shapes["W_a"] = (H, H)
-    elif attention == "concat":
-        shapes["W_a"], shapes["v_a"] = (2 * H, A), (A,)
-    elif attention == "bahdanau":
-        shapes["W_q"], shapes["W_k"], shapes["v_a"] = (H, A), (H, A), (A,)
-    if attention in LUONG_SCORES:
-        shapes["W_c"] = (2 * H, H)
-    shapes["W_s"], shapes["b_s"] = (H, V), (V,)
-    return shapes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,12 +137,14 @@ class TorchSeq2Seq(nn.Module):
         H_enc = H // 2 if self.bidirectional else H
         self.encoder = RNN_LAYERS[cell](E, H_enc, bidirectional=self.bidirectional, **between)
         # the context (Bahdanau) or h̃_{t-1} (input feeding) joins the embedding in layer 0's input
-        fed = attention == "bahdanau" or self.input_feeding
+        fed = attention == BAHDANAU or self.input_feeding
         self.decoder = RNN_LAYERS[cell](E + H * fed, H, **between)
         self.dropout = nn.Dropout(p)  # embeddings and the output layer's input
         A = c.get("attention_dim") or H
-        for name, shape in _plain_param_shapes(attention, H, A, V).items():
+        head = head_param_shapes(attention, H, A, V)  # attention and output, as in Seq2Seq
+        for name, shape in head.items():
             setattr(self, name, nn.Parameter(torch.zeros(shape, **kw)))
+        self._plain_names = tuple(head)
         self.last_attention: torch.Tensor | None = None
 
     @property
@@ -187,7 +178,7 @@ class TorchSeq2Seq(nn.Module):
         enc = self.encode(src, pack)
         labels = tgt[:, 1:]
         y = self.dropout(self.tgt_embed(tgt[:, :-1]))  # (N, T-1, E)
-        if self.attention == "bahdanau":
+        if self.attention == BAHDANAU:
             out, weights = self._bahdanau_decode(y, enc)
         elif self.input_feeding:
             out, weights = self._input_feeding_decode(y, enc)
@@ -308,17 +299,13 @@ class TorchSeq2Seq(nn.Module):
         """(numpy key prefix, torch layer, torch name suffix) for every layer and direction."""
         sets = []
         for layer in range(self.num_layers):
-            tag = f"l{layer}_" if layer else ""
             if self.bidirectional:
-                sets += [(f"enc_{tag}fwd_", self.encoder, f"_l{layer}"),
-                         (f"enc_{tag}bwd_", self.encoder, f"_l{layer}_reverse")]
+                sets += [("enc_" + layer_prefix(layer, "fwd"), self.encoder, f"_l{layer}"),
+                         ("enc_" + layer_prefix(layer, "bwd"), self.encoder, f"_l{layer}_reverse")]
             else:
-                sets.append((f"enc_{tag}", self.encoder, f"_l{layer}"))
-            sets.append((f"dec_{tag}", self.decoder, f"_l{layer}"))
+                sets.append(("enc_" + layer_prefix(layer), self.encoder, f"_l{layer}"))
+            sets.append(("dec_" + layer_prefix(layer), self.decoder, f"_l{layer}"))
         return sets
-
-    def _plain_names(self) -> list[str]:
-        return [n for n in ("W_a", "v_a", "W_q", "W_k", "W_c", "W_s", "b_s") if hasattr(self, n)]
 
     def _numpy_layout(self, read, fold_bias: bool) -> dict[str, np.ndarray]:
         """Every parameter (or gradient, through ``read``) under the numpy keys and layouts.
@@ -336,7 +323,7 @@ class TorchSeq2Seq(nn.Module):
                 out[prefix + "bhn"] = b_hh[n:].copy()
                 b_hh = np.concatenate([b_hh[:n], np.zeros_like(b_hh[n:])])
             out[prefix + "b"] = b + b_hh if fold_bias else b
-        out.update({name: read(getattr(self, name)) for name in self._plain_names()})
+        out.update({name: read(getattr(self, name)) for name in self._plain_names})
         return out
 
     def numpy_params(self) -> dict[str, np.ndarray]:
@@ -380,7 +367,7 @@ class TorchSeq2Seq(nn.Module):
             b_hh.zero_()
             if self.cell == "gru":
                 put(b_hh[2 * (len(b_hh) // 3):], params[prefix + "bhn"])
-        for name in self._plain_names():
+        for name in self._plain_names:
             put(getattr(self, name), params[name])
 
 
