@@ -257,17 +257,23 @@ def wrong_message(name: str, errs: Mapping[str, float], tol: float, detail: str 
 # ---------------------------------------------------------------------------------------------
 # inputs left alone, dtypes kept
 
+def _map_arrays(fn: Callable[[np.ndarray], np.ndarray], obj):
+    """``obj`` rebuilt with ``fn(a)`` for every array ``a`` inside its tuples, lists, dicts and
+    NamedTuples (anything else is kept as it is)."""
+    if isinstance(obj, np.ndarray):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: _map_arrays(fn, v) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*(_map_arrays(fn, v) for v in obj))
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_map_arrays(fn, v) for v in obj)
+    return obj
+
+
 def snapshot(obj):
     """A deep copy of the arrays inside tuples, lists, dicts and NamedTuples."""
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    if isinstance(obj, dict):
-        return {k: snapshot(v) for k, v in obj.items()}
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(snapshot(v) for v in obj))
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(snapshot(v) for v in obj)
-    return obj
+    return _map_arrays(lambda a: a.copy(), obj)
 
 
 def first_change(before, after, path: str) -> str | None:
@@ -299,15 +305,7 @@ def require_unchanged(name: str, before: Mapping, after: Mapping) -> None:
 
 def to_dtype(obj, dtype):
     """A copy of ``obj`` with every floating-point array cast to ``dtype``."""
-    if isinstance(obj, np.ndarray):
-        return obj.astype(dtype) if obj.dtype.kind == "f" else obj
-    if isinstance(obj, dict):
-        return {k: to_dtype(v, dtype) for k, v in obj.items()}
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(to_dtype(v, dtype) for v in obj))
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(to_dtype(v, dtype) for v in obj)
-    return obj
+    return _map_arrays(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a, obj)
 
 
 def require_float32(name: str, outputs: Mapping[str, object]) -> None:
