@@ -225,14 +225,15 @@ def difference(got: np.ndarray, want: np.ndarray, layout: Layout | None = None) 
 def _where_wrong(got: np.ndarray, want: np.ndarray, layout: Layout) -> str | None:
     parts = np.array_split(np.arange(got.shape[layout.axis]), len(layout.labels)) \
         if layout.blocks else [[i] for i in range(got.shape[layout.axis])]
+    labels = _part_labels(layout, len(parts))
     wrong = []
-    for idx, label in zip(parts, _part_labels(layout, len(parts))):
+    for idx, label in zip(parts, labels):
         g, w = np.take(got, idx, axis=layout.axis), np.take(want, idx, axis=layout.axis)
         if rel_error(g, w) > MATCH:
             wrong.append(label)
     if not wrong or len(wrong) == len(parts):
         return None
-    right = [lab for lab in _part_labels(layout, len(parts)) if lab not in wrong]
+    right = [lab for lab in labels if lab not in wrong]
     return f"wrong in {', '.join(wrong)}; right in {', '.join(right)}"
 
 
