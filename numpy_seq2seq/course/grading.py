@@ -16,11 +16,13 @@ Relative errors are ``gradcheck.rel_error``: ‖a − b‖ / (‖a‖ + ‖b‖)
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
 import traceback
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -118,6 +120,15 @@ def call(name: str, fn: Callable, *args, **kwargs):
     except Exception as e:  # anything the student's code raises is reported, not re-raised
         raised = Raised.of(e, fn)
     raise raised.failure(name, getattr(fn, "__name__", name))
+
+
+def count_calls(fn: Callable, name: str, calls: Counter) -> Callable:
+    """``fn``, adding 1 to ``calls[name]`` each time it is called."""
+    @functools.wraps(fn)
+    def counted(*args, **kwargs):
+        calls[name] += 1
+        return fn(*args, **kwargs)
+    return counted
 
 
 def _raised_in(e: BaseException) -> str | None:
