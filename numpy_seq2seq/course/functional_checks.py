@@ -229,12 +229,11 @@ def check_backward(pair: FunctionPair, fn: Callable, forward: Callable | None = 
     numeric = _numeric_errors(pair, own_forward or reference(pair.forward), inputs,
                               douts, paths, got)
     worst = max(numeric, key=numeric.get)
+    whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
     if numeric[worst] > TOL_NUMERIC:
-        whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
         raise CheckFailed(f"{name}: {worst} disagrees with centred differences of {whose} "
                           f"(relative error {numeric[worst]:.1e}).")
     _check_float32(pair, fn, make_cache, inputs, douts, paths)
-    whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
     what = {1: "its gradient matches", 2: "both gradients match"}.get(
         len(ref), f"all {len(ref)} gradients match")
     return (f"{name} passes: {what} the library (worst relative error "
