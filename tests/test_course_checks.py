@@ -3,6 +3,7 @@ wrong_solutions.py loses its exercise's points with a message, of one line, that
 a function still raising NotImplementedError, raising an error or with the wrong signature is
 reported in one line, never with a traceback."""
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -55,6 +56,17 @@ def test_a_missing_sigmoid_derivative_names_its_gate(name, fn, role, gate):
     assert not result.passed
     assert result.message.endswith(f"σ′ of the {role} gate, {gate} ⊙ (1 − {gate}), is missing."), \
         result.message
+
+
+def test_a_decoder_with_nan_scores_fails():
+    """NaN compares unequal to everything: the right tokens with NaN log_prob and score fail."""
+    def greedy_decode(model, src, max_len=None, length_penalty=0.0):
+        return [dataclasses.replace(h, score=float("nan"), log_prob=float("nan"))
+                for h in reference("greedy_decode")(model, src, max_len, length_penalty)]
+
+    result = evaluate("greedy_decode", greedy_decode)
+    assert not result.passed
+    assert "row 0: log_prob nan, expected" in result.message, result.message
 
 
 def test_every_exercise_has_a_wrong_answer_that_fails():
