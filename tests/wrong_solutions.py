@@ -29,10 +29,15 @@ from numpy_seq2seq.functional.softmax import (
 )
 
 
+def answer_cell(nb: dict, name: str) -> dict:
+    """The answer cell of exercise ``name`` of the notebook ``nb`` (grade id ``<name>_answer``)."""
+    return next(c for c in nb["cells"] if meta(c).get("grade_id") == f"{name}_answer")
+
+
 def put_answer(nb: dict, name: str, fn) -> None:
     """Put ``fn`` (renamed to ``name``, importing the helpers it calls from this module) into
     the answer cell of exercise ``name`` of the notebook ``nb``."""
-    cell = next(c for c in nb["cells"] if meta(c).get("grade_id") == f"{name}_answer")
+    cell = answer_cell(nb, name)
     text = inspect.getsource(fn).replace(f"def {fn.__name__}(", f"def {name}(")
     helpers = sorted(set(re.findall(r"\b(_[a-z]\w*)\(", text)))
     imports = f"from wrong_solutions import {', '.join(helpers)}\n\n" if helpers else ""
