@@ -33,7 +33,7 @@ from numpy_seq2seq.course.notebooks import (
 
 import wrong_solutions
 from exploits import COPY_THE_LIBRARY, EXPLOITS, REWRITTEN_CHECKS
-from wrong_solutions import put_answer
+from wrong_solutions import answer_cell, put_answer
 
 ASSIGNMENTS = [p.name for p in assignments(SOURCES)]
 SLOW = "slow_cell"  # the exploit that needs a short time limit
@@ -152,8 +152,7 @@ def test_an_answer_that_ends_the_process_costs_only_the_exercises_it_runs_in(cou
     """The source with rnn_step_backward calling os._exit: its exercise and rnn_backward (which
     calls it) fail, saying so; a fresh process grades the others."""
     def edit(nb):
-        cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get(
-            "grade_id") == "rnn_step_backward_answer")
+        cell = answer_cell(nb, "rnn_step_backward")
         text = "".join(cell["source"])
         cell["source"] = text.replace("    ### BEGIN SOLUTION\n",
                                       "    ### BEGIN SOLUTION\n    import os\n    os._exit(3)\n")
@@ -202,8 +201,7 @@ def test_course_grade_stops_at_the_time_limit(course_dir, tmp_path, capsys):
     """rnn_step_backward sleeps: its exercise runs out of time, the two after it are not
     graded, the one before it keeps its points."""
     def edit(nb):
-        cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get(
-            "grade_id") == "rnn_step_backward_answer")
+        cell = answer_cell(nb, "rnn_step_backward")
         cell["source"] = "".join(cell["source"]).replace(
             "    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    import time\n"
             "    time.sleep(60)\n")

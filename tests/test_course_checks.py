@@ -3,6 +3,7 @@ wrong_solutions.py loses its exercise's points with a message, of one line, that
 a function still raising NotImplementedError, raising an error or with the wrong signature is
 reported in one line, never with a traceback."""
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from numpy_seq2seq.course.exercises import EXERCISES, check, evaluate
 from numpy_seq2seq.course.functional_checks import FUNCTION_PAIRS, reference
 from numpy_seq2seq.course.grading import CheckFailed
 
-from wrong_solutions import WRONG
+from wrong_solutions import WRONG, _gru_backward, _lstm_backward
 
 FORWARD_FOR = {"rnn_backward": reference("rnn_forward")}  # its cache is the student's own
 README = (Path(__file__).resolve().parent.parent / "course" / "README.md").read_text("utf-8")
@@ -36,6 +37,36 @@ def test_a_wrong_answer_fails_and_the_message_names_the_fault(name, fn, forward,
     assert result.message.startswith(name)
     assert README_MESSAGES.get(fn.__name__) == result.message, (
         f"course/README.md's message for {fn.__name__} is stale; it is now: {result.message}")
+
+
+# the missing-σ′ faults of the gates WRONG (and so course/README.md's table) leaves out
+NO_SIGMOID_PRIME = [
+    ("lstm_step_backward", lambda dh, dc, cache: _lstm_backward(dh, dc, cache, i_prime=False),
+     "input", "i"),
+    ("lstm_step_backward", lambda dh, dc, cache: _lstm_backward(dh, dc, cache, o_prime=False),
+     "output", "o"),
+    ("gru_step_backward", lambda dh, cache: _gru_backward(dh, cache, r_prime=False), "reset", "r"),
+]
+
+
+@pytest.mark.parametrize("name, fn, role, gate", NO_SIGMOID_PRIME,
+                         ids=[f"{w[0]}-{w[3]}" for w in NO_SIGMOID_PRIME])
+def test_a_missing_sigmoid_derivative_names_its_gate(name, fn, role, gate):
+    result = evaluate(name, fn)
+    assert not result.passed
+    assert result.message.endswith(f"σ′ of the {role} gate, {gate} ⊙ (1 − {gate}), is missing."), \
+        result.message
+
+
+def test_a_decoder_with_nan_scores_fails():
+    """NaN compares unequal to everything: the right tokens with NaN log_prob and score fail."""
+    def greedy_decode(model, src, max_len=None, length_penalty=0.0):
+        return [dataclasses.replace(h, score=float("nan"), log_prob=float("nan"))
+                for h in reference("greedy_decode")(model, src, max_len, length_penalty)]
+
+    result = evaluate("greedy_decode", greedy_decode)
+    assert not result.passed
+    assert "row 0: log_prob nan, expected" in result.message, result.message
 
 
 def test_every_exercise_has_a_wrong_answer_that_fails():

@@ -29,10 +29,15 @@ from numpy_seq2seq.functional.softmax import (
 )
 
 
+def answer_cell(nb: dict, name: str) -> dict:
+    """The answer cell of exercise ``name`` of the notebook ``nb`` (grade id ``<name>_answer``)."""
+    return next(c for c in nb["cells"] if meta(c).get("grade_id") == f"{name}_answer")
+
+
 def put_answer(nb: dict, name: str, fn) -> None:
     """Put ``fn`` (renamed to ``name``, importing the helpers it calls from this module) into
     the answer cell of exercise ``name`` of the notebook ``nb``."""
-    cell = next(c for c in nb["cells"] if meta(c).get("grade_id") == f"{name}_answer")
+    cell = answer_cell(nb, name)
     text = inspect.getsource(fn).replace(f"def {fn.__name__}(", f"def {name}(")
     helpers = sorted(set(re.findall(r"\b(_[a-z]\w*)\(", text)))
     imports = f"from wrong_solutions import {', '.join(helpers)}\n\n" if helpers else ""
@@ -136,13 +141,14 @@ def rnn_backward_ignores_mask(dhs, cache):
 # assignment 2: the gated cells and the loss
 
 
-def _lstm_backward(dh, dc, cache, f_prime=True, tanh_c_prime=True, transpose_dwh=False):
+def _lstm_backward(dh, dc, cache, f_prime=True, tanh_c_prime=True, transpose_dwh=False,
+                   i_prime=True, o_prime=True):
     h_prev, c_prev, i, f, g, o, tanh_c, Wh, x, Wx = cache
     dc_t = dc + dh * o * ((1 - tanh_c ** 2) if tanh_c_prime else 1)
-    da = np.concatenate([dc_t * g * i * (1 - i),
+    da = np.concatenate([dc_t * g * (i * (1 - i) if i_prime else 1),
                          dc_t * c_prev * (f * (1 - f) if f_prime else 1),
                          dc_t * i * (1 - g ** 2),
-                         dh * tanh_c * o * (1 - o)], axis=1)
+                         dh * tanh_c * (o * (1 - o) if o_prime else 1)], axis=1)
     dWh = da.T @ h_prev if transpose_dwh else h_prev.T @ da
     return da @ Wx.T, da @ Wh.T, dc_t * f, x.T @ da, dWh, da.sum(axis=0)
 
@@ -155,10 +161,10 @@ def lstm_step_backward_no_tanh_c_derivative(dh, dc, cache):
     return _lstm_backward(dh, dc, cache, tanh_c_prime=False)
 
 
-def _gru_backward(dh, cache, bhn_inside_r=True, z_prime=True):
+def _gru_backward(dh, cache, bhn_inside_r=True, z_prime=True, r_prime=True):
     h_prev, r, z, n, hn, Wh, x, Wx = cache
     dan = dh * (1 - z) * (1 - n ** 2)
-    dar = dan * hn * r * (1 - r)
+    dar = dan * hn * (r * (1 - r) if r_prime else 1)
     daz = dh * (h_prev - n) * (z * (1 - z) if z_prime else 1)
     dxw = np.concatenate([dar, daz, dan], axis=1)
     dhw = np.concatenate([dar, daz, dan * r], axis=1)

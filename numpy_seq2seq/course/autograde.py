@@ -101,14 +101,14 @@ class GradedCell:
 
 
 # ---------------------------------------------------------------------------------------------
-def load_for_grading(path: str | os.PathLike) -> Notebook:
-    """Read a notebook and make sure it has something to grade (else ValueError, one line)."""
+def load_for_grading(path: str | os.PathLike) -> tuple[Notebook, Path]:
+    """Read a notebook and make sure it has something to grade (else ValueError, one line);
+    (the notebook, the course's source of it)."""
     nb = read_notebook(path)
     if not grade_cells(nb):
         raise ValueError(f"{path} has no graded cells (no cell with nbgrader metadata "
                          "grade: true)")
-    source_of(path)
-    return nb
+    return nb, source_of(path)
 
 
 def graded_cells(src: Notebook) -> list[GradedCell]:
@@ -141,8 +141,7 @@ def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
     """
     start = time.perf_counter()
     path = Path(path)
-    nb = load_for_grading(path)
-    src_path = source_of(path)
+    nb, src_path = load_for_grading(path)
     src = read_notebook(src_path)
     cells = graded_cells(src)
     known = {c.grade_id for c in cells}

@@ -112,11 +112,11 @@ def _hypothesis_problem(g, r: Hypothesis, kwargs: dict, attention: bool) -> str 
     if bool(g.finished) != r.finished:
         return f"finished is {g.finished}, expected {r.finished}"
     steps = len(want) + r.finished
-    if abs(g.log_prob - r.log_prob) > SCORE_TOL * max(1.0, abs(r.log_prob)):
+    if not _close(g.log_prob, r.log_prob):
         return _log_prob_problem(g.log_prob, r)
-    if abs(g.score - r.score) > SCORE_TOL * max(1.0, abs(r.score)):
+    if not _close(g.score, r.score):
         alpha = kwargs.get("length_penalty", 1.0 if "beam" in kwargs else 0.0)
-        if abs(g.score - r.log_prob) <= SCORE_TOL * max(1.0, abs(r.log_prob)):
+        if _close(g.score, r.log_prob):
             return (f"score {g.score:.6f} equals log_prob: it is not length-normalised; score = "
                     f"log_prob / steps ** length_penalty = {r.score:.6f} (α = {alpha})")
         if len(want) and abs(g.score - r.log_prob / len(want) ** alpha) <= 1e-8:
@@ -125,6 +125,11 @@ def _hypothesis_problem(g, r: Hypothesis, kwargs: dict, attention: bool) -> str 
     if attention and r.attention is not None:
         return _attention_problem(g.attention, r.attention)
     return None
+
+
+def _close(got: float, want: float) -> bool:
+    """Equal to ``SCORE_TOL``, relative to ``want`` (absolute below 1)."""
+    return abs(got - want) <= SCORE_TOL * max(1.0, abs(want))
 
 
 def _token_problem(got: list, want: list, r: Hypothesis) -> str:

@@ -229,12 +229,11 @@ def check_backward(pair: FunctionPair, fn: Callable, forward: Callable | None = 
     numeric = _numeric_errors(pair, own_forward or reference(pair.forward), inputs,
                               douts, paths, got)
     worst = max(numeric, key=numeric.get)
+    whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
     if numeric[worst] > TOL_NUMERIC:
-        whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
         raise CheckFailed(f"{name}: {worst} disagrees with centred differences of {whose} "
                           f"(relative error {numeric[worst]:.1e}).")
     _check_float32(pair, fn, make_cache, inputs, douts, paths)
-    whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
     what = {1: "its gradient matches", 2: "both gradients match"}.get(
         len(ref), f"all {len(ref)} gradients match")
     return (f"{name} passes: {what} the library (worst relative error "
@@ -370,9 +369,11 @@ def _gate_layouts(gates: tuple[str, ...]) -> dict[str, Layout]:
     return {k: Layout(-1, gates) for k in ("dWx", "dWh", "db")}
 
 
-def _no_dsigmoid(gate: str) -> Callable:
-    """The factor that removes σ′ = s(1 − s) of a gate whose cached value is s."""
-    return lambda cache, douts: 1 / (getattr(cache, gate) * (1 - getattr(cache, gate)))
+def _no_dsigmoid(backward: str, gates: tuple[str, ...], gate: str, role: str) -> Fault:
+    """σ′ = s(1 − s) of one gate, whose cached value is s, is missing from its block of da."""
+    return gate_fault(f"σ′ of the {role} gate, {gate} ⊙ (1 − {gate}), is missing", backward,
+                      {gates.index(gate): lambda cache, douts: 1 / (
+                          getattr(cache, gate) * (1 - getattr(cache, gate)))})
 
 
 _RNN_TANH = "the tanh′ factor (1 − h²) is missing: da = dh ⊙ (1 − h²)"
@@ -404,14 +405,11 @@ LSTM_STEP = FunctionPair(
     "lstm_step_forward", "lstm_step_backward", _cell_inputs("lstm", 4), ("h", "c"), 2,
     ("x", "h_prev", "c_prev", "Wx", "Wh", "b"), LSTMCache, layouts=_gate_layouts(_LSTM_GATES),
     backward_faults=(
-        gate_fault("σ′ of the input gate, i ⊙ (1 − i), is missing", "lstm_step_backward",
-                   {0: _no_dsigmoid("i")}),
-        gate_fault("σ′ of the forget gate, f ⊙ (1 − f), is missing", "lstm_step_backward",
-                   {1: _no_dsigmoid("f")}),
+        _no_dsigmoid("lstm_step_backward", _LSTM_GATES, "i", "input"),
+        _no_dsigmoid("lstm_step_backward", _LSTM_GATES, "f", "forget"),
         gate_fault("tanh′ of the candidate, 1 − g², is missing", "lstm_step_backward",
                    {2: lambda c, d: 1 / (1 - c.g * c.g)}),
-        gate_fault("σ′ of the output gate, o ⊙ (1 − o), is missing", "lstm_step_backward",
-                   {3: _no_dsigmoid("o")}),
+        _no_dsigmoid("lstm_step_backward", _LSTM_GATES, "o", "output"),
         gate_fault("tanh′ of the cell, 1 − tanh²(c_t), is missing from dc", "lstm_step_backward",
                    dict.fromkeys((0, 1, 2), lambda c, d: (d[1] + d[0] * c.o) / _dc_total(c, d))),
         gate_fault("the incoming dc is dropped: dc_t = dc + dh ⊙ o ⊙ (1 − tanh²(c_t))",
@@ -427,10 +425,8 @@ GRU_STEP = FunctionPair(
     "gru_step_forward", "gru_step_backward", _cell_inputs("gru", 3), ("h",), 1,
     ("x", "h_prev", "Wx", "Wh", "b", "bhn"), GRUCache, layouts=_gate_layouts(_GRU_GATES),
     backward_faults=(
-        gate_fault("σ′ of the reset gate, r ⊙ (1 − r), is missing", "gru_step_backward",
-                   {0: _no_dsigmoid("r")}),
-        gate_fault("σ′ of the update gate, z ⊙ (1 − z), is missing", "gru_step_backward",
-                   {1: _no_dsigmoid("z")}),
+        _no_dsigmoid("gru_step_backward", _GRU_GATES, "r", "reset"),
+        _no_dsigmoid("gru_step_backward", _GRU_GATES, "z", "update"),
         gate_fault("tanh′ of the candidate, 1 − n², is missing", "gru_step_backward",
                    dict.fromkeys((0, 2), lambda c, d: 1 / (1 - c.n * c.n))),
         gate_fault("∂h/∂z has the wrong sign: h = (1 − z) ⊙ n + z ⊙ h_prev, so "

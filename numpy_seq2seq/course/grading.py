@@ -16,11 +16,13 @@ Relative errors are ``gradcheck.rel_error``: ‖a − b‖ / (‖a‖ + ‖b‖)
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
 import traceback
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -118,6 +120,15 @@ def call(name: str, fn: Callable, *args, **kwargs):
     except Exception as e:  # anything the student's code raises is reported, not re-raised
         raised = Raised.of(e, fn)
     raise raised.failure(name, getattr(fn, "__name__", name))
+
+
+def count_calls(fn: Callable, name: str, calls: Counter) -> Callable:
+    """``fn``, adding 1 to ``calls[name]`` each time it is called."""
+    @functools.wraps(fn)
+    def counted(*args, **kwargs):
+        calls[name] += 1
+        return fn(*args, **kwargs)
+    return counted
 
 
 def _raised_in(e: BaseException) -> str | None:
@@ -225,14 +236,15 @@ def difference(got: np.ndarray, want: np.ndarray, layout: Layout | None = None) 
 def _where_wrong(got: np.ndarray, want: np.ndarray, layout: Layout) -> str | None:
     parts = np.array_split(np.arange(got.shape[layout.axis]), len(layout.labels)) \
         if layout.blocks else [[i] for i in range(got.shape[layout.axis])]
+    labels = _part_labels(layout, len(parts))
     wrong = []
-    for idx, label in zip(parts, _part_labels(layout, len(parts))):
+    for idx, label in zip(parts, labels):
         g, w = np.take(got, idx, axis=layout.axis), np.take(want, idx, axis=layout.axis)
         if rel_error(g, w) > MATCH:
             wrong.append(label)
     if not wrong or len(wrong) == len(parts):
         return None
-    right = [lab for lab in _part_labels(layout, len(parts)) if lab not in wrong]
+    right = [lab for lab in labels if lab not in wrong]
     return f"wrong in {', '.join(wrong)}; right in {', '.join(right)}"
 
 
@@ -257,17 +269,23 @@ def wrong_message(name: str, errs: Mapping[str, float], tol: float, detail: str 
 # ---------------------------------------------------------------------------------------------
 # inputs left alone, dtypes kept
 
+def _map_arrays(fn: Callable[[np.ndarray], np.ndarray], obj):
+    """``obj`` rebuilt with ``fn(a)`` for every array ``a`` inside its tuples, lists, dicts and
+    NamedTuples (anything else is kept as it is)."""
+    if isinstance(obj, np.ndarray):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: _map_arrays(fn, v) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*(_map_arrays(fn, v) for v in obj))
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_map_arrays(fn, v) for v in obj)
+    return obj
+
+
 def snapshot(obj):
     """A deep copy of the arrays inside tuples, lists, dicts and NamedTuples."""
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    if isinstance(obj, dict):
-        return {k: snapshot(v) for k, v in obj.items()}
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(snapshot(v) for v in obj))
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(snapshot(v) for v in obj)
-    return obj
+    return _map_arrays(lambda a: a.copy(), obj)
 
 
 def first_change(before, after, path: str) -> str | None:
@@ -299,15 +317,7 @@ def require_unchanged(name: str, before: Mapping, after: Mapping) -> None:
 
 def to_dtype(obj, dtype):
     """A copy of ``obj`` with every floating-point array cast to ``dtype``."""
-    if isinstance(obj, np.ndarray):
-        return obj.astype(dtype) if obj.dtype.kind == "f" else obj
-    if isinstance(obj, dict):
-        return {k: to_dtype(v, dtype) for k, v in obj.items()}
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(to_dtype(v, dtype) for v in obj))
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(to_dtype(v, dtype) for v in obj)
-    return obj
+    return _map_arrays(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a, obj)
 
 
 def require_float32(name: str, outputs: Mapping[str, object]) -> None:

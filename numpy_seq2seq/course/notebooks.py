@@ -207,7 +207,7 @@ def source_of(path: str | os.PathLike, root: Path = SOURCES) -> Path:
         if len(found) == 1:
             return found[0]
     raise ValueError(f"{path} is not one of the course's notebooks; expected one of "
-                     f"{', '.join(f'{p.parent.name}/{p.name}' for p in sources)} (the "
+                     f"{', '.join(map(label_of, sources))} (the "
                      "assignment's folder and the notebook's name)")
 
 

@@ -24,7 +24,6 @@ functions doing the work.
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -41,7 +40,7 @@ from ..substitute import REPLACEABLE, library_function, use_functions
 from ..training import train
 from .answers import AnswerCode, answer_code, run_answers
 from .exercises import EXERCISES, evaluate
-from .grading import CheckFailed, Raised, Result, StudentRaised
+from .grading import CheckFailed, Raised, Result, StudentRaised, count_calls
 from .notebooks import SOURCES, label_of, notebooks, read_notebook
 from .sandbox import RemoteFunction
 
@@ -163,16 +162,10 @@ def _counted(functions: Mapping[str, Callable], calls: Counter) -> Iterator[dict
     """Wrappers that count calls, also bound in the students' own namespaces while the block
     runs (your attention_backward calls your masked_softmax_backward by its name there). A
     function in the grader's sandbox counts its own calls: it is used as it is."""
-    def wrap(name: str, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def counted(*args, **kwargs):
-            calls[name] += 1
-            return fn(*args, **kwargs)
-        return counted
-
     remote = {name: fn for name, fn in functions.items() if isinstance(fn, RemoteFunction)}
     before = {name: fn.calls() for name, fn in remote.items()}
-    wrapped = {name: remote.get(name) or wrap(name, fn) for name, fn in functions.items()}
+    wrapped = {name: remote.get(name) or count_calls(fn, name, calls)
+               for name, fn in functions.items()}
     rebound = [(fn.__globals__, name, fn) for name, fn in functions.items()
                if getattr(fn, "__globals__", {}).get(name) is fn]
     for namespace, name, _ in rebound:

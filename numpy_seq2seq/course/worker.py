@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import inspect
 import os
 import sys
@@ -36,7 +35,7 @@ import numpy as np
 
 from ..substitute import use_functions
 from .answers import AnswerCode, run_answers
-from .grading import Raised
+from .grading import Raised, count_calls
 from .wire import Decoder, Encoder, arrays_in, read_message, write_message
 
 
@@ -72,7 +71,7 @@ class Worker:
         for name in names:
             fn = namespace.get(name)
             if callable(fn):
-                namespace[name] = _counted(fn, name, counts)
+                namespace[name] = count_calls(fn, name, counts)
                 functions[name] = _signature(fn)
         self.namespaces.append(namespace)
         self.counts.append(counts)
@@ -105,14 +104,6 @@ class Worker:
         from ..cli import main
 
         return {"status": main(argv)}
-
-
-def _counted(fn: Callable, name: str, counts: Counter) -> Callable:
-    @functools.wraps(fn)
-    def counted(*args, **kwargs):
-        counts[name] += 1
-        return fn(*args, **kwargs)
-    return counted
 
 
 def _signature(fn: Callable) -> list | None:
