@@ -85,10 +85,7 @@ def _check(model: Seq2Seq, src: Any, max_len: int | None, length_penalty: float)
     if src.ndim == 1:
         raise refuse(f"src must be 2-D of shape (N, S); got shape {src.shape} "
                      "(wrap one sequence as src[None])")
-    try:
-        enc = model.encode(src)  # validates ids and padding
-    except ValueError as err:  # named for the function the user called, not encode
-        raise refuse(str(err).removeprefix("encode: ")) from None
+    enc = model.encode(model.check_src(src))  # checked first: refused as greedy_decode's
     if max_len is None:
         max_len = default_max_len(src)
     max_len = POSITIVE_INT.check("max_len", max_len)

@@ -251,7 +251,10 @@ class Seq2Seq:
             )
         return arr.astype(np.int64, copy=False)
 
-    def _check_src(self, src: Any) -> np.ndarray:
+    def check_src(self, src: Any) -> np.ndarray:
+        """``src`` as an int array of shape (N, S) of this model's source ids, every row with a
+        first token; a bad one is refused in the name of the public function that was called
+        (``greedy_decode``, not the ``encode`` it calls)."""
         src = self._check_ids("src", src, self.config["src_vocab_size"], 1)
         if not (src[:, 0] != 0).all():
             row = int(np.nonzero(src[:, 0] == 0)[0][0])
@@ -259,7 +262,7 @@ class Seq2Seq:
         return src
 
     def _check_batch(self, src: Any, tgt: Any) -> tuple[np.ndarray, np.ndarray]:
-        src = self._check_src(src)
+        src = self.check_src(src)
         tgt = self._check_ids("tgt", tgt, self.config["tgt_vocab_size"], 2)
         if src.shape[0] != tgt.shape[0]:
             raise ValueError(
@@ -403,7 +406,7 @@ class Seq2Seq:
         ----------
         src : int array of shape (N, S), right-padded with 0
         """
-        src = self._check_src(src)
+        src = self.check_src(src)
         cfg = self.config
         hs, state0, _ = encoder_forward(
             cfg["cell"], src, self.params, cfg["bidirectional"], cfg["reverse_source"],
