@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import check_arrays, check_cache, check_grads, optional
+from .kernels import kernel
 
 GATES = 1
 
@@ -74,6 +75,7 @@ def rnn_core_backward(dstate: tuple, cache: RNNCache) -> tuple[np.ndarray, np.nd
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def rnn_step_forward(
     x: np.ndarray, h_prev: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
 ) -> tuple[np.ndarray, RNNCache]:
@@ -97,6 +99,7 @@ def rnn_step_forward(
     return h, cache._replace(x=x, Wx=Wx)
 
 
+@kernel
 def rnn_step_backward(dh: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, ...]:
     """Backward of ``rnn_step_forward``.
 
