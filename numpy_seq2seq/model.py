@@ -17,14 +17,14 @@ import numpy as np
 
 from .checks import check_arrays, check_ids, optional, refuse
 from .config import ATTENTION_CHOICES, CELL_CHOICES, DTYPE_CHOICES, ModelConfig
+from .functional import softmax  # noqa: F401 - defines and registers the cross-entropy kernels
 from .functional.attention import SCORES
 from .functional.bahdanau import BAHDANAU, bahdanau_keys_forward
 from .functional.decoder import decoder_backward, decoder_forward, decoder_step_forward
 from .functional.encoder import encoder_backward, encoder_forward
+from .functional.kernels import KERNELS
 from .functional.layers import dropout_mask
 from .functional.params import layer_prefix, with_prefix
-from .functional.kernels import KERNELS
-from .functional import softmax  # noqa: F401 - defines and registers the cross-entropy kernels
 from .functional.recurrent import CELLS, cell_param_shapes
 
 __all__ = ["ATTENTION_CHOICES", "CELL_CHOICES", "DTYPE_CHOICES", "Encoded", "Seq2Seq",

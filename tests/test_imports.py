@@ -98,7 +98,8 @@ def loaded() -> dict[str, dict[str, list[str]]]:
 
 @pytest.mark.parametrize("module", ["model", "config", *(f"functional.{m}" for m in FUNCTIONAL)])
 def test_an_import_loads_numpy_alone(loaded, module):
-    assert loaded[f"numpy_seq2seq.{module}"]["third_party"] == ["numpy"]
+    """At most numpy: the kernel table (functional/kernels.py) needs not even that."""
+    assert set(loaded[f"numpy_seq2seq.{module}"]["third_party"]) <= {"numpy"}
 
 
 def test_the_probe_sees_a_third_party_import(loaded):
@@ -150,7 +151,7 @@ def test_every_functional_name_is_found():
         F.lstm_step_backwards  # noqa: B018
 
 
-def test_a_substitution_shows_through_the_package_name():
+def test_a_substitution_changes_the_kernel_table_not_the_names():
     import numpy_seq2seq.functional as F
     from numpy_seq2seq.functional import attention
     from numpy_seq2seq.substitute import use_functions
@@ -159,5 +160,6 @@ def test_a_substitution_shows_through_the_package_name():
         return attention.attention_backward(dh_tilde, cache)
 
     with use_functions({"attention_backward": mine}):
-        assert F.attention_backward is mine
-    assert F.attention_backward is not mine
+        assert F.KERNELS["attention_backward"] is mine
+        assert F.attention_backward is attention.attention_backward is not mine
+    assert F.KERNELS["attention_backward"] is attention.attention_backward

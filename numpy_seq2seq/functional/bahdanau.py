@@ -26,8 +26,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import check_arrays, check_cache, check_grads
-from .layers import matmul
 from .kernels import KERNELS
+from .layers import matmul
 from .softmax import SoftmaxCache
 
 BAHDANAU = "bahdanau"
