@@ -49,17 +49,17 @@ class GeneralCache(NamedTuple):
     """What the general score keeps for its backward pass."""
 
     hd: np.ndarray  # (N, T, H)
-    hs: np.ndarray  # (N, S, H)
-    W_a: np.ndarray  # (H, H)
-    q: np.ndarray  # (N, T, H), h_t W_a
+    hs: np.ndarray  # (N, S, H_s)
+    W_a: np.ndarray  # (H, H_s)
+    q: np.ndarray  # (N, T, H_s), h_t W_a
 
 
 class ConcatCache(NamedTuple):
     """What the concat score keeps for its backward pass."""
 
     hd: np.ndarray  # (N, T, H)
-    hs: np.ndarray  # (N, S, H)
-    W_a: np.ndarray  # (2H, A)
+    hs: np.ndarray  # (N, S, H_s)
+    W_a: np.ndarray  # (H + H_s, A)
     v_a: np.ndarray  # (A,)
     act: np.ndarray  # (N, T, S, A), tanh(W_a [h_t; h̄_s]) for every (t, s) pair
 
@@ -148,10 +148,10 @@ def general_score_forward(
     Returns
     -------
     scores : ndarray of shape (N, T, S)
-    cache : GeneralCache(hd, hs, W_a, q) with q = hd W_a of shape (N, T, H)
+    cache : GeneralCache(hd, hs, W_a, q) with q = hd W_a of shape (N, T, H_s)
     """
     check_arrays(hd=(hd, "N T H"), hs=(hs, "N S H_s"), W_a=(W_a, "H H_s"))
-    q = matmul(hd, W_a)  # (N, T, H)
+    q = matmul(hd, W_a)  # (N, T, H_s)
     return q @ _swap(hs), GeneralCache(hd, hs, W_a, q)
 
 
@@ -164,15 +164,15 @@ def general_score_backward(
     Returns
     -------
     dhd : ndarray of shape (N, T, H)
-    dhs : ndarray of shape (N, S, H)
-    grads : {"W_a": ndarray of shape (H, H)}
+    dhs : ndarray of shape (N, S, H_s)
+    grads : {"W_a": ndarray of shape (H, H_s)}
     """
     _check_dscores(dscores, cache, GeneralCache, "general_score_forward")
     hd, hs, W_a, q = cache
-    dq = dscores @ hs  # (N, T, H), into q
-    dhs = _swap(dscores) @ q  # (N, S, H), into h̄_s
-    H = hd.shape[-1]
-    dW_a = hd.reshape(-1, H).T @ dq.reshape(-1, H)  # (H, H)
+    dq = dscores @ hs  # (N, T, H_s), into q
+    dhs = _swap(dscores) @ q  # (N, S, H_s), into h̄_s
+    H, H_s = W_a.shape
+    dW_a = hd.reshape(-1, H).T @ dq.reshape(-1, H_s)  # (H, H_s)
     return matmul(dq, W_a.T), dhs, {"W_a": dW_a}
 
 
@@ -216,12 +216,12 @@ def concat_score_backward(
     Returns
     -------
     dhd : ndarray of shape (N, T, H)
-    dhs : ndarray of shape (N, S, H)
-    grads : {"W_a": ndarray of shape (2H, A), "v_a": ndarray of shape (A,)}
+    dhs : ndarray of shape (N, S, H_s)
+    grads : {"W_a": ndarray of shape (H + H_s, A), "v_a": ndarray of shape (A,)}
     """
     _check_dscores(dscores, cache, ConcatCache, "concat_score_forward")
     hd, hs, W_a, v_a, act = cache
-    H, A = hd.shape[-1], v_a.shape[0]
+    H, H_s, A = hd.shape[-1], hs.shape[-1], v_a.shape[0]
     dv_a = dscores.reshape(1, -1) @ act.reshape(-1, A)  # (1, A), into v_a
     # (N, T, S, A) is the largest array of the model: build dpre in one buffer, no temporaries
     dpre = np.multiply(act, act)
@@ -231,7 +231,7 @@ def concat_score_backward(
     du = dpre.sum(axis=2)  # (N, T, A), into h_t W_a[:H]
     dk = dpre.sum(axis=1)  # (N, S, A), into h̄_s W_a[H:]
     dW_a = np.concatenate(
-        [hd.reshape(-1, H).T @ du.reshape(-1, A), hs.reshape(-1, H).T @ dk.reshape(-1, A)]
+        [hd.reshape(-1, H).T @ du.reshape(-1, A), hs.reshape(-1, H_s).T @ dk.reshape(-1, A)]
     )
     return matmul(du, W_a[:H].T), matmul(dk, W_a[H:].T), {"W_a": dW_a, "v_a": dv_a[0]}
 
