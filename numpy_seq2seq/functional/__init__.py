@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # what the names are, for readers and type checkers
     from .gru import GRUCache, gru_step_backward, gru_step_forward
     from .kernels import KERNELS
     from .lstm import LSTMCache, lstm_step_backward, lstm_step_forward
-    from .recurrent import CELLS
+    from .recurrent import CELLS, rnn_backward, rnn_forward
     from .rnn import RNNCache, rnn_step_backward, rnn_step_forward
     from .softmax import (
         CrossEntropyCache,
@@ -50,7 +50,7 @@ _HOME = {
     **dict.fromkeys(("rnn_step_forward", "rnn_step_backward", "RNNCache"), "rnn"),
     **dict.fromkeys(("lstm_step_forward", "lstm_step_backward", "LSTMCache"), "lstm"),
     **dict.fromkeys(("gru_step_forward", "gru_step_backward", "GRUCache"), "gru"),
-    "CELLS": "recurrent",
+    **dict.fromkeys(("CELLS", "rnn_forward", "rnn_backward"), "recurrent"),
     "KERNELS": "kernels",
     **dict.fromkeys((f"{score}_score_{way}" for score in ("dot", "general", "concat")
                      for way in ("forward", "backward")), "attention"),
@@ -69,8 +69,8 @@ __all__ = [
     "concat_score_backward", "concat_score_forward", "cross_entropy_backward",
     "cross_entropy_forward", "dot_score_backward", "dot_score_forward", "general_score_backward",
     "general_score_forward", "gru_step_backward", "gru_step_forward", "lstm_step_backward",
-    "lstm_step_forward", "masked_softmax_backward", "masked_softmax_forward", "rnn_step_backward",
-    "rnn_step_forward",
+    "lstm_step_forward", "masked_softmax_backward", "masked_softmax_forward", "rnn_backward",
+    "rnn_forward", "rnn_step_backward", "rnn_step_forward",
 ]
 
 __getattr__, __dir__ = lazy_names(__name__, _HOME, lambda: globals())

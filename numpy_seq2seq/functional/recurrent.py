@@ -12,7 +12,8 @@ One loop serves every cell: the cell modules (``rnn``, ``gru``, ``lstm``) supply
   (dW_h = Σ_t h_{t-1}ᵀ dhw_t, written as one (H, N·T) @ (N·T, G·H) product).
 
 ``recurrent_forward`` and ``recurrent_backward`` check their inputs once per call; the cells'
-cores, called once per step inside the loop, trust them.
+cores, called once per step inside the loop, trust them. ``rnn_forward`` / ``rnn_backward`` are
+the layer for the tanh RNN with CS231n's signatures.
 
 Letters: N batch, T time, D input features, H hidden units, G gates (rnn 1, gru 3, lstm 4).
 A state is a tuple of (N, H) arrays: (h,) for rnn and gru, (h, c) for lstm.
@@ -212,7 +213,7 @@ def weight_grads(
 class RecurrentCache(NamedTuple):
     """What ``recurrent_forward`` keeps for ``recurrent_backward``."""
 
-    cell_type: Cell  # the cell, looked up once, so a patched cell is differentiated consistently
+    cell_type: Cell  # the cell as run (``current_cell``), so the backward matches the forward
     x: np.ndarray  # (N, T, D), the inputs
     p: dict  # the layer's parameters
     keep: list  # per step, (N, 1) bool rows to update or None (see ``padded_keep``)
@@ -318,6 +319,64 @@ def _check_grads(dhs, dstate, cache, dh_total) -> None:
         check_state("dstate", dstate, cache.cell_type)
     check_arrays(dhs=(dhs, "N T H"),
                  **optional(dstate=(dstate, "N H"), dh_total=(dh_total, "N T H")))
+
+
+# ---------------------------------------------------------------------------------------------
+# the tanh RNN over a whole sequence with CS231n's signatures: the layer above for one cell
+# (the course's a1 assignment has students write these two)
+
+def rnn_forward(
+    x: np.ndarray,
+    h0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple]:
+    """Run the tanh RNN over every step of a right-padded batch.
+
+    h_t = m_t ⊙ tanh(x_t W_x + h_{t-1} W_h + b) + (1 - m_t) ⊙ h_{t-1}
+
+    where m_t = mask[:, t]: a padded step leaves the row's state unchanged, so h_T is the state
+    after the row's last real token.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, T, D)
+    h0 : ndarray of shape (N, H), the initial state
+    Wx : ndarray of shape (D, H)
+    Wh : ndarray of shape (H, H)
+    b : ndarray of shape (H,)
+    mask : bool ndarray of shape (N, T), False at padded steps (default: no padding)
+
+    Returns
+    -------
+    hs : ndarray of shape (N, T, H), the state after every step
+    cache : for ``rnn_backward``
+    """
+    check_arrays(x=(x, "N T D"), h0=(h0, "N H"), Wx=(Wx, "D H"), Wh=(Wh, "H H"), b=(b, "H"),
+                 **optional(mask=(mask, "N T", bool)))
+    if mask is None:
+        mask = np.ones(x.shape[:2], dtype=bool)
+    hs, _, cache = recurrent_forward("rnn", x, (h0,), mask, {"Wx": Wx, "Wh": Wh, "b": b},
+                                     trusted=True)
+    return hs, cache
+
+
+def rnn_backward(dhs: np.ndarray, cache: RecurrentCache) -> tuple[np.ndarray, ...]:
+    """Backpropagation through time for ``rnn_forward``.
+
+    Parameters
+    ----------
+    dhs : ndarray of shape (N, T, H), the gradient of every step's output
+    cache : from ``rnn_forward``
+
+    Returns
+    -------
+    dx, dh0, dWx, dWh, db : shapes of x, h0, Wx, Wh, b
+    """
+    dx, (dh0,), grads = recurrent_backward(dhs, None, cache)
+    return dx, dh0, grads["Wx"], grads["Wh"], grads["b"]
 
 
 # ---------------------------------------------------------------------------------------------
