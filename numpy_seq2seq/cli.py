@@ -48,6 +48,8 @@ from .config import (
     ATTENTION_CHOICES,
     CELL_CHOICES,
     OPTIMIZER_CHOICES,
+    SCHEDULE_CHOICES,
+    SELECT_CHOICES,
     DataConfig,
     ModelConfig,
     TrainConfig,
@@ -95,6 +97,7 @@ from .training import (
     TrainingDiverged,
     TrainingInterrupted,
     evaluate,
+    selection_metric,
     train,
 )
 
@@ -110,6 +113,9 @@ CORPUS_OPTIONS = ("tokenize", "src_tokenize", "tgt_tokenize", "lowercase", "voca
                   "valid", "max_pairs")
 TASK_OPTIONS = ("num_examples", "min_len")
 LANGUAGE_OPTIONS = ("source_lang", "target_lang")  # the numbers task's
+# How the selection metrics and scores are named in what the command prints
+METRIC_LABELS = {"exact": "exact match", "chrf": "chrF", "bleu": "BLEU", "char_bleu": "char-BLEU",
+                 "loss": "loss"}
 # Above this share of unknown tokens, evaluate says the data may not suit the model.
 UNKNOWN_WARNING_FRACTION = 0.2
 
@@ -247,9 +253,12 @@ def _add_train_parser(sub: Any) -> None:
     _config_option(m, ModelConfig, "dropout", metavar="P")
     o = t.add_argument_group("optimisation")
     for name, metavar in (("batch_size", "N"), ("epochs", "N"), ("lr", "LR"), ("clip", "NORM"),
-                          ("lr_decay", "F"), ("seed", "N")):
+                          ("min_lr", "LR"), ("warmup", "F"), ("lr_decay", "F"),
+                          ("patience", "N"), ("seed", "N")):
         _config_option(o, TrainConfig, name, metavar=metavar)
     _config_option(o, TrainConfig, "optimizer", choices=OPTIMIZER_CHOICES)
+    _config_option(o, TrainConfig, "schedule", choices=SCHEDULE_CHOICES)
+    _config_option(o, TrainConfig, "select", choices=SELECT_CHOICES)
     r = t.add_argument_group("run")
     r.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                    help="run directory, which must be empty (default runs/<YYYYmmdd-HHMMSS>)")
@@ -482,8 +491,12 @@ def _unknown_note(pairs: Sequence[tuple[str, str]], src_vocab: Vocab, tgt_vocab:
 
 
 def _scores(m: dict[str, Any], sep: str) -> str:
-    """``{sep}BLEU 12.34{sep}chrF 56.78`` when the metrics hold them, else ""."""
-    return "" if m.get("bleu") is None else f"{sep}BLEU {m['bleu']:.2f}{sep}chrF {m['chrf']:.2f}"
+    """``{sep}BLEU 12.34{sep}chrF 56.78`` (``char-BLEU`` for BLEU over characters) when the
+    metrics hold them, else ""."""
+    if m.get("chrf") is None:
+        return ""
+    name = "char_bleu" if m.get("char_bleu") is not None else "bleu"
+    return f"{sep}{METRIC_LABELS[name]} {m[name]:.2f}{sep}chrF {m['chrf']:.2f}"
 
 
 def _verdict(output: str, reference: str, tgt_vocab: Vocab) -> str:
@@ -562,6 +575,7 @@ def _train(run: _TrainRun, given: dict[str, Any], started: float) -> int:
     try:
         history = train(run.model, train_ids, valid_ids, progress="quiet" not in given,
                         src_vocab=run.src_vocab, tgt_vocab=run.tgt_vocab,
+                        valid_references=[run.tgt_vocab.canonical(t) for _, t in run.valid_pairs],
                         on_epoch_end=_epoch_reporter(run.config.epochs, say), **how)
     except TrainingInterrupted as stop:
         files, _ = _finish(run, stop.history, started, "interrupted",
@@ -584,7 +598,9 @@ def _new_run(given: dict[str, Any]) -> _TrainRun:
     if out is not None and not force:
         _refuse_non_empty(out)  # before the data is made: a refusal should not take seconds
     data = _data_config(given)
-    config = _pick(TrainConfig, given, data.task, bleu=_is_translation(data))
+    # built-in tasks have one right answer per input: exact match picks their best epoch
+    select = {"select": "exact"} if data.task is not None and "select" not in given else {}
+    config = _pick(TrainConfig, given, data.task, bleu=_is_translation(data), **select)
     train_pairs, valid_pairs, summary = _load_pairs(data)
     src_vocab, tgt_vocab = _build_vocabs(data, train_pairs)
     model_config = _pick(ModelConfig, given, data.task, src_vocab_size=len(src_vocab),
@@ -650,13 +666,25 @@ def _print_header(run: _TrainRun, say: Callable[..., None]) -> None:
     say(f"model: {c['cell']} encoder-decoder, {c['attention'] or 'no'} attention"
         f"{''.join(', ' + f for f in features)}, E={c['embed_dim']} H={c['hidden_dim']}, "
         f"{run.model.num_params():,} parameters ({run.model.dtype})")
+    stop = f", early stop after {cfg.patience} epochs without a better one" if cfg.patience \
+        else ""
     say(f"training: {cfg.epochs} epoch(s), batch {cfg.batch_size}, {cfg.optimizer} "
-        f"lr {cfg.lr:g}, clip {cfg.clip:g}, lr decay on plateau {cfg.lr_decay:g}, seed "
-        f"{cfg.seed}; writing to {run.out}")
+        f"lr {cfg.lr:g}, {_schedule_text(cfg)}, clip {cfg.clip:g}, best.npz by held-out "
+        f"{METRIC_LABELS[selection_metric(cfg, run.tgt_vocab)]}{stop}, seed {cfg.seed}; "
+        f"writing to {run.out}")
     if run.resumed is not None:
         state = run.resumed
         within = f" and {state.batch} step(s) of epoch {state.epoch + 1}" if state.batch else ""
         say(f"resuming after {state.epoch} epoch(s){within} (step {state.step})")
+
+
+def _schedule_text(cfg: TrainConfig) -> str:
+    """How the learning rate moves, in a few words."""
+    if cfg.schedule == "plateau":
+        return f"x{cfg.lr_decay:g} on a held-out loss plateau (floor {cfg.min_lr:g})"
+    if cfg.schedule == "constant":
+        return "constant"
+    return f"{cfg.warmup:.0%} warm-up, {cfg.schedule} decay to {cfg.min_lr:g}"
 
 
 def _epoch_reporter(epochs: int, say: Callable[..., None]) -> Callable[..., None]:
@@ -703,7 +731,7 @@ def _metrics(run: _TrainRun, history: History, started: float, status: str) -> d
     the history (per-step loss and gradient norm: ``plot_training(metrics["history"])``);
     ``sessions`` (the first command and each resume: start, wall time, threads, library
     versions) and ``wall_time_s``, their sum; the epochs' own times are in ``epochs``."""
-    best = history.best_epoch()
+    best = history.best_epoch(history.select or "exact")
     sessions = [*run.sessions, session(time.perf_counter() - started, run.config.threads)]
     return {
         "status": status,  # complete, interrupted or diverged
@@ -715,6 +743,8 @@ def _metrics(run: _TrainRun, history: History, started: float, status: str) -> d
         "checkpoints": _checkpoint_epochs(run.out, history),
         "final": history.epoch_record(-1) if history.epochs_done else None,
         "best": None if best is None else history.epoch_record(best - 1),
+        "selected_by": {"metric": history.select, "epoch": best},
+        "stopped_early": history.stopped_early,
         "epochs": history.epoch_records(),
         "history": history.to_dict(param_grad_norms=False),
         "sessions": sessions,
@@ -738,12 +768,16 @@ def _print_summary(run: _TrainRun, history: History, files: list[str], seconds: 
                    shown: _Shown | None) -> None:
     """The final and best held-out scores, this session's wall time (``seconds``), the files
     written and (unless None) ``shown``."""
-    final, best = history.epoch_record(-1), history.best_epoch()
+    final, metric = history.epoch_record(-1), history.select or "exact"
+    best = history.best_epoch(metric)
+    if history.stopped_early is not None:
+        print(f"stopped early after epoch {history.stopped_early}: no better held-out "
+              f"{METRIC_LABELS[metric]} in {run.config.patience} epochs")
     print(f"held-out after epoch {final['epoch']}: exact match "
           f"{100 * final['exact_match']:.2f} %, token accuracy "
           f"{100 * final['token_accuracy']:.2f} %{_scores(final, ', ')} on "
-          f"{len(run.valid_pairs):,} pairs; best: epoch {best}, "
-          f"{100 * history.valid_exact_match[best - 1]:.2f} % (best.npz); "
+          f"{len(run.valid_pairs):,} pairs; best by {METRIC_LABELS[metric]}: epoch {best}, "
+          f"{_metric_text(history.epoch_record(best - 1), metric)} (best.npz); "
           f"wall time {_wall_times(run, seconds)}")
     print(f"wrote {run.out}/: {', '.join(files)}")
     if shown is not None:
@@ -751,6 +785,18 @@ def _print_summary(run: _TrainRun, history: History, files: list[str], seconds: 
         for (s, t), hyp in zip(shown.pairs, shown.hyps, strict=True):
             out_text = run.tgt_vocab.decode_text(hyp.tokens)
             print(f"  {s!r} -> {out_text!r}  ({_verdict(out_text, t, run.tgt_vocab)})")
+
+
+def _metric_text(record: dict[str, Any], metric: str) -> str:
+    """One epoch's ``metric`` as printed: "99.85 %", "chrF 41.20", "loss 0.1234"."""
+    if metric == "exact":
+        return f"{100 * record['exact_match']:.2f} %"
+    if metric == "loss":
+        return f"loss {record['valid_loss']:.4f}"
+    if metric == "bleu":
+        name = "char_bleu" if record.get("char_bleu") is not None else "bleu"
+        return f"{METRIC_LABELS[name]} {record[name]:.2f}"
+    return f"chrF {record['chrf']:.2f}"
 
 
 def _wall_times(run: _TrainRun, seconds: float) -> str:
@@ -956,8 +1002,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"exact match     {100 * res['exact_match']:.2f} %")
     print(f"token accuracy  {100 * res['token_accuracy']:.2f} %")
     print(f"loss            {res['loss']:.4f} nats/token")
-    if res["bleu"] is not None:
-        print(f"BLEU            {res['bleu']:.2f}")
+    if res["chrf"] is not None:
+        name = "char_bleu" if res["char_bleu"] is not None else "bleu"
+        print(f"{METRIC_LABELS[name]:<16}{res[name]:.2f}")
         print(f"chrF            {res['chrf']:.2f}")
     return 0
 
