@@ -14,7 +14,7 @@ t_max = epochs · batches per epoch the planned steps:
 * ``plateau``: lr₀ · decay^k, k the epochs whose held-out loss was not a new low, never below
   lr_min (the rule before cosine became the default, kept for comparison).
 * ``cosine`` (the default): a linear warm-up over the first t_w = warmup · t_max steps, then
-  lr_t = lr_min + (lr₀ − lr_min) · (1 + cos(π p)) / 2 with p = (t − t_w) / (t_max − t_w),
+  lr_t = lr_min + (lr₀ − lr_min) · (1 + cos(π p)) / 2 with p = (t − t_w − 1) / (t_max − t_w − 1),
   which ends at lr_min on the last planned step (Loshchilov & Hutter 2017, without restarts).
 * ``linear``: the same warm-up, then lr_t = lr₀ − (lr₀ − lr_min) · p.
 
@@ -67,7 +67,8 @@ class Schedule:
         """None during the warm-up, else p in [0, 1] over the steps after it."""
         if step <= self.warmup_steps:
             return None
-        return min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        done = step - self.warmup_steps - 1  # the first step after the warm-up is at lr₀
+        return min(1.0, done / max(1, self.total_steps - self.warmup_steps - 1))
 
     def _warm(self, step: int) -> float:
         return self.base_lr * step / self.warmup_steps
