@@ -64,7 +64,8 @@ class History:
     def epoch_record(self, i: int) -> dict[str, Any]:
         """Epoch ``i``'s numbers (``-1``: the last): ``epoch``, ``step`` (its last),
         ``train_loss``, ``valid_loss``, ``exact_match``, ``token_accuracy``, ``bleu`` (word BLEU)
-        or ``char_bleu`` (over characters, for character targets: `bleu_name`), ``chrf``,
+        and ``char_bleu`` (over characters, for character targets; `bleu_name` says which of the
+        two is computed, the other is None), ``chrf``,
         ``lr`` (after the epoch's decay), ``time`` (seconds of training steps) and ``end_time``
         (seconds of held-out scoring and checkpoint writing); held-out ones None without
         held-out data (BLEU and chrF also when not computed), ``end_time`` None for epochs
@@ -81,7 +82,9 @@ class History:
                 "train_loss": self.train_loss[i], "valid_loss": held_out(self.valid_loss),
                 "exact_match": held_out(self.valid_exact_match),
                 "token_accuracy": held_out(self.valid_token_accuracy),
-                self.bleu_name: held_out(self.valid_bleu), "chrf": held_out(self.valid_chrf),
+                **{name: held_out(self.valid_bleu) if name == self.bleu_name else None
+                   for name in ("bleu", "char_bleu")},
+                "chrf": held_out(self.valid_chrf),
                 "lr": self.epoch_lr[i],
                 "time": self.epoch_time[i], "end_time": end_times[i]}
 
