@@ -31,7 +31,8 @@ def test_epoch_record():
     h = _history([0.25, 0.5], [2.0, 1.5])
     assert h.epoch_record(-1) == {"epoch": 2, "step": 2, "train_loss": 1.0, "valid_loss": 1.5,
                                   "exact_match": 0.5, "token_accuracy": 0.9, "bleu": None,
-                                  "char_bleu": None, "chrf": None, "lr": 0.1, "time": 0.5, "end_time": 0.25}
+                                  "char_bleu": None, "chrf": None, "lr": 0.1, "time": 0.5,
+                                  "end_time": 0.25}
     assert [r["epoch"] for r in h.epoch_records()] == [1, 2]
     without = History(epoch_end_steps=[3], epoch_time=[1.0], epoch_lr=[0.1], train_loss=[2.0])
     assert without.epoch_record(0)["exact_match"] is None
