@@ -15,7 +15,8 @@ Everything after ``--`` is passed to ``numpy-seq2seq train`` (``--seed``, ``--ou
 so OpenBLAS picks the kernels of the CPU (SkylakeX on an AVX-512 machine); each row records the
 kernel threadpoolctl reports for it. Each row: the arguments, seed, kernels, final and best
 held-out score (by the run's selection metric) and epoch, every epoch's exact match, the run's
-wall time.
+wall time and CPU time, and the load average when it ended (times on a busy machine are upper
+bounds).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -55,7 +57,9 @@ def run_one(train_args: list[str], seed: int, kernels: str) -> dict:
         out = Path(tmp) / "run"
         cmd = [sys.executable, "-m", "numpy_seq2seq", "train", *train_args, "--seed", str(seed),
                "--out", str(out), "--quiet"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     epochs = m["epochs"]
     metric = m.get("selected_by", {}).get("metric", "exact")
@@ -66,7 +70,9 @@ def run_one(train_args: list[str], seed: int, kernels: str) -> dict:
             "exact_by_epoch": [e["exact_match"] for e in epochs],
             "chrf_by_epoch": [e.get("chrf") for e in epochs],
             "stopped_early": m["history"].get("stopped_early"),
-            "wall_time_s": round(m["wall_time_s"], 1)}
+            "wall_time_s": round(m["wall_time_s"], 1),
+            "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+            "load_average": round(os.getloadavg()[0], 1)}
 
 
 def seeds(text: str) -> list[int]:
