@@ -50,6 +50,7 @@ from .config import (
     OPTIMIZER_CHOICES,
     SCHEDULE_CHOICES,
     SELECT_CHOICES,
+    SELECT_METRICS,
     DataConfig,
     ModelConfig,
     TrainConfig,
@@ -114,8 +115,8 @@ CORPUS_OPTIONS = ("tokenize", "src_tokenize", "tgt_tokenize", "lowercase", "voca
 TASK_OPTIONS = ("num_examples", "min_len")
 LANGUAGE_OPTIONS = ("source_lang", "target_lang")  # the numbers task's
 # How the selection metrics and scores are named in what the command prints
-METRIC_LABELS = {"exact": "exact match", "chrf": "chrF", "bleu": "BLEU", "char_bleu": "char-BLEU",
-                 "loss": "loss"}
+METRIC_LABELS = {**{k: label for k, (_, _, label) in SELECT_METRICS.items()},
+                 "char_bleu": "char-BLEU"}
 # Above this share of unknown tokens, evaluate says the data may not suit the model.
 UNKNOWN_WARNING_FRACTION = 0.2
 
@@ -743,7 +744,9 @@ def _metrics(run: _TrainRun, history: History, started: float, status: str) -> d
         "checkpoints": _checkpoint_epochs(run.out, history),
         "final": history.epoch_record(-1) if history.epochs_done else None,
         "best": None if best is None else history.epoch_record(best - 1),
-        "selected_by": {"metric": history.select, "epoch": best},
+        "selected_by": None if best is None else {
+            "metric": history.select, "epoch": best,
+            "value": getattr(history, SELECT_METRICS[history.select][0])[best - 1]},
         "stopped_early": history.stopped_early,
         "epochs": history.epoch_records(),
         "history": history.to_dict(param_grad_norms=False),

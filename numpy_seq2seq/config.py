@@ -59,9 +59,16 @@ ATTENTION_CHOICES = (None, *SCORES, BAHDANAU)
 DTYPE_CHOICES = ("float32", "float64")
 OPTIMIZER_CHOICES = ("sgd", "momentum", "adam")  # optim.OPTIMIZERS maps them to the classes
 SCHEDULE_CHOICES = tuple(SCHEDULES)  # ("constant", "plateau", "cosine", "linear")
-# The held-out score that picks best.npz and drives early stopping: exact match, chrF, BLEU
-# (char-BLEU for character targets) or the teacher-forced loss (lower is better).
-SELECT_CHOICES = ("exact", "chrf", "bleu", "loss")
+# The held-out scores that can pick best.npz and drive early stopping, by name: the History
+# list that holds them, +1 if higher is better (-1: the loss), and how they are printed. BLEU is
+# char-BLEU for character targets (History.bleu_name). Adding one here is all a new metric needs.
+SELECT_METRICS: dict[str, tuple[str, int, str]] = {
+    "exact": ("valid_exact_match", 1, "exact match"),
+    "chrf": ("valid_chrf", 1, "chrF"),
+    "bleu": ("valid_bleu", 1, "BLEU"),
+    "loss": ("valid_loss", -1, "held-out loss"),
+}
+SELECT_CHOICES = tuple(SELECT_METRICS)
 
 DEFAULT_TASK = "dates"
 # The settings in which a built-in task differs from the defaults below, by field name (applied

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import SELECT_METRICS, TrainConfig
 
 __all__ = ["History", "TrainState", "data_fingerprint"]
 
@@ -91,12 +91,11 @@ class History:
     def scores(self, metric: str) -> list[float]:
         """The held-out score per epoch by which ``metric`` (a `config.SELECT_CHOICES`) selects,
         oriented so that higher is better (the loss negated); empty if it was not computed."""
-        by_metric = {"exact": self.valid_exact_match, "chrf": self.valid_chrf,
-                     "bleu": self.valid_bleu, "loss": [-x for x in self.valid_loss]}
-        if metric not in by_metric:
+        if metric not in SELECT_METRICS:
             raise ValueError(f"unknown selection metric {metric!r}; choose one of "
-                             f"{sorted(by_metric)}")
-        return by_metric[metric]
+                             f"{sorted(SELECT_METRICS)}")
+        name, sign, _ = SELECT_METRICS[metric]
+        return [sign * x for x in getattr(self, name)]
 
     def best_epoch(self, metric: str = "exact") -> int | None:
         """The epoch (1-based) with the best held-out ``metric`` (exact match by default; chrf,

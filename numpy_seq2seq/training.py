@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import SELECT_METRICS, TrainConfig
 from .data.batching import iterate_batches
 from .data.vocab import UNK_ID
 from .decoding import greedy_decode
@@ -573,9 +573,8 @@ class _Saver:
             extra["training"] = state.to_dict()
         else:  # best.npz says what chose it
             metric = state.history.select
-            extra["selected_by"] = {"metric": metric,
-                                    "value": state.history.scores(metric)[-1] * (
-                                        -1 if metric == "loss" else 1)}
+            name = SELECT_METRICS[metric][0]  # the History list: the value as recorded
+            extra["selected_by"] = {"metric": metric, "value": getattr(state.history, name)[-1]}
         path = save_checkpoint(self.folder / name, self.model, self.src_vocab, self.tgt_vocab,
                                extra=extra)
         if name == CHECKPOINT_NAME:
