@@ -573,8 +573,8 @@ class _Saver:
             extra["training"] = state.to_dict()
         else:  # best.npz says what chose it
             metric = state.history.select
-            name = SELECT_METRICS[metric][0]  # the History list: the value as recorded
-            extra["selected_by"] = {"metric": metric, "value": getattr(state.history, name)[-1]}
+            recorded = getattr(state.history, SELECT_METRICS[metric][0])  # as in History
+            extra["selected_by"] = {"metric": metric, "value": recorded[-1]}
         path = save_checkpoint(self.folder / name, self.model, self.src_vocab, self.tgt_vocab,
                                extra=extra)
         if name == CHECKPOINT_NAME:
