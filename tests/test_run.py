@@ -18,6 +18,16 @@ from numpy_seq2seq.training import TrainingInterrupted, train
 
 DATA = {"task": "reverse", "num_examples": 200}
 MODEL = {"hidden_dim": 16, "embed_dim": 8}
+TRAIN = {"batch_size": 16}
+DROPOUT = {**MODEL, "dropout": 0.2}  # a resumed run must also continue the masks' generator
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory):
+    """A finished one-epoch run's folder, shared: copy it before changing it."""
+    out = tmp_path_factory.mktemp("one_epoch") / "run"
+    runs.fit(runs.prepare(DATA, DROPOUT, {**TRAIN, "epochs": 1}, out=out), progress=False)
+    return out
 
 
 def _numbers(metrics):
@@ -56,15 +66,13 @@ def test_a_dict_takes_the_task_defaults_and_a_config_is_used_as_given(tmp_path):
     assert runs.prepare(numbers, None, None, out=tmp_path / "d").config.bleu is True
 
 
-def test_resume_ends_with_the_numbers_of_a_run_never_stopped(tmp_path):
-    settings = (DATA, {**MODEL, "dropout": 0.2}, {"batch_size": 16})  # dropout: its generator
-    runs.fit(runs.prepare(*settings[:2], {**settings[2], "epochs": 1}, out=tmp_path / "stopped"),
-             progress=False)
+def test_resume_ends_with_the_numbers_of_a_run_never_stopped(one_epoch, tmp_path):
+    shutil.copytree(one_epoch, tmp_path / "stopped")
     resumed = runs.resume(tmp_path / "stopped", epochs=2)
     assert resumed.resumed.epoch == 1 and resumed.config.epochs == 2
     assert resumed.split == runs.load_pairs(resumed.data)
     runs.fit(resumed, progress=False)
-    straight = runs.prepare(*settings[:2], {**settings[2], "epochs": 2}, out=tmp_path / "straight")
+    straight = runs.prepare(DATA, DROPOUT, {**TRAIN, "epochs": 2}, out=tmp_path / "straight")
     runs.fit(straight, progress=False)
     one, two = (read_metrics(tmp_path / name) for name in ("stopped", "straight"))
     assert _numbers(one) == _numbers(two) and len(one["sessions"]) == 2
@@ -86,13 +94,12 @@ def test_a_stopped_run_is_finished_and_the_stop_raised_on(tmp_path):
                            "attention.png"]
 
 
-def test_resume_warns_of_other_threads(tmp_path):
-    runs.fit(runs.prepare(DATA, MODEL, {"epochs": 1}, out=tmp_path), progress=False)
+def test_resume_warns_of_other_threads(one_epoch):
     with pytest.warns(UserWarning, match=r"^threads=2: the run used 1; "):
-        runs.resume(tmp_path, epochs=2, threads=2)
+        runs.resume(one_epoch, epochs=2, threads=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        runs.resume(tmp_path, epochs=2, threads=1)  # its own: no warning
+        runs.resume(one_epoch, epochs=2, threads=1)  # its own: no warning
 
 
 @pytest.mark.parametrize("data, model, error, match", [
@@ -135,12 +142,10 @@ def test_a_run_folder_is_never_replaced_silently(tmp_path):
     assert run.files() == []  # the old run's files are gone, not mixed with the new ones
 
 
-def test_resume_refuses_what_it_cannot_continue(tmp_path):
+def test_resume_refuses_what_it_cannot_continue(one_epoch, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint.npz there"):
         runs.resume(tmp_path)
-    runs.fit(runs.prepare(DATA, MODEL, {"epochs": 1}, out=tmp_path / "run"), progress=False)
     with pytest.raises(ValueError, match=r"has done 1 epoch\(s\); give epochs=N > 1 "):
-        runs.resume(tmp_path / "run")
-    shutil.copytree(tmp_path / "run", tmp_path / "moved")
+        runs.resume(one_epoch)
     with pytest.raises(ValueError, match="epochs must be"):
-        runs.resume(tmp_path / "moved", epochs=0)
+        runs.resume(one_epoch, epochs=0)
