@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -191,6 +192,110 @@ def test_the_command_line_loads_no_course_module():
                          timeout=120)
     assert "numpy_seq2seq.course.commands" in out.stdout  # the twin: the command loads it
     assert "usage: numpy-seq2seq course release" in out.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/architecture.md: every module it names exists, and its layer list holds for every import
+
+ROOT = PACKAGE.parent
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+FILE_NAME = re.compile(r"^[\w.]+(\.py|/)$")
+
+
+def tree_paths(text: str) -> list[Path]:
+    """The files and folders of the doc's first code block, a tree indented two spaces a level
+    (``rnn.py gru.py lstm.py   …`` names three; a line that starts with words is a comment)."""
+    block = text.split("```")[1]
+    folders: list[str] = []
+    found = []
+    for line in block.splitlines()[1:]:
+        depth = (len(line) - len(line.lstrip())) // 2
+        names = []
+        for word in line.split(" ")[depth * 2:]:
+            if not FILE_NAME.match(word):
+                break
+            names.append(word)
+        if not names:
+            continue  # a comment's continuation
+        del folders[depth:]
+        found += [ROOT.joinpath(*folders, n) for n in names]
+        if names[-1].endswith("/"):
+            folders.append(names[-1].rstrip("/"))
+    return found
+
+
+def named_paths(text: str) -> list[str]:
+    """Paths and module names the doc's text names, the tree's comments included:
+    ``tests/test_x.py``, ``recurrent.py``, ``notebooks/…ipynb``, ``functional.decoder``."""
+    files = re.findall(r"[\w./-]*\w\.(?:py|ipynb|md)\b", text)
+    dotted = re.findall(r"\bfunctional\.(\w+)\.", text)
+    return files + [f"functional/{m}.py" for m in dotted]
+
+
+def missing_paths(text: str) -> list[str]:
+    """What the doc names that is not there: a tree entry at its place, any other path relative
+    to the repository, the package or one of its folders."""
+    folders = [ROOT, PACKAGE, *(p for p in PACKAGE.iterdir() if p.is_dir())]
+    missing = [str(p.relative_to(ROOT)) for p in tree_paths(text) if not p.exists()]
+    missing += [p for p in named_paths(text) if not any((f / p).exists() for f in folders)]
+    return list(dict.fromkeys(missing))  # each once
+
+
+def doc_layers(text: str) -> dict[str, int]:
+    """Top-level module or package of numpy_seq2seq -> its layer in the doc's numbered list."""
+    section = text[text.index("The layers, lowest first"):]
+    layers = {}
+    for number, item in re.findall(r"^(\d+)\. (.*(?:\n   .*)*)", section, re.MULTILINE):
+        for name in re.findall(r"`([\w/]+)`", item):
+            layers[name.rstrip("/")] = int(number)
+    return layers
+
+
+def layer_violations(layers: dict[str, int], graph: dict[str, set[str]]) -> list[str]:
+    """Imports from a higher layer, and modules the list does not place."""
+    def unit(module: str) -> str:  # numpy_seq2seq.functional.rnn -> functional
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else "__init__"
+
+    units = {unit(m) for m in graph}
+    wrong = [f"{u} is in no layer" for u in sorted(units - set(layers))]
+    wrong += [f"{m} (layer {layers[unit(m)]}) imports {i} (layer {layers[unit(i)]})"
+              for m, imported in sorted(graph.items()) for i in sorted(imported)
+              if unit(m) in layers and unit(i) in layers and layers[unit(i)] > layers[unit(m)]]
+    return wrong
+
+
+def test_every_module_the_architecture_doc_names_exists():
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    named = tree_paths(text)
+    assert PACKAGE / "run.py" in named and PACKAGE / "functional" / "self_attention.py" in named
+    assert len(named) > 50 and "tests/test_imports.py" in named_paths(text)
+    assert missing_paths(text) == []
+
+
+def test_the_doc_check_sees_a_module_that_is_not_there():
+    """The twin: a tree entry and a prose path that do not exist are both reported."""
+    text = ("```\nnumpy_seq2seq/\n  functional/   x\n    rnn.py nosuch.py   one step\n"
+            "                 and more\n  model.py   Seq2Seq\n```\nsee gone/away.py, "
+            "functional.decoder.decoder_step_forward and functional.nothing.f")
+    assert missing_paths(text) == ["numpy_seq2seq/functional/nosuch.py", "nosuch.py",
+                                   "gone/away.py", "functional/nothing.py"]
+
+
+def test_every_import_goes_to_the_same_layer_or_below_in_the_doc():
+    layers = doc_layers(ARCHITECTURE.read_text(encoding="utf-8"))
+    assert layers["checks"] == 1 and layers["run"] < layers["cli"] == layers["course"]
+    assert layer_violations(layers, import_graph(PACKAGE)) == []
+
+
+def test_the_layer_check_sees_an_import_from_above_and_an_unplaced_module():
+    """The twin: the doc's list with training and config swapped, and run left out."""
+    layers = doc_layers(ARCHITECTURE.read_text(encoding="utf-8"))
+    layers["training"], layers["config"] = layers["config"], layers["training"]
+    del layers["run"]
+    wrong = layer_violations(layers, import_graph(PACKAGE))
+    assert "run is in no layer" in wrong
+    assert "numpy_seq2seq.training (layer 3) imports numpy_seq2seq.checkpoint (layer 5)" in wrong
 
 
 # ---------------------------------------------------------------------------------------------
