@@ -21,6 +21,7 @@ from numpy_seq2seq.checkpoint import load_checkpoint, read_extra, save_checkpoin
 from numpy_seq2seq.cli import attention_table, display_width, main
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.plots import plot_training, save_figure
+from numpy_seq2seq.run import step_limit
 from numpy_seq2seq.runs import read_metrics
 
 ERROR = "numpy-seq2seq: error: "
@@ -746,5 +747,5 @@ def test_step_limit_follows_long_training_targets(tmp_path, capsys):
     longest = load_checkpoint(out / "checkpoint.npz").extra["longest_target"]
     assert longest >= len("neunhundertneunundneunzigtausend")  # 6-digit numbers in the data
     one_word = np.zeros((1, 1), dtype=np.int64)
-    assert cli._step_limit(one_word, longest) == longest + 10
-    assert cli._step_limit(one_word, None) == 12  # old checkpoints: 2 x S + 10
+    assert step_limit(one_word, longest) == longest + 10
+    assert step_limit(one_word, None) == 12  # old checkpoints: 2 x S + 10
