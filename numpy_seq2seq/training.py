@@ -32,9 +32,10 @@ lower loss), early stopping (``patience``), ``on_epoch_end``.
 Resuming and stopping
 ---------------------
 ``checkpoint.npz`` carries a `history.TrainState` (in ``extra["training"]``): the optimizer's
-moments and step count, the schedule's state, the random generators' states, the history. ``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume
-RUN_DIR``) continues from it, and ends with the parameters and numbers of a run that never
-stopped. While ``train`` runs in the main thread, SIGINT (Ctrl-C) and SIGTERM stop it at the
+moments and step count, the schedule's state, the random generators' states, the history.
+``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume RUN_DIR``) continues from it, and
+ends with the parameters and numbers of a run that never stopped (given the epochs it planned;
+more epochs re-plan the schedule, see schedule.py). While ``train`` runs in the main thread, SIGINT (Ctrl-C) and SIGTERM stop it at the
 next step boundary: it writes ``checkpoint.npz`` and raises `TrainingInterrupted` (a
 KeyboardInterrupt); a second signal stops at once. A run stopped in the middle of an epoch is
 resumed in the middle: the state holds the generators' states at the epoch's start, from which
