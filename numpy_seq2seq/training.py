@@ -35,8 +35,8 @@ Resuming and stopping
 moments and step count, the schedule's state, the random generators' states, the history.
 ``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume RUN_DIR``) continues from it, and
 ends with the parameters and numbers of a run that never stopped (given the epochs it planned;
-more epochs re-plan the schedule, see schedule.py). While ``train`` runs in the main thread, SIGINT (Ctrl-C) and SIGTERM stop it at the
-next step boundary: it writes ``checkpoint.npz`` and raises `TrainingInterrupted` (a
+more epochs re-plan the schedule, see schedule.py). While ``train`` runs in the main thread,
+SIGINT (Ctrl-C) and SIGTERM stop it at the next step boundary: it writes ``checkpoint.npz`` and raises `TrainingInterrupted` (a
 KeyboardInterrupt); a second signal stops at once. A run stopped in the middle of an epoch is
 resumed in the middle: the state holds the generators' states at the epoch's start, from which
 the same batch order is drawn again, and the number of batches done, which are skipped (the
