@@ -36,11 +36,12 @@ moments and step count, the schedule's state, the random generators' states, the
 ``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume RUN_DIR``) continues from it, and
 ends with the parameters and numbers of a run that never stopped (given the epochs it planned;
 more epochs re-plan the schedule, see schedule.py). While ``train`` runs in the main thread,
-SIGINT (Ctrl-C) and SIGTERM stop it at the next step boundary: it writes ``checkpoint.npz`` and raises `TrainingInterrupted` (a
-KeyboardInterrupt); a second signal stops at once. A run stopped in the middle of an epoch is
-resumed in the middle: the state holds the generators' states at the epoch's start, from which
-the same batch order is drawn again, and the number of batches done, which are skipped (the
-alternative, redoing the epoch, would discard the work and need the epoch's starting weights).
+SIGINT (Ctrl-C) and SIGTERM stop it at the next step boundary: it writes ``checkpoint.npz`` and
+raises `TrainingInterrupted` (a KeyboardInterrupt); a second signal stops at once. A run stopped
+in the middle of an epoch is resumed in the middle: the state holds the generators' states at
+the epoch's start, from which the same batch order is drawn again, and the number of batches
+done, which are skipped (the alternative, redoing the epoch, would discard the work and need the
+epoch's starting weights).
 
 Letters: N batch, S source length, T target length.
 """
