@@ -62,6 +62,7 @@ from .data import (
     UNKNOWN_MODES,
     Tokenizer,
     Vocab,
+    count_overlap,
     count_unknown,
     describe_selection,
     encode_pairs,
@@ -397,8 +398,7 @@ def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
         pairs = make_task(cfg.task, cfg.num_examples, seed=cfg.seed, min_len=cfg.min_len,
                           max_len=cfg.max_len, source_lang=cfg.source_lang,
                           target_lang=cfg.target_lang)
-        train_pairs, valid_pairs = split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed)
-        return _check_split(train_pairs, valid_pairs, f"{len(pairs):,} generated pairs")
+        return _check_split(*_split(cfg, pairs), f"{len(pairs):,} generated pairs")
     corpus = read_tsv(cfg.data)
     pairs, dropped = select_pairs(corpus.pairs, *_tokenizers(cfg), max_len=cfg.max_len,
                                   max_pairs=cfg.max_pairs, seed=cfg.seed)
@@ -410,7 +410,12 @@ def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
         raise CLIError(f"no pairs left to train on: {summary}; raise --max-len (or --max-pairs)")
     if cfg.valid is not None:
         return _check_split(pairs, load_tsv(cfg.valid), summary)
-    return _check_split(*split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed), summary)
+    return _check_split(*_split(cfg, pairs), summary)
+
+
+def _split(cfg: DataConfig, pairs: list) -> tuple[list, list]:
+    return split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed, together=cfg.split_mode(),
+                       tokenizers=_tokenizers(cfg))
 
 
 def _check_split(train_pairs: list, valid_pairs: list, summary: str) -> tuple[list, list, str]:
@@ -933,6 +938,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CLIError("--source-lang and --target-lang apply to --task numbers only")
     if args.data is not None:
         pairs, what, translation = load_tsv(args.data), str(args.data), True
+        _warn_overlap(pairs, trained_on)
     elif args.task is not None:
         asked = DataConfig(task=args.task, **_evaluation_languages(args, trained_on))
         pairs = make_task(args.task, args.num_examples, seed=args.seed, min_len=args.min_len,
@@ -960,6 +966,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"BLEU            {res['bleu']:.2f}")
         print(f"chrF            {res['chrf']:.2f}")
     return 0
+
+
+def _warn_overlap(pairs: Sequence[tuple[str, str]], trained_on: DataConfig | None) -> None:
+    """Warn when pairs to score share sources or targets with the model's training pairs
+    (rebuilt from the data the checkpoint records, if it is still there)."""
+    if trained_on is None or any(f is not None and not Path(f).is_file()
+                                 for f in (trained_on.data, trained_on.valid)):
+        return
+    overlap = count_overlap(pairs, _load_pairs(trained_on)[0], _tokenizers(trained_on))
+    if overlap.either:
+        _warn(f"{overlap.describe()}: scores on them are flattered by what the model saw in "
+              "training")
 
 
 def _evaluation_languages(args: argparse.Namespace,

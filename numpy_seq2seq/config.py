@@ -67,7 +67,9 @@ DEFAULT_TASK = "dates"
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "numbers": {"epochs": 10},
 }
-DEFAULT_VALID_FRACTION = 0.1  # share of a corpus held out without a valid file (data.corpus)
+DEFAULT_VALID_FRACTION = 0.1  # share of a corpus held out without a valid file (data.split)
+# which pairs a held-out split keeps on one side (data.split): one source, or linked by either side
+SPLIT_MODES = ("source", "either")
 DEFAULT_BPE_VOCAB_SIZE = 8000  # subword pieces per bpe side (data.tokenize)
 
 
@@ -271,6 +273,10 @@ class DataConfig(_Config):
                                                                     low_open=True, high_open=True))
     seed: int = option(DEFAULT_SEED, "seeds the task's pairs, the max_pairs sample and the split",
                        NON_NEGATIVE_INT)
+    split: str | None = option(None, "the pairs a held-out split keeps on one side: either (pairs "
+                               "that share a source or a target sentence) or source (pairs with "
+                               "one source) (if not given: either for data, source for generated "
+                               "tasks)", choices=SPLIT_MODES)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -281,6 +287,9 @@ class DataConfig(_Config):
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> DataConfig:
         stored = dict(stored)
+        # corpus runs stored before the field were split by source (tasks still are)
+        if stored.get("data") is not None:
+            stored.setdefault("split", "source")
         # a corpus run of numpy_seq2seq 0.1 stored no "task" key (today's default is a task)
         if "data" in stored and "task" not in stored:
             stored["task"] = None
@@ -293,6 +302,13 @@ class DataConfig(_Config):
                     if key in tokenizer:
                         stored[key] = tokenizer[key]
         return super().from_dict(stored)
+
+    def split_mode(self) -> str:
+        """How the held-out split keeps pairs together (`SPLIT_MODES`, data.split): the
+        ``split`` given, else "either" for a corpus and "source" for a generated task."""
+        if self.split is not None:
+            return self.split
+        return "either" if self.data is not None else "source"
 
     def tokenizer_kinds(self) -> tuple[str, str]:
         """The (source, target) tokenizer kinds of a corpus."""

@@ -291,6 +291,23 @@ def test_evaluate_quiet_on_its_own_data(run_dir, capsys):
     assert code == 0 and err == ""
 
 
+def test_evaluate_data_warns_when_it_overlaps_training(run_dir, tmp_path, capsys):
+    from numpy_seq2seq.data import make_task, split_pairs, write_heldout
+
+    train, valid = split_pairs(make_task("reverse", 200, seed=0), 0.1, seed=0)  # as TINY trains
+    ckpt = str(run_dir / "checkpoint.npz")
+    for name, pairs, warned in (("valid", valid, 0), ("mixed", train[:3] + valid, 3)):
+        path = write_heldout(tmp_path / f"{name}.tsv", pairs)
+        code, out, err = run(["evaluate", "--checkpoint", ckpt, "--data", str(path)], capsys)
+        assert code == 0 and "exact match" in out, err
+        if warned:
+            assert (f"warning: {warned} of {len(pairs)} pairs share a source or a target with "
+                    f"the training pairs ({warned} sources, {warned} targets, {warned} whole "
+                    "pairs)") in err
+        else:
+            assert "training pairs" not in err
+
+
 def test_evaluate_bad_data(run_dir, files, capsys):
     code, _, err = run(["evaluate", "--checkpoint", str(run_dir / "checkpoint.npz"),
                         "--data", str(files / "notab.tsv")], capsys)

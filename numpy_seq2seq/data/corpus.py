@@ -1,4 +1,5 @@
-"""Sentence-pair corpora: reading TSV files, choosing pairs, holding out a split, encoding.
+"""Sentence-pair corpora: reading TSV files, choosing pairs, encoding (holding out a split:
+:mod:`.split`).
 
 File format
 -----------
@@ -30,7 +31,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import DEFAULT_VALID_FRACTION
 from .tokenize import Tokenizer
 from .vocab import Vocab
 
@@ -186,42 +186,6 @@ def count_unknown(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> 
             total += len(tokens)
             counts.update(t for t in tokens if t not in vocab)
     return UnknownTokens(sum(counts.values()), total, counts)
-
-
-def split_pairs(
-    pairs: Sequence[Pair],
-    valid_fraction: float = DEFAULT_VALID_FRACTION,
-    seed: int | None = 0,
-) -> tuple[list[Pair], list[Pair]]:
-    """Hold out a seeded fraction of the pairs, keeping equal sources together.
-
-    The split is drawn over *distinct source strings*, so a source that occurs
-    several times (with the same or different targets) lands entirely on one
-    side and the held-out score is never flattered by memorised duplicates.
-    ``round(valid_fraction * distinct sources)`` sources are held out, at least
-    one source always stays in training. Both returned lists keep input order.
-
-    Parameters
-    ----------
-    pairs : sequence of (str, str)
-    valid_fraction : float
-        In [0, 1).
-    seed : int or None
-        Seed for ``np.random.default_rng``.
-
-    Returns
-    -------
-    train, valid : list of (str, str)
-    """
-    if not 0.0 <= valid_fraction < 1.0:
-        raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction!r}")
-    sources = list(dict.fromkeys(src for src, _ in pairs))  # distinct, first-seen order
-    n_valid = min(round(valid_fraction * len(sources)), max(len(sources) - 1, 0))
-    order = np.random.default_rng(seed).permutation(len(sources))
-    held_out = {sources[i] for i in order[:n_valid].tolist()}
-    train = [p for p in pairs if p[0] not in held_out]
-    valid = [p for p in pairs if p[0] in held_out]
-    return train, valid
 
 
 def encode_pairs(
