@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-len", type=_positive_int, metavar="L",
                     help="most output steps (default 2 x source length + 10, or the longest "
                     "training target + 10 if that is more)")
+    tr.add_argument("--max-ratio", type=_nonneg_float, metavar="R",
+                    help="also stop each output after ceil(R x its source tokens) + 1 steps")
+    tr.add_argument("--no-repeat-ngram", type=_nonneg_int, default=0, metavar="K",
+                    help="never output one K-gram twice, which ends loops such as 'the the "
+                    "the'; 0 turns the guard off (default %(default)s; 2 or 3 suit word and bpe "
+                    "outputs, see numpy_seq2seq/decoding.py)")
     tr.add_argument("--show-attention", action="store_true",
                     help="print each attention matrix as a table of percentages")
     tr.add_argument("--plot", type=Path, metavar="FILE.png",
@@ -883,10 +889,11 @@ def _read_inputs(texts: Sequence[str], src_vocab: Vocab,
 
 def _decode(model: Seq2Seq, src: np.ndarray, max_len: int,
             args: argparse.Namespace) -> list[Hypothesis]:
+    stop = {"max_ratio": args.max_ratio, "no_repeat_ngram": args.no_repeat_ngram}
     if args.beam == 1:
-        return greedy_decode(model, src, max_len=max_len)
+        return greedy_decode(model, src, max_len=max_len, **stop)
     return beam_search(model, src, beam=args.beam, max_len=max_len,
-                       length_penalty=args.length_penalty)
+                       length_penalty=args.length_penalty, **stop)
 
 
 def _longest(tgt_ids: Sequence[np.ndarray]) -> int:

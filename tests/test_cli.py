@@ -228,6 +228,21 @@ def test_translate_reads_unknown_tokens_as_unk_and_says_so(run_dir, capsys):
                            "read as <unk>: '9', '!'")
 
 
+@pytest.mark.parametrize("beam", ["1", "3"])
+def test_translate_stops_loops_when_asked(run_dir, beam, capsys):
+    ckpt = str(run_dir / "checkpoint.npz")
+    texts = ["aaaaaaa", "abababab", "abc"]
+    code, out, err = run(["translate", "--checkpoint", ckpt, "--beam", beam,
+                          "--no-repeat-ngram", "1", *texts], capsys)
+    assert code == 0, err
+    assert all(len(set(line)) == len(line) for line in out.splitlines())  # no letter twice
+    code, out, err = run(["translate", "--checkpoint", ckpt, "--beam", beam, "--max-ratio",
+                          "0.5", *texts], capsys)
+    assert code == 0, err
+    assert all(len(line) <= -(-len(text) // 2) + 1 for line, text in
+               zip(out.splitlines(), texts, strict=True))
+
+
 def test_translate_one_bad_line_fails_alone(run_dir, capsys, monkeypatch):
     ckpt = str(run_dir / "checkpoint.npz")
     code, good, _ = run(["translate", "--checkpoint", ckpt, "abc", "cba"], capsys)
