@@ -108,7 +108,7 @@ ATTENTION_NAMES = tuple("none" if a is None else a for a in ATTENTION_CHOICES)
 RESUME_OPTIONS = (*RESUME_CHANGES, "quiet")  # what may be given with --resume
 # DataConfig fields that only some data take (train refuses them elsewhere)
 CORPUS_OPTIONS = ("tokenize", "src_tokenize", "tgt_tokenize", "lowercase", "vocab_size",
-                  "valid", "max_pairs")
+                  "valid", "max_pairs", "swap")
 TASK_OPTIONS = ("num_examples", "min_len")
 LANGUAGE_OPTIONS = ("source_lang", "target_lang")  # the numbers task's
 # Above this share of unknown tokens, evaluate says the data may not suit the model.
@@ -230,6 +230,7 @@ def _add_train_parser(sub: Any) -> None:
     _config_option(which, DataConfig, "task", choices=TASKS)
     _config_option(which, DataConfig, "data", metavar="FILE.tsv")
     _config_option(src, DataConfig, "valid", metavar="FILE.tsv")
+    _config_option(src, DataConfig, "swap")
     _config_option(src, DataConfig, "num_examples", metavar="N")
     _config_option(src, DataConfig, "min_len", metavar="L")
     _config_option(src, DataConfig, "max_len", metavar="L")
@@ -405,7 +406,7 @@ def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
                           max_len=cfg.max_len, source_lang=cfg.source_lang,
                           target_lang=cfg.target_lang)
         return _check_split(*_split(cfg, pairs), f"{len(pairs):,} generated pairs")
-    corpus = read_tsv(cfg.data)
+    corpus = read_tsv(cfg.data, swap=cfg.swap)
     pairs, dropped = select_pairs(corpus.pairs, *_tokenizers(cfg), max_len=cfg.max_len,
                                   max_pairs=cfg.max_pairs, seed=cfg.seed)
     summary = f"{cfg.data}: {describe_selection(len(corpus.pairs), dropped, len(pairs))}"
@@ -415,7 +416,7 @@ def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
     if not pairs:  # the selection, not the corpus, left nothing: say which option did it
         raise CLIError(f"no pairs left to train on: {summary}; raise --max-len (or --max-pairs)")
     if cfg.valid is not None:
-        return _check_split(pairs, load_tsv(cfg.valid), summary)
+        return _check_split(pairs, load_tsv(cfg.valid, swap=cfg.swap), summary)
     return _check_split(*_split(cfg, pairs), summary)
 
 
@@ -474,7 +475,9 @@ def _task_label(cfg: DataConfig) -> str:
     if cfg.task == "numbers":
         return (f"task numbers {cfg.source_lang or DEFAULT_SOURCE_LANG} -> "
                 f"{cfg.target_lang or DEFAULT_TARGET_LANG}")
-    return f"data {cfg.data}" if cfg.task is None else f"task {cfg.task}"
+    if cfg.task is None:
+        return f"data {cfg.data}{' (columns swapped)' * cfg.swap}"
+    return f"task {cfg.task}"
 
 
 def _describe(cfg: DataConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> str:
@@ -944,7 +947,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.task != "numbers" and (args.source_lang or args.target_lang):
         raise CLIError("--source-lang and --target-lang apply to --task numbers only")
     if args.data is not None:
-        pairs, what, translation = load_tsv(args.data), str(args.data), True
+        swap = trained_on is not None and trained_on.swap  # read as the model was trained
+        pairs, translation = load_tsv(args.data, swap=swap), True
+        what = f"{args.data}{' (columns swapped, as in training)' * swap}"
         _warn_overlap(pairs, trained_on)
     elif args.task is not None:
         asked = DataConfig(task=args.task, **_evaluation_languages(args, trained_on))

@@ -246,6 +246,8 @@ class DataConfig(_Config):
                               "(stored absolute)")
     valid: str | None = option(None, "held-out pairs for data (if not given: hold out "
                                "valid_fraction of data)")
+    swap: bool = option(False, "read the second column of data (and valid) as the source and "
+                        "the first as the target: one file trains both directions")
     # how corpus text becomes tokens (a task's tokenizers are its own: data.tasks)
     tokenize: str = option("char", "how data text is split into tokens, both sides")
     src_tokenize: str | None = option(None, "the sources' tokenizer (if not given: tokenize)")

@@ -726,6 +726,25 @@ def test_tatoeba_style_corpus_end_to_end(tmp_path, capsys):
     assert code == 0 and err == "" and len(text.splitlines()) == 2  # "cat." and "We" are read
 
 
+def test_swap_trains_the_other_direction(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = run(["train", "--data", str(TATOEBA_STYLE), "--tokenize", "word",
+                           "--swap", *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    assert f"data {TATOEBA_STYLE} (columns swapped)" in text.splitlines()[0]
+    _, src_vocab, tgt_vocab, extra = load_checkpoint(out / "checkpoint.npz")
+    assert "Cours" in src_vocab and "Cours" not in tgt_vocab and "Run" in tgt_vocab
+    assert extra["data"]["swap"] is True
+    code, text, err = run(["evaluate", "--checkpoint", str(out / "checkpoint.npz"), "--data",
+                           str(TATOEBA_STYLE)], capsys)
+    assert code == 0 and "(columns swapped, as in training): 42 pairs" in text, err
+    # read the other way round, no pair would share a side with the training pairs
+    assert re.search(r"warning: [1-9]\d* of 42 pairs share a source or a target with the "
+                     "training pairs", err), err
+    code, _, err = run(["train", "--task", "dates", "--swap"], capsys)
+    assert_one_line_error(code, err, "--swap applies to --data only")
+
+
 def test_bpe_corpus_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
     code, text, err = run(["train", "--data", str(TATOEBA_STYLE), "--src-tokenize", "bpe",

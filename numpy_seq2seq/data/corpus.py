@@ -56,12 +56,12 @@ class UnknownTokens(NamedTuple):
         return self.unknown / self.total if self.total else 0.0
 
 
-def load_tsv(path: str | PathLike[str]) -> list[Pair]:
-    """The (source, target) pairs of a TSV file: ``read_tsv(path).pairs``."""
-    return read_tsv(path).pairs
+def load_tsv(path: str | PathLike[str], swap: bool = False) -> list[Pair]:
+    """The (source, target) pairs of a TSV file: ``read_tsv(path, swap).pairs``."""
+    return read_tsv(path, swap).pairs
 
 
-def read_tsv(path: str | PathLike[str]) -> TsvCorpus:
+def read_tsv(path: str | PathLike[str], swap: bool = False) -> TsvCorpus:
     """Read (source, target) pairs, and count attribution columns, from a UTF-8 TSV file.
 
     Blank lines are skipped; each field is stripped of surrounding whitespace; a
@@ -71,6 +71,9 @@ def read_tsv(path: str | PathLike[str]) -> TsvCorpus:
     Parameters
     ----------
     path : str or path-like
+    swap : bool
+        Read the second column as the source and the first as the target (Tatoeba's files
+        put English first: ``swap=True`` reads them as French -> English).
 
     Returns
     -------
@@ -113,7 +116,7 @@ def read_tsv(path: str | PathLike[str]) -> TsvCorpus:
         if not src or not tgt:
             side = "source" if not src else "target"
             raise ValueError(f"{path}:{lineno}: empty {side}")
-        pairs.append((src, tgt))
+        pairs.append((tgt, src) if swap else (src, tgt))
         attributed += len(fields) == 3 and bool(fields[2])
     if not pairs:
         raise ValueError(f"{path}: no sentence pairs found (file is empty or blank)")
