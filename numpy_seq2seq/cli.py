@@ -55,6 +55,7 @@ from .config import (
 )
 from .course.commands import add_course_parser
 from .data import (
+    LANGUAGE_TASKS,
     SPECIAL_TOKENS,
     TASKS,
     TOKENIZERS,
@@ -75,6 +76,7 @@ from .data import (
     task_tokenizers,
 )
 from .data.numbers import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, NUMBER_LANGUAGES
+from .data.tatoeba import NOTICE as TATOEBA_NOTICE
 from .data.tokenize import show_token
 from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
 from .history import History, TrainState
@@ -110,7 +112,7 @@ RESUME_OPTIONS = (*RESUME_CHANGES, "quiet")  # what may be given with --resume
 CORPUS_OPTIONS = ("tokenize", "src_tokenize", "tgt_tokenize", "lowercase", "vocab_size",
                   "valid", "max_pairs", "swap")
 TASK_OPTIONS = ("num_examples", "min_len")
-LANGUAGE_OPTIONS = ("source_lang", "target_lang")  # the numbers task's
+LANGUAGE_OPTIONS = ("source_lang", "target_lang")  # the LANGUAGE_TASKS' (numbers, tatoeba)
 # Above this share of unknown tokens, evaluate says the data may not suit the model.
 UNKNOWN_WARNING_FRACTION = 0.2
 
@@ -373,8 +375,8 @@ def _data_config(given: dict[str, Any]) -> DataConfig:
     """The data a new run trains on; corpus paths are stored absolute (evaluate finds them from
     any working directory)."""
     task = None if "data" in given else given.get("task", DataConfig.task)
-    if task != "numbers":
-        _refuse(given, LANGUAGE_OPTIONS, "--task numbers only")
+    if task not in LANGUAGE_TASKS:
+        _refuse(given, LANGUAGE_OPTIONS, "--task numbers and --task tatoeba only")
     if task is not None:
         _refuse(given, CORPUS_OPTIONS, "--data only (built-in tasks choose their own tokenizers "
                 "and make their own split)")
@@ -405,7 +407,10 @@ def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
         pairs = make_task(cfg.task, cfg.num_examples, seed=cfg.seed, min_len=cfg.min_len,
                           max_len=cfg.max_len, source_lang=cfg.source_lang,
                           target_lang=cfg.target_lang)
-        return _check_split(*_split(cfg, pairs), f"{len(pairs):,} generated pairs")
+        made = f"{len(pairs):,} generated pairs"
+        if cfg.task == "tatoeba":
+            made = f"{len(pairs):,} shipped pairs ({TATOEBA_NOTICE})"
+        return _check_split(*_split(cfg, pairs), made)
     corpus = read_tsv(cfg.data, swap=cfg.swap)
     pairs, dropped = select_pairs(corpus.pairs, *_tokenizers(cfg), max_len=cfg.max_len,
                                   max_pairs=cfg.max_pairs, seed=cfg.seed)
@@ -472,8 +477,8 @@ def _recorded_data(extra: dict[str, Any], path: Path, advice: str) -> DataConfig
 
 
 def _task_label(cfg: DataConfig) -> str:
-    if cfg.task == "numbers":
-        return (f"task numbers {cfg.source_lang or DEFAULT_SOURCE_LANG} -> "
+    if cfg.task in LANGUAGE_TASKS:
+        return (f"task {cfg.task} {cfg.source_lang or DEFAULT_SOURCE_LANG} -> "
                 f"{cfg.target_lang or DEFAULT_TARGET_LANG}")
     if cfg.task is None:
         return f"data {cfg.data}{' (columns swapped)' * cfg.swap}"
@@ -944,8 +949,9 @@ def _pad(text: str, width: int, right: bool = False) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model, src_vocab, tgt_vocab, extra = _load(args.checkpoint)
     trained_on = _trained_on(extra)
-    if args.task != "numbers" and (args.source_lang or args.target_lang):
-        raise CLIError("--source-lang and --target-lang apply to --task numbers only")
+    if args.task not in LANGUAGE_TASKS and (args.source_lang or args.target_lang):
+        raise CLIError("--source-lang and --target-lang apply to --task numbers and --task "
+                       "tatoeba only")
     if args.data is not None:
         swap = trained_on is not None and trained_on.swap  # read as the model was trained
         pairs, translation = load_tsv(args.data, swap=swap), True
@@ -957,6 +963,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                           max_len=args.max_len, source_lang=asked.source_lang,
                           target_lang=asked.target_lang)
         what = f"fresh {args.task} pairs (seed {args.seed})"
+        if args.task == "tatoeba":  # drawn from the sentences the model was trained on
+            what = f"{args.task} pairs sampled with seed {args.seed}"
+            _warn_overlap(pairs, trained_on)
         translation = _is_translation(asked)
         if trained_on is not None and _task_label(trained_on) != _task_label(asked):
             _warn(f"the model was trained on {_task_label(trained_on)}, not on "
@@ -995,9 +1004,9 @@ def _warn_overlap(pairs: Sequence[tuple[str, str]], trained_on: DataConfig | Non
 def _evaluation_languages(args: argparse.Namespace,
                           trained_on: DataConfig | None) -> dict[str, Any]:
     """numbers languages for ``evaluate --task``: the options, else those the model learnt."""
-    if args.task != "numbers":
+    if args.task not in LANGUAGE_TASKS:
         return {}
-    same = trained_on is not None and trained_on.task == "numbers"
+    same = trained_on is not None and trained_on.task == args.task
     return {"source_lang": args.source_lang or (trained_on.source_lang if same else None),
             "target_lang": args.target_lang or (trained_on.target_lang if same else None)}
 

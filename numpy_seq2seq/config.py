@@ -256,13 +256,15 @@ class DataConfig(_Config):
     vocab_size: int = option(DEFAULT_BPE_VOCAB_SIZE, "subword pieces per bpe side",
                              Number(int, low=2))
     # which pairs
-    source_lang: str | None = option(None, "numbers task: the inputs' language (if not given: "
-                                     "en)")
-    target_lang: str | None = option(None, "numbers task: the outputs' language (if not given: "
-                                     "fr)")
-    num_examples: int = option(20000, "pairs to generate for a task", POSITIVE_INT)
+    source_lang: str | None = option(None, "numbers and tatoeba tasks: the inputs' language "
+                                     "(if not given: en)")
+    target_lang: str | None = option(None, "numbers and tatoeba tasks: the outputs' language "
+                                     "(if not given: fr)")
+    num_examples: int = option(20000, "pairs to generate for a task (tatoeba: at most, a seeded "
+                               "sample)", POSITIVE_INT)
     min_len: int | None = option(None, "shortest task input, in digits for numbers and "
-                                 "addition (if not given: the task's own; dates has none)",
+                                 "addition, in words of each side for tatoeba (if not given: "
+                                 "the task's own; dates has none)",
                                  POSITIVE_INT)
     max_len: int | None = option(None, "longest task input, as min_len; for data: drop pairs "
                                  "with a side of more tokens", POSITIVE_INT)
@@ -277,8 +279,8 @@ class DataConfig(_Config):
                        NON_NEGATIVE_INT)
     split: str | None = option(None, "the pairs a held-out split keeps on one side: either (pairs "
                                "that share a source or a target sentence) or source (pairs with "
-                               "one source) (if not given: either for data, source for generated "
-                               "tasks)", choices=SPLIT_MODES)
+                               "one source) (if not given: either for data and tatoeba, source "
+                               "for generated tasks)", choices=SPLIT_MODES)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -307,10 +309,12 @@ class DataConfig(_Config):
 
     def split_mode(self) -> str:
         """How the held-out split keeps pairs together (`SPLIT_MODES`, data.split): the
-        ``split`` given, else "either" for a corpus and "source" for a generated task."""
+        ``split`` given, else "either" for a corpus (tatoeba too) and "source" for a generated
+        task."""
         if self.split is not None:
             return self.split
-        return "either" if self.data is not None else "source"
+        # tatoeba is a corpus shipped as a task; the others are generated
+        return "either" if self.data is not None or self.task == "tatoeba" else "source"
 
     def tokenizer_kinds(self) -> tuple[str, str]:
         """The (source, target) tokenizer kinds of a corpus."""

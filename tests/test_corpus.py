@@ -80,6 +80,16 @@ def test_swap_reads_the_columns_the_other_way(write):
     assert corpus.attributed == 1 and corpus.pairs == [(t, s) for s, t in load_tsv(path)]
 
 
+def test_read_tsv_decompresses_gz(write):
+    import gzip
+
+    path = write(gzip.compress("Go.\tVa !\n".encode()), name="pairs.tsv.gz")
+    assert load_tsv(path) == [("Go.", "Va !")]
+    broken = write(b"not gzip", name="broken.tsv.gz")
+    with pytest.raises(ValueError, match="broken.tsv.gz: not a readable gzip file"):
+        load_tsv(broken)
+
+
 def test_load_tsv_missing_file(tmp_path):
     path = tmp_path / "nope.tsv"
     with pytest.raises(FileNotFoundError, match="nope.tsv"):

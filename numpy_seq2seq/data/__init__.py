@@ -21,6 +21,7 @@ from .split import (
 )
 from .tasks import (
     DEFAULT_TASK,
+    LANGUAGE_TASKS,
     TASK_DEFAULTS,
     TASKS,
     TRANSLATION_TASKS,
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_TASK",
     "EOS_ID",
     "HELDOUT_NAME",
+    "LANGUAGE_TASKS",
     "Overlap",
     "PAD_ID",
     "SPECIAL_TOKENS",

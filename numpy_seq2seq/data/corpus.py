@@ -23,6 +23,7 @@ shortest sentences. :func:`describe_selection` writes what was dropped and why a
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from collections.abc import Sequence
 from os import PathLike
@@ -65,7 +66,8 @@ def read_tsv(path: str | PathLike[str], swap: bool = False) -> TsvCorpus:
     """Read (source, target) pairs, and count attribution columns, from a UTF-8 TSV file.
 
     Blank lines are skipped; each field is stripped of surrounding whitespace; a
-    leading byte-order mark (as written by some spreadsheet exports) is dropped.
+    leading byte-order mark (as written by some spreadsheet exports) is dropped. A file whose
+    name ends in ``.gz`` is decompressed first.
     A third column is the attribution (see the module docstring).
 
     Parameters
@@ -92,8 +94,14 @@ def read_tsv(path: str | PathLike[str], swap: bool = False) -> TsvCorpus:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"corpus file not found (or not a file): {path}")
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise ValueError(f"{path}: not a readable gzip file ({e})") from None
     # Decode line by line (not the whole file) so an encoding error can name its line.
-    raw_lines = path.read_bytes().split(b"\n")
+    raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[0].startswith(b"\xef\xbb\xbf"):
         raw_lines[0] = raw_lines[0][3:]
     pairs, attributed = [], 0
