@@ -34,7 +34,6 @@ import re
 import shlex
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -77,7 +76,7 @@ from .data import (
 )
 from .data.numbers import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, NUMBER_LANGUAGES
 from .data.tatoeba import NOTICE as TATOEBA_NOTICE
-from .data.tokenize import show_token
+from .data.tokenize import display_width, show_token
 from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
 from .history import History, TrainState
 from .model import Seq2Seq
@@ -932,13 +931,6 @@ def attention_table(weights: np.ndarray, src_tokens: Sequence[str],
                  for w in row]
         lines.append(_pad(label, first) + " " + " ".join(cells))
     return "\n".join(lines)
-
-
-def display_width(text: str) -> int:
-    """Terminal cells ``text`` takes: 2 for East Asian wide and fullwidth characters (Hangul,
-    kana, kanji), 0 for combining marks, 1 otherwise."""
-    return sum(0 if unicodedata.combining(ch) else
-               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _pad(text: str, width: int, right: bool = False) -> str:
