@@ -3,7 +3,9 @@
 Both start from the same weights (``torch_export.to_torch``), see the same batches in the same
 order (one seeded ``iterate_batches`` stream each), take the same Adam steps (PyTorch's
 ``torch.optim.Adam`` with our defaults) with the same global-norm clipping, on one thread each
-(one BLAS thread for NumPy, ``torch.set_num_threads(1)``), for ``--seconds`` of wall time each.
+(one BLAS thread for NumPy, ``torch.set_num_threads(1)``), for ``--seconds`` of step time each.
+Their steps are interleaved (the one that has used less time goes next), so a burst of load on
+a shared machine slows both rather than one.
 The trained twin comes back through ``from_torch`` and both are decoded by the same greedy
 search, so the scores differ only by what each framework managed to learn in that time.
 
@@ -58,8 +60,7 @@ def _data(args: argparse.Namespace) -> tuple:
     return train, valid, vocabs, encode_pairs(train, *vocabs)
 
 
-def _train_numpy(model, ids, args) -> dict:
-    from numpy_seq2seq.data import iterate_batches
+def _numpy_step(model, args):
     from numpy_seq2seq.optim import clip_grad_norm, make_optimizer
 
     opt = make_optimizer("adam", model.params, lr=args.lr)
@@ -69,13 +70,11 @@ def _train_numpy(model, ids, args) -> dict:
         clip_grad_norm(grads, args.clip)
         opt.step(grads)
 
-    return _timed(step, ids, args, iterate_batches)
+    return step
 
 
-def _train_torch(module, ids, args) -> dict:
+def _torch_step(module, args):
     import torch
-
-    from numpy_seq2seq.data import iterate_batches
 
     opt = torch.optim.Adam(module.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
     module.train()
@@ -86,24 +85,45 @@ def _train_torch(module, ids, args) -> dict:
         torch.nn.utils.clip_grad_norm_(module.parameters(), args.clip)
         opt.step()
 
-    return _timed(step, ids, args, iterate_batches)
+    return step
 
 
-def _timed(step, ids, args, iterate_batches) -> dict:
-    """Run ``step`` on seeded bucketed batches, epoch after epoch, until the time is up."""
-    rng = np.random.default_rng(args.seed)
-    steps = tokens = epochs = 0
-    start = time.perf_counter()
+class _Stream:
+    """One framework's training: its own seeded batch stream, epoch after epoch, and the time
+    its steps took."""
+
+    def __init__(self, step, ids, args) -> None:
+        self.step, self.ids, self.args = step, ids, args
+        self.rng = np.random.default_rng(args.seed)  # the same batches, in the same order
+        self.batches = iter(())
+        self.steps = self.tokens = self.epochs = 0
+        self.seconds = 0.0
+
+    def advance(self) -> None:
+        from numpy_seq2seq.data import iterate_batches
+
+        batch = next(self.batches, None)
+        if batch is None:
+            if self.steps:
+                self.epochs += 1
+            self.batches = iterate_batches(*self.ids, self.args.batch_size, seed=self.rng,
+                                           bucket=True)
+            batch = next(self.batches)
+        start = time.perf_counter()
+        self.step(*batch)
+        self.seconds += time.perf_counter() - start
+        self.steps += 1
+        self.tokens += int((batch[1][:, 1:] != 0).sum())
+
+
+def _train_both(streams: dict, seconds: float) -> None:
+    """Step whichever framework has used less time, until both have used ``seconds``: a burst
+    of load on a shared machine then slows both, not one."""
     while True:
-        for src, tgt in iterate_batches(*ids, args.batch_size, seed=rng, bucket=True):
-            step(src, tgt)
-            steps += 1
-            tokens += int((tgt[:, 1:] != 0).sum())
-            elapsed = time.perf_counter() - start
-            if elapsed >= args.seconds:
-                return {"steps": steps, "epochs": epochs, "tokens/s": tokens / elapsed,
-                        "seconds": elapsed}
-        epochs += 1
+        behind = min(streams.values(), key=lambda s: s.seconds)
+        if behind.seconds >= seconds:
+            return
+        behind.advance()
 
 
 def _score(model, valid, vocabs) -> dict:
@@ -143,14 +163,16 @@ def main(argv: list[str] | None = None) -> None:
           f"E={args.embed_dim} H={args.hidden_dim}, {model.num_params():,} parameters; "
           f"{args.seconds:g} s of training each, one thread, seed {args.seed}")
     with blas_threads(1):
-        runs = {"numpy_seq2seq": _train_numpy(model, ids, args),
-                "torch twin": _train_torch(twin, ids, args)}
+        streams = {"numpy_seq2seq": _Stream(_numpy_step(model, args), ids, args),
+                   "torch twin": _Stream(_torch_step(twin, args), ids, args)}
+        _train_both(streams, args.seconds)
         trained = {"numpy_seq2seq": model, "torch twin": from_torch(twin.eval())}
-        for name, run in runs.items():
+        for name, run in streams.items():
             s = _score(trained[name], valid, vocabs)
-            print(f"{name:14s} {run['steps']:6,} steps ({run['epochs']:.0f} full epochs), "
-                  f"{run['tokens/s']:8,.0f} target tokens/s; held-out BLEU {s['bleu']:5.2f}, "
-                  f"chrF {s['chrf']:5.2f}, exact match {s['exact']:5.2f} %", flush=True)
+            print(f"{name:14s} {run.steps:6,} steps ({run.epochs} full epochs) in "
+                  f"{run.seconds:.0f} s, {run.tokens / run.seconds:8,.0f} target tokens/s; "
+                  f"held-out BLEU {s['bleu']:5.2f}, chrF {s['chrf']:5.2f}, exact match "
+                  f"{s['exact']:5.2f} %", flush=True)
 
 
 if __name__ == "__main__":
