@@ -19,8 +19,10 @@ import pytest
 from numpy_seq2seq import __version__, cli, plots
 from numpy_seq2seq.checkpoint import load_checkpoint, read_extra, save_checkpoint
 from numpy_seq2seq.cli import attention_table, display_width, main
+from numpy_seq2seq.data import file_sha256, load_tsv
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.plots import plot_training, save_figure
+from numpy_seq2seq.run import step_limit
 from numpy_seq2seq.runs import read_metrics
 
 ERROR = "numpy-seq2seq: error: "
@@ -365,7 +367,8 @@ def test_train_writes_the_run_directory(tmp_path, capsys):
     finally:
         os.umask(old)
     assert code == 0, err
-    for name in ("checkpoint.npz", "best.npz", "metrics.json", "attention.png", "training.png"):
+    for name in ("checkpoint.npz", "best.npz", "metrics.json", "attention.png", "training.png",
+                 "heldout.tsv"):
         path = out_dir / name
         assert path.stat().st_size > 0, name
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, name  # readable by the whole class
@@ -437,8 +440,8 @@ def test_force_replaces_the_run_without_mixing_files(tmp_path, capsys):
     code, _, err = run(["train", *TINY, "--attention", "none", "--quiet", "--force",
                         "--out", str(tmp_path)], capsys)
     assert code == 0, err
-    assert sorted(os.listdir(tmp_path)) == ["best.npz", "checkpoint.npz", "metrics.json",
-                                            "notes.txt", "training.png"]
+    assert sorted(os.listdir(tmp_path)) == ["best.npz", "checkpoint.npz", "heldout.tsv",
+                                            "metrics.json", "notes.txt", "training.png"]
     assert read_metrics(tmp_path)["model"]["attention"] is None
 
 
@@ -495,7 +498,8 @@ def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, cap
     argv = ["train", "--task", "reverse", "--num-examples", "600", "--hidden-dim", "16",
             "--embed-dim", "8", "--batch-size", "8", "--attention", "none", "--dropout", "0.3",
             "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "numpy_seq2seq", *argv, "--epochs", "500",
+    # planned for 6 epochs and resumed with that plan: the cosine rates depend on the plan
+    proc = subprocess.Popen([sys.executable, "-m", "numpy_seq2seq", *argv, "--epochs", "6",
                              "--out", str(out_dir)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             # as typed in a terminal, even if these tests run as a background
@@ -511,16 +515,16 @@ def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, cap
     stopped, resume = err.strip().splitlines()
     assert stopped.startswith("numpy-seq2seq: SIGINT: training stopped at step ")
     assert stopped.endswith(f"saved {out_dir}/: checkpoint.npz, best.npz, metrics.json, "
-                            "training.png")
+                            "training.png, heldout.tsv")
     assert resume == f"resume with: numpy-seq2seq train --resume {out_dir}"
     metrics, ckpt = read_metrics(out_dir), load_checkpoint(out_dir / "checkpoint.npz")
     assert metrics["status"] == "interrupted"
     assert metrics["checkpoints"]["checkpoint.npz"]["step"] == ckpt.extra["step"] \
         == len(metrics["history"]["loss"])
-    # resume to the end of the epoch it stopped in, and compare with a run never stopped
-    epochs = str(ckpt.extra["epoch"] + 1)
-    assert main(["train", "--resume", str(out_dir), "--epochs", epochs, "--quiet"]) == 0
-    assert main([*argv, "--epochs", epochs, "--out", str(tmp_path / "straight")]) == 0
+    # resume to the planned end, and compare with a run never stopped
+    assert ckpt.extra["epoch"] < 6
+    assert main(["train", "--resume", str(out_dir), "--quiet"]) == 0
+    assert main([*argv, "--epochs", "6", "--out", str(tmp_path / "straight")]) == 0
     capsys.readouterr()
     assert _numbers(read_metrics(out_dir)) == _numbers(read_metrics(tmp_path / "straight"))
     resumed = load_checkpoint(out_dir / "checkpoint.npz").model.params
@@ -721,6 +725,11 @@ def test_tatoeba_style_corpus_end_to_end(tmp_path, capsys):
     assert "longer than 5 tokens" in data_line and "beyond the 30-pair limit" in data_line
     assert "kept 30; 42 lines carry an attribution column" in data_line
     assert "24 training / 6 held-out pairs" in data_line
+    metrics = read_metrics(out)  # the split is stored: the held-out pairs and the corpus hash
+    assert load_tsv(out / "heldout.tsv") == cli.load_pairs(cli.trained_on(
+        load_checkpoint(out / "checkpoint.npz").extra)).valid
+    assert metrics["split"]["together"] == "either" and metrics["split"]["n_valid"] == 6
+    assert metrics["split"]["sha256"] == {str(TATOEBA_STYLE): file_sha256(TATOEBA_STYLE)}
     _, src_vocab, tgt_vocab, _ = load_checkpoint(out / "checkpoint.npz")
     assert "." in src_vocab and "cat." not in src_vocab and "!" in tgt_vocab
     code, text, err = run(["translate", "--checkpoint", str(out / "checkpoint.npz"),
@@ -798,5 +807,5 @@ def test_step_limit_follows_long_training_targets(tmp_path, capsys):
     longest = load_checkpoint(out / "checkpoint.npz").extra["longest_target"]
     assert longest >= len("neunhundertneunundneunzigtausend")  # 6-digit numbers in the data
     one_word = np.zeros((1, 1), dtype=np.int64)
-    assert cli._step_limit(one_word, longest) == longest + 10
-    assert cli._step_limit(one_word, None) == 12  # old checkpoints: 2 x S + 10
+    assert step_limit(one_word, longest) == longest + 10
+    assert step_limit(one_word, None) == 12  # old checkpoints: 2 x S + 10

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from numpy_seq2seq import cli
+from numpy_seq2seq import cli, run
 from numpy_seq2seq.config import DataConfig
 from numpy_seq2seq.data import Tokenizer, count_overlap, make_task, task_tokenizers
 from numpy_seq2seq.data.tatoeba import (
@@ -87,9 +87,9 @@ def test_the_task_is_split_so_nothing_held_out_was_seen(direction):
     cfg = DataConfig(task="tatoeba", source_lang=direction[0], target_lang=direction[1],
                      num_examples=3000)
     assert cfg.split_mode() == "either"
-    train, valid, summary = cli._load_pairs(cfg)
+    train, valid, summary = run.load_pairs(cfg)
     assert "CC BY 2.0 FR" in summary and len(valid) > 200
-    overlap = count_overlap(valid, train, cli._tokenizers(cfg))
+    overlap = count_overlap(valid, train, run.pair_tokenizers(cfg))
     assert overlap.either == 0
 
 
