@@ -317,7 +317,8 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
           panel (needs ``"epoch_end_steps"`` of the same length);
         - ``"valid_bleu"``, ``"valid_chrf"``: held-out BLEU and chrF per epoch end, None (or
           NaN) for an epoch not scored; a panel "Held-out BLEU and chrF" shows the epochs that
-          were (a translation task's exact match can sit at 0 while these rise);
+          were (a translation task's exact match can sit at 0 while these rise); with
+          ``"bleu_name": "char_bleu"`` (character targets) the BLEU is labelled char-BLEU;
         - ``"max_norm"``: the clipping threshold, drawn as a horizontal dashed line.
 
     Returns
@@ -381,7 +382,8 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
         ax_acc.set_title("Validation exact match")
     if scored:
         ax_bleu = axes[-1]
-        for key, label, colour in (("valid_bleu", "BLEU", "tab:purple"),
+        bleu = "char-BLEU" if history.get("bleu_name") == "char_bleu" else "BLEU"
+        for key, label, colour in (("valid_bleu", bleu, "tab:purple"),
                                    ("valid_chrf", "chrF", "tab:orange")):
             if key in scored:
                 done = np.isfinite(per_epoch[key])  # the epochs that were scored
@@ -389,7 +391,7 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
                              label=f"held-out {label}")
         ax_bleu.set_ylim(-2, 102)
         ax_bleu.set_ylabel("score (0-100, sacreBLEU)")
-        ax_bleu.set_title("Held-out BLEU and chrF")
+        ax_bleu.set_title(f"Held-out {bleu} and chrF")
 
     for ax in axes:
         if epoch_ends is not None:

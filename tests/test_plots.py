@@ -317,6 +317,9 @@ def test_plot_training_draws_bleu_and_chrf_where_scored(rng):
     assert bleu.get_xdata().tolist() == [20, 40] and bleu.get_ydata().tolist() == [5.0, 12.5]
     assert chrf.get_ydata().tolist() == [20.0, 31.0]
     assert legend_texts(ax_bleu)[:2] == ["held-out BLEU", "held-out chrF"]
+    chars = plots.plot_training({**history, "bleu_name": "char_bleu"}).axes[-1]
+    assert chars.get_title() == "Held-out char-BLEU and chrF"
+    assert legend_texts(chars)[0] == "held-out char-BLEU"
     never = {**history, "valid_bleu": [None] * 4, "valid_chrf": [None] * 4}
     assert len(plots.plot_training(never).axes) == 3  # no scores, no panel
 

@@ -107,7 +107,7 @@ def test_resume_warns_of_other_threads(one_epoch):
 @pytest.mark.parametrize("data, model, error, match", [
     ({"task": "reverse", "tokenize": "word"}, {}, ValueError, "^tokenize applies to data only"),
     ({"task": "dates", "source_lang": "ko"}, {}, ValueError, "^source_lang applies to task "
-     "numbers only"),
+     "numbers and task tatoeba only"),
     ({"task": "dates", "min_len": 3}, {}, ValueError, "no length range"),
     ({"task": "reverse", "data": "x.tsv"}, {}, ValueError, "exactly one of task and data"),
     ({"data": "no/such.tsv"}, {}, FileNotFoundError, "such.tsv"),
