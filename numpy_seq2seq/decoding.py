@@ -24,6 +24,10 @@ Two options bound that, in both searches:
     Forbidden tokens change the choices, never the reported log-probabilities of the tokens
     chosen (they are the model's).
 
+Both options belong to the library's searches, not to the kernel table's signature (a student's
+decoder takes ``model, src, max_len, length_penalty``): with either set, the library's search
+runs, and a call made while a decoder is substituted (``substitute.use_functions``) is refused.
+
 What a hypothesis holds
 -----------------------
 ``tokens``
@@ -44,6 +48,10 @@ What a hypothesis holds
 ``finished``
     True if ``</s>`` was emitted within ``max_len`` steps.
 
+``greedy_decode`` and ``beam_search`` run the decoders of the kernel table
+(``functional/kernels.py``): the library's ``_greedy_decode`` and ``_beam_search`` below, unless
+``substitute.use_functions`` put a student's in their place for the length of a ``with`` block.
+
 Padding (id 0) and ``<s>`` (id 1) are never valid outputs, so both searches skip them; the
 log-probabilities are still those of the model's full softmax over V (the two ids are excluded
 after normalising, not renormalised away).
@@ -60,6 +68,7 @@ import numpy as np
 
 from .checks import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, refuse
 from .data.vocab import BOS_ID, EOS_ID, PAD_ID
+from .functional.kernels import KERNELS, LIBRARY, register
 from .functional.softmax import log_softmax
 
 if TYPE_CHECKING:
@@ -131,6 +140,18 @@ def _forbid_specials(logp: np.ndarray) -> np.ndarray:
     return logp
 
 
+def _stopping(name: str, max_ratio: float | None, no_repeat_ngram: int) -> tuple | None:
+    """(max_ratio, no_repeat_ngram) when either is asked for, else None (the kernel table's
+    decoder runs). The options are the library's: a decoder substituted in the table (a
+    student's, ``substitute.use_functions``) has neither, and is not silently bypassed."""
+    if max_ratio is None and not no_repeat_ngram:
+        return None
+    if KERNELS[name] is not LIBRARY[name]:
+        raise refuse(f"max_ratio and no_repeat_ngram are the library's {name}'s options; the "
+                     f"{name} substituted in the kernel table has neither")
+    return max_ratio, no_repeat_ngram
+
+
 def _check(model: Seq2Seq, src: Any, max_len: int | None, length_penalty: float,
            max_ratio: float | None = None, no_repeat_ngram: int = 0) -> tuple:
     """(encoded source, step limit per row (N,), length penalty, k) after checking them."""
@@ -189,6 +210,20 @@ def greedy_decode(
     -------
     list of N Hypothesis, in row order (fields described in the module docstring)
     """
+    stop = _stopping("greedy_decode", max_ratio, no_repeat_ngram)
+    if stop is None:
+        return KERNELS["greedy_decode"](model, src, max_len, length_penalty)
+    return _greedy(model, src, max_len, length_penalty, *stop)
+
+
+def _greedy_decode(model: Seq2Seq, src: Any, max_len: int | None = None,
+                   length_penalty: float = 0.0) -> list[Hypothesis]:
+    """The library's ``greedy_decode`` kernel (a student's has this signature)."""
+    return _greedy(model, src, max_len, length_penalty, None, 0)
+
+
+def _greedy(model: Seq2Seq, src: Any, max_len: int | None, length_penalty: float,
+            max_ratio: float | None, no_repeat_ngram: int) -> list[Hypothesis]:
     enc, limits, alpha, k = _check(model, src, max_len, length_penalty, max_ratio,
                                    no_repeat_ngram)
     N, S = enc.mask.shape
@@ -279,6 +314,20 @@ def beam_search(
     -------
     list of N Hypothesis, in row order (fields described in the module docstring)
     """
+    stop = _stopping("beam_search", max_ratio, no_repeat_ngram)
+    if stop is None:
+        return KERNELS["beam_search"](model, src, beam, max_len, length_penalty)
+    return _beam(model, src, beam, max_len, length_penalty, *stop)
+
+
+def _beam_search(model: Seq2Seq, src: Any, beam: int = 5, max_len: int | None = None,
+                 length_penalty: float = 1.0) -> list[Hypothesis]:
+    """The library's ``beam_search`` kernel (a student's has this signature)."""
+    return _beam(model, src, beam, max_len, length_penalty, None, 0)
+
+
+def _beam(model: Seq2Seq, src: Any, beam: int, max_len: int | None, length_penalty: float,
+          max_ratio: float | None, no_repeat_ngram: int) -> list[Hypothesis]:
     K = POSITIVE_INT.check("beam", beam)
     enc, limits, alpha, k = _check(model, src, max_len, length_penalty, max_ratio,
                                    no_repeat_ngram)
@@ -402,3 +451,7 @@ class _Beams:
         b = int(np.argmax(self.cum[n]))
         return self._hypothesis(n, self.tokens[n, b], self.attn[n, b] if self.attends else None,
                                 float(self.cum[n, b]), False)
+
+
+register("greedy_decode", _greedy_decode)
+register("beam_search", _beam_search)

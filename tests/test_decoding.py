@@ -294,3 +294,23 @@ def test_max_ratio_limits_each_row_by_its_own_source(decode):
     for h in capped:  # the log-probability of what was written: each LOOP step's own
         assert h.log_prob == pytest.approx(len(h.tokens) * plain[0].log_prob / 22, rel=1e-9)
         assert not h.finished and h.attention.shape[0] == len(h.tokens)
+
+
+@pytest.mark.parametrize("name", ["greedy_decode", "beam_search"])
+def test_a_substituted_decoder_is_not_bypassed_by_the_stopping_options(name, rng):
+    from numpy_seq2seq.substitute import library_function, use_functions
+
+    decode = {"greedy_decode": greedy_decode, "beam_search": beam_search}[name]
+    library = library_function(name)
+    calls = []
+
+    def student(model, src, *args, **kwargs):  # a stand-in that records its calls
+        calls.append(name)
+        return library(model, src, *args, **kwargs)
+
+    m, src = _looping_model(), _random_sources(rng, 3, 4)
+    with use_functions({name: student}):
+        assert len(decode(m, src, max_len=6)) == 3 and calls == [name]
+        with pytest.raises(ValueError, match="substituted in the kernel table has neither"):
+            decode(m, src, max_len=6, no_repeat_ngram=2)
+    assert decode(m, src, max_len=6, no_repeat_ngram=2)[0].finished  # the library's: guarded
