@@ -69,6 +69,7 @@ def run_one(train_args: list[str], seed: int, kernels: str) -> dict:
             "best_epoch": m["best"]["epoch"], "best_exact": m["best"]["exact_match"],
             "exact_by_epoch": [e["exact_match"] for e in epochs],
             "chrf_by_epoch": [e.get("chrf") for e in epochs],
+            "final_scores": {k: m["final"].get(k) for k in ("bleu", "char_bleu", "chrf")},
             "stopped_early": m["history"].get("stopped_early"),
             "wall_time_s": round(m["wall_time_s"], 1),
             "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),

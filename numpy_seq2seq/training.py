@@ -23,22 +23,25 @@ Training (``train``)
 `config.TrainConfig`. `_train_epoch` is one pass: per batch, the loss and gradients (a model
 with dropout draws its masks from the run's ``"dropout"`` generator, see `_generators`), the
 global gradient norm *before* clipping, one optimizer step, a record in the `history.History`.
-`_end_epoch` closes the epoch: held-out scores, the learning-rate decay on a plateau, the
-checkpoints (``checkpoint.npz``, the last state; ``best.npz``, the best held-out exact match,
-ties to the lower loss), ``on_epoch_end``.
+Before each step the learning rate comes from the run's `schedule.Schedule` (a cosine decay
+after a warm-up by default). `_end_epoch` closes the epoch: held-out scores, the schedule's epoch
+end (the plateau rule listens to the held-out loss), the checkpoints (``checkpoint.npz``, the last
+state; ``best.npz``, the best epoch by the selection metric, `selection_metric`, ties to the
+lower loss), early stopping (``patience``), ``on_epoch_end``.
 
 Resuming and stopping
 ---------------------
 ``checkpoint.npz`` carries a `history.TrainState` (in ``extra["training"]``): the optimizer's
-moments and step count, the learning rate and the schedule's lowest held-out loss, the random
-generators' states, the history. ``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume
-RUN_DIR``) continues from it, and ends with the parameters and numbers of a run that never
-stopped. While ``train`` runs in the main thread, SIGINT (Ctrl-C) and SIGTERM stop it at the
-next step boundary: it writes ``checkpoint.npz`` and raises `TrainingInterrupted` (a
-KeyboardInterrupt); a second signal stops at once. A run stopped in the middle of an epoch is
-resumed in the middle: the state holds the generators' states at the epoch's start, from which
-the same batch order is drawn again, and the number of batches done, which are skipped (the
-alternative, redoing the epoch, would discard the work and need the epoch's starting weights).
+moments and step count, the schedule's state, the random generators' states, the history.
+``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume RUN_DIR``) continues from it, and
+ends with the parameters and numbers of a run that never stopped (given the epochs it planned;
+more epochs re-plan the schedule, see schedule.py). While ``train`` runs in the main thread,
+SIGINT (Ctrl-C) and SIGTERM stop it at the next step boundary: it writes ``checkpoint.npz`` and
+raises `TrainingInterrupted` (a KeyboardInterrupt); a second signal stops at once. A run stopped
+in the middle of an epoch is resumed in the middle: the state holds the generators' states at
+the epoch's start, from which the same batch order is drawn again, and the number of batches
+done, which are skipped (the alternative, redoing the epoch, would discard the work and need the
+epoch's starting weights).
 
 Letters: N batch, S source length, T target length.
 """
