@@ -33,7 +33,6 @@ import dataclasses
 import re
 import shlex
 import sys
-import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -57,10 +56,12 @@ from .config import (
     task_defaults,
 )
 from .data import (
+    LANGUAGE_TASKS,
     TASKS,
     TOKENIZERS,
     UNKNOWN_MODES,
     Vocab,
+    count_overlap,
     count_unknown,
     encode_pairs,
     load_tsv,
@@ -68,7 +69,7 @@ from .data import (
     pad_sequences,
 )
 from .data.numbers import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, NUMBER_LANGUAGES
-from .data.tokenize import show_token
+from .data.tokenize import display_width, show_token
 from .decoding import Hypothesis, beam_search, greedy_decode
 from .history import History
 from .model import Seq2Seq
@@ -82,6 +83,7 @@ from .run import (
     is_translation,
     load_pairs,
     load_trained,
+    pair_tokenizers,
     prepare,
     recorded_data,
     resume,
@@ -167,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-len", type=_positive_int, metavar="L",
                     help="most output steps (default 2 x source length + 10, or the longest "
                     "training target + 10 if that is more)")
+    tr.add_argument("--max-ratio", type=_nonneg_float, metavar="R",
+                    help="also stop each output after ceil(R x its source tokens) + 1 steps")
+    tr.add_argument("--no-repeat-ngram", type=_nonneg_int, default=0, metavar="K",
+                    help="never output one K-gram twice, which ends loops such as 'the the "
+                    "the'; 0 turns the guard off (default %(default)s; 2 or 3 suit word and bpe "
+                    "outputs, see numpy_seq2seq/decoding.py)")
     tr.add_argument("--show-attention", action="store_true",
                     help="print each attention matrix as a table of percentages")
     tr.add_argument("--plot", type=Path, metavar="FILE.png",
@@ -243,6 +251,7 @@ def _add_train_parser(sub: Any) -> None:
     _config_option(which, DataConfig, "task", choices=TASKS)
     _config_option(which, DataConfig, "data", metavar="FILE.tsv")
     _config_option(src, DataConfig, "valid", metavar="FILE.tsv")
+    _config_option(src, DataConfig, "swap")
     _config_option(src, DataConfig, "num_examples", metavar="N")
     _config_option(src, DataConfig, "min_len", metavar="L")
     _config_option(src, DataConfig, "max_len", metavar="L")
@@ -374,10 +383,12 @@ def _plural(n: int, noun: str) -> str:
 
 
 def _task_label(cfg: DataConfig) -> str:
-    if cfg.task == "numbers":
-        return (f"task numbers {cfg.source_lang or DEFAULT_SOURCE_LANG} -> "
+    if cfg.task in LANGUAGE_TASKS:
+        return (f"task {cfg.task} {cfg.source_lang or DEFAULT_SOURCE_LANG} -> "
                 f"{cfg.target_lang or DEFAULT_TARGET_LANG}")
-    return f"data {cfg.data}" if cfg.task is None else f"task {cfg.task}"
+    if cfg.task is None:
+        return f"data {cfg.data}{' (columns swapped)' * cfg.swap}"
+    return f"task {cfg.task}"
 
 
 def _describe(cfg: DataConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> str:
@@ -678,10 +689,11 @@ def _read_inputs(texts: Sequence[str], src_vocab: Vocab,
 
 def _decode(model: Seq2Seq, src: np.ndarray, max_len: int,
             args: argparse.Namespace) -> list[Hypothesis]:
+    stop = {"max_ratio": args.max_ratio, "no_repeat_ngram": args.no_repeat_ngram}
     if args.beam == 1:
-        return greedy_decode(model, src, max_len=max_len)
+        return greedy_decode(model, src, max_len=max_len, **stop)
     return beam_search(model, src, beam=args.beam, max_len=max_len,
-                       length_penalty=args.length_penalty)
+                       length_penalty=args.length_penalty, **stop)
 
 
 def attention_table(weights: np.ndarray, src_tokens: Sequence[str],
@@ -703,13 +715,6 @@ def attention_table(weights: np.ndarray, src_tokens: Sequence[str],
     return "\n".join(lines)
 
 
-def display_width(text: str) -> int:
-    """Terminal cells ``text`` takes: 2 for East Asian wide and fullwidth characters (Hangul,
-    kana, kanji), 0 for combining marks, 1 otherwise."""
-    return sum(0 if unicodedata.combining(ch) else
-               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _pad(text: str, width: int, right: bool = False) -> str:
     fill = " " * max(0, width - display_width(text))
     return fill + text if right else text + fill
@@ -718,16 +723,23 @@ def _pad(text: str, width: int, right: bool = False) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model, src_vocab, tgt_vocab, extra = load_trained(args.checkpoint)
     learnt = trained_on(extra)
-    if args.task != "numbers" and (args.source_lang or args.target_lang):
-        raise CLIError("--source-lang and --target-lang apply to --task numbers only")
+    if args.task not in LANGUAGE_TASKS and (args.source_lang or args.target_lang):
+        raise CLIError("--source-lang and --target-lang apply to --task numbers and --task "
+                       "tatoeba only")
     if args.data is not None:
-        pairs, what, translation = load_tsv(args.data), str(args.data), True
+        swap = learnt is not None and learnt.swap  # read as the model was trained
+        pairs, translation = load_tsv(args.data, swap=swap), True
+        what = f"{args.data}{' (columns swapped, as in training)' * swap}"
+        _warn_overlap(pairs, learnt)
     elif args.task is not None:
         asked = DataConfig(task=args.task, **_evaluation_languages(args, learnt))
         pairs = make_task(args.task, args.num_examples, seed=args.seed, min_len=args.min_len,
                           max_len=args.max_len, source_lang=asked.source_lang,
                           target_lang=asked.target_lang)
         what = f"fresh {args.task} pairs (seed {args.seed})"
+        if args.task == "tatoeba":  # drawn from the sentences the model was trained on
+            what = f"{args.task} pairs sampled with seed {args.seed}"
+            _warn_overlap(pairs, learnt)
         translation = is_translation(asked)
         if learnt is not None and _task_label(learnt) != _task_label(asked):
             _warn(f"the model was trained on {_task_label(learnt)}, not on "
@@ -752,12 +764,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_overlap(pairs: Sequence[tuple[str, str]], learnt: DataConfig | None) -> None:
+    """Warn when pairs to score share sources or targets with the model's training pairs
+    (rebuilt from the data the checkpoint records, if it is still there)."""
+    if learnt is None or any(f is not None and not Path(f).is_file()
+                             for f in (learnt.data, learnt.valid)):
+        return
+    overlap = count_overlap(pairs, load_pairs(learnt).train, pair_tokenizers(learnt))
+    if overlap.either:
+        _warn(f"{overlap.describe()}: scores on them are flattered by what the model saw in "
+              "training")
+
+
 def _evaluation_languages(args: argparse.Namespace,
                           trained_on: DataConfig | None) -> dict[str, Any]:
-    """numbers languages for ``evaluate --task``: the options, else those the model learnt."""
-    if args.task != "numbers":
+    """Languages for ``evaluate --task numbers|tatoeba``: the options, else those the model
+    learnt."""
+    if args.task not in LANGUAGE_TASKS:
         return {}
-    same = trained_on is not None and trained_on.task == "numbers"
+    same = trained_on is not None and trained_on.task == args.task
     return {"source_lang": args.source_lang or (trained_on.source_lang if same else None),
             "target_lang": args.target_lang or (trained_on.target_lang if same else None)}
 

@@ -79,7 +79,9 @@ DEFAULT_TASK = "dates"
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "numbers": {"epochs": 10},
 }
-DEFAULT_VALID_FRACTION = 0.1  # share of a corpus held out without a valid file (data.corpus)
+DEFAULT_VALID_FRACTION = 0.1  # share of a corpus held out without a valid file (data.split)
+# which pairs a held-out split keeps on one side (data.split): one source, or linked by either side
+SPLIT_MODES = ("source", "either")
 DEFAULT_BPE_VOCAB_SIZE = 8000  # subword pieces per bpe side (data.tokenize)
 
 
@@ -272,6 +274,8 @@ class DataConfig(_Config):
                               "(stored absolute)")
     valid: str | None = option(None, "held-out pairs for data (if not given: hold out "
                                "valid_fraction of data)")
+    swap: bool = option(False, "read the second column of data (and valid) as the source and "
+                        "the first as the target: one file trains both directions")
     # how corpus text becomes tokens (a task's tokenizers are its own: data.tasks)
     tokenize: str = option("char", "how data text is split into tokens, both sides")
     src_tokenize: str | None = option(None, "the sources' tokenizer (if not given: tokenize)")
@@ -280,13 +284,15 @@ class DataConfig(_Config):
     vocab_size: int = option(DEFAULT_BPE_VOCAB_SIZE, "subword pieces per bpe side",
                              Number(int, low=2))
     # which pairs
-    source_lang: str | None = option(None, "numbers task: the inputs' language (if not given: "
-                                     "en)")
-    target_lang: str | None = option(None, "numbers task: the outputs' language (if not given: "
-                                     "fr)")
-    num_examples: int = option(20000, "pairs to generate for a task", POSITIVE_INT)
+    source_lang: str | None = option(None, "numbers and tatoeba tasks: the inputs' language "
+                                     "(if not given: en)")
+    target_lang: str | None = option(None, "numbers and tatoeba tasks: the outputs' language "
+                                     "(if not given: fr)")
+    num_examples: int = option(20000, "pairs to generate for a task (tatoeba: at most, a seeded "
+                               "sample)", POSITIVE_INT)
     min_len: int | None = option(None, "shortest task input, in digits for numbers and "
-                                 "addition (if not given: the task's own; dates has none)",
+                                 "addition, in words of each side for tatoeba (if not given: "
+                                 "the task's own; dates has none)",
                                  POSITIVE_INT)
     max_len: int | None = option(None, "longest task input, as min_len; for data: drop pairs "
                                  "with a side of more tokens", POSITIVE_INT)
@@ -299,6 +305,10 @@ class DataConfig(_Config):
                                                                     low_open=True, high_open=True))
     seed: int = option(DEFAULT_SEED, "seeds the task's pairs, the max_pairs sample and the split",
                        NON_NEGATIVE_INT)
+    split: str | None = option(None, "the pairs a held-out split keeps on one side: either (pairs "
+                               "that share a source or a target sentence) or source (pairs with "
+                               "one source) (if not given: either for data and tatoeba, source "
+                               "for generated tasks)", choices=SPLIT_MODES)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -309,6 +319,9 @@ class DataConfig(_Config):
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> DataConfig:
         stored = dict(stored)
+        # corpus runs stored before the field were split by source (tasks still are)
+        if stored.get("data") is not None:
+            stored.setdefault("split", "source")
         # a corpus run of numpy_seq2seq 0.1 stored no "task" key (today's default is a task)
         if "data" in stored and "task" not in stored:
             stored["task"] = None
@@ -321,6 +334,15 @@ class DataConfig(_Config):
                     if key in tokenizer:
                         stored[key] = tokenizer[key]
         return super().from_dict(stored)
+
+    def split_mode(self) -> str:
+        """How the held-out split keeps pairs together (`SPLIT_MODES`, data.split): the
+        ``split`` given, else "either" for a corpus (tatoeba too) and "source" for a generated
+        task."""
+        if self.split is not None:
+            return self.split
+        # tatoeba is a corpus shipped as a task; the others are generated
+        return "either" if self.data is not None or self.task == "tatoeba" else "source"
 
     def tokenizer_kinds(self) -> tuple[str, str]:
         """The (source, target) tokenizer kinds of a corpus."""

@@ -32,13 +32,15 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .data.tokenize import show_token
+from .data.tokenize import display_width, show_token
 from .files import atomic_write
 from .fonts import cjk_font_family
 
 __all__ = [
     "AttentionExample",
     "attention_title",
+    "colour_limit",
+    "colourbar_label",
     "plot_attention",
     "plot_attention_grid",
     "plot_training",
@@ -103,6 +105,53 @@ def attention_title(example: AttentionExample, index: int) -> str:
     return textwrap.fill(title, _TITLE_WIDTH)
 
 
+SCALES = ("map", "fixed")  # a map's colours run to its own maximum, or to 1
+_UPRIGHT_WIDTH = 4  # a tick label this wide or narrower stays upright (display_width)
+
+
+def _tick_rotation(label: str) -> int:
+    """0 (upright) for a short label, 90 for a longer one: decided per label, so a Hangul
+    syllable or a letter reads upright in every panel, whatever its neighbours are."""
+    return 0 if display_width(label) <= _UPRIGHT_WIDTH else 90
+
+
+def _position_ticks(n: int) -> np.ndarray:
+    """The 0-based positions to number on an axis of n tokens: all of them up to 12, else the
+    first and every fifth (1-based 5, 10, ...)."""
+    if n <= 12:
+        return np.arange(n)
+    return np.unique(np.r_[0, np.arange(4, n, 5)])
+
+
+def _number_positions(ax: Axes, S: int, T: int) -> None:
+    """Source positions 1..S along the top, decoder steps 1..T down the right."""
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(_position_ticks(S), [str(i + 1) for i in _position_ticks(S)])
+    top.tick_params(labelsize="x-small", length=2)
+    top.set_xlabel("source position", fontsize="small")
+    right = ax.secondary_yaxis("right")
+    right.set_yticks(_position_ticks(T), [str(i + 1) for i in _position_ticks(T)])
+    right.tick_params(labelsize="x-small", length=2)
+    right.set_ylabel("decoder step", fontsize="small")
+
+
+def colour_limit(weights: np.ndarray, scale: str) -> float:
+    """The weight drawn in the brightest colour: 1 (``"fixed"``) or the map's maximum
+    (``"map"``; 1 for a map of zeros)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    top = float(np.max(weights)) if np.size(weights) else 0.0
+    return 1.0 if scale == "fixed" or top <= 0 else top
+
+
+def colourbar_label(vmax: float) -> str:
+    """``attention weight (0 to 1)``, or for a map's own scale ``attention weight (0 to
+    0.43, this map's maximum)``."""
+    if vmax == 1.0:
+        return "attention weight (0 to 1)"
+    return f"attention weight (0 to {vmax:.2g}, this map's maximum)"
+
+
 def plot_attention(
     weights: np.ndarray,
     src_tokens: Sequence[str],
@@ -110,6 +159,7 @@ def plot_attention(
     ax: Axes | None = None,
     title: str | None = None,
     colorbar: bool = True,
+    scale: str = "map",
 ) -> Figure:
     """Heat map of one attention matrix: output steps down, source positions across.
 
@@ -117,18 +167,24 @@ def plot_attention(
     ----------
     weights : ndarray of shape (T, S)
         ``weights[t, s]`` is the attention output step t paid to source position s (rows sum
-        to 1 over the unpadded positions). The colour scale is fixed to [0, 1] so maps of
-        different examples can be compared by eye.
+        to 1 over the unpadded positions).
     src_tokens : sequence of str, length S
-        Labels of the columns (x axis); a space token is drawn as ``␣``.
+        Labels of the columns (x axis); a space token, and a bpe piece's ``▁``, are drawn as
+        ``␣``. Labels of up to 4 cells (a short word, two Hangul syllables) stay upright,
+        longer ones turn 90°. Positions 1..S are numbered along the top.
     tgt_tokens : sequence of str, length T
-        Labels of the rows (y axis), usually the tokens the decoder produced.
+        Labels of the rows (y axis), usually the tokens the decoder produced; decoder steps
+        1..T are numbered down the right.
     ax : Axes, optional
         Draw into this axes; a new figure is made when None.
     title : str, optional
         Axes title; defaults to "Attention weights".
     colorbar : bool
-        Add a colorbar labelled "attention weight".
+        Add a colorbar, labelled with the scale (`colourbar_label`).
+    scale : {"map", "fixed"}
+        "map" (default): colours run from 0 to this map's largest weight, so diffuse attention
+        (no weight above 0.3, say) still shows its pattern; the colour bar says so. "fixed":
+        0 to 1, so maps can be compared by eye.
 
     Returns
     -------
@@ -152,21 +208,23 @@ def plot_attention(
                                layout="constrained")
     fig = ax.figure
 
-    image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
+    vmax = colour_limit(w, scale)
+    image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto",
                       interpolation="nearest")
     family = cjk_font_family()
     src_labels = [show_token(t) for t in src_tokens]
-    # characters stay upright (Hangul on its side is hard to read); longer tokens turn to fit
-    rotation = 0 if all(len(label) <= 2 for label in src_labels) else 90
     ax.set_xticks(np.arange(len(src_tokens)))
-    ax.set_xticklabels(src_labels, rotation=rotation, fontfamily=family)
+    ax.set_xticklabels(src_labels, fontfamily=family)
+    for label, text in zip(ax.get_xticklabels(), src_labels, strict=True):
+        label.set_rotation(_tick_rotation(text))
     ax.set_yticks(np.arange(len(tgt_tokens)))
     ax.set_yticklabels([show_token(t) for t in tgt_tokens], fontfamily=family)
-    ax.set_xlabel("source token (position)")
-    ax.set_ylabel("output token (decoder step)")
+    ax.set_xlabel("source token")
+    ax.set_ylabel("output token")
+    _number_positions(ax, w.shape[1], w.shape[0])
     ax.set_title("Attention weights" if title is None else title, fontfamily=family)
     if colorbar:
-        fig.colorbar(image, ax=ax, label="attention weight")
+        fig.colorbar(image, ax=ax, label=colourbar_label(vmax))
     return fig
 
 
@@ -174,8 +232,10 @@ def plot_attention_grid(
     examples: Sequence[AttentionExample | tuple[np.ndarray, Sequence[str], Sequence[str]]],
     ncols: int = 2,
     suptitle: str | None = None,
+    scale: str = "map",
 ) -> Figure:
-    """Several attention maps side by side, sharing one [0, 1] colorbar.
+    """Several attention maps side by side, each with its own colour scale (or one [0, 1]
+    scale for all).
 
     Parameters
     ----------
@@ -187,11 +247,15 @@ def plot_attention_grid(
         Number of columns; rows are added as needed.
     suptitle : str, optional
         Figure title; defaults to "Attention weights".
+    scale : {"map", "fixed"}
+        "map" (default): each panel's colours run to its own largest weight, with a colour bar
+        of its own that says so; "fixed": one colour bar, 0 to 1, shared by all panels.
 
     Returns
     -------
     Figure
-        One axes per example; unused cells are hidden. Panels grow with the longest example.
+        One axes per example (first in ``fig.axes``, then the colour bars); unused cells are
+        hidden. Panels grow with the longest example.
 
     Raises
     ------
@@ -211,19 +275,25 @@ def plot_attention_grid(
     height = max(3.5, 2.0 + 0.25 * longest_t)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
                              figsize=(width * ncols + 1.0, height * nrows + 0.5))
-    image = None
+    colour_limit(np.zeros(0), scale)  # refuse a bad scale before drawing
     for i, (ax, ex) in enumerate(zip(axes.flat, examples), start=1):
         try:
             plot_attention(ex.weights, ex.src_tokens, ex.out_tokens, ax=ax,
-                           title=attention_title(ex, i), colorbar=False)
+                           title=attention_title(ex, i), colorbar=False, scale=scale)
         except ValueError as err:
             plt.close(fig)
             raise ValueError(f"example {i}: {err}") from None
         ax.title.set_fontsize("small")
-        image = ax.images[-1]
     for ax in axes.flat[len(examples):]:
         ax.set_visible(False)
-    fig.colorbar(image, ax=axes.ravel().tolist(), label="attention weight")
+    drawn = list(axes.flat[:len(examples)])
+    if scale == "fixed":
+        fig.colorbar(drawn[-1].images[-1], ax=axes.ravel().tolist(), label=colourbar_label(1.0))
+    else:
+        for ax in drawn:
+            image = ax.images[-1]
+            bar = fig.colorbar(image, ax=ax)
+            bar.set_label(colourbar_label(image.get_clim()[1]), fontsize="x-small")
     fig.suptitle("Attention weights" if suptitle is None else suptitle,
                  fontfamily=cjk_font_family())
     return fig
@@ -245,13 +315,17 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
         - ``"valid_loss"``: validation loss per epoch end, drawn on the loss panel;
         - ``"valid_exact_match"``: validation exact-match per epoch end, which adds a third
           panel (needs ``"epoch_end_steps"`` of the same length);
+        - ``"valid_bleu"``, ``"valid_chrf"``: held-out BLEU and chrF per epoch end, None (or
+          NaN) for an epoch not scored; a panel "Held-out BLEU and chrF" shows the epochs that
+          were (a translation task's exact match can sit at 0 while these rise); with
+          ``"bleu_name": "char_bleu"`` (character targets) the BLEU is labelled char-BLEU;
         - ``"max_norm"``: the clipping threshold, drawn as a horizontal dashed line.
 
     Returns
     -------
     Figure
-        Panels "Training loss" and "Gradient norm before clipping" (and "Validation exact
-        match"), sharing the step axis.
+        Panels "Training loss" and "Gradient norm before clipping" (then "Validation exact
+        match" and "Held-out BLEU and chrF" when given), sharing the step axis.
 
     Raises
     ------
@@ -268,14 +342,17 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
     epoch_ends = None if epoch_ends is None else _as_1d("history['epoch_end_steps']", epoch_ends)
 
     per_epoch = {}
-    for key in ("valid_loss", "valid_exact_match"):
+    for key in ("valid_loss", "valid_exact_match", "valid_bleu", "valid_chrf"):
         if history.get(key) is not None:
             if epoch_ends is None:
                 raise ValueError(f"history[{key!r}] needs history['epoch_end_steps'] as its x")
-            per_epoch[key] = _as_1d(f"history[{key!r}]", history[key], len(epoch_ends),
+            values = [np.nan if v is None else v for v in history[key]]  # None: not scored
+            per_epoch[key] = _as_1d(f"history[{key!r}]", values, len(epoch_ends),
                                     "history['epoch_end_steps']")
+    scored = [k for k in ("valid_bleu", "valid_chrf")
+              if k in per_epoch and np.isfinite(per_epoch[k]).any()]
 
-    npanels = 3 if "valid_exact_match" in per_epoch else 2
+    npanels = 2 + ("valid_exact_match" in per_epoch) + bool(scored)
     fig, axes = plt.subplots(npanels, 1, sharex=True, layout="constrained",
                              figsize=(7.0, 2.6 * npanels + 0.4))
     ax_loss, ax_grad = axes[0], axes[1]
@@ -296,13 +373,25 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
     ax_grad.set_ylabel("L2 norm of all gradients")
     ax_grad.set_title("Gradient norm before clipping")
 
-    if npanels == 3:
+    if "valid_exact_match" in per_epoch:
         ax_acc = axes[2]
         ax_acc.plot(epoch_ends, per_epoch["valid_exact_match"], "o-", color="tab:green",
                     label="validation exact match")
         ax_acc.set_ylim(-0.02, 1.02)
         ax_acc.set_ylabel("exact match (fraction)")
         ax_acc.set_title("Validation exact match")
+    if scored:
+        ax_bleu = axes[-1]
+        bleu = "char-BLEU" if history.get("bleu_name") == "char_bleu" else "BLEU"
+        for key, label, colour in (("valid_bleu", bleu, "tab:purple"),
+                                   ("valid_chrf", "chrF", "tab:orange")):
+            if key in scored:
+                done = np.isfinite(per_epoch[key])  # the epochs that were scored
+                ax_bleu.plot(epoch_ends[done], per_epoch[key][done], "o-", color=colour,
+                             label=f"held-out {label}")
+        ax_bleu.set_ylim(-2, 102)
+        ax_bleu.set_ylabel("score (0-100, sacreBLEU)")
+        ax_bleu.set_title(f"Held-out {bleu} and chrF")
 
     for ax in axes:
         if epoch_ends is not None:

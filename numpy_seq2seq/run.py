@@ -48,12 +48,15 @@ import numpy as np
 from .checkpoint import load_checkpoint, read_extra
 from .config import SELECT_METRICS, DataConfig, ModelConfig, TrainConfig
 from .data import (
+    HELDOUT_NAME,
+    LANGUAGE_TASKS,
     SPECIAL_TOKENS,
     TRANSLATION_TASKS,
     Tokenizer,
     Vocab,
     describe_selection,
     encode_pairs,
+    file_sha256,
     load_tsv,
     make_task,
     pad_sequences,
@@ -61,7 +64,9 @@ from .data import (
     select_pairs,
     split_pairs,
     task_tokenizers,
+    write_heldout,
 )
+from .data.tatoeba import NOTICE as TATOEBA_NOTICE
 from .decoding import Hypothesis, default_max_len, greedy_decode
 from .history import History, TrainState
 from .model import Seq2Seq
@@ -84,15 +89,15 @@ from .training import (
 )
 
 __all__ = ["Examples", "Run", "Split", "Summary", "attention_example", "data_config_from",
-           "finish", "fit", "is_translation", "load_pairs", "load_trained", "prepare",
-           "recorded_data", "resume", "step_limit", "trained_on"]
+           "finish", "fit", "is_translation", "load_pairs", "load_trained", "pair_tokenizers",
+           "prepare", "recorded_data", "resume", "split_record", "step_limit", "trained_on"]
 
 StrPath = str | os.PathLike[str]
 # DataConfig fields that only some data take (data_config refuses them elsewhere)
 CORPUS_FIELDS = ("tokenize", "src_tokenize", "tgt_tokenize", "lowercase", "vocab_size", "valid",
-                 "max_pairs")
+                 "max_pairs", "swap")
 TASK_FIELDS = ("num_examples", "min_len")
-LANGUAGE_FIELDS = ("source_lang", "target_lang")  # the numbers task's
+LANGUAGE_FIELDS = ("source_lang", "target_lang")  # the LANGUAGE_TASKS' (numbers, tatoeba)
 SHOWN_EXAMPLES = 5  # held-out examples decoded at the end (the first 4 drawn in attention.png)
 
 
@@ -178,8 +183,8 @@ def data_config_from(given: Mapping[str, Any], *,
 
     A field set (not None or False) that does not apply to the data chosen is refused rather
     than ignored: ``tokenize`` with a task, ``num_examples`` with a corpus, ``source_lang`` with
-    a task other than numbers. ``name`` spells a field in these messages (the command line
-    passes one that spells its flag).
+    a task other than numbers and tatoeba. ``name`` spells a field in these messages (the
+    command line passes one that spells its flag).
 
     Raises
     ------
@@ -195,8 +200,8 @@ def data_config_from(given: Mapping[str, Any], *,
             verb = "applies" if len(misplaced) == 1 else "apply"
             raise ValueError(f"{', '.join(misplaced)} {verb} to {where}")
 
-    if task != "numbers":
-        refuse(LANGUAGE_FIELDS, f"{name('task')} numbers only")
+    if task not in LANGUAGE_TASKS:
+        refuse(LANGUAGE_FIELDS, f"{name('task')} numbers and {name('task')} tatoeba only")
     if task is not None:
         refuse(CORPUS_FIELDS, f"{name('data')} only (built-in tasks choose their own tokenizers "
                "and make their own split)")
@@ -231,10 +236,12 @@ def load_pairs(data: DataConfig) -> Split:
         pairs = make_task(data.task, data.num_examples, seed=data.seed, min_len=data.min_len,
                           max_len=data.max_len, source_lang=data.source_lang,
                           target_lang=data.target_lang)
-        train_pairs, valid_pairs = split_pairs(pairs, data.valid_fraction, seed=data.seed)
-        return _checked_split(train_pairs, valid_pairs, f"{len(pairs):,} generated pairs")
-    corpus = read_tsv(data.data)
-    pairs, dropped = select_pairs(corpus.pairs, *_tokenizers(data), max_len=data.max_len,
+        made = f"{len(pairs):,} generated pairs"
+        if data.task == "tatoeba":
+            made = f"{len(pairs):,} shipped pairs ({TATOEBA_NOTICE})"
+        return _checked_split(*_split(data, pairs), made)
+    corpus = read_tsv(data.data, swap=data.swap)
+    pairs, dropped = select_pairs(corpus.pairs, *pair_tokenizers(data), max_len=data.max_len,
                                   max_pairs=data.max_pairs, seed=data.seed)
     summary = f"{data.data}: {describe_selection(len(corpus.pairs), dropped, len(pairs))}"
     if corpus.attributed:
@@ -243,8 +250,28 @@ def load_pairs(data: DataConfig) -> Split:
     if not pairs:  # the selection, not the corpus, left nothing: say which field did it
         raise ValueError(f"no pairs left to train on: {summary}; raise max_len (or max_pairs)")
     if data.valid is not None:
-        return _checked_split(pairs, load_tsv(data.valid), summary)
-    return _checked_split(*split_pairs(pairs, data.valid_fraction, seed=data.seed), summary)
+        return _checked_split(pairs, load_tsv(data.valid, swap=data.swap), summary)
+    return _checked_split(*_split(data, pairs), summary)
+
+
+def _split(data: DataConfig, pairs: list) -> tuple[list, list]:
+    """Hold out ``data.valid_fraction`` of ``pairs``, keeping together the pairs its split mode
+    says (data.split: "either" for corpora and tatoeba, "source" for generated tasks)."""
+    return split_pairs(pairs, data.valid_fraction, seed=data.seed, together=data.split_mode(),
+                       tokenizers=pair_tokenizers(data))
+
+
+def split_record(run: Run) -> dict[str, Any]:
+    """What metrics.json says of the split: how pairs were kept together, the held-out file
+    (`data.HELDOUT_NAME`, written by `finish`) and the corpus fingerprint (SHA-256 of the
+    data and valid files), so a later reader can tell whether rebuilding the split from the
+    corpus still gives the same pairs."""
+    data = run.data
+    return {"together": data.split_mode() if data.valid is None else None,
+            "heldout": HELDOUT_NAME, "n_train": len(run.train_pairs),
+            "n_valid": len(run.valid_pairs),
+            "sha256": {f: file_sha256(f) for f in (data.data, data.valid)
+                       if f is not None and Path(f).is_file()}}
 
 
 def _checked_split(train_pairs: list, valid_pairs: list, summary: str) -> Split:
@@ -255,7 +282,7 @@ def _checked_split(train_pairs: list, valid_pairs: list, summary: str) -> Split:
     return Split(train_pairs, valid_pairs, summary)
 
 
-def _tokenizers(data: DataConfig) -> tuple[Tokenizer, Tokenizer]:
+def pair_tokenizers(data: DataConfig) -> tuple[Tokenizer, Tokenizer]:
     """The (source, target) tokenizers the data asks for, before any bpe model is learnt."""
     if data.task is not None:
         return task_tokenizers(data.task, data.source_lang, data.target_lang)
@@ -267,7 +294,7 @@ def _tokenizers(data: DataConfig) -> tuple[Tokenizer, Tokenizer]:
 def _build_vocabs(data: DataConfig, train_pairs: list) -> tuple[Vocab, Vocab]:
     """Both vocabularies; a ValueError naming min_freq if it left a side without tokens."""
     vocabs = tuple(Vocab.from_texts(texts, tokenizer=tok, min_freq=data.min_freq)
-                   for texts, tok in zip(zip(*train_pairs, strict=True), _tokenizers(data),
+                   for texts, tok in zip(zip(*train_pairs, strict=True), pair_tokenizers(data),
                                          strict=True))
     for side, vocab in zip(("source", "target"), vocabs, strict=True):
         if len(vocab) <= len(SPECIAL_TOKENS):
@@ -476,11 +503,13 @@ def fit(run: Run, *, progress: bool = True,
 
 
 def finish(run: Run, history: History, status: str = "complete") -> Summary:
-    """Write ``metrics.json`` (first: the numbers are kept if a figure fails), ``training.png``
+    """Write ``metrics.json`` (first: the numbers are kept if a figure fails), ``heldout.tsv``
+    (the held-out pairs, which ``evaluate --data`` or any other tool can score), ``training.png``
     and, for a model with attention, ``attention.png`` of the first held-out examples (not
     decoded for a diverged run); ``metrics.json`` again with the wall time, figures included."""
     metrics = _metrics(run, history, status)
     write_metrics(run.out, metrics)
+    write_heldout(run.out / HELDOUT_NAME, run.valid_pairs)  # the held-out pairs, for any tool
     if history.steps_done:
         _save(_plots().plot_training(history.to_dict()), run.out / "training.png")
     examples = None if status == "diverged" else _examples(run)
@@ -508,7 +537,8 @@ def _metrics(run: Run, history: History, status: str) -> dict[str, Any]:
     return {
         "status": status,  # complete, interrupted or diverged
         "data": run.data.to_dict(), "n_train": len(run.train_pairs),
-        "n_valid": len(run.valid_pairs), "src_vocab_size": len(run.src_vocab),
+        "n_valid": len(run.valid_pairs), "split": split_record(run),
+        "src_vocab_size": len(run.src_vocab),
         "tgt_vocab_size": len(run.tgt_vocab),
         "model": run.model.config, "num_params": run.model.num_params(),
         "training": run.config.to_dict(),

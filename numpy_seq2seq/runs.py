@@ -28,7 +28,8 @@ from .files import write_text_atomic
 __all__ = ["RUN_FILES", "check_run_dir", "claim_run_dir", "earlier_sessions", "library_versions",
            "new_run_dir", "read_metrics", "session", "write_metrics"]
 
-RUN_FILES = ("checkpoint.npz", "best.npz", "metrics.json", "training.png", "attention.png")
+RUN_FILES = ("checkpoint.npz", "best.npz", "metrics.json", "training.png", "attention.png",
+             "heldout.tsv")
 METRICS_NAME = "metrics.json"
 # The distributions whose versions decide a run's data and scores: the tasks' text (Babel's
 # month names, num2words' number words), bpe pieces, random draws, BLEU and chrF.

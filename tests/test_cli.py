@@ -19,6 +19,7 @@ import pytest
 from numpy_seq2seq import __version__, cli, plots
 from numpy_seq2seq.checkpoint import load_checkpoint, read_extra, save_checkpoint
 from numpy_seq2seq.cli import attention_table, display_width, main
+from numpy_seq2seq.data import file_sha256, load_tsv
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.plots import plot_training, save_figure
 from numpy_seq2seq.run import step_limit
@@ -88,8 +89,10 @@ def files(tmp_path):
     (["train", "--task", "reverse", "--data", "x.tsv"], ["not allowed with argument"]),
     (["train", "--bidirectional", "--hidden-dim", "15"], ["--hidden-dim 15", "even"]),
     (["train", "--attention", "none", "--input-feeding"], ["--input-feeding"]),
-    (["train", "--task", "dates", "--source-lang", "ko"], ["--source-lang", "numbers only"]),
-    (["train", "--data", "x.tsv", "--target-lang", "ko"], ["--target-lang", "numbers only"]),
+    (["train", "--task", "dates", "--source-lang", "ko"],
+     ["--source-lang", "--task numbers and --task tatoeba only"]),
+    (["train", "--data", "x.tsv", "--target-lang", "ko"],
+     ["--target-lang", "--task numbers and --task tatoeba only"]),
     (["train", "--task", "numbers", "--source-lang", "xx"], ["--source-lang", "invalid choice"]),
     (["train", "--task", "numbers", "--source-lang", "fr"],
      ["--source-lang and --target-lang must differ"]),
@@ -229,6 +232,21 @@ def test_translate_reads_unknown_tokens_as_unk_and_says_so(run_dir, capsys):
                            "read as <unk>: '9', '!'")
 
 
+@pytest.mark.parametrize("beam", ["1", "3"])
+def test_translate_stops_loops_when_asked(run_dir, beam, capsys):
+    ckpt = str(run_dir / "checkpoint.npz")
+    texts = ["aaaaaaa", "abababab", "abc"]
+    code, out, err = run(["translate", "--checkpoint", ckpt, "--beam", beam,
+                          "--no-repeat-ngram", "1", *texts], capsys)
+    assert code == 0, err
+    assert all(len(set(line)) == len(line) for line in out.splitlines())  # no letter twice
+    code, out, err = run(["translate", "--checkpoint", ckpt, "--beam", beam, "--max-ratio",
+                          "0.5", *texts], capsys)
+    assert code == 0, err
+    assert all(len(line) <= -(-len(text) // 2) + 1 for line, text in
+               zip(out.splitlines(), texts, strict=True))
+
+
 def test_translate_one_bad_line_fails_alone(run_dir, capsys, monkeypatch):
     ckpt = str(run_dir / "checkpoint.npz")
     code, good, _ = run(["translate", "--checkpoint", ckpt, "abc", "cba"], capsys)
@@ -292,6 +310,23 @@ def test_evaluate_quiet_on_its_own_data(run_dir, capsys):
     assert code == 0 and err == ""
 
 
+def test_evaluate_data_warns_when_it_overlaps_training(run_dir, tmp_path, capsys):
+    from numpy_seq2seq.data import make_task, split_pairs, write_heldout
+
+    train, valid = split_pairs(make_task("reverse", 200, seed=0), 0.1, seed=0)  # as TINY trains
+    ckpt = str(run_dir / "checkpoint.npz")
+    for name, pairs, warned in (("valid", valid, 0), ("mixed", train[:3] + valid, 3)):
+        path = write_heldout(tmp_path / f"{name}.tsv", pairs)
+        code, out, err = run(["evaluate", "--checkpoint", ckpt, "--data", str(path)], capsys)
+        assert code == 0 and "exact match" in out, err
+        if warned:
+            assert (f"warning: {warned} of {len(pairs)} pairs share a source or a target with "
+                    f"the training pairs ({warned} sources, {warned} targets, {warned} whole "
+                    "pairs)") in err
+        else:
+            assert "training pairs" not in err
+
+
 def test_evaluate_bad_data(run_dir, files, capsys):
     code, _, err = run(["evaluate", "--checkpoint", str(run_dir / "checkpoint.npz"),
                         "--data", str(files / "notab.tsv")], capsys)
@@ -332,7 +367,8 @@ def test_train_writes_the_run_directory(tmp_path, capsys):
     finally:
         os.umask(old)
     assert code == 0, err
-    for name in ("checkpoint.npz", "best.npz", "metrics.json", "attention.png", "training.png"):
+    for name in ("checkpoint.npz", "best.npz", "metrics.json", "attention.png", "training.png",
+                 "heldout.tsv"):
         path = out_dir / name
         assert path.stat().st_size > 0, name
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, name  # readable by the whole class
@@ -404,8 +440,8 @@ def test_force_replaces_the_run_without_mixing_files(tmp_path, capsys):
     code, _, err = run(["train", *TINY, "--attention", "none", "--quiet", "--force",
                         "--out", str(tmp_path)], capsys)
     assert code == 0, err
-    assert sorted(os.listdir(tmp_path)) == ["best.npz", "checkpoint.npz", "metrics.json",
-                                            "notes.txt", "training.png"]
+    assert sorted(os.listdir(tmp_path)) == ["best.npz", "checkpoint.npz", "heldout.tsv",
+                                            "metrics.json", "notes.txt", "training.png"]
     assert read_metrics(tmp_path)["model"]["attention"] is None
 
 
@@ -479,7 +515,7 @@ def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, cap
     stopped, resume = err.strip().splitlines()
     assert stopped.startswith("numpy-seq2seq: SIGINT: training stopped at step ")
     assert stopped.endswith(f"saved {out_dir}/: checkpoint.npz, best.npz, metrics.json, "
-                            "training.png")
+                            "training.png, heldout.tsv")
     assert resume == f"resume with: numpy-seq2seq train --resume {out_dir}"
     metrics, ckpt = read_metrics(out_dir), load_checkpoint(out_dir / "checkpoint.npz")
     assert metrics["status"] == "interrupted"
@@ -689,11 +725,35 @@ def test_tatoeba_style_corpus_end_to_end(tmp_path, capsys):
     assert "longer than 5 tokens" in data_line and "beyond the 30-pair limit" in data_line
     assert "kept 30; 42 lines carry an attribution column" in data_line
     assert "24 training / 6 held-out pairs" in data_line
+    metrics = read_metrics(out)  # the split is stored: the held-out pairs and the corpus hash
+    assert load_tsv(out / "heldout.tsv") == cli.load_pairs(cli.trained_on(
+        load_checkpoint(out / "checkpoint.npz").extra)).valid
+    assert metrics["split"]["together"] == "either" and metrics["split"]["n_valid"] == 6
+    assert metrics["split"]["sha256"] == {str(TATOEBA_STYLE): file_sha256(TATOEBA_STYLE)}
     _, src_vocab, tgt_vocab, _ = load_checkpoint(out / "checkpoint.npz")
     assert "." in src_vocab and "cat." not in src_vocab and "!" in tgt_vocab
     code, text, err = run(["translate", "--checkpoint", str(out / "checkpoint.npz"),
                            "--unknown", "error", "The cat is here.", "We like bread!"], capsys)
     assert code == 0 and err == "" and len(text.splitlines()) == 2  # "cat." and "We" are read
+
+
+def test_swap_trains_the_other_direction(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = run(["train", "--data", str(TATOEBA_STYLE), "--tokenize", "word",
+                           "--swap", *SMALL_MODEL, "--out", str(out)], capsys)
+    assert code == 0, err
+    assert f"data {TATOEBA_STYLE} (columns swapped)" in text.splitlines()[0]
+    _, src_vocab, tgt_vocab, extra = load_checkpoint(out / "checkpoint.npz")
+    assert "Cours" in src_vocab and "Cours" not in tgt_vocab and "Run" in tgt_vocab
+    assert extra["data"]["swap"] is True
+    code, text, err = run(["evaluate", "--checkpoint", str(out / "checkpoint.npz"), "--data",
+                           str(TATOEBA_STYLE)], capsys)
+    assert code == 0 and "(columns swapped, as in training): 42 pairs" in text, err
+    # read the other way round, no pair would share a side with the training pairs
+    assert re.search(r"warning: [1-9]\d* of 42 pairs share a source or a target with the "
+                     "training pairs", err), err
+    code, _, err = run(["train", "--task", "dates", "--swap"], capsys)
+    assert_one_line_error(code, err, "--swap applies to --data only")
 
 
 def test_bpe_corpus_end_to_end(tmp_path, capsys):

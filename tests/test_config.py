@@ -154,7 +154,8 @@ def test_a_data_spec_written_before_data_config_reads_the_same():
     cfg = DataConfig.from_dict(stored)
     assert cfg == DataConfig(task=None, data="pairs.tsv", src_tokenize="bpe", tgt_tokenize="char",
                              lowercase=True, vocab_size=60, seed=3, valid_fraction=0.2,
-                             max_pairs=30, max_len=5, min_freq=2)
+                             max_pairs=30, max_len=5, min_freq=2,
+                             split="source")  # as it was split then: resumes the same pairs
     assert cfg.tokenizer_kinds() == ("bpe", "char")
     assert DataConfig.from_dict(cfg.to_dict()) == cfg
 

@@ -73,6 +73,23 @@ def test_load_tsv_errors_name_file_and_line(write, content, message):
     assert "\n" not in text
 
 
+def test_swap_reads_the_columns_the_other_way(write):
+    path = write("Go.\tVa !\tCC-BY\nHi.\tSalut !\n")
+    assert load_tsv(path, swap=True) == [("Va !", "Go."), ("Salut !", "Hi.")]
+    corpus = read_tsv(path, swap=True)
+    assert corpus.attributed == 1 and corpus.pairs == [(t, s) for s, t in load_tsv(path)]
+
+
+def test_read_tsv_decompresses_gz(write):
+    import gzip
+
+    path = write(gzip.compress("Go.\tVa !\n".encode()), name="pairs.tsv.gz")
+    assert load_tsv(path) == [("Go.", "Va !")]
+    broken = write(b"not gzip", name="broken.tsv.gz")
+    with pytest.raises(ValueError, match="broken.tsv.gz: not a readable gzip file"):
+        load_tsv(broken)
+
+
 def test_load_tsv_missing_file(tmp_path):
     path = tmp_path / "nope.tsv"
     with pytest.raises(FileNotFoundError, match="nope.tsv"):

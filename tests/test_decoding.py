@@ -1,12 +1,13 @@
 """Greedy decoding and beam search: step-by-step decoding reproduces the teacher-forced model,
 beam 1 is greedy, a wide beam is exhaustive, and batching never changes a row's answer."""
 
+import functools
 import itertools
 
 import numpy as np
 import pytest
 
-from numpy_seq2seq.decoding import beam_search, greedy_decode
+from numpy_seq2seq.decoding import beam_search, greedy_decode, repeated_ngram_tokens
 from numpy_seq2seq.functional.attention import SCORES
 from numpy_seq2seq.model import ATTENTION_CHOICES, CELL_CHOICES, Seq2Seq
 from numpy_seq2seq.optim import clip_grad_norm, make_optimizer
@@ -200,6 +201,8 @@ def test_batch_gives_each_row_its_own_answer(decode, config, rng):
     ({"beam": 0}, "beam must be an integer >= 1"),
     ({"max_len": 0}, "max_len must be an integer >= 1"),
     ({"length_penalty": -1.0}, "length_penalty must be"),
+    ({"no_repeat_ngram": -1}, "no_repeat_ngram must be an integer >= 0"),
+    ({"max_ratio": -0.5}, "max_ratio must be"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match, ragged_batch):
     m = _model()
@@ -213,3 +216,101 @@ def test_bad_sources_are_refused_in_the_name_of_the_function_called(decode):
                    decode.__name__)
     assert_refused(lambda: decode(_model(), np.array([[4, 5, V_SRC]])),
                    rf"src must be token ids in \[0, {V_SRC - 1}\]", decode.__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding that stops: the repetition guard and the step limit relative to the source
+
+LOOP, SECOND = 5, 6  # the looping model's favourite token, and its runner-up
+
+
+def _looping_model():
+    """A model that ignores its input and state: logits = b_s, LOOP first, SECOND next, </s>
+    third (far below: a beam of 2 never finishes), so without a guard it writes LOOP until the
+    step limit."""
+    m = _model("gru", "general")
+    m.params["W_s"][...] = 0.0
+    b = np.full(V_TGT, -10.0)
+    b[[LOOP, SECOND, 2]] = [3.0, 2.0, -5.0]
+    m.params["b_s"][...] = b
+    return m
+
+
+def _has_repeated_ngram(tokens, k):
+    grams = [tuple(tokens[i:i + k]) for i in range(len(tokens) - k + 1)]
+    return len(grams) != len(set(grams))
+
+
+DECODERS = [greedy_decode, functools.partial(beam_search, beam=2)]
+
+
+@pytest.mark.parametrize("decode", DECODERS, ids=["greedy", "beam"])
+def test_the_guard_stops_a_loop_that_otherwise_runs_to_the_cap(decode, rng):
+    m, src = _looping_model(), _random_sources(rng, 6, 5)
+    looping = decode(m, src, max_len=30)
+    assert all(not h.finished and len(h.tokens) == 30 and set(h.tokens) == {LOOP}
+               for h in looping)
+    for k in (1, 2, 3):
+        for h in decode(m, src, max_len=30, no_repeat_ngram=k):
+            assert h.finished and len(h.tokens) < 30
+            assert not _has_repeated_ngram(h.tokens.tolist(), k)
+    # k = 1: LOOP once, then SECOND, then </s>, the only tokens left above -10
+    assert decode(m, src[:1], max_len=30, no_repeat_ngram=1)[0].tokens.tolist() == [LOOP, SECOND]
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_guarded_outputs_hold_no_repeated_ngram_and_beam_one_is_greedy(k, rng):
+    m = _trained_ish(("lstm", "general", False, False, False), steps=10)
+    src = _random_sources(rng, 30, 6)
+    greedy = greedy_decode(m, src, max_len=25, no_repeat_ngram=k)
+    beam1 = beam_search(m, src, beam=1, max_len=25, length_penalty=0.0, no_repeat_ngram=k)
+    beam4 = beam_search(m, src, beam=4, max_len=25, no_repeat_ngram=k)
+    unguarded = greedy_decode(m, src, max_len=25)
+    assert any(_has_repeated_ngram(h.tokens.tolist(), k) for h in unguarded), "a weak test"
+    for g, b1, b4 in zip(greedy, beam1, beam4, strict=True):
+        np.testing.assert_array_equal(g.tokens, b1.tokens)
+        assert g.log_prob == pytest.approx(b1.log_prob, rel=1e-9)
+        for h in (g, b4):
+            assert not _has_repeated_ngram(h.tokens.tolist(), k)
+
+
+def test_repeated_ngram_tokens():
+    assert repeated_ngram_tokens([4, 5, 4], 2) == [5]  # "4 5" is there: 5 after 4 repeats it
+    assert repeated_ngram_tokens([4, 5, 4, 6, 4], 2) == [5, 6]
+    assert repeated_ngram_tokens([4, 5, 6, 4, 5], 3) == [6]
+    assert repeated_ngram_tokens([4, 5], 1) == [4, 5]
+    assert repeated_ngram_tokens([4, 5, 4], 0) == [] and repeated_ngram_tokens([4], 2) == []
+
+
+@pytest.mark.parametrize("decode", DECODERS, ids=["greedy", "beam"])
+def test_max_ratio_limits_each_row_by_its_own_source(decode):
+    m = _looping_model()
+    src = np.array([[4, 5, 6, 7, 8, 9], [4, 5, 0, 0, 0, 0], [4, 0, 0, 0, 0, 0]])
+    plain = decode(m, src)
+    assert [len(h.tokens) for h in plain] == [2 * 6 + 10] * 3  # the padded width's default
+    capped = decode(m, src, max_ratio=1.5)
+    assert [len(h.tokens) for h in capped] == [10, 4, 3]  # ⌈1.5·S_n⌉ + 1
+    assert [len(h.tokens) for h in decode(m, src, max_len=5, max_ratio=1.5)] == [5, 4, 3]
+    for h in capped:  # the log-probability of what was written: each LOOP step's own
+        assert h.log_prob == pytest.approx(len(h.tokens) * plain[0].log_prob / 22, rel=1e-9)
+        assert not h.finished and h.attention.shape[0] == len(h.tokens)
+
+
+@pytest.mark.parametrize("name", ["greedy_decode", "beam_search"])
+def test_a_substituted_decoder_is_not_bypassed_by_the_stopping_options(name, rng):
+    from numpy_seq2seq.substitute import library_function, use_functions
+
+    decode = {"greedy_decode": greedy_decode, "beam_search": beam_search}[name]
+    library = library_function(name)
+    calls = []
+
+    def student(model, src, *args, **kwargs):  # a stand-in that records its calls
+        calls.append(name)
+        return library(model, src, *args, **kwargs)
+
+    m, src = _looping_model(), _random_sources(rng, 3, 4)
+    with use_functions({name: student}):
+        assert len(decode(m, src, max_len=6)) == 3 and calls == [name]
+        with pytest.raises(ValueError, match="substituted in the kernel table has neither"):
+            decode(m, src, max_len=6, no_repeat_ngram=2)
+    assert decode(m, src, max_len=6, no_repeat_ngram=2)[0].finished  # the library's: guarded

@@ -54,16 +54,23 @@ def visible_axes(fig):
 
 def test_plot_attention_labels_ticks_and_colorbar(rng):
     src, tgt = list("2024-01"), ["J", "a", "n", "</s>"]  # S = 7, T = 4
-    fig = plots.plot_attention(attention(rng, 4, 7), src, tgt, title="dates")
+    w = attention(rng, 4, 7)
+    fig = plots.plot_attention(w, src, tgt, title="dates")
     assert isinstance(fig, Figure)
     ax, cbar = fig.axes
     assert ax.get_title() == "dates"
     assert "source" in ax.get_xlabel() and "output" in ax.get_ylabel()
     assert [t.get_text() for t in ax.get_xticklabels()] == src
     assert [t.get_text() for t in ax.get_yticklabels()] == tgt
-    assert cbar.get_ylabel() == "attention weight"
-    assert ax.images[0].get_clim() == (0.0, 1.0)
+    # the map's own scale, stated on the colour bar
+    assert ax.images[0].get_clim() == (0.0, w.max()) and w.max() < 0.5
+    assert cbar.get_ylabel() == f"attention weight (0 to {w.max():.2g}, this map's maximum)"
     assert ax.images[0].get_array().shape == (4, 7)
+    fixed = plots.plot_attention(w, src, tgt, scale="fixed")
+    assert fixed.axes[0].images[0].get_clim() == (0.0, 1.0)
+    assert fixed.axes[1].get_ylabel() == "attention weight (0 to 1)"
+    with pytest.raises(ValueError, match="scale must be one of map, fixed, got 'log'"):
+        plots.plot_attention(w, src, tgt, scale="log")
 
 
 def test_plot_attention_into_given_axes_has_default_title(rng):
@@ -186,7 +193,8 @@ def test_grid_titles_marks_spaces_and_colorbar(rng):
     assert words.axes[0].get_xticklabels()[0].get_rotation() == 90
     assert [t.get_text() for t in first.get_yticklabels()] == ["b", "␣", "a"]
     colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
-    assert len(colorbars) == 1 and colorbars[0].get_ylabel() == "attention weight"
+    assert len(colorbars) == 2  # one per map, each with the map's own scale
+    assert all(c.get_ylabel().startswith("attention weight (0 to ") for c in colorbars)
 
 
 def test_plot_attention_grid(rng):
@@ -199,7 +207,58 @@ def test_plot_attention_grid(rng):
     assert [ax.images[0].get_array().shape for ax in axes] == [(3, 5), (4, 6), (2, 7)]
     assert sum(not ax.get_visible() for ax in fig.axes) == 1  # the empty fourth cell
     colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
-    assert len(colorbars) == 1 and colorbars[0].get_ylabel() == "attention weight"
+    assert [c.get_ylabel() for c in colorbars] == [
+        f"attention weight (0 to {ex[0].max():.2g}, this map's maximum)" for ex in examples]
+    fixed = plots.plot_attention_grid(examples, scale="fixed")
+    colorbars = [ax for ax in fixed.axes if ax.get_label() == "<colorbar>"]
+    assert len(colorbars) == 1 and colorbars[0].get_ylabel() == "attention weight (0 to 1)"
+    assert all(ax.images[0].get_clim() == (0.0, 1.0) for ax in visible_axes(fixed))
+
+
+def test_short_labels_stay_upright_in_every_panel(rng):
+    """Per label, not per panel: a Hangul syllable is upright next to a long word, and the
+    same syllable reads the same way in both panels of one figure."""
+    examples = [(attention(rng, 2, 3), ["그", "약은것", "때"], ["the", "</s>"]),
+                (attention(rng, 2, 3), ["그", "medicine", "때"], ["x", "</s>"])]
+    fig = plots.plot_attention_grid(examples)
+    for ax in visible_axes(fig):
+        rotations = {t.get_text(): t.get_rotation() for t in ax.get_xticklabels()}
+        assert rotations["그"] == rotations["때"] == 0
+    assert {t.get_text(): t.get_rotation() for t in visible_axes(fig)[1].get_xticklabels()}[
+        "medicine"] == 90
+    assert {t.get_text(): t.get_rotation() for t in visible_axes(fig)[0].get_xticklabels()}[
+        "약은것"] == 90  # three wide syllables: 6 cells
+    assert plots.plot_attention(attention(rng, 1, 2), ["약은", "when"], ["x"]).axes[
+        0].get_xticklabels()[0].get_rotation() == 0  # two syllables, four letters: upright
+
+
+def test_bpe_space_mark_is_shown_as_a_visible_space(rng):
+    fig = plots.plot_attention(attention(rng, 2, 3), ["\u2581the", "\u2581ca", "t"],
+                               ["\u2581le", "</s>"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["␣the", "␣ca", "t"]
+    assert ax.get_yticklabels()[0].get_text() == "␣le"
+
+
+def _secondary(ax):
+    return [child for child in ax.child_axes]
+
+
+@pytest.mark.parametrize("S, T", [(5, 3), (23, 14)])
+def test_positions_are_numbered_on_the_axes(S, T, rng):
+    fig = plots.plot_attention(attention(rng, T, S), [f"s{i}" for i in range(S)],
+                               [f"t{i}" for i in range(T)])
+    top, right = _secondary(fig.axes[0])
+    fig.canvas.draw()
+    numbers = [t.get_text() for t in top.xaxis.get_ticklabels()]
+    steps = [t.get_text() for t in right.yaxis.get_ticklabels()]
+    assert top.get_xlabel() == "source position" and right.get_ylabel() == "decoder step"
+    assert numbers[0] == "1" and steps[0] == "1"
+    if S <= 12:
+        assert numbers == [str(i) for i in range(1, S + 1)]
+    else:
+        assert numbers == ["1", "5", "10", "15", "20"]
+    assert steps == (["1", "5", "10"] if T > 12 else [str(i) for i in range(1, T + 1)])
 
 
 def test_plot_attention_grid_validation(rng):
@@ -244,6 +303,25 @@ def test_plot_training_optional_series(rng):
     assert legend_texts(ax_grad) == ["global gradient norm", "clip threshold (5)", "epoch end"]
     assert ax_acc.get_title() == "Validation exact match"
     assert ax_acc.get_yscale() == "linear" and "fraction" in ax_acc.get_ylabel()
+
+
+def test_plot_training_draws_bleu_and_chrf_where_scored(rng):
+    history = make_history(rng)
+    history.update(epoch_end_steps=[10, 20, 30, 40], valid_exact_match=[0.0] * 4,
+                   valid_bleu=[None, 5.0, None, 12.5], valid_chrf=[None, 20.0, None, 31.0])
+    fig = plots.plot_training(history)
+    *_, ax_acc, ax_bleu = fig.axes
+    assert ax_acc.get_title() == "Validation exact match"
+    assert ax_bleu.get_title() == "Held-out BLEU and chrF"
+    bleu, chrf = ax_bleu.get_lines()[:2]
+    assert bleu.get_xdata().tolist() == [20, 40] and bleu.get_ydata().tolist() == [5.0, 12.5]
+    assert chrf.get_ydata().tolist() == [20.0, 31.0]
+    assert legend_texts(ax_bleu)[:2] == ["held-out BLEU", "held-out chrF"]
+    chars = plots.plot_training({**history, "bleu_name": "char_bleu"}).axes[-1]
+    assert chars.get_title() == "Held-out char-BLEU and chrF"
+    assert legend_texts(chars)[0] == "held-out char-BLEU"
+    never = {**history, "valid_bleu": [None] * 4, "valid_chrf": [None] * 4}
+    assert len(plots.plot_training(never).axes) == 3  # no scores, no panel
 
 
 def test_plot_training_validation(rng):

@@ -93,7 +93,7 @@ def test_a_stopped_run_is_finished_and_the_stop_raised_on(tmp_path):
     metrics = read_metrics(tmp_path)
     assert metrics["status"] == "interrupted" and len(metrics["epochs"]) == 1
     assert run.files() == ["checkpoint.npz", "best.npz", "metrics.json", "training.png",
-                           "attention.png"]
+                           "attention.png", "heldout.tsv"]
 
 
 def test_resume_warns_of_other_threads(one_epoch):
@@ -107,7 +107,7 @@ def test_resume_warns_of_other_threads(one_epoch):
 @pytest.mark.parametrize("data, model, error, match", [
     ({"task": "reverse", "tokenize": "word"}, {}, ValueError, "^tokenize applies to data only"),
     ({"task": "dates", "source_lang": "ko"}, {}, ValueError, "^source_lang applies to task "
-     "numbers only"),
+     "numbers and task tatoeba only"),
     ({"task": "dates", "min_len": 3}, {}, ValueError, "no length range"),
     ({"task": "reverse", "data": "x.tsv"}, {}, ValueError, "exactly one of task and data"),
     ({"data": "no/such.tsv"}, {}, FileNotFoundError, "such.tsv"),

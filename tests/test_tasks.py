@@ -43,9 +43,9 @@ def date_draw():
 
 # ---------------------------------------------------------------- all tasks
 def test_task_list():
-    assert TASKS == ("dates", "numbers", "addition", "reverse", "copy", "sort")
-    assert DEFAULT_TASK == "dates" and TRANSLATION_TASKS == ("numbers",)
-    for name in set(TASKS) - {"numbers"}:
+    assert TASKS == ("dates", "numbers", "addition", "reverse", "copy", "sort", "tatoeba")
+    assert DEFAULT_TASK == "dates" and TRANSLATION_TASKS == ("numbers", "tatoeba")
+    for name in set(TASKS) - {"numbers", "tatoeba"}:
         assert task_tokenizers(name) == (Tokenizer("char"), Tokenizer("char"))
     # task defaults override config fields that exist
     fields = {f.name for cls in (DataConfig, ModelConfig, TrainConfig)

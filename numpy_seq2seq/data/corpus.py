@@ -1,4 +1,5 @@
-"""Sentence-pair corpora: reading TSV files, choosing pairs, holding out a split, encoding.
+"""Sentence-pair corpora: reading TSV files, choosing pairs, encoding (holding out a split:
+:mod:`.split`).
 
 File format
 -----------
@@ -22,6 +23,7 @@ shortest sentences. :func:`describe_selection` writes what was dropped and why a
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from collections.abc import Sequence
 from os import PathLike
@@ -30,7 +32,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import DEFAULT_VALID_FRACTION
 from .tokenize import Tokenizer
 from .vocab import Vocab
 
@@ -56,21 +57,25 @@ class UnknownTokens(NamedTuple):
         return self.unknown / self.total if self.total else 0.0
 
 
-def load_tsv(path: str | PathLike[str]) -> list[Pair]:
-    """The (source, target) pairs of a TSV file: ``read_tsv(path).pairs``."""
-    return read_tsv(path).pairs
+def load_tsv(path: str | PathLike[str], swap: bool = False) -> list[Pair]:
+    """The (source, target) pairs of a TSV file: ``read_tsv(path, swap).pairs``."""
+    return read_tsv(path, swap).pairs
 
 
-def read_tsv(path: str | PathLike[str]) -> TsvCorpus:
+def read_tsv(path: str | PathLike[str], swap: bool = False) -> TsvCorpus:
     """Read (source, target) pairs, and count attribution columns, from a UTF-8 TSV file.
 
     Blank lines are skipped; each field is stripped of surrounding whitespace; a
-    leading byte-order mark (as written by some spreadsheet exports) is dropped.
+    leading byte-order mark (as written by some spreadsheet exports) is dropped. A file whose
+    name ends in ``.gz`` is decompressed first.
     A third column is the attribution (see the module docstring).
 
     Parameters
     ----------
     path : str or path-like
+    swap : bool
+        Read the second column as the source and the first as the target (Tatoeba's files
+        put English first: ``swap=True`` reads them as French -> English).
 
     Returns
     -------
@@ -89,8 +94,14 @@ def read_tsv(path: str | PathLike[str]) -> TsvCorpus:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"corpus file not found (or not a file): {path}")
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise ValueError(f"{path}: not a readable gzip file ({e})") from None
     # Decode line by line (not the whole file) so an encoding error can name its line.
-    raw_lines = path.read_bytes().split(b"\n")
+    raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[0].startswith(b"\xef\xbb\xbf"):
         raw_lines[0] = raw_lines[0][3:]
     pairs, attributed = [], 0
@@ -113,7 +124,7 @@ def read_tsv(path: str | PathLike[str]) -> TsvCorpus:
         if not src or not tgt:
             side = "source" if not src else "target"
             raise ValueError(f"{path}:{lineno}: empty {side}")
-        pairs.append((src, tgt))
+        pairs.append((tgt, src) if swap else (src, tgt))
         attributed += len(fields) == 3 and bool(fields[2])
     if not pairs:
         raise ValueError(f"{path}: no sentence pairs found (file is empty or blank)")
@@ -186,42 +197,6 @@ def count_unknown(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> 
             total += len(tokens)
             counts.update(t for t in tokens if t not in vocab)
     return UnknownTokens(sum(counts.values()), total, counts)
-
-
-def split_pairs(
-    pairs: Sequence[Pair],
-    valid_fraction: float = DEFAULT_VALID_FRACTION,
-    seed: int | None = 0,
-) -> tuple[list[Pair], list[Pair]]:
-    """Hold out a seeded fraction of the pairs, keeping equal sources together.
-
-    The split is drawn over *distinct source strings*, so a source that occurs
-    several times (with the same or different targets) lands entirely on one
-    side and the held-out score is never flattered by memorised duplicates.
-    ``round(valid_fraction * distinct sources)`` sources are held out, at least
-    one source always stays in training. Both returned lists keep input order.
-
-    Parameters
-    ----------
-    pairs : sequence of (str, str)
-    valid_fraction : float
-        In [0, 1).
-    seed : int or None
-        Seed for ``np.random.default_rng``.
-
-    Returns
-    -------
-    train, valid : list of (str, str)
-    """
-    if not 0.0 <= valid_fraction < 1.0:
-        raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction!r}")
-    sources = list(dict.fromkeys(src for src, _ in pairs))  # distinct, first-seen order
-    n_valid = min(round(valid_fraction * len(sources)), max(len(sources) - 1, 0))
-    order = np.random.default_rng(seed).permutation(len(sources))
-    held_out = {sources[i] for i in order[:n_valid].tolist()}
-    train = [p for p in pairs if p[0] not in held_out]
-    valid = [p for p in pairs if p[0] in held_out]
-    return train, valid
 
 
 def encode_pairs(

@@ -105,8 +105,16 @@ def _nfkc_keeping_jamo(text: str) -> str:
 
 
 def show_token(token: str) -> str:
-    """A token as figures and tables label it: a blank token (a space) becomes ``␣``."""
-    return token if token.strip() else "␣"
+    """A token as figures and tables label it: a blank token (a space) becomes ``␣``, and so
+    does a bpe piece's ``▁`` (this piece starts after a space): ``▁the`` reads ``␣the``."""
+    return token.replace(BPE_SPACE, "␣") if token.strip() else "␣"
+
+
+def display_width(text: str) -> int:
+    """Terminal cells (or label widths) ``text`` takes: 2 for East Asian wide and fullwidth
+    characters (Hangul, kana, kanji), 0 for combining marks, 1 otherwise."""
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def split_words(text: str) -> list[str]:
