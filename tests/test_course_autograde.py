@@ -164,11 +164,37 @@ def test_an_answer_that_ends_the_process_costs_only_the_exercises_it_runs_in(cou
     assert scored["rnn_backward"].points == 0
 
 
-def test_the_library_copied_as_answers_gets_full_marks(course_dir, tmp_path):
-    """What no grader can tell from a derived answer (course/README.md, "Honesty")."""
+def test_the_library_imported_as_answers_scores_zero(course_dir, tmp_path):
+    """Own work only (ownership.py): each exercise says whose function it is."""
     result = grade(_copy(course_dir, "release", "a1_rnn", tmp_path, COPY_THE_LIBRARY),
                    budget="ci")
-    assert result.points == 11
+    assert result.points == 0 and result.max_points == 11
+    assert all("is the library's numpy_seq2seq.functional.rnn." in e.message and
+               "not your own work" in e.message for e in result.exercises), result.exercises
+
+
+def _delegate_everything(nb):
+    """Every answer cell of a3 or a4 only imports the library's function."""
+    from numpy_seq2seq.course.exercises import EXERCISES
+    from numpy_seq2seq.course.functional_checks import reference
+
+    for name in EXERCISES:
+        cell = next((c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {})
+                     .get("grade_id") == f"{name}_answer"), None)
+        if cell is not None:
+            cell["source"] = f"from {reference(name).__module__} import {name}\n"
+
+
+@pytest.mark.parametrize("assignment", ["a3_attention", "a4_translator"])
+def test_delegating_every_answer_scores_zero(course_dir, assignment):
+    """The issue's a3 (was 18/18) and a4 (was 16/16); a4's copy sits beside the sources of
+    a1–a3, whose own functions pass, yet its decoders are the library's."""
+    path = _copy(course_dir, "source", assignment, course_dir / "delegated", _delegate_everything)
+    for earlier in ("a1_rnn", "a2_gates", "a3_attention"):
+        if earlier != assignment and not (path.parent.parent / earlier).exists():
+            shutil.copytree(course_dir / "source" / earlier, path.parent.parent / earlier)
+    result = grade(path, budget="ci")
+    assert result.points == 0 and result.max_points > 0, result.exercises
 
 
 # ---------------------------------------------------------------------------------------------

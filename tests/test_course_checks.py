@@ -13,6 +13,7 @@ import pytest
 from numpy_seq2seq.course.exercises import EXERCISES, check, evaluate
 from numpy_seq2seq.course.functional_checks import FUNCTION_PAIRS, reference
 from numpy_seq2seq.course.grading import CheckFailed
+from numpy_seq2seq.functional.rnn import RNNCache
 
 from wrong_solutions import WRONG, _gru_backward, _lstm_backward
 
@@ -24,13 +25,23 @@ README_MESSAGES = dict(re.findall(r"^\| `\w+` \| `(\w+)` \| (.*) \|$", README, r
 
 @pytest.mark.parametrize("name", EXERCISES)
 def test_the_library_passes_its_own_checks(name):
-    result = evaluate(name, reference(name), FORWARD_FOR.get(name))
+    result = evaluate(name, reference(name), FORWARD_FOR.get(name), own_work=False)
     assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_the_library_as_an_answer_scores_zero_naming_it(name):
+    """Own work only: the library's function handed in as the student's (ownership.py)."""
+    result = evaluate(name, reference(name), FORWARD_FOR.get(name))
+    assert not result.passed
+    assert result.message == (f"{name} is the library's {reference(name).__module__}.{name}, "
+                              "not your own work (it scores 0): write it in its answer cell.")
 
 
 @pytest.mark.parametrize("name, fn, forward, words", WRONG, ids=[w[1].__name__ for w in WRONG])
 def test_a_wrong_answer_fails_and_the_message_names_the_fault(name, fn, forward, words):
-    result = evaluate(name, fn, forward)
+    # some wrong answers are made from the library's (the decoders): their fault is the subject
+    result = evaluate(name, fn, forward, own_work=False)
     assert not result.passed
     assert words in result.message, result.message
     assert "\n" not in result.message and "Traceback" not in result.message
@@ -58,13 +69,13 @@ def test_a_missing_sigmoid_derivative_names_its_gate(name, fn, role, gate):
         result.message
 
 
-def test_a_decoder_with_nan_scores_fails():
+def test_a_decoder_with_nan_scores_fails():  # made from the library's: own_work=False below
     """NaN compares unequal to everything: the right tokens with NaN log_prob and score fail."""
     def greedy_decode(model, src, max_len=None, length_penalty=0.0):
         return [dataclasses.replace(h, score=float("nan"), log_prob=float("nan"))
                 for h in reference("greedy_decode")(model, src, max_len, length_penalty)]
 
-    result = evaluate("greedy_decode", greedy_decode)
+    result = evaluate("greedy_decode", greedy_decode, own_work=False)
     assert not result.passed
     assert "row 0: log_prob nan, expected" in result.message, result.message
 
@@ -122,10 +133,15 @@ def _not_implemented(x, h_prev, Wx, Wh, b):
     raise NotImplementedError()
 
 
+def _own_rnn_step_forward(x, h_prev, Wx, Wh, b):
+    h = np.tanh(x @ Wx + h_prev @ Wh + b)
+    return h, RNNCache(h_prev, h, Wh, x, Wx)
+
+
 def test_check_prints_one_line_and_the_notebook_runs_on(capsys, monkeypatch):
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     check("rnn_step_forward", _not_implemented)
-    check("rnn_step_forward", reference("rnn_step_forward"))
+    check("rnn_step_forward", _own_rnn_step_forward)
     out, err = capsys.readouterr()
     assert err == "✘ rnn_step_forward: not implemented yet (it raises NotImplementedError).\n"
     assert out.startswith("✔ rnn_step_forward passes") and out.count("\n") == 1
@@ -138,7 +154,7 @@ def test_under_nbgrader_a_failing_check_raises_its_one_line(capsys, monkeypatch)
         check("rnn_step_forward", _not_implemented)
     assert e.value._render_traceback_() == [
         "✘ rnn_step_forward: not implemented yet (it raises NotImplementedError)."]
-    check("rnn_step_forward", reference("rnn_step_forward"))  # a pass still prints, no raise
+    check("rnn_step_forward", _own_rnn_step_forward)  # a pass still prints, no raise
     assert capsys.readouterr().out.startswith("✔ rnn_step_forward passes")
 
 

@@ -20,11 +20,13 @@ from ..substitute import signature_problem
 from .decoding_checks import check_decoder
 from .functional_checks import FUNCTION_PAIRS, check_backward, check_forward, reference
 from .grading import CheckFailed, Result
+from .ownership import borrowed
 
 EXERCISES = tuple(FUNCTION_PAIRS) + ("greedy_decode", "beam_search")
 
 
-def evaluate(name: str, fn: Callable, forward: Callable | None = None) -> Result:
+def evaluate(name: str, fn: Callable, forward: Callable | None = None,
+             own_work: bool = True) -> Result:
     """Run the check of exercise ``name`` on ``fn``.
 
     Parameters
@@ -33,12 +35,16 @@ def evaluate(name: str, fn: Callable, forward: Callable | None = None) -> Result
     fn : the student's function of that name
     forward : for a backward, the student's forward (its centred differences check the backward;
         for ``rnn_backward`` it also makes the cache)
+    own_work : fail a function that is, or calls, the library's own (ownership.py); False only
+        to check the library against itself
     """
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; the exercises are {', '.join(EXERCISES)}")
     try:
         if not callable(fn):
             raise CheckFailed(f"{name} should be a function, got {type(fn).__name__}.")
+        if own_work and (problem := borrowed(name, fn)):
+            raise CheckFailed(problem)
         problem = signature_problem(fn, reference(name))
         if problem:
             raise CheckFailed(f"{name}'s signature differs from the library's: {problem}.")

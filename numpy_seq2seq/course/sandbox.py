@@ -54,8 +54,10 @@ class WorkerLost(CheckFailed):
 class RemoteFunction:
     """A student's function, called in the sandbox; it has the student's name and signature."""
 
-    def __init__(self, sandbox: Sandbox, ns: int, name: str, signature: list | None) -> None:
+    def __init__(self, sandbox: Sandbox, ns: int, name: str, signature: list | None,
+                 borrowed: str | None = None) -> None:
         self.sandbox, self.ns, self.__name__ = sandbox, ns, name
+        self.borrowed = borrowed  # why it is not the student's own work (ownership.py), or None
         self.__qualname__ = name
         if signature is not None:
             self.__signature__ = _signature(signature)
@@ -112,7 +114,8 @@ class Sandbox:
         self.loads.append((code, names))
         reply = self.request("load", _load_request(code, names), code.label)
         ns = len(self.loads) - 1
-        return ({name: RemoteFunction(self, ns, name, sig)
+        borrowed = reply.get("borrowed", {})
+        return ({name: RemoteFunction(self, ns, name, sig, borrowed.get(name))
                  for name, sig in reply["functions"].items()}, reply["problem"])
 
     def call(self, fn: RemoteFunction, args: tuple, kwargs: dict) -> Any:

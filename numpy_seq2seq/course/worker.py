@@ -7,7 +7,8 @@ both streams at /dev/null before any student code runs (what the student prints 
 Requests, each a dict in the message's "value":
 
 * ``load`` {label, blocks, missing, names}: run answer code (answers.py) into a new namespace;
-  reply {ns, functions: name -> signature, problem}. Every exported function is wrapped so that
+  reply {ns, functions: name -> signature, borrowed: name -> why it is not the student's own
+  work (ownership.py), problem}. Every exported function is wrapped so that
   its calls are counted, also the calls the student's other functions make by its name;
 * ``call`` {ns, name, args, kwargs}: call a function; reply {result, changed}, where changed
   lists the argument arrays (by their order in ``wire.arrays_in``) the call wrote into;
@@ -36,6 +37,7 @@ import numpy as np
 from ..substitute import use_functions
 from .answers import AnswerCode, run_answers
 from .grading import Raised, count_calls
+from .ownership import borrowed
 from .wire import Decoder, Encoder, arrays_in, read_message, write_message
 
 
@@ -67,15 +69,18 @@ class Worker:
     def op_load(self, label: str, blocks: list, missing: list, names: list) -> dict:
         namespace, problem = run_answers(AnswerCode(label, tuple(blocks), tuple(missing)))
         counts: Counter = Counter()
-        functions = {}
+        functions, borrowed_from = {}, {}
         for name in names:
             fn = namespace.get(name)
             if callable(fn):
+                if (why := borrowed(name, fn)) is not None:
+                    borrowed_from[name] = why
                 namespace[name] = count_calls(fn, name, counts)
                 functions[name] = _signature(fn)
         self.namespaces.append(namespace)
         self.counts.append(counts)
-        return {"ns": len(self.namespaces) - 1, "functions": functions, "problem": problem}
+        return {"ns": len(self.namespaces) - 1, "functions": functions,
+                "borrowed": borrowed_from, "problem": problem}
 
     def op_call(self, ns: int, name: str, args: list, kwargs: dict) -> dict:
         self.calling = fn = self.namespaces[ns][name]
@@ -110,7 +115,7 @@ def _signature(fn: Callable) -> list | None:
     """[[name, kind, has a default], …] of ``fn``'s parameters, or None if it has none to read."""
     try:
         parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - a student's object may raise anything here
         return None
     return [[p.name, int(p.kind), p.default is not p.empty] for p in parameters]
 
