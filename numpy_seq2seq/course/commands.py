@@ -24,14 +24,14 @@ from pathlib import Path
 
 from ..config import POSITIVE
 from .autograde import DEFAULT_TIMEOUT, Graded, grade_all, load_for_grading
-from .notebooks import SOURCES, assignments, release
+from .notebooks import RELEASED, assignments, release
 
 EXIT_TAMPERED = 3  # the package's files changed during grading: the scores cannot be trusted
 
 
 def add_course_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``course release`` and ``course grade`` under the main command's subparsers."""
-    names = ", ".join(p.name for p in assignments(SOURCES))
+    names = ", ".join(p.name for p in assignments(RELEASED))
     course = sub.add_parser("course", help="release and grade the course's assignments",
                             description="The course kit: assignments graded by gradient "
                             f"checks ({names}); see course/README.md.")

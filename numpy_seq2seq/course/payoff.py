@@ -41,7 +41,7 @@ from ..training import train
 from .answers import AnswerCode, answer_code, run_answers
 from .exercises import EXERCISES, evaluate
 from .grading import CheckFailed, Raised, Result, StudentRaised, count_calls
-from .notebooks import SOURCES, label_of, notebooks, read_notebook
+from .notebooks import RELEASED, label_of, notebooks, read_notebook
 from .sandbox import RemoteFunction
 
 EARLIER = ("a1_rnn", "a2_gates", "a3_attention")  # the assignments written before this one
@@ -125,7 +125,7 @@ def earlier_answers(here: Path, assignment: str) -> AnswerCode | str:
     folder = next((c for c in candidates if c.is_dir() and any(c.glob("*.ipynb"))), None)
     if folder is None:
         return f"no {assignment} folder found beside {here.name}"
-    (src,) = notebooks(SOURCES / assignment)
+    (src,) = notebooks(RELEASED / assignment)
     if not (folder / src.name).is_file():
         return f"no {src.name} in {folder}"
     return answer_code(read_notebook(folder / src.name), read_notebook(src), label_of(src))
