@@ -393,6 +393,8 @@ RNN_STEP = FunctionPair(
         _rnn_forward_fault("the bias b is missing", lambda d: {**d, "b": 0 * d["b"]}),
         output_fault("tanh is missing", lambda case: {"h": case.inputs["x"] @ case.inputs["Wx"]
                      + case.inputs["h_prev"] @ case.inputs["Wh"] + case.inputs["b"]}),
+        output_fault("tanh is applied twice: h = tanh(a), once",
+                     lambda case: {"h": np.tanh(case.ref["h"])}),
     ),
     backward_faults=(gate_fault(_RNN_TANH, "rnn_step_backward",
                                 {0: lambda c, d: 1 / (1 - c.h * c.h)}),),
@@ -449,25 +451,62 @@ def _bptt_inputs(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def _bptt_hint(case: Case) -> str | None:
-    """Where dx is right says which part of the BPTT loop is wrong."""
+    """Where dx is right says which part of the BPTT loop is wrong. The rows with padding are
+    looked at before the steps: a loop that drops dh on padded rows leaves only the last step
+    of those rows right, which is not the missing carry."""
     got, want = np.asarray(case.got["dx"]), case.ref["dx"]
     steps = want.shape[1]
-    right = [t for t in range(steps) if rel_error(got[:, t], want[:, t]) <= MATCH]
     if want[:, -1].any() and not got[:, -1].any():
         return (f"dx at the last step, t = {steps - 1}, is zero: the loop starts one step late "
                 "(off-by-one); start at t = T − 1")
+    if (where := _padding_hint(got, want, case.inputs["mask"])) is not None:
+        return where
+    right = [t for t in range(steps) if rel_error(got[:, t], want[:, t]) <= MATCH]
     if right == [steps - 1]:
         return ("only the last step is right: the gradient from later steps never reaches "
                 "earlier ones; carry dh_next (step t's dh_prev) into step t − 1")
     if right == list(range(1, steps)):
         return ("every step but t = 0 is right: the loop stops one step early (off-by-one); "
                 "run it down to t = 0")
-    full = case.inputs["mask"].all(axis=1)
-    ok_rows = [rel_error(got[n], want[n]) <= MATCH for n in range(len(full))]
-    if all(ok for ok, f in zip(ok_rows, full) if f) and not all(ok_rows):
-        return ("the rows with padding are wrong: where mask is False the state is carried, so "
-                "dh passes to h_{t−1} unchanged and the cell gets no gradient")
+    if right == list(range(steps)) and _first_step_only(case):
+        return ("dWx, dWh and db hold step 0's gradient only: the weights are shared by every "
+                "step, so sum the steps' gradients (dWh += dWh_t, not dWh = dWh_t)")
     return None
+
+
+def _padding_hint(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> str | None:
+    """The message for dx right on every full row and wrong on a padded one, or None."""
+    full = mask.all(axis=1)
+    ok_rows = [rel_error(got[n], want[n]) <= MATCH for n in range(len(full))]
+    if not (all(ok for ok, f in zip(ok_rows, full) if f) and not all(ok_rows)):
+        return None
+    if got[~mask].any():  # the cell ran backward on padded steps
+        return ("the rows with padding are wrong: the padded steps get a gradient; where mask "
+                "is False the state is carried, so the cell gets no gradient (give it dh with "
+                "padded rows zeroed) and dh passes to h_{t−1} unchanged")
+    return ("the rows with padding are wrong: dh does not pass through the padding; where mask "
+            "is False the state was copied, so dh_next = dh there, not the cell's dh_prev")
+
+
+def _first_step_only(case: Case) -> bool:
+    """True if the student's weight gradients equal step 0's alone (computed here with the
+    library's step functions), wherever they are wrong."""
+    step_forward, step_backward = reference("rnn_step_forward"), reference("rnn_step_backward")
+    x, h, Wx, Wh, b, mask = case.inputs.values()
+    caches = []
+    for t in range(x.shape[1]):
+        h_new, cache = step_forward(x[:, t], h, Wx, Wh, b)
+        h = np.where(mask[:, t, None], h_new, h)
+        caches.append(cache)
+    dhs, dh_next, first = case.douts[0], np.zeros_like(h), None
+    for t in reversed(range(x.shape[1])):
+        keep = mask[:, t, None]
+        dh = dhs[:, t] + dh_next
+        _, dh_prev, *first = step_backward(np.where(keep, dh, 0), caches[t])
+        dh_next = np.where(keep, dh_prev, dh)
+    wrong = [k for k in ("dWx", "dWh", "db") if rel_error(case.got[k], case.ref[k]) > MATCH]
+    return bool(wrong) and all(rel_error(case.got[k], first[("dWx", "dWh", "db").index(k)])
+                               <= MATCH for k in wrong)
 
 
 def _carry_ignored(case: Case) -> dict[str, np.ndarray]:
@@ -625,6 +664,8 @@ CONCAT_SCORE = FunctionPair(
         output_fault("tanh′ = 1 − act² is missing: dpre = dscores ⊙ v_a ⊙ (1 − act²)",
                      _concat_no_tanh),
     ),
+    alone_hints={"grads['v_a']": "dv_a = Σ_{n,t,s} dscores[n, t, s] · act[n, t, s, :], with act "
+                                 "= tanh(W_a [h_t; h̄_s]) from the cache (after the tanh)"},
 )
 
 
