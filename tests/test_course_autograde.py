@@ -149,8 +149,8 @@ def test_flagged_cells_are_listed_with_their_ids(course_dir, tmp_path):
 
 def test_an_answer_that_ends_the_process_costs_only_the_exercises_it_runs_in(course_dir,
                                                                           tmp_path):
-    """The source with rnn_step_backward calling os._exit: its exercise and rnn_backward (which
-    calls it) fail, saying so; a fresh process grades the others."""
+    """The source with rnn_step_backward calling os._exit: its exercise fails, saying so; a
+    fresh process grades the others, rnn_backward (which calls it) with the reference's step."""
     def edit(nb):
         cell = answer_cell(nb, "rnn_step_backward")
         text = "".join(cell["source"])
@@ -159,9 +159,11 @@ def test_an_answer_that_ends_the_process_costs_only_the_exercises_it_runs_in(cou
 
     result = grade(_copy(course_dir, "source", "a1_rnn", tmp_path, edit), budget="ci")
     scored = {e.grade_id: e for e in result.exercises}
-    assert result.points == 4  # rnn_step_forward 2 + rnn_forward 2
+    assert result.points == 8  # all but rnn_step_backward's 3
     assert "ended (exit status 3)" in scored["rnn_step_backward"].message
-    assert scored["rnn_backward"].points == 0
+    assert scored["rnn_backward"].message.endswith(
+        "Graded with the reference rnn_step_backward, since yours fails its check."), \
+        scored["rnn_backward"].message
 
 
 def test_the_library_imported_as_answers_scores_zero(course_dir, tmp_path):
@@ -274,3 +276,51 @@ def test_grading_needs_no_kernel_whatever_the_user_kernelspecs(course_dir, tmp_p
     bogus_user_kernelspec(tmp_path)
     assert main(["course", "grade", str(_notebook(course_dir, "source", "a1_rnn"))]) == 0
     assert " 11 / 11 points" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# one mistake, charged once
+
+def _unpadded_rnn_forward(nb):
+    """The source's rnn_forward with the padding ignored (its own cache kept)."""
+    cell = answer_cell(nb, "rnn_forward")
+    text = "".join(cell["source"])
+    assert "h = np.where(keep, h_new, h)" in text
+    cell["source"] = text.replace("h = np.where(keep, h_new, h)", "h = h_new")
+
+
+@pytest.mark.parametrize("assignment, edit, exercise, note", [
+    ("a1_rnn", lambda nb: put_answer(nb, "rnn_step_forward",
+                                     wrong_solutions.rnn_step_forward_no_bias),
+     "rnn_step_forward", "Graded with the reference rnn_step_forward, since yours fails"),
+    ("a1_rnn", lambda nb: put_answer(nb, "rnn_step_backward",
+                                     wrong_solutions.rnn_step_backward_transposed_dwh),
+     "rnn_step_backward", "Graded with the reference rnn_step_backward, since yours fails"),
+    ("a1_rnn", _unpadded_rnn_forward, "rnn_forward",
+     "Graded on the batch without padding, since your rnn_forward fails its check"),
+    ("a3_attention", lambda nb: put_answer(nb, "masked_softmax_backward",
+                                           wrong_solutions.masked_softmax_backward_no_sum),
+     "masked_softmax_backward",
+     "Graded with the reference masked_softmax_backward, since yours fails"),
+], ids=["a1-step-forward", "a1-step-backward", "a1-rnn-forward", "a3-softmax-backward"])
+def test_one_mistake_costs_only_its_own_exercise(course_dir, tmp_path, assignment, edit,
+                                                 exercise, note):
+    result = grade(_copy(course_dir, "source", assignment, tmp_path, edit), budget="ci")
+    scored = {e.grade_id: e for e in result.exercises}
+    assert scored[exercise].points == 0
+    assert result.points == result.max_points - scored[exercise].max_points, result.exercises
+    assert any(note in e.message for e in result.exercises if e.points), result.exercises
+
+
+def test_an_earlier_mistake_costs_nothing_in_assignment_4(course_dir, tmp_path):
+    """a3's masked_softmax_backward is wrong (charged in a3): a4's payoff trains with the
+    library's standing in for it, and says so."""
+    for earlier in ("a1_rnn", "a2_gates"):
+        shutil.copytree(course_dir / "source" / earlier, tmp_path / earlier)
+    _copy(course_dir, "source", "a3_attention", tmp_path, lambda nb: put_answer(
+        nb, "masked_softmax_backward", wrong_solutions.masked_softmax_backward_no_sum))
+    result = grade(_copy(course_dir, "source", "a4_translator", tmp_path), budget="ci")
+    assert result.points == result.max_points == 16, result.exercises
+    payoff = [e.message for e in result.exercises if e.grade_id in
+              ("train_with_your_functions", "translator_accuracy")]
+    assert all("Graded with the reference masked_softmax_backward" in m for m in payoff), payoff

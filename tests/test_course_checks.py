@@ -165,3 +165,28 @@ def test_unknown_exercise_lists_the_exercises():
 
 def test_every_pair_is_an_exercise_of_the_functional_contract():
     assert set(FUNCTION_PAIRS) <= set(EXERCISES)
+
+
+def test_in_the_kernel_a_failing_step_is_stood_in_for_and_put_back():
+    """As under nbgrader: the answer cells run into one namespace, where rnn_backward calls the
+    student's wrong rnn_step_backward by name; its check binds the library's there for the
+    check only, and says so."""
+    from numpy_seq2seq.course.answers import answer_code, run_answers
+    from numpy_seq2seq.course.notebooks import SOURCES, read_notebook
+
+    from wrong_solutions import put_answer, rnn_step_backward_transposed_dwh
+
+    src = read_notebook(SOURCES / "a1_rnn" / "rnn_and_bptt.ipynb")
+    nb = read_notebook(SOURCES / "a1_rnn" / "rnn_and_bptt.ipynb")
+    put_answer(nb, "rnn_step_backward", rnn_step_backward_transposed_dwh)
+    ns, problem = run_answers(answer_code(nb, src, "a1_rnn/rnn_and_bptt.ipynb"))
+    assert problem is None
+    wrong_step = ns["rnn_step_backward"]
+    assert not evaluate("rnn_step_backward", wrong_step, ns["rnn_step_forward"]).passed
+    result = evaluate("rnn_backward", ns["rnn_backward"], ns["rnn_forward"])
+    assert result.passed and result.message.endswith(
+        "Graded with the reference rnn_step_backward, since yours fails its check."), \
+        result.message
+    assert ns["rnn_step_backward"] is wrong_step  # put back
+    # the twin: with the stand-in refused (nothing failed, says the grader) it fails
+    assert not evaluate("rnn_backward", ns["rnn_backward"], ns["rnn_forward"], failed=()).passed

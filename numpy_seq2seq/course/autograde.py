@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..threads import DEFAULT_THREADS, blas_threads
 from .answers import answer_code
-from .exercises import EXERCISES, evaluate
+from .exercises import CALLS, EXERCISES, evaluate
 from .fingerprint import PACKAGE, changed, fingerprint
 from .grading import CheckFailed, Result, StudentRaised
 from .notebooks import (
@@ -197,6 +197,7 @@ class _Grader:
         self.box, self.path, self.nb, self.src, self.budget = box, path, nb, src, budget
         self.label = label_of(src_path)
         self.out_of_time = False
+        self.passed: dict[str, bool] = {}  # exercise -> whether it passed, as graded so far
 
     def score(self, cell: GradedCell) -> Exercise:
         if time.monotonic() >= self.box.deadline:
@@ -220,9 +221,14 @@ class _Grader:
         name, fn_name, forward = cell.args
         functions, problem = self.answers
         if fn_name not in functions:
+            self.passed[name] = False
             return Result(name, False, f"{name}: your answer cells do not define "
                                        f"{fn_name}{f' ({problem})' if problem else ''}.")
-        return evaluate(name, functions[fn_name], functions.get(forward))
+        # what it calls by name and fails (or is missing) is stood in for by the library's
+        failed = [d for d in CALLS.get(name, ()) if d not in functions or not self.passed.get(d)]
+        result = evaluate(name, functions[fn_name], functions.get(forward), failed=failed)
+        self.passed[name] = result.passed
+        return result
 
     @cached_property
     def answers(self) -> tuple[dict, str | None]:

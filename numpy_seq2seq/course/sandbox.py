@@ -140,6 +140,17 @@ class Sandbox:
             if self.lost is None:
                 self.request("use", {"uses": []}, "use_functions")
 
+    @contextlib.contextmanager
+    def standing_in(self, ns: int, names: list[str]) -> Iterator[None]:
+        """While the block runs, ``names`` in the answers' namespace ``ns`` are bound to the
+        library's functions (exercises.standing_in)."""
+        self.request("stand_in", {"ns": ns, "names": names}, "the reference's stand-in")
+        try:
+            yield
+        finally:
+            if self.lost is None:
+                self.request("stand_in", {"ns": ns, "names": []}, "the reference's stand-in")
+
     def train(self, functions: dict[str, RemoteFunction], argv: list[str]) -> int:
         """``numpy-seq2seq ARGV`` run in the sandbox with these functions in place of the
         library's; its exit status."""

@@ -13,6 +13,8 @@ Requests, each a dict in the message's "value":
 * ``call`` {ns, name, args, kwargs}: call a function; reply {result, changed}, where changed
   lists the argument arrays (by their order in ``wire.arrays_in``) the call wrote into;
 * ``calls`` {ns}: reply {counts}: how often each function ran;
+* ``stand_in`` {ns, names}: bind those names in namespace ns to the library's functions until
+  the next ``stand_in`` for ns (an empty list puts back what was there); reply {};
 * ``use`` {uses: [[name, ns], …]}: from now on run the library with those functions in place of
   its own (``use_functions``; an empty list ends it); reply {};
 * ``train`` {argv}: run ``numpy-seq2seq ARGV``; reply {status}.
@@ -36,9 +38,13 @@ import numpy as np
 
 from ..substitute import use_functions
 from .answers import AnswerCode, run_answers
+from .functional_checks import reference
 from .grading import Raised, count_calls
 from .ownership import borrowed
 from .wire import Decoder, Encoder, arrays_in, read_message, write_message
+
+
+_MISSING = object()  # a name that was not bound
 
 
 class Worker:
@@ -50,6 +56,7 @@ class Worker:
         self.kept: list[Any] = []
         self.calling: Callable | None = None  # the student's function running now
         self.using = contextlib.ExitStack()  # the use_functions block in force (op_use)
+        self.replaced: dict[int, dict] = {}  # ns -> what op_stand_in replaced there
 
     def keep(self, value: Any) -> int:
         self.kept.append(value)
@@ -90,6 +97,20 @@ class Worker:
         changed = [[i, a] for i, (a, b) in enumerate(zip(after, before))
                    if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True)]
         return {"result": result, "changed": changed}
+
+    def op_stand_in(self, ns: int, names: list) -> dict:
+        """Bind ``names`` in namespace ``ns`` to the library's functions, after putting back
+        what an earlier ``stand_in`` replaced there; an empty list only puts it back."""
+        namespace = self.namespaces[ns]
+        for name, value in self.replaced.pop(ns, {}).items():
+            if value is _MISSING:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+        if names:
+            self.replaced[ns] = {name: namespace.get(name, _MISSING) for name in names}
+            namespace.update({name: reference(name) for name in names})
+        return {}
 
     def op_calls(self, ns: int) -> dict:
         return {"counts": dict(self.counts[ns])}
