@@ -18,8 +18,8 @@ from numpy_seq2seq.functional.rnn import RNNCache
 from wrong_solutions import WRONG, _gru_backward, _lstm_backward
 
 FORWARD_FOR = {"rnn_backward": reference("rnn_forward")}  # its cache is the student's own
-README = (Path(__file__).resolve().parent.parent / "course" / "README.md").read_text("utf-8")
-# course/README.md's table of wrong answers: | `exercise` | `wrong answer` | message |
+README = (Path(__file__).resolve().parent.parent / "course" / "UPKEEP.md").read_text("utf-8")
+# course/UPKEEP.md's table of wrong answers: | `exercise` | `wrong answer` | message |
 README_MESSAGES = dict(re.findall(r"^\| `\w+` \| `(\w+)` \| (.*) \|$", README, re.M))
 
 
@@ -47,7 +47,7 @@ def test_a_wrong_answer_fails_and_the_message_names_the_fault(name, fn, forward,
     assert "\n" not in result.message and "Traceback" not in result.message
     assert result.message.startswith(name)
     assert README_MESSAGES.get(fn.__name__) == result.message, (
-        f"course/README.md's message for {fn.__name__} is stale; it is now: {result.message}")
+        f"course/UPKEEP.md's message for {fn.__name__} is stale; it is now: {result.message}")
 
 
 # the missing-σ′ faults of the gates WRONG (and so course/README.md's table) leaves out

@@ -1,6 +1,6 @@
 """The model the course ships to grade the decoders (numpy_seq2seq/course/dates_model.npz):
 ``python course/make_model.py`` reproduces it byte for byte with the current code, and what
-course/README.md says about it is what the file holds.
+course/UPKEEP.md says about it is what the file holds.
 
 When a change to the library changes training (its initialisation, say), the first test fails:
 run ``python course/make_model.py``, commit the new file and update the README's figures (the
@@ -24,7 +24,7 @@ from numpy_seq2seq.decoding import beam_search, greedy_decode
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "numpy_seq2seq" / "course" / MODEL_FILE
-README = (ROOT / "course" / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "course" / "UPKEEP.md").read_text(encoding="utf-8")
 
 
 def test_make_model_reproduces_the_shipped_file(tmp_path):
@@ -38,7 +38,7 @@ def test_make_model_reproduces_the_shipped_file(tmp_path):
               not np.array_equal(made[k], shipped[k])]
     assert not differ and sorted(made.files) == sorted(shipped.files), (
         f"course/make_model.py no longer makes {SHIPPED.name} (differs in {differ}): run "
-        "python course/make_model.py, commit the file and update course/README.md")
+        "python course/make_model.py, commit the file and update course/UPKEEP.md")
     assert out.read_bytes() == SHIPPED.read_bytes()
 
 

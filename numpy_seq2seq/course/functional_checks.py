@@ -207,7 +207,6 @@ def check_backward(pair: FunctionPair, fn: Callable, forward: Callable | None = 
 
     Returns the success message or raises CheckFailed.
     """
-    name = pair.backward
     rng = np.random.default_rng(SEED)
     inputs = pair.make_inputs(rng)
     own_forward, inputs, note = _passing_forward(pair, forward, inputs)

@@ -7,9 +7,9 @@ nbgrader's conventions, which the course follows and this module implements:
   a *grade* cell (code, not solution) checks it and is worth ``points``, a *locked* cell is
   read-only (nbgrader restores it before grading);
 * a solution region runs from a line containing ``BEGIN`` then `` SOLUTION`` (``BEGIN`` below)
-  to one containing ``END`` then `` SOLUTION``; the student version replaces it by ``# YOUR CODE HERE`` and
-  ``raise NotImplementedError()`` at the indentation of the ``BEGIN`` line (a solution cell
-  without a region is replaced whole), and drops every output;
+  to one containing ``END`` then `` SOLUTION``; the student version replaces it by
+  ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the indentation of the ``BEGIN``
+  line (a solution cell without a region is replaced whole), and drops every output;
 * the layout ``source/<assignment>/<notebook>.ipynb``, released as
   ``release/<assignment>/<notebook>.ipynb`` with the assignment's other files beside it.
 
@@ -215,21 +215,38 @@ def source_notebooks(root: Path = RELEASED) -> Iterator[Path]:
         yield from notebooks(folder)
 
 
-def source_of(path: str | os.PathLike, root: Path = RELEASED) -> Path:
+def source_of(path: str | os.PathLike, root: Path = RELEASED, nb: Notebook | None = None
+              ) -> Path:
     """The course's notebook a student's notebook is graded as (by default its shipped student
-    version, which has the source's graded cells and grade ids): the one of the same assignment
-    (the notebook's folder) and name; else the one of that name; else the one notebook of the
-    assignment the folder is named after. ValueError (one line) if none fits."""
+    version, which has the source's graded cells and grade ids).
+
+    By its metadata first, whatever the file is called (``alice_12345_rnn_and_bptt.ipynb``, as
+    an LMS names downloads): the one course notebook whose answer cells' grade ids ``nb``
+    carries most of. Else by name: the one of the same assignment (the notebook's folder) and
+    name; else the one of that name; else the one notebook of the assignment the folder is named
+    after. ValueError (one line) if none fits."""
     path = Path(path)
     sources = list(source_notebooks(root))
+    if nb is not None and (by_metadata := _by_grade_ids(nb, sources)) is not None:
+        return by_metadata
     same_name = [p for p in sources if p.name == path.name]
     in_folder = [p for p in sources if p.parent.name == path.resolve().parent.name]
     for found in ([p for p in same_name if p in in_folder], same_name, in_folder):
         if len(found) == 1:
             return found[0]
     raise ValueError(f"{path} is not one of the course's notebooks; expected one of "
-                     f"{', '.join(map(label_of, sources))} (the "
-                     "assignment's folder and the notebook's name)")
+                     f"{', '.join(map(label_of, sources))} (by the grade ids of its answer "
+                     "cells, or by the assignment's folder and the notebook's name)")
+
+
+def _by_grade_ids(nb: Notebook, sources: list[Path]) -> Path | None:
+    """The one course notebook sharing the most answer-cell grade ids with ``nb``, or None."""
+    have = {meta(c).get("grade_id") for c in nb.get("cells", []) if isinstance(c, dict)}
+    shared = {p: len(have & {meta(c).get("grade_id") for c in read_notebook(p)["cells"]
+                             if is_solution(c)}) for p in sources}
+    best = max(shared.values(), default=0)
+    found = [p for p, n in shared.items() if n == best]
+    return found[0] if best > 0 and len(found) == 1 else None
 
 
 def label_of(path: Path) -> str:

@@ -233,7 +233,7 @@ def evaluate_training(mine: Collected) -> Result:
     if missing:
         return Result(name, False, f"{name}: {len(missing)} of the {len(NEEDED)} functions the "
                                    f"dates model needs are not yours yet (the library's stood in "
-                                   f"for them): {', '.join(missing)}.")
+                                   f"for them): {', '.join(missing)}." + folders_needed(missing))
     if unused:
         return Result(name, False, f"{name}: {', '.join(unused)} were never called.")
     total = sum(calls.values())
@@ -241,6 +241,17 @@ def evaluate_training(mine: Collected) -> Result:
                               f"every parameter equal the library's (worst relative difference "
                               f"{diff:.1e}); your functions ran {total:,} times."
                   + stood_in_note(k for k in NEEDED if k in mine.stood_in))
+
+
+def folders_needed(missing: Mapping[str, str]) -> str:
+    """A sentence naming the earlier assignments' folders, when some were not found."""
+    lost = [a for a in EARLIER if any(f"no {a} folder" in why or f"no {a}/" in why
+                                       for why in missing.values())]
+    if not lost:
+        return ""
+    return (f" Assignment 4 trains with your answers to {', '.join(EARLIER)}: grade it with "
+            f"those folders beside its own (<student>/a1_rnn/… next to <student>/a4_translator/…)"
+            f"; not found: {', '.join(lost)}.")
 
 
 def _rel(a, b) -> float:
@@ -348,7 +359,7 @@ def evaluate_translator(run: TranslatorRun) -> Result:
     if run.missing:
         return Result(name, False, f"{name}: not trained, since {len(run.missing)} of the "
                                    f"{len(NEEDED)} functions the dates model needs are not yours "
-                                   f"yet: {', '.join(run.missing)}.")
+                                   f"yet: {', '.join(run.missing)}." + folders_needed(run.missing))
     unused = [k for k in NEEDED if not run.calls[k] and k not in run.stood_in]
     if unused:
         return Result(name, False, f"{name}: {', '.join(unused)} were never called.")

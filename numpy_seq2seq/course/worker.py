@@ -6,10 +6,12 @@ It reads requests from stdin and writes replies to stdout, one ``wire`` message 
 both streams at /dev/null before any student code runs (what the student prints goes nowhere).
 Requests, each a dict in the message's "value":
 
-* ``load`` {label, blocks, missing, names}: run answer code (answers.py) into a new namespace;
-  reply {ns, functions: name -> signature, borrowed: name -> why it is not the student's own
-  work (ownership.py), problem}. Every exported function is wrapped so that
-  its calls are counted, also the calls the student's other functions make by its name;
+* ``new`` {label}: a new namespace for answer code; reply {ns};
+* ``run`` {ns, label, block, cell}: run one answer cell (answers.run_block) there; reply
+  {problem};
+* ``export`` {ns, names}: reply {functions: name -> signature, borrowed: name -> why it is not
+  the student's own work (ownership.py)}. Every exported function is wrapped so that its calls
+  are counted, also the calls the student's other functions make by its name;
 * ``call`` {ns, name, args, kwargs}: call a function; reply {result, changed}, where changed
   lists the argument arrays (by their order in ``wire.arrays_in``) the call wrote into;
 * ``calls`` {ns}: reply {counts}: how often each function ran;
@@ -37,12 +39,11 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..substitute import use_functions
-from .answers import AnswerCode, run_answers
+from .answers import AnswerCode, new_namespace, run_block
 from .functional_checks import reference
 from .grading import Raised, count_calls
 from .ownership import borrowed
 from .wire import Decoder, Encoder, arrays_in, read_message, write_message
-
 
 _MISSING = object()  # a name that was not bound
 
@@ -73,9 +74,17 @@ class Worker:
             raised = Raised.of(e, self.calling or (lambda: None))
             return {"raised": dataclasses.asdict(raised)}, []
 
-    def op_load(self, label: str, blocks: list, missing: list, names: list) -> dict:
-        namespace, problem = run_answers(AnswerCode(label, tuple(blocks), tuple(missing)))
-        counts: Counter = Counter()
+    def op_new(self, label: str) -> dict:
+        self.namespaces.append(new_namespace(label))
+        self.counts.append(Counter())
+        return {"ns": len(self.namespaces) - 1}
+
+    def op_run(self, ns: int, label: str, block: str, cell: str) -> dict:
+        code = AnswerCode(label, (block,), (), (cell,))
+        return {"problem": run_block(self.namespaces[ns], code, 0)}
+
+    def op_export(self, ns: int, names: list) -> dict:
+        namespace, counts = self.namespaces[ns], self.counts[ns]
         functions, borrowed_from = {}, {}
         for name in names:
             fn = namespace.get(name)
@@ -84,10 +93,7 @@ class Worker:
                     borrowed_from[name] = why
                 namespace[name] = count_calls(fn, name, counts)
                 functions[name] = _signature(fn)
-        self.namespaces.append(namespace)
-        self.counts.append(counts)
-        return {"ns": len(self.namespaces) - 1, "functions": functions,
-                "borrowed": borrowed_from, "problem": problem}
+        return {"functions": functions, "borrowed": borrowed_from}
 
     def op_call(self, ns: int, name: str, args: list, kwargs: dict) -> dict:
         self.calling = fn = self.namespaces[ns][name]
