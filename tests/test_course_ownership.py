@@ -86,13 +86,24 @@ def test_own_work_passes_whatever_its_globals_are_named():
     assert result.passed, result.message
 
 
-def test_a_dependency_of_the_library_is_named_in_rnn_backward():
-    """rnn_backward's BPTT loop is the student's, but it calls the library's step."""
-    code = ("import numpy as np\nfrom numpy_seq2seq.functional.rnn import rnn_step_backward\n"
-            "def rnn_backward(dhs, cache):\n    return rnn_step_backward(dhs, cache)")
+def test_a_step_of_the_library_under_another_name_is_named_in_rnn_backward():
+    """rnn_backward's loop calls the library's step under a name of its own: rnn_backward is
+    not the student's work."""
+    code = ("import numpy as np\nfrom numpy_seq2seq.functional.rnn import rnn_step_backward as s\n"
+            "def rnn_backward(dhs, cache):\n    return s(dhs, cache)")
     result = evaluate("rnn_backward", _answers(code)["rnn_backward"])
-    assert "rnn_backward calls the library's numpy_seq2seq.functional.rnn.rnn_step_backward" \
-        in result.message, result.message
+    assert "rnn_backward calls the library's numpy_seq2seq.functional.rnn.rnn_step_backward " \
+        "(as `s`)" in result.message, result.message
+
+
+def test_an_exercise_it_builds_on_is_charged_there_alone():
+    """rnn_step_backward imported under its own name is charged to rnn_step_backward; the
+    student's own rnn_backward, which calls it by that name, is not charged again."""
+    code = ("from numpy_seq2seq.functional.rnn import rnn_step_backward\n"
+            "def rnn_backward(dhs, cache):\n    return rnn_step_backward(dhs, cache)")
+    ns = _answers(code)
+    assert "not your own work" in evaluate("rnn_step_backward", ns["rnn_step_backward"]).message
+    assert "not your own work" not in evaluate("rnn_backward", ns["rnn_backward"]).message
 
 
 def test_what_the_notebooks_hand_out_may_be_used():

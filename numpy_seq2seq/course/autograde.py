@@ -212,7 +212,8 @@ class _Grader:
     def score(self, cell: GradedCell) -> Exercise:
         try:
             self.box.revive()
-            _ = self.answers if cell.check == "check" else self.collected  # cells: own limits
+            self.box.deadline = time.monotonic() + self.box.timeout  # loading and gathering
+            _ = self.answers if cell.check == "check" else self.collected
             self.box.deadline = time.monotonic() + self.box.timeout  # each check its own limit
             result = self.result(cell)
         except CheckFailed as e:  # the sandbox's time limit or lost process, outside a check

@@ -21,19 +21,12 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 
 from ..substitute import signature_problem
 from .decoding_checks import check_decoder
-from .functional_checks import FUNCTION_PAIRS, check_backward, check_forward, reference
+from .functional_checks import CALLS, FUNCTION_PAIRS, check_backward, check_forward, reference
 from .grading import CheckFailed, NotImplementedYet, Result
 from .ownership import borrowed
 from .sandbox import RemoteFunction
 
 EXERCISES = tuple(FUNCTION_PAIRS) + ("greedy_decode", "beam_search")
-# exercise -> the exercises its answer calls by name: while it is checked, the library's function
-# stands in for each of those that fails its own check (and the message says so), so that one
-# mistake costs one exercise; rnn_backward reaches rnn_step_forward through the student's
-# rnn_forward, which makes its cache
-CALLS = {"rnn_forward": ("rnn_step_forward",),
-         "rnn_backward": ("rnn_step_forward", "rnn_step_backward"),
-         "attention_backward": ("masked_softmax_backward",)}
 
 
 def evaluate(name: str, fn: Callable, forward: Callable | None = None,

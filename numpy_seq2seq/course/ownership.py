@@ -10,7 +10,9 @@ An exercise scores 0, with one line saying why, when its function
   variable, an attribute of an imported ``numpy_seq2seq`` module), a function of the library's
   implementation modules that the notebooks do not hand out, such as the library's
   ``rnn_step_backward`` or ``recurrent_forward``; directly, or through other functions of the
-  answer cells.
+  answer cells. The globals named after the other exercises it builds on
+  (``functional_checks.CALLS``: ``rnn_backward`` calls ``rnn_step_backward``) are not looked
+  at: those exercises are graded, and charged, on their own.
 
 What the notebooks import for the student (``RNNCache``, ``SCORE_BACKWARD``, ``log_softmax``, …:
 ``GIVEN``) and everything outside the implementation modules (``sigmoid``, ``gradcheck``) may be
@@ -33,6 +35,7 @@ from collections.abc import Callable
 from ..decoding import beam_search, greedy_decode
 from ..functional.rnn import rnn_backward, rnn_forward
 from ..substitute import REPLACEABLE
+from .functional_checks import CALLS
 
 LIBRARY = "numpy_seq2seq"
 # where the library implements the exercises: its functions there are not the student's to call
@@ -78,7 +81,7 @@ def _borrowed(name: str, fn: object) -> str | None:
     if (where := _library_name(own, any_function=True)) is not None:
         return (f"{name} is the library's {where}, not your own work (it scores 0): write it "
                 "in its answer cell.")
-    found = _library_calls(own, set())
+    found = _library_calls(own, set(), frozenset(CALLS.get(name, ())))
     if found is None:
         return None
     via, where = found
@@ -144,15 +147,17 @@ def _loads(fn: types.FunctionType) -> tuple[set[str], set[str], set[str]]:
     return globals_, attributes, imports
 
 
-def _library_calls(fn: object, seen: set[int]) -> tuple[str, str] | None:
+def _library_calls(fn: object, seen: set[int], graded: frozenset[str]
+                   ) -> tuple[str, str] | None:
     """(" through `name`", the library function) for the first library function ``fn`` can
-    reach through the names its code loads, or None."""
+    reach through the names its code loads, or None. A global of a name in ``graded`` (another
+    exercise, graded on its own) is not followed: delegating it is charged there."""
     if id(fn) in seen or not isinstance(fn, types.FunctionType):
         return None
     seen.add(id(fn))
     names, attributes, imports = _loads(fn)
     bound: list[tuple[str, object]] = [(n, fn.__globals__[n]) for n in sorted(names)
-                                       if n in fn.__globals__]
+                                       if n in fn.__globals__ and n not in graded]
     bound += [(m, importlib.import_module(m)) for m in sorted(imports)  # imports inside fn
               if isinstance(m, str) and (m == LIBRARY or m.startswith(LIBRARY + "."))]
     bound += [(c, cell.cell_contents) for c, cell in zip(fn.__code__.co_freevars,
@@ -165,7 +170,7 @@ def _library_calls(fn: object, seen: set[int]) -> tuple[str, str] | None:
             return ("" if label in (where, where.rsplit(".", 1)[-1]) else f" (as `{label}`)"), where
         inner = _unwrap(value)
         if isinstance(inner, types.FunctionType) and inner.__globals__ is fn.__globals__:
-            found = _library_calls(inner, seen)  # another function of the answer cells
+            found = _library_calls(inner, seen, graded)  # another function of the answers
             if found is not None:
                 return found
     return None
