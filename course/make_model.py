@@ -3,12 +3,13 @@
     python course/make_model.py              # writes numpy_seq2seq/course/dates_model.npz
     python course/make_model.py --out M.npz  # elsewhere
 
-Deterministic: the same code, seed, data and BLAS thread count give the same file, byte for
-byte. tests/test_course_model.py checks that this command still reproduces the shipped file:
-a change to the library that changes training (its initialisation, say) fails that test until
-the file is written again with this command (and course/README.md's figures updated). The
-checks compare a student's decoder with the library's on whatever model is shipped, so a new
-model changes no check. The model is deliberately small and trained for one epoch only, so that
+Deterministic on one machine: the same code, seed, data, BLAS kernels and thread count give the
+same file, byte for byte; another machine's BLAS sums float32 in another order and makes another
+(equally usable) file, so tests/test_course_model.py checks what the model must do — train to a
+score in its band, leave enough dates on which beam search and greedy decoding disagree — not
+its bytes. The checks compare a student's decoder with the library's on whatever model is
+shipped, so a new model changes no check. The learning rate is constant (one epoch: a decay
+would make another model than the one shipped, made before schedules decayed). The model is deliberately small and trained for one epoch only, so that
 it still makes mistakes and beam search often disagrees with greedy decoding (with N(0, 1)
 embeddings, 3 epochs reach 89.8 % and leave only 5 held-out dates on which they disagree, too
 few to grade on); the sources on which the decoders are graded are chosen here and stored in
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
                     attention="general", seed=SEED)
     history = train(model, encode_pairs(train_pairs, src_vocab, tgt_vocab),
                     encode_pairs(valid_pairs, src_vocab, tgt_vocab), epochs=EPOCHS, batch_size=32,
-                    lr=1e-2, seed=SEED, progress=False, threads=1)
+                    lr=1e-2, schedule="constant", seed=SEED, progress=False, threads=1)
     texts = [s for s, _ in valid_pairs if all(ch in src_vocab for ch in s)]
     src = pad_sequences([src_vocab.encode(s) for s in texts])
     greedy = greedy_decode(model, src)

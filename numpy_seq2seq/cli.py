@@ -33,69 +33,70 @@ import dataclasses
 import re
 import shlex
 import sys
-import time
 import unicodedata
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .checkpoint import load_checkpoint, read_extra
+from .checkpoint import read_extra
 from .checks import NON_NEGATIVE_INT, POSITIVE_INT, Number
 from .config import (
     ATTENTION_CHOICES,
     CELL_CHOICES,
     OPTIMIZER_CHOICES,
+    SCHEDULE_CHOICES,
+    SELECT_CHOICES,
+    SELECT_METRICS,
     DataConfig,
     ModelConfig,
     TrainConfig,
     task_defaults,
 )
-from .course.commands import add_course_parser
 from .data import (
-    SPECIAL_TOKENS,
     TASKS,
     TOKENIZERS,
-    TRANSLATION_TASKS,
     UNKNOWN_MODES,
-    Tokenizer,
     Vocab,
     count_unknown,
-    describe_selection,
     encode_pairs,
     load_tsv,
     make_task,
     pad_sequences,
-    read_tsv,
-    select_pairs,
-    split_pairs,
-    task_tokenizers,
 )
 from .data.numbers import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, NUMBER_LANGUAGES
 from .data.tokenize import show_token
-from .decoding import Hypothesis, beam_search, default_max_len, greedy_decode
-from .history import History, TrainState
+from .decoding import Hypothesis, beam_search, greedy_decode
+from .history import History
 from .model import Seq2Seq
-from .runs import (
-    RUN_FILES,
-    check_run_dir,
-    claim_run_dir,
-    earlier_sessions,
-    new_run_dir,
-    session,
-    write_metrics,
+from .run import (
+    LANGUAGE_FIELDS,
+    Run,
+    Summary,
+    attention_example,
+    data_config_from,
+    fit,
+    is_translation,
+    load_pairs,
+    load_trained,
+    prepare,
+    recorded_data,
+    resume,
+    step_limit,
+    trained_on,
 )
+from .runs import check_run_dir
 from .threads import DEFAULT_THREADS, blas_threads
 from .training import (
-    BEST_NAME,
     CHECKPOINT_NAME,
     RESUME_CHANGES,
     TrainingDiverged,
     TrainingInterrupted,
     evaluate,
-    train,
+    selection_metric,
 )
 
 PROG = "numpy-seq2seq"
@@ -105,11 +106,9 @@ EXIT_SOME_FAILED = 1  # translate could not read some of its inputs
 EXIT_INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (128 + 2)
 ATTENTION_NAMES = tuple("none" if a is None else a for a in ATTENTION_CHOICES)
 RESUME_OPTIONS = (*RESUME_CHANGES, "quiet")  # what may be given with --resume
-# DataConfig fields that only some data take (train refuses them elsewhere)
-CORPUS_OPTIONS = ("tokenize", "src_tokenize", "tgt_tokenize", "lowercase", "vocab_size",
-                  "valid", "max_pairs")
-TASK_OPTIONS = ("num_examples", "min_len")
-LANGUAGE_OPTIONS = ("source_lang", "target_lang")  # the numbers task's
+# How the selection metrics and scores are named in what the command prints
+METRIC_LABELS = {**{k: label for k, (_, _, label) in SELECT_METRICS.items()},
+                 "char_bleu": "char-BLEU"}
 # Above this share of unknown tokens, evaluate says the data may not suit the model.
 UNKNOWN_WARNING_FRACTION = 0.2
 
@@ -196,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --task: shortest input (default: the task's own)")
     ev.add_argument("--max-len", type=_positive_int, metavar="L",
                     help="with --task: longest input (default: the task's own)")
-    for name, side in zip(LANGUAGE_OPTIONS, ("inputs", "outputs"), strict=True):
+    for name, side in zip(LANGUAGE_FIELDS, ("inputs", "outputs"), strict=True):
         ev.add_argument(_flag(name), choices=tuple(NUMBER_LANGUAGES),
                         help=f"with --task numbers: the {side}' language (default: the one the "
                         "model learnt)")
@@ -210,8 +209,29 @@ def build_parser() -> argparse.ArgumentParser:
                              default=DEFAULT_THREADS, metavar="K", help="BLAS threads (default "
                              "%(default)s: fastest for these small products, see "
                              "numpy_seq2seq/threads.py)")
-    add_course_parser(sub)
+    _add_course_parser(sub)
     return parser
+
+
+def _add_course_parser(sub: Any) -> None:
+    """``course``: a name here, the words after it read by the course kit's own parser
+    (`course.commands`), which is imported only when this command runs: the kit (notebooks,
+    sandbox, grader) is not loaded by train, translate or evaluate."""
+    # prefix_chars no option can start with: every word after "course", --help included,
+    # is left for the kit's parser
+    course = sub.add_parser("course", help="release and grade the course's assignments",
+                            add_help=False, prefix_chars="\0")
+    course.add_argument("words", nargs=argparse.REMAINDER)
+    course.set_defaults(func=cmd_course, threads=None)  # grade limits BLAS threads itself
+
+
+def cmd_course(args: argparse.Namespace) -> int:
+    from .course.commands import add_course_parser
+
+    parser = _Parser(prog=PROG)
+    add_course_parser(parser.add_subparsers(dest="command"))
+    inner = parser.parse_args(["course", *args.words])
+    return inner.func(inner)
 
 
 def _add_train_parser(sub: Any) -> None:
@@ -227,7 +247,7 @@ def _add_train_parser(sub: Any) -> None:
     _config_option(src, DataConfig, "min_len", metavar="L")
     _config_option(src, DataConfig, "max_len", metavar="L")
     text = t.add_argument_group("text and corpora")
-    for name in LANGUAGE_OPTIONS:
+    for name in LANGUAGE_FIELDS:
         _config_option(text, DataConfig, name, choices=tuple(NUMBER_LANGUAGES))
     for name in ("tokenize", "src_tokenize", "tgt_tokenize"):
         _config_option(text, DataConfig, name, choices=TOKENIZERS)
@@ -247,9 +267,12 @@ def _add_train_parser(sub: Any) -> None:
     _config_option(m, ModelConfig, "dropout", metavar="P")
     o = t.add_argument_group("optimisation")
     for name, metavar in (("batch_size", "N"), ("epochs", "N"), ("lr", "LR"), ("clip", "NORM"),
-                          ("lr_decay", "F"), ("seed", "N")):
+                          ("min_lr", "LR"), ("warmup", "F"), ("lr_decay", "F"),
+                          ("patience", "N"), ("seed", "N")):
         _config_option(o, TrainConfig, name, metavar=metavar)
     _config_option(o, TrainConfig, "optimizer", choices=OPTIMIZER_CHOICES)
+    _config_option(o, TrainConfig, "schedule", choices=SCHEDULE_CHOICES)
+    _config_option(o, TrainConfig, "select", choices=SELECT_CHOICES)
     r = t.add_argument_group("run")
     r.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                    help="run directory, which must be empty (default runs/<YYYYmmdd-HHMMSS>)")
@@ -345,118 +368,9 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _pick(cls: type, given: dict[str, Any], task: str | None, /, **fixed: Any) -> Any:
-    """A config of class ``cls`` from the given options its fields name (and ``fixed``); a field
-    not given takes ``task``'s own default, else the class's."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls.for_task(task, **{k: v for k, v in given.items()  # type: ignore[attr-defined]
-                                 if k in names and k not in fixed}, **fixed)
-
-
-def _refuse(given: dict[str, Any], names: Sequence[str], where: str) -> None:
-    """A CLIError if any of the options ``names`` was given: they apply to ``where`` only."""
-    flags = [_flag(name) for name in names if name in given]
-    if flags:
-        raise CLIError(f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} to "
-                       f"{where}")
-
-
-def _data_config(given: dict[str, Any]) -> DataConfig:
-    """The data a new run trains on; corpus paths are stored absolute (evaluate finds them from
-    any working directory)."""
-    task = None if "data" in given else given.get("task", DataConfig.task)
-    if task != "numbers":
-        _refuse(given, LANGUAGE_OPTIONS, "--task numbers only")
-    if task is not None:
-        _refuse(given, CORPUS_OPTIONS, "--data only (built-in tasks choose their own tokenizers "
-                "and make their own split)")
-        return _pick(DataConfig, given, task)
-    _refuse(given, TASK_OPTIONS, "--task only")
-    if "valid" in given and "valid_fraction" in given:
-        raise CLIError("--valid-fraction splits --data; with --valid FILE nothing is split")
-    valid = given.get("valid")
-    cfg = _pick(DataConfig, given, None, task=None, data=str(Path(given["data"]).resolve()),
-                valid=None if valid is None else str(Path(valid).resolve()))
-    if "vocab_size" in given and "bpe" not in cfg.tokenizer_kinds():
-        raise CLIError("--vocab-size applies to the bpe tokenizer (--tokenize bpe)")
-    return cfg
-
-
-def _tokenizers(cfg: DataConfig) -> tuple[Tokenizer, Tokenizer]:
-    """The (source, target) tokenizers the data asks for, before any bpe model is learnt."""
-    if cfg.task is not None:
-        return task_tokenizers(cfg.task, cfg.source_lang, cfg.target_lang)
-    src, tgt = (Tokenizer(kind, lowercase=cfg.lowercase, vocab_size=cfg.vocab_size)
-                for kind in cfg.tokenizer_kinds())
-    return src, tgt
-
-
-def _load_pairs(cfg: DataConfig) -> tuple[list, list, str]:
-    """(train pairs, held-out pairs, one line saying where they came from) of a `DataConfig`."""
-    if cfg.task is not None:
-        pairs = make_task(cfg.task, cfg.num_examples, seed=cfg.seed, min_len=cfg.min_len,
-                          max_len=cfg.max_len, source_lang=cfg.source_lang,
-                          target_lang=cfg.target_lang)
-        train_pairs, valid_pairs = split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed)
-        return _check_split(train_pairs, valid_pairs, f"{len(pairs):,} generated pairs")
-    corpus = read_tsv(cfg.data)
-    pairs, dropped = select_pairs(corpus.pairs, *_tokenizers(cfg), max_len=cfg.max_len,
-                                  max_pairs=cfg.max_pairs, seed=cfg.seed)
-    summary = f"{cfg.data}: {describe_selection(len(corpus.pairs), dropped, len(pairs))}"
-    if corpus.attributed:
-        summary += (f"; {corpus.attributed:,} lines carry an attribution column (read, not "
-                    "trained on: keep it with the data)")
-    if not pairs:  # the selection, not the corpus, left nothing: say which option did it
-        raise CLIError(f"no pairs left to train on: {summary}; raise --max-len (or --max-pairs)")
-    if cfg.valid is not None:
-        return _check_split(pairs, load_tsv(cfg.valid), summary)
-    return _check_split(*split_pairs(pairs, cfg.valid_fraction, seed=cfg.seed), summary)
-
-
-def _check_split(train_pairs: list, valid_pairs: list, summary: str) -> tuple[list, list, str]:
-    if not valid_pairs:
-        raise CLIError(f"no held-out pairs: {summary}; {_plural(len(train_pairs), 'pair')} "
-                       "are too few to split; give more data or --valid FILE")
-    return train_pairs, valid_pairs, summary
-
-
 def _plural(n: int, noun: str) -> str:
     """"1 pair", "2 pairs", "1,000 pairs"."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def _build_vocabs(cfg: DataConfig, train_pairs: list) -> tuple[Vocab, Vocab]:
-    """Both vocabularies; a CLIError naming --min-freq if it left a side without tokens."""
-    vocabs = tuple(Vocab.from_texts(texts, tokenizer=tok, min_freq=cfg.min_freq)
-                   for texts, tok in zip(zip(*train_pairs, strict=True), _tokenizers(cfg),
-                                         strict=True))
-    for side, vocab in zip(("source", "target"), vocabs, strict=True):
-        if len(vocab) <= len(SPECIAL_TOKENS):
-            raise CLIError(f"no {side} token occurs --min-freq {cfg.min_freq} times in the "
-                           f"{_plural(len(train_pairs), 'training pair')}; lower --min-freq")
-    return vocabs  # type: ignore[return-value]
-
-
-def _is_translation(cfg: DataConfig) -> bool:
-    """Score with BLEU and chrF: corpora and the translation tasks."""
-    return cfg.data is not None or cfg.task in TRANSLATION_TASKS
-
-
-def _trained_on(extra: dict[str, Any]) -> DataConfig | None:
-    """The data a checkpoint records having been trained on, if it does."""
-    return DataConfig.from_dict(extra["data"]) if "data" in extra else None
-
-
-def _recorded_data(extra: dict[str, Any], path: Path, advice: str) -> DataConfig:
-    """The data a checkpoint was trained on, checked to be still there (else ``advice``)."""
-    cfg = _trained_on(extra)
-    if cfg is None:
-        raise CLIError(f"{path} does not record its training data; {advice}")
-    for file in (cfg.data, cfg.valid):
-        if file is not None and not Path(file).is_file():
-            raise CLIError(f"{path} was trained on {file}, which is not there any more "
-                           f"(moved or deleted?); {advice}")
-    return cfg
 
 
 def _task_label(cfg: DataConfig) -> str:
@@ -482,8 +396,12 @@ def _unknown_note(pairs: Sequence[tuple[str, str]], src_vocab: Vocab, tgt_vocab:
 
 
 def _scores(m: dict[str, Any], sep: str) -> str:
-    """``{sep}BLEU 12.34{sep}chrF 56.78`` when the metrics hold them, else ""."""
-    return "" if m.get("bleu") is None else f"{sep}BLEU {m['bleu']:.2f}{sep}chrF {m['chrf']:.2f}"
+    """``{sep}BLEU 12.34{sep}chrF 56.78`` (``char-BLEU`` for BLEU over characters) when the
+    metrics hold them, else ""."""
+    if m.get("chrf") is None:
+        return ""
+    name = "char_bleu" if m.get("char_bleu") is not None else "bleu"
+    return f"{sep}{METRIC_LABELS[name]} {m[name]:.2f}{sep}chrF {m['chrf']:.2f}"
 
 
 def _verdict(output: str, reference: str, tgt_vocab: Vocab) -> str:
@@ -495,38 +413,11 @@ def _verdict(output: str, reference: str, tgt_vocab: Vocab) -> str:
 # ---------------------------------------------------------------------------------------------
 # train
 
-class _TrainRun(NamedTuple):
-    """What `cmd_train` trains, new or resumed."""
-
-    out: Path
-    data: DataConfig
-    train_pairs: list
-    valid_pairs: list
-    summary: str  # where the pairs came from and what was dropped, one line
-    src_vocab: Vocab
-    tgt_vocab: Vocab
-    model: Seq2Seq
-    config: TrainConfig
-    resumed: TrainState | None  # the stored state of a resumed run
-    changes: dict[str, Any]  # what --resume changes in its config (RESUME_CHANGES)
-    sessions: list[dict[str, Any]]  # the earlier sessions of a resumed run (metrics.json)
-    made_out: bool = False  # this run made its folder (one the user made is never removed)
-
-
-class _Shown(NamedTuple):
-    """The first held-out examples, decoded once for attention.png and the printout."""
-
-    src: np.ndarray  # (n, S) padded sources
-    hyps: list[Hypothesis]
-    pairs: list[tuple[str, str]]  # their (source, reference) texts
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
     given = _given(args)
     run = _resumed_run(given) if "resume" in given else _new_run(given)
     try:
-        return _train(run, given, started)
+        return _train(run, "quiet" in given)
     except KeyboardInterrupt:  # a second Ctrl-C, or one while the files were being written
         _stopped_at_once(run.out, run.made_out)
         return EXIT_INTERRUPTED
@@ -549,51 +440,36 @@ def _stopped_at_once(out: Path, made_out: bool) -> None:
     print(f"resume with: {PROG} train --resume {shlex.quote(str(out))}", file=sys.stderr)
 
 
-def _train(run: _TrainRun, given: dict[str, Any], started: float) -> int:
-    """Train ``run``, write its files and report; the exit status."""
-    say = (lambda *a, **k: None) if "quiet" in given else print
+def _train(run: Run, quiet: bool) -> int:
+    """Train ``run`` (the library writes its files), report; the exit status."""
+    say = (lambda *a, **k: None) if quiet else print
     _print_header(run, say)
-    train_ids = encode_pairs(run.train_pairs, run.src_vocab, run.tgt_vocab)
-    valid_ids = encode_pairs(run.valid_pairs, run.src_vocab, run.tgt_vocab)
-    longest = _longest(train_ids[1])
-    how = ({"resume": run.out, **run.changes} if run.resumed else
-           {"config": run.config, "out_dir": run.out,
-            "checkpoint_extra": {"data": run.data.to_dict(), "longest_target": longest}})
+    _plots()  # the figures the run writes are drawn on Agg: a command line opens no windows
     try:
-        history = train(run.model, train_ids, valid_ids, progress="quiet" not in given,
-                        src_vocab=run.src_vocab, tgt_vocab=run.tgt_vocab,
-                        on_epoch_end=_epoch_reporter(run.config.epochs, say), **how)
+        summary = fit(run, progress=not quiet,
+                      on_epoch_end=_epoch_reporter(run.config.epochs, say))
     except TrainingInterrupted as stop:
-        files, _ = _finish(run, stop.history, started, "interrupted",
-                           _shown(run, valid_ids, longest))
-        print(f"{PROG}: {stop}; saved {run.out}/: {', '.join(files)}", file=sys.stderr)
+        print(f"{PROG}: {stop}; saved {run.out}/: {', '.join(run.files())}", file=sys.stderr)
         print(f"resume with: {PROG} train --resume {shlex.quote(str(run.out))}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except TrainingDiverged as diverged:
-        _finish(run, diverged.history, started, "diverged", None)
-        raise
-    shown = _shown(run, valid_ids, longest)
-    files, seconds = _finish(run, history, started, "complete", shown)
-    _print_summary(run, history, files, seconds, shown if "quiet" not in given else None)
+    _print_summary(run, summary, shown=not quiet)
     return 0
 
 
-def _new_run(given: dict[str, Any]) -> _TrainRun:
-    """Data, vocabularies, model, config and an empty run folder for a new run."""
+def _new_run(given: dict[str, Any]) -> Run:
+    """A new run from the options: each config takes the options that are its fields."""
     out, force = given.get("out"), given.get("force", False)
     if out is not None and not force:
-        _refuse_non_empty(out)  # before the data is made: a refusal should not take seconds
-    data = _data_config(given)
-    config = _pick(TrainConfig, given, data.task, bleu=_is_translation(data))
-    train_pairs, valid_pairs, summary = _load_pairs(data)
-    src_vocab, tgt_vocab = _build_vocabs(data, train_pairs)
-    model_config = _pick(ModelConfig, given, data.task, src_vocab_size=len(src_vocab),
-                         tgt_vocab_size=len(tgt_vocab))  # it reads --attention none as None
-    model = Seq2Seq.from_config(model_config.to_dict())
-    made_out = out is None or not out.exists()
-    out = new_run_dir() if out is None else claim_run_dir(out, replace=force)
-    return _TrainRun(out, data, train_pairs, valid_pairs, summary, src_vocab, tgt_vocab, model,
-                     config, None, {}, [], made_out)
+        _refuse_non_empty(out)  # the library checks too; this says it in flags
+    data = data_config_from(_fields(DataConfig, given), name=_flag)
+    return prepare(data, _fields(ModelConfig, given), _fields(TrainConfig, given), out=out,
+                   force=force)
+
+
+def _fields(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """The options given that are fields of the config class ``cls`` (--seed is in all three)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in given.items() if k in names}
 
 
 def _refuse_non_empty(out: Path) -> None:
@@ -604,40 +480,23 @@ def _refuse_non_empty(out: Path) -> None:
                        "continue it, or choose another folder") from None
 
 
-def _resumed_run(given: dict[str, Any]) -> _TrainRun:
-    """The run in ``--resume DIR``, with its data rebuilt and --epochs/--threads applied."""
-    out = given["resume"]
+def _resumed_run(given: dict[str, Any]) -> Run:
+    """The run in ``--resume DIR``, with --epochs/--threads applied; what the library warns of
+    (other threads) is said as a warning line."""
     others = sorted(set(given) - {"resume", *RESUME_OPTIONS})
     if others:
         allowed, flags = (", ".join(_flag(k) for k in names) for names in (RESUME_OPTIONS, others))
         raise CLIError(f"--resume continues a run with its own settings; only {allowed} may be "
                        f"given with it, not {flags}")
-    if not (out / CHECKPOINT_NAME).is_file():
-        raise CLIError(f"--resume {out}: no {CHECKPOINT_NAME} there; give the folder of a run "
-                       f"written by '{PROG} train'")
-    model, src_vocab, tgt_vocab, extra = _load(out / CHECKPOINT_NAME)
-    if "training" not in extra:
-        raise CLIError(f"{out / CHECKPOINT_NAME} holds no training state (it was written "
-                       "before numpy_seq2seq could resume); it still works for translate and "
-                       "evaluate, but training must start anew")
-    state = TrainState.from_dict(extra["training"])
-    changes = {k: given[k] for k in RESUME_CHANGES if k in given}
-    config = dataclasses.replace(state.config, **changes)
-    if config.epochs <= state.epoch:
-        raise CLIError(f"{out} has done {state.epoch} epoch(s); give --epochs N > "
-                       f"{state.epoch} to train longer")
-    data = _recorded_data(extra, out / CHECKPOINT_NAME,
-                          "put it back there: resuming needs the same pairs")
-    train_pairs, valid_pairs, summary = _load_pairs(data)
-    if config.threads != state.config.threads:
-        _warn(f"--threads {config.threads}: the run used {state.config.threads}; another number "
-              "of BLAS threads can sum float32 products in another order, so the numbers may "
-              "differ from a run never stopped")
-    return _TrainRun(out, data, train_pairs, valid_pairs, summary, src_vocab, tgt_vocab, model,
-                     config, state, changes, earlier_sessions(out))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = resume(given["resume"], **{k: given[k] for k in RESUME_CHANGES if k in given})
+    for warning in caught:
+        _warn(as_flags(str(warning.message), set(RESUME_OPTIONS)))
+    return run
 
 
-def _print_header(run: _TrainRun, say: Callable[..., None]) -> None:
+def _print_header(run: Run, say: Callable[..., None]) -> None:
     c, cfg = run.model.config, run.config
     features = [f for f, on in (("bidirectional", c["bidirectional"]),
                                 ("reversed source", c["reverse_source"]),
@@ -645,18 +504,30 @@ def _print_header(run: _TrainRun, say: Callable[..., None]) -> None:
                                 (f"{c['num_layers']} layers", c["num_layers"] > 1),
                                 (f"dropout {c['dropout']:g}", c["dropout"] > 0)) if on]
     say(f"{PROG} train: {_describe(run.data, run.src_vocab, run.tgt_vocab)}")
-    say(f"data: {run.summary}; {len(run.train_pairs):,} training / {len(run.valid_pairs):,} "
+    say(f"data: {run.split.summary}; {len(run.train_pairs):,} training / {len(run.valid_pairs):,} "
         f"held-out pairs{_unknown_note(run.valid_pairs, run.src_vocab, run.tgt_vocab)}")
     say(f"model: {c['cell']} encoder-decoder, {c['attention'] or 'no'} attention"
         f"{''.join(', ' + f for f in features)}, E={c['embed_dim']} H={c['hidden_dim']}, "
         f"{run.model.num_params():,} parameters ({run.model.dtype})")
+    stop = f", early stop after {cfg.patience} epochs without a better one" if cfg.patience \
+        else ""
     say(f"training: {cfg.epochs} epoch(s), batch {cfg.batch_size}, {cfg.optimizer} "
-        f"lr {cfg.lr:g}, clip {cfg.clip:g}, lr decay on plateau {cfg.lr_decay:g}, seed "
-        f"{cfg.seed}; writing to {run.out}")
+        f"lr {cfg.lr:g}, {_schedule_text(cfg)}, clip {cfg.clip:g}, best.npz by held-out "
+        f"{METRIC_LABELS[selection_metric(cfg, run.tgt_vocab)]}{stop}, seed {cfg.seed}; "
+        f"writing to {run.out}")
     if run.resumed is not None:
         state = run.resumed
         within = f" and {state.batch} step(s) of epoch {state.epoch + 1}" if state.batch else ""
         say(f"resuming after {state.epoch} epoch(s){within} (step {state.step})")
+
+
+def _schedule_text(cfg: TrainConfig) -> str:
+    """How the learning rate moves, in a few words."""
+    if cfg.schedule == "plateau":
+        return f"x{cfg.lr_decay:g} on a held-out loss plateau (floor {cfg.min_lr:g})"
+    if cfg.schedule == "constant":
+        return "constant"
+    return f"{cfg.warmup:.0%} warm-up, {cfg.schedule} decay to {cfg.min_lr:g}"
 
 
 def _epoch_reporter(epochs: int, say: Callable[..., None]) -> Callable[..., None]:
@@ -669,91 +540,40 @@ def _epoch_reporter(epochs: int, say: Callable[..., None]) -> Callable[..., None
     return report
 
 
-def _shown(run: _TrainRun, valid_ids: tuple, longest_target: int, n: int = 5) -> _Shown:
-    """The first ``n`` held-out examples and the model's greedy outputs for them."""
-    src = pad_sequences(valid_ids[0][:n])
-    hyps = greedy_decode(run.model, src, max_len=_step_limit(src, longest_target))
-    return _Shown(src, hyps, run.valid_pairs[:n])
-
-
-def _finish(run: _TrainRun, history: History, started: float, status: str,
-            shown: _Shown | None) -> tuple[list[str], float]:
-    """Write metrics.json and the figures (attention.png of the ``shown`` examples); return the
-    names of the run's files and this session's wall time, the one metrics.json holds."""
-    metrics = _metrics(run, history, started, status)
-    write_metrics(run.out, metrics)  # first: the numbers are kept if a figure fails
-    if history.steps_done:
-        _save(_plots().plot_training(history.to_dict()), run.out / "training.png")
-    if shown is not None and run.model.attention is not None:
-        examples = [_attention_example(h, row, run.src_vocab, run.tgt_vocab, source, reference)
-                    for h, row, (source, reference) in zip(shown.hyps[:4], shown.src[:4],
-                                                           shown.pairs[:4], strict=True)]
-        _save(_plots().plot_attention_grid(examples, ncols=2,
-                                           suptitle="Attention on held-out examples"),
-              run.out / "attention.png")
-    seconds = time.perf_counter() - started  # the figures included: written again
-    metrics["sessions"][-1]["wall_time_s"] = seconds
-    metrics["wall_time_s"] = sum(s["wall_time_s"] for s in metrics["sessions"])
-    write_metrics(run.out, metrics)
-    return [name for name in RUN_FILES if (run.out / name).is_file()], seconds
-
-
-def _metrics(run: _TrainRun, history: History, started: float, status: str) -> dict[str, Any]:
-    """metrics.json: configs, sizes, which epoch each checkpoint holds, per-epoch records and
-    the history (per-step loss and gradient norm: ``plot_training(metrics["history"])``);
-    ``sessions`` (the first command and each resume: start, wall time, threads, library
-    versions) and ``wall_time_s``, their sum; the epochs' own times are in ``epochs``."""
-    best = history.best_epoch()
-    sessions = [*run.sessions, session(time.perf_counter() - started, run.config.threads)]
-    return {
-        "status": status,  # complete, interrupted or diverged
-        "data": run.data.to_dict(), "n_train": len(run.train_pairs),
-        "n_valid": len(run.valid_pairs), "src_vocab_size": len(run.src_vocab),
-        "tgt_vocab_size": len(run.tgt_vocab),
-        "model": run.model.config, "num_params": run.model.num_params(),
-        "training": run.config.to_dict(),
-        "checkpoints": _checkpoint_epochs(run.out, history),
-        "final": history.epoch_record(-1) if history.epochs_done else None,
-        "best": None if best is None else history.epoch_record(best - 1),
-        "epochs": history.epoch_records(),
-        "history": history.to_dict(param_grad_norms=False),
-        "sessions": sessions,
-        "wall_time_s": sum(s["wall_time_s"] for s in sessions),
-    }
-
-
-def _checkpoint_epochs(out: Path, history: History) -> dict[str, Any]:
-    """Which epoch and step each checkpoint file holds, read from the files themselves."""
-    held = {}
-    for name in (CHECKPOINT_NAME, BEST_NAME):
-        if (out / name).is_file():
-            extra = read_extra(out / name)
-            epoch, step = extra["epoch"], extra["step"]
-            ended = history.epoch_end_steps[epoch - 1] if epoch else 0
-            held[name] = {"epoch": epoch, "step": step, "steps_into_next_epoch": step - ended}
-    return held
-
-
-def _print_summary(run: _TrainRun, history: History, files: list[str], seconds: float,
-                   shown: _Shown | None) -> None:
-    """The final and best held-out scores, this session's wall time (``seconds``), the files
-    written and (unless None) ``shown``."""
-    final, best = history.epoch_record(-1), history.best_epoch()
+def _print_summary(run: Run, summary: Summary, shown: bool) -> None:
+    """The final and best held-out scores, this session's wall time, the files written and
+    (if ``shown``) the held-out examples decoded at the end."""
+    history = summary.history
+    final, metric = history.epoch_record(-1), history.select or "exact"
+    best = history.best_epoch(metric)
+    if history.stopped_early is not None:
+        print(f"stopped early after epoch {history.stopped_early}: no better held-out "
+              f"{METRIC_LABELS[metric]} in {run.config.patience} epochs")
     print(f"held-out after epoch {final['epoch']}: exact match "
           f"{100 * final['exact_match']:.2f} %, token accuracy "
           f"{100 * final['token_accuracy']:.2f} %{_scores(final, ', ')} on "
-          f"{len(run.valid_pairs):,} pairs; best: epoch {best}, "
-          f"{100 * history.valid_exact_match[best - 1]:.2f} % (best.npz); "
-          f"wall time {_wall_times(run, seconds)}")
-    print(f"wrote {run.out}/: {', '.join(files)}")
-    if shown is not None:
+          f"{len(run.valid_pairs):,} pairs; best by {METRIC_LABELS[metric]}: epoch {best}, "
+          f"{_metric_text(history.epoch_record(best - 1), metric)} (best.npz); "
+          f"wall time {_wall_times(run, summary.seconds)}")
+    print(f"wrote {run.out}/: {', '.join(summary.files)}")
+    if shown and summary.examples is not None:
         print("examples (held-out):")
-        for (s, t), hyp in zip(shown.pairs, shown.hyps, strict=True):
+        for (s, t), hyp in zip(summary.examples.pairs, summary.examples.hyps, strict=True):
             out_text = run.tgt_vocab.decode_text(hyp.tokens)
             print(f"  {s!r} -> {out_text!r}  ({_verdict(out_text, t, run.tgt_vocab)})")
 
 
-def _wall_times(run: _TrainRun, seconds: float) -> str:
+def _metric_text(record: dict[str, Any], metric: str) -> str:
+    """One epoch's ``metric`` as printed: "99.85 %", "chrF 41.20", "held-out loss 0.1234"."""
+    if metric == "exact":
+        return f"{100 * record['exact_match']:.2f} %"
+    if metric == "loss":
+        return f"{METRIC_LABELS['loss']} {record['valid_loss']:.4f}"
+    name = "char_bleu" if metric == "bleu" and record.get("char_bleu") is not None else metric
+    return f"{METRIC_LABELS[name]} {record[name]:.2f}"
+
+
+def _wall_times(run: Run, seconds: float) -> str:
     """"31 s", or after a resume "12 s (40 s in all 2 sessions)"."""
     if not run.sessions:
         return f"{seconds:.0f} s"
@@ -783,35 +603,15 @@ def _save(fig: Any, path: Path) -> Path:
         plt.close(fig)  # a long-lived process (tests, notebooks) must not pile up figures
 
 
-def _attention_example(hyp: Hypothesis, src_row: np.ndarray, src_vocab: Vocab, tgt_vocab: Vocab,
-                       source: str, reference: str | None = None) -> tuple:
-    """The fields of a ``plots.AttentionExample``: (weights, source labels, output labels, source
-    text, output text, canonical reference or None); the ``</s>`` step included."""
-    src_tokens = [src_vocab.id_to_token(int(i)) for i in src_row[src_row != 0]]
-    out_tokens = [tgt_vocab.id_to_token(int(i)) for i in hyp.tokens]
-    if hyp.finished:
-        out_tokens.append("</s>")
-    ref = None if reference is None else tgt_vocab.canonical(reference)
-    return (hyp.attention, src_tokens, out_tokens, src_vocab.canonical(source),
-            tgt_vocab.decode_text(hyp.tokens), ref)
-
-
 # ---------------------------------------------------------------------------------------------
 # translate and evaluate
-
-def _load(path: Path) -> tuple[Seq2Seq, Vocab, Vocab, dict]:
-    model, src_vocab, tgt_vocab, extra = load_checkpoint(path)
-    if src_vocab is None or tgt_vocab is None:
-        raise CLIError(f"{path} holds no vocabularies; it was not written by '{PROG} train'")
-    return model, src_vocab, tgt_vocab, extra or {}
-
 
 def cmd_translate(args: argparse.Namespace) -> int:
     """Translate each input; a bad input gets an error line and an empty output line in its
     place, so outputs stay in line with inputs; exit status 1 if any input failed."""
     if args.plot is not None:
         _check_new_file(args.plot, "--plot", args.force)
-    model, src_vocab, tgt_vocab, extra = _load(args.checkpoint)
+    model, src_vocab, tgt_vocab, extra = load_trained(args.checkpoint)
     texts = args.text if args.text else [line.rstrip("\r\n") for line in sys.stdin]
     if not texts:  # blank inputs are inputs: each gets its blank output line
         raise CLIError("no input text: give TEXT arguments or lines on stdin")
@@ -822,7 +622,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     hyps = {}
     if ids:
         src = pad_sequences(list(ids.values()))
-        max_len = args.max_len or _step_limit(src, extra.get("longest_target"))
+        max_len = args.max_len or step_limit(src, extra.get("longest_target"))
         hyps = dict(zip(ids, _decode(model, src, max_len, args), strict=True))
     examples = []
     for i, text in enumerate(texts, start=1):
@@ -833,7 +633,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
             continue
         print(tgt_vocab.decode_text(hyps[i].tokens), flush=True)
         if args.show_attention or args.plot:
-            examples.append(_attention_example(hyps[i], ids[i], src_vocab, tgt_vocab, text))
+            examples.append(attention_example(hyps[i], ids[i], src_vocab, tgt_vocab, text))
         if args.show_attention:
             print(attention_table(*examples[-1][:3]))
             print()
@@ -884,17 +684,6 @@ def _decode(model: Seq2Seq, src: np.ndarray, max_len: int,
                        length_penalty=args.length_penalty)
 
 
-def _longest(tgt_ids: Sequence[np.ndarray]) -> int:
-    """Decoder steps of the longest training target (its tokens and ``</s>``)."""
-    return max(len(t) for t in tgt_ids) - 1
-
-
-def _step_limit(src: np.ndarray, longest_target: int | None) -> int:
-    """Decoder steps allowed: 2·S + 10, or more when training targets were longer (word sources
-    with character targets, e.g. numbers en -> de: 10 words, 60 letters)."""
-    return max(default_max_len(src), (longest_target or 0) + 10)
-
-
 def attention_table(weights: np.ndarray, src_tokens: Sequence[str],
                     out_tokens: Sequence[str]) -> str:
     """Attention as text: one row per output token, one column per source token, in percent.
@@ -927,27 +716,27 @@ def _pad(text: str, width: int, right: bool = False) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    model, src_vocab, tgt_vocab, extra = _load(args.checkpoint)
-    trained_on = _trained_on(extra)
+    model, src_vocab, tgt_vocab, extra = load_trained(args.checkpoint)
+    learnt = trained_on(extra)
     if args.task != "numbers" and (args.source_lang or args.target_lang):
         raise CLIError("--source-lang and --target-lang apply to --task numbers only")
     if args.data is not None:
         pairs, what, translation = load_tsv(args.data), str(args.data), True
     elif args.task is not None:
-        asked = DataConfig(task=args.task, **_evaluation_languages(args, trained_on))
+        asked = DataConfig(task=args.task, **_evaluation_languages(args, learnt))
         pairs = make_task(args.task, args.num_examples, seed=args.seed, min_len=args.min_len,
                           max_len=args.max_len, source_lang=asked.source_lang,
                           target_lang=asked.target_lang)
         what = f"fresh {args.task} pairs (seed {args.seed})"
-        translation = _is_translation(asked)
-        if trained_on is not None and _task_label(trained_on) != _task_label(asked):
-            _warn(f"the model was trained on {_task_label(trained_on)}, not on "
+        translation = is_translation(asked)
+        if learnt is not None and _task_label(learnt) != _task_label(asked):
+            _warn(f"the model was trained on {_task_label(learnt)}, not on "
                   f"{_task_label(asked)}")
     else:
-        data = _recorded_data(extra, args.checkpoint, "give the pairs to score with --data "
-                              "FILE.tsv (or --task)")
-        pairs, what = _load_pairs(data)[1], "the held-out split used in training"
-        translation = _is_translation(data)
+        data = recorded_data(extra, args.checkpoint, "give the pairs to score with --data "
+                             "FILE.tsv (or --task)")
+        pairs, what = load_pairs(data).valid, "the held-out split used in training"
+        translation = is_translation(data)
     _check_unknown(pairs, src_vocab, tgt_vocab, args.unknown)
     src_ids, tgt_ids = encode_pairs(pairs, src_vocab, tgt_vocab)  # unknown tokens -> <unk>
     res = evaluate(model, src_ids, tgt_ids, batch_size=args.batch_size, tgt_vocab=tgt_vocab,
@@ -956,8 +745,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"exact match     {100 * res['exact_match']:.2f} %")
     print(f"token accuracy  {100 * res['token_accuracy']:.2f} %")
     print(f"loss            {res['loss']:.4f} nats/token")
-    if res["bleu"] is not None:
-        print(f"BLEU            {res['bleu']:.2f}")
+    if res["chrf"] is not None:
+        name = "char_bleu" if res["char_bleu"] is not None else "bleu"
+        print(f"{METRIC_LABELS[name]:<16}{res[name]:.2f}")
         print(f"chrF            {res['chrf']:.2f}")
     return 0
 

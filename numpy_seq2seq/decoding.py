@@ -24,6 +24,10 @@ What a hypothesis holds
 ``finished``
     True if ``</s>`` was emitted within ``max_len`` steps.
 
+``greedy_decode`` and ``beam_search`` run the decoders of the kernel table
+(``functional/kernels.py``): the library's ``_greedy_decode`` and ``_beam_search`` below, unless
+``substitute.use_functions`` put a student's in their place for the length of a ``with`` block.
+
 Padding (id 0) and ``<s>`` (id 1) are never valid outputs, so both searches skip them; the
 log-probabilities are still those of the model's full softmax over V (the two ids are excluded
 after normalising, not renormalised away).
@@ -40,6 +44,7 @@ import numpy as np
 
 from .checks import NON_NEGATIVE, POSITIVE_INT, refuse
 from .data.vocab import BOS_ID, EOS_ID, PAD_ID
+from .functional.kernels import KERNELS, register
 from .functional.softmax import log_softmax
 
 if TYPE_CHECKING:
@@ -127,6 +132,12 @@ def greedy_decode(
     -------
     list of N Hypothesis, in row order (fields described in the module docstring)
     """
+    return KERNELS["greedy_decode"](model, src, max_len, length_penalty)
+
+
+def _greedy_decode(model: Seq2Seq, src: Any, max_len: int | None = None,
+                   length_penalty: float = 0.0) -> list[Hypothesis]:
+    """The library's ``greedy_decode``."""
     enc, max_len, alpha = _check(model, src, max_len, length_penalty)
     N, S = enc.mask.shape
     y = np.full(N, BOS_ID, dtype=np.int64)  # (N,)
@@ -202,6 +213,12 @@ def beam_search(
     -------
     list of N Hypothesis, in row order (fields described in the module docstring)
     """
+    return KERNELS["beam_search"](model, src, beam, max_len, length_penalty)
+
+
+def _beam_search(model: Seq2Seq, src: Any, beam: int = 5, max_len: int | None = None,
+                 length_penalty: float = 1.0) -> list[Hypothesis]:
+    """The library's ``beam_search``."""
     K = POSITIVE_INT.check("beam", beam)
     enc, max_len, alpha = _check(model, src, max_len, length_penalty)
     search = _Beams(_repeat_rows(enc, K), K, alpha)
@@ -310,3 +327,7 @@ class _Beams:
         b = int(np.argmax(self.cum[n]))
         return self._hypothesis(n, self.tokens[n, b], self.attn[n, b] if self.attends else None,
                                 float(self.cum[n, b]), False)
+
+
+register("greedy_decode", _greedy_decode)
+register("beam_search", _beam_search)

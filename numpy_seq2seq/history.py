@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import SELECT_METRICS, TrainConfig
 
 __all__ = ["History", "TrainState", "data_fingerprint"]
 
-STATE_VERSION = 1  # of TrainState.to_dict's layout; resuming reads this version only
+STATE_VERSION = 2  # of TrainState.to_dict's layout; resuming reads versions 1 and 2
+# Version 1 (before schedules were objects) kept the plateau rule's memory as lowest_valid_loss
+# and knew no other schedule: its runs resume with the plateau schedule they were trained with.
 
 
 @dataclass
@@ -47,6 +49,9 @@ class History:
     valid_bleu: list[float] = field(default_factory=list)  # empty unless BLEU was computed
     valid_chrf: list[float] = field(default_factory=list)  # computed with BLEU
     max_norm: float | None = None  # the clipping threshold (None: no clipping)
+    bleu_name: str = "bleu"  # "char_bleu" where BLEU counts character n-grams (char targets)
+    stopped_early: int | None = None  # the epoch after which early stopping ended the run
+    select: str | None = None  # the metric that picks the best epoch (config.SELECT_CHOICES)
 
     @property
     def epochs_done(self) -> int:
@@ -58,7 +63,9 @@ class History:
 
     def epoch_record(self, i: int) -> dict[str, Any]:
         """Epoch ``i``'s numbers (``-1``: the last): ``epoch``, ``step`` (its last),
-        ``train_loss``, ``valid_loss``, ``exact_match``, ``token_accuracy``, ``bleu``, ``chrf``,
+        ``train_loss``, ``valid_loss``, ``exact_match``, ``token_accuracy``, ``bleu`` (word BLEU)
+        and ``char_bleu`` (over characters, for character targets; `bleu_name` says which of the
+        two is computed, the other is None), ``chrf``,
         ``lr`` (after the epoch's decay), ``time`` (seconds of training steps) and ``end_time``
         (seconds of held-out scoring and checkpoint writing); held-out ones None without
         held-out data (BLEU and chrF also when not computed), ``end_time`` None for epochs
@@ -75,17 +82,34 @@ class History:
                 "train_loss": self.train_loss[i], "valid_loss": held_out(self.valid_loss),
                 "exact_match": held_out(self.valid_exact_match),
                 "token_accuracy": held_out(self.valid_token_accuracy),
-                "bleu": held_out(self.valid_bleu), "chrf": held_out(self.valid_chrf),
+                **{name: held_out(self.valid_bleu) if name == self.bleu_name else None
+                   for name in ("bleu", "char_bleu")},
+                "chrf": held_out(self.valid_chrf),
                 "lr": self.epoch_lr[i],
                 "time": self.epoch_time[i], "end_time": end_times[i]}
 
-    def best_epoch(self) -> int | None:
-        """The epoch (1-based) with the highest held-out exact match, ties going to the lower
-        held-out loss, then to the earlier epoch; None without held-out scores."""
-        if not self.valid_exact_match:
+    def scores(self, metric: str) -> list[float]:
+        """The held-out score per epoch by which ``metric`` (a `config.SELECT_CHOICES`) selects,
+        oriented so that higher is better (the loss negated); empty if it was not computed."""
+        if metric not in SELECT_METRICS:
+            raise ValueError(f"unknown selection metric {metric!r}; choose one of "
+                             f"{sorted(SELECT_METRICS)}")
+        name, sign, _ = SELECT_METRICS[metric]
+        return [sign * x for x in getattr(self, name)]
+
+    def best_epoch(self, metric: str = "exact") -> int | None:
+        """The epoch (1-based) with the best held-out ``metric`` (exact match by default; chrf,
+        bleu or loss), ties going to the lower held-out loss, then to the earlier epoch; None
+        without held-out scores of that metric."""
+        scores = self.scores(metric)
+        if not scores:
             return None
-        order = range(len(self.valid_exact_match))
-        return 1 + max(order, key=lambda i: (self.valid_exact_match[i], -self.valid_loss[i], -i))
+        return 1 + max(range(len(scores)), key=lambda i: (scores[i], -self.valid_loss[i], -i))
+
+    def epochs_without_improvement(self, metric: str) -> int:
+        """Epochs recorded since the best epoch by ``metric`` (0 when the last is the best)."""
+        best = self.best_epoch(metric)
+        return 0 if best is None else len(self.scores(metric)) - best
 
     def epoch_records(self) -> list[dict[str, Any]]:
         """`epoch_record` of every finished epoch."""
@@ -112,11 +136,12 @@ class History:
         def as_list(values: Any) -> list:
             return [] if values is None else np.asarray(values).tolist()
 
-        known = {f.name for f in fields(cls)} - {"param_grad_norms", "max_norm"}
+        scalars = ("max_norm", "bleu_name", "stopped_early", "select")
+        known = {f.name for f in fields(cls)} - {"param_grad_norms", *scalars}
         return cls(**{k: as_list(v) for k, v in d.items() if k in known},
                    param_grad_norms={k: as_list(v)
                                      for k, v in d.get("param_grad_norms", {}).items()},
-                   max_norm=d.get("max_norm"))
+                   **{k: d[k] for k in scalars if d.get(k) is not None})
 
 
 def data_fingerprint(src_seqs: Sequence[Sequence[int]], tgt_seqs: Sequence[Sequence[int]]) -> str:
@@ -142,7 +167,7 @@ class TrainState:
     history: History
     fingerprint: str  # data_fingerprint of the training pairs
     optimizer: dict[str, Any] = field(default_factory=dict)  # Optimizer.state_dict()
-    lowest_valid_loss: float | None = None  # the decay-on-plateau schedule's memory
+    schedule: dict[str, Any] = field(default_factory=dict)  # Schedule.state_dict()
     rng_states: dict[str, dict] = field(default_factory=dict)  # name -> bit_generator.state
     epoch_rng_states: dict[str, dict] = field(default_factory=dict)  # ... at the epoch's start
     epoch_sums: list[float] = field(  # the unfinished epoch's Σ loss·labels, Σ labels, seconds
@@ -178,8 +203,14 @@ class TrainState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainState:
         """The inverse of `to_dict`; ValueError for a layout version this code does not read."""
-        if d.get("version") != STATE_VERSION:
+        if d.get("version") not in (1, STATE_VERSION):
             raise ValueError(f"training state version {d.get('version')!r}; this numpy_seq2seq "
-                             f"resumes version {STATE_VERSION} only")
+                             f"resumes versions 1 to {STATE_VERSION}")
         rest = {k: v for k, v in d.items() if k not in ("version", "config", "history")}
-        return cls(TrainConfig.from_dict(d["config"]), History.from_dict(d["history"]), **rest)
+        config = dict(d["config"])
+        if d["version"] == 1:  # the plateau rule was the only one, with no floor
+            config.setdefault("schedule", "plateau")
+            config.setdefault("min_lr", 0.0)
+            rest["schedule"] = {"name": "plateau", "current": float(d["optimizer"]["lr"]),
+                                "lowest": rest.pop("lowest_valid_loss", None)}
+        return cls(TrainConfig.from_dict(config), History.from_dict(d["history"]), **rest)

@@ -2,9 +2,8 @@
 
 A package lists its public names and the module defining each; ``lazy_names`` returns the
 module-level ``__getattr__`` and ``__dir__`` that look a name up in its module at every access.
-Nothing is copied into the package, so importing it loads no layer, and while
-`substitute.use_functions` replaces e.g. ``attention.attention_backward``,
-``numpy_seq2seq.functional.attention_backward`` is the replacement (the library's again after).
+Nothing is copied into the package, so importing it loads no layer (``tests/test_imports.py``
+checks what ``import numpy_seq2seq.model`` loads).
 """
 
 from __future__ import annotations

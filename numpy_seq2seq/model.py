@@ -17,14 +17,15 @@ import numpy as np
 
 from .checks import check_arrays, check_ids, optional, refuse
 from .config import ATTENTION_CHOICES, CELL_CHOICES, DTYPE_CHOICES, ModelConfig
+from .functional import softmax  # noqa: F401 - defines and registers the cross-entropy kernels
 from .functional.attention import SCORES
 from .functional.bahdanau import BAHDANAU, bahdanau_keys_forward
 from .functional.decoder import decoder_backward, decoder_forward, decoder_step_forward
 from .functional.encoder import encoder_backward, encoder_forward
+from .functional.kernels import KERNELS
 from .functional.layers import dropout_mask
 from .functional.params import layer_prefix, with_prefix
 from .functional.recurrent import CELLS, cell_param_shapes
-from .functional.softmax import cross_entropy_backward, cross_entropy_forward
 
 __all__ = ["ATTENTION_CHOICES", "CELL_CHOICES", "DTYPE_CHOICES", "Encoded", "Seq2Seq",
            "SourceGradients", "head_param_shapes"]
@@ -327,7 +328,7 @@ class Seq2Seq:
             cfg["cell"], cfg["attention"], tgt_in, label_mask, state0, hs, src != 0, p,
             cfg["input_feeding"], dec_masks,
         )
-        loss, ce_cache = cross_entropy_forward(logits, tgt_out, label_mask)
+        loss, ce_cache = KERNELS["cross_entropy_forward"](logits, tgt_out, label_mask)
         self.last_attention = weights
         return loss, (enc_cache, dec_cache, ce_cache)
 
@@ -374,7 +375,7 @@ class Seq2Seq:
     ):
         """Loss, parameter gradients, ∂L/∂x_s (N, S, E) and, if asked, ∂L/∂h̄_s (N, S, H)."""
         loss, (enc_cache, dec_cache, ce_cache) = self._forward(src, tgt, rng)
-        dlogits = cross_entropy_backward(1.0, ce_cache)
+        dlogits = KERNELS["cross_entropy_backward"](1.0, ce_cache)
         dstate0, dhs, grads = decoder_backward(dlogits, dec_cache)
         dx, dstates, enc_grads = encoder_backward(dhs, dstate0, enc_cache, return_dstates)
         grads.update(enc_grads)
@@ -469,8 +470,8 @@ class Seq2Seq:
         keys = enc.keys
         if cfg["attention"] == BAHDANAU and keys is None:  # an Encoded made without encode()
             keys, _ = bahdanau_keys_forward(enc.states, p["W_k"])
-        out, state, weights, _ = decoder_step_forward(
+        step = decoder_step_forward(
             cfg["cell"], cfg["attention"], xw, tuple(state), feed, enc.states, keys, enc.mask, p
         )
-        h_tilde = out if cfg["attention"] in SCORES else None
-        return out @ p["W_s"] + p["b_s"], state, h_tilde, weights
+        h_tilde = step.out if cfg["attention"] in SCORES else None
+        return step.out @ p["W_s"] + p["b_s"], step.state, h_tilde, step.weights

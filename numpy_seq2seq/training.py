@@ -23,22 +23,25 @@ Training (``train``)
 `config.TrainConfig`. `_train_epoch` is one pass: per batch, the loss and gradients (a model
 with dropout draws its masks from the run's ``"dropout"`` generator, see `_generators`), the
 global gradient norm *before* clipping, one optimizer step, a record in the `history.History`.
-`_end_epoch` closes the epoch: held-out scores, the learning-rate decay on a plateau, the
-checkpoints (``checkpoint.npz``, the last state; ``best.npz``, the best held-out exact match,
-ties to the lower loss), ``on_epoch_end``.
+Before each step the learning rate comes from the run's `schedule.Schedule` (a cosine decay
+after a warm-up by default). `_end_epoch` closes the epoch: held-out scores, the schedule's epoch
+end (the plateau rule listens to the held-out loss), the checkpoints (``checkpoint.npz``, the last
+state; ``best.npz``, the best epoch by the selection metric, `selection_metric`, ties to the
+lower loss), early stopping (``patience``), ``on_epoch_end``.
 
 Resuming and stopping
 ---------------------
 ``checkpoint.npz`` carries a `history.TrainState` (in ``extra["training"]``): the optimizer's
-moments and step count, the learning rate and the schedule's lowest held-out loss, the random
-generators' states, the history. ``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume
-RUN_DIR``) continues from it, and ends with the parameters and numbers of a run that never
-stopped. While ``train`` runs in the main thread, SIGINT (Ctrl-C) and SIGTERM stop it at the
-next step boundary: it writes ``checkpoint.npz`` and raises `TrainingInterrupted` (a
-KeyboardInterrupt); a second signal stops at once. A run stopped in the middle of an epoch is
-resumed in the middle: the state holds the generators' states at the epoch's start, from which
-the same batch order is drawn again, and the number of batches done, which are skipped (the
-alternative, redoing the epoch, would discard the work and need the epoch's starting weights).
+moments and step count, the schedule's state, the random generators' states, the history.
+``train(..., resume=RUN_DIR)`` (``numpy-seq2seq train --resume RUN_DIR``) continues from it, and
+ends with the parameters and numbers of a run that never stopped (given the epochs it planned;
+more epochs re-plan the schedule, see schedule.py). While ``train`` runs in the main thread,
+SIGINT (Ctrl-C) and SIGTERM stop it at the next step boundary: it writes ``checkpoint.npz`` and
+raises `TrainingInterrupted` (a KeyboardInterrupt); a second signal stops at once. A run stopped
+in the middle of an epoch is resumed in the middle: the state holds the generators' states at
+the epoch's start, from which the same batch order is drawn again, and the number of batches
+done, which are skipped (the alternative, redoing the epoch, would discard the work and need the
+epoch's starting weights).
 
 Letters: N batch, S source length, T target length.
 """
@@ -62,20 +65,22 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import SELECT_METRICS, TrainConfig
 from .data.batching import iterate_batches
 from .data.vocab import UNK_ID
 from .decoding import greedy_decode
 from .history import History, TrainState, data_fingerprint
 from .metrics import translation_scores
 from .optim import Optimizer, clip_grad_norm, grad_norms, make_optimizer
+from .schedule import Schedule, make_schedule
 from .threads import blas_threads
 
 if TYPE_CHECKING:
     from .data.vocab import Vocab
     from .model import Seq2Seq
 
-__all__ = ["History", "TrainingDiverged", "TrainingInterrupted", "evaluate", "train"]
+__all__ = ["History", "TrainingDiverged", "TrainingInterrupted", "evaluate", "scores_bleu",
+           "selection_metric", "train"]
 
 Seqs = Sequence[Sequence[int]]
 Generators = dict[str, np.random.Generator]
@@ -160,7 +165,8 @@ def evaluate(
     Returns
     -------
     dict with ``exact_match``, ``token_accuracy``, ``loss`` (floats), ``n`` (examples),
-    ``bleu`` and ``chrf`` (floats or None) and ``hypotheses`` (list of id arrays, in input order)
+    ``bleu`` (word BLEU) or ``char_bleu`` (for a char-level ``tgt_vocab``) and ``chrf`` (floats,
+    or None when not computed) and ``hypotheses`` (list of id arrays, in input order)
     """
     if len(src_seqs) != len(tgt_seqs):
         raise ValueError(f"src_seqs and tgt_seqs must have the same length, got "
@@ -191,6 +197,7 @@ def evaluate(
         "token_accuracy": correct / n_ref if n_ref else float(exact == len(refs)),
         "loss": loss_sum / n_tokens,
         "bleu": None,
+        "char_bleu": None,
         "chrf": None,
         "n": len(refs),
         "hypotheses": hyps,
@@ -219,6 +226,7 @@ def train(
     on_epoch_end: Callable[[int, dict[str, Any], History], None] | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
     resume: str | PathLike[str] | None = None,
+    valid_references: Sequence[str] | None = None,
     **overrides: Any,
 ) -> History:
     """Train ``model`` in place with mini-batches; score ``valid_data`` after each epoch.
@@ -247,6 +255,10 @@ def train(
         ``record = history.epoch_record(-1)`` (train and held-out loss, exact match, …).
     checkpoint_extra : dict, optional
         More entries for the checkpoints' ``extra`` (e.g. how the data was made).
+    valid_references : sequence of str, optional
+        The held-out pairs' reference texts, for BLEU and chrF (default: the reference ids
+        decoded, where unknown tokens read ``<unk>``); with them the per-epoch scores equal
+        `evaluate`'s on the same pairs.
     resume : path, optional
         A run folder (or its ``checkpoint.npz``) written by ``train(..., out_dir=...)``:
         continue that run with its own config; only ``epochs`` (the total to reach) and
@@ -283,22 +295,56 @@ def train(
         checkpoint_extra = stored.extra if checkpoint_extra is None else checkpoint_extra
     cfg = state.config
     opt = make_optimizer(cfg.optimizer, model.params, cfg.lr)
+    schedule = make_schedule(cfg.schedule, cfg.lr, cfg.epochs * _batches(train_data, cfg),
+                             cfg.min_lr, cfg.warmup, cfg.lr_decay)
     rngs = _generators(cfg.seed)
     if resume is not None:
         opt.load_state_dict(state.optimizer)
+        schedule.load_state_dict(state.schedule)
         _set_states(rngs, state.rng_states)
     saver = _Saver(out_dir, model, src_vocab, tgt_vocab, checkpoint_extra, resume)
-    bleu = cfg.bleu if cfg.bleu is not None else (tgt_vocab is not None
-                                                  and tgt_vocab.tokenizer.kind != "char")
-    run = _Run(model, opt, rngs, state, train_data, valid_data, tgt_vocab, bleu, saver,
-               on_epoch_end, progress and _bar_redraws())
+    bleu = scores_bleu(cfg, tgt_vocab)
+    state.history.bleu_name = "char_bleu" if _char_level(tgt_vocab) else "bleu"
+    state.history.select = None if valid_data is None else selection_metric(cfg, tgt_vocab)
+    run = _Run(model, opt, schedule, rngs, state, train_data, valid_data, valid_references,
+               tgt_vocab, bleu, saver, on_epoch_end, progress and _bar_redraws())
     with blas_threads(cfg.threads), _stop_requests() as stop:
-        while state.epoch < cfg.epochs:
+        while state.epoch < cfg.epochs and state.history.stopped_early is None:
             _train_epoch(run, stop)
             _end_epoch(run)
         if stop:  # a signal came while the last epoch ended: the caller must still hear of it
             _interrupt(run, stop[0])
     return state.history
+
+
+def _batches(train_data: tuple[Seqs, Seqs], cfg: TrainConfig) -> int:
+    """Optimizer steps per epoch."""
+    return math.ceil(len(train_data[0]) / cfg.batch_size)
+
+
+def _char_level(tgt_vocab: Vocab | None) -> bool:
+    return tgt_vocab is not None and tgt_vocab.tokenizer.kind == "char"
+
+
+def scores_bleu(config: TrainConfig, tgt_vocab: Vocab | None) -> bool:
+    """Does `train` score BLEU and chrF after each epoch? ``config.bleu``, by default yes
+    unless the target vocabulary is char-level or missing."""
+    if config.bleu is not None:
+        return config.bleu
+    return tgt_vocab is not None and not _char_level(tgt_vocab)
+
+
+def selection_metric(config: TrainConfig, tgt_vocab: Vocab | None) -> str:
+    """The held-out score that picks best.npz and drives early stopping: ``config.select``, or
+    by default chrF where it is scored on word or subword targets (exact match is near 0 on
+    real sentences, so it would pick by noise) and exact match elsewhere."""
+    bleu = scores_bleu(config, tgt_vocab)
+    if config.select is None:
+        return "chrf" if bleu and not _char_level(tgt_vocab) else "exact"
+    if config.select in ("chrf", "bleu") and not bleu:
+        raise ValueError(f"select={config.select!r} needs BLEU and chrF after each epoch: pass "
+                         "tgt_vocab (and bleu=True), or select 'exact' or 'loss'")
+    return config.select
 
 
 def _bar_redraws() -> bool:
@@ -317,10 +363,12 @@ class _Run:
 
     model: Seq2Seq
     opt: Optimizer
+    schedule: Schedule
     rngs: Generators
     state: TrainState
     train_data: tuple[Seqs, Seqs]
     valid_data: tuple[Seqs, Seqs] | None
+    valid_references: Sequence[str] | None  # held-out reference texts for BLEU and chrF
     tgt_vocab: Vocab | None
     bleu: bool  # score BLEU after each epoch
     saver: _Saver
@@ -342,7 +390,7 @@ def _train_epoch(run: _Run, stop: list[str]) -> None:
         _interrupt(run, stop[0])
     loss_sum, labels_sum, seconds = state.epoch_sums  # of the steps done before a resume
     start, tokens = time.perf_counter(), 0
-    with tqdm(total=math.ceil(len(run.train_data[0]) / cfg.batch_size), initial=state.batch,
+    with tqdm(total=_batches(run.train_data, cfg), initial=state.batch,
               desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch",
               disable=not run.show_bar, leave=False, dynamic_ncols=True) as bar:
         for src, tgt in _epoch_batches(run):
@@ -392,6 +440,7 @@ def _step(run: _Run, src: np.ndarray, tgt: np.ndarray) -> float:
             f"training diverged at step {state.step + 1} (epoch {state.epoch + 1}): "
             f"loss={loss}, gradient norm={norm}; the update was not applied and {kept}. "
             "Try a smaller learning rate or a lower --clip.", state.step + 1, history, last)
+    run.opt.lr = run.schedule.lr(state.step + 1)
     run.opt.step(grads)
     history.step.append(state.step + 1)
     history.loss.append(float(loss))
@@ -403,8 +452,8 @@ def _step(run: _Run, src: np.ndarray, tgt: np.ndarray) -> float:
 
 
 def _end_epoch(run: _Run) -> None:
-    """Close an epoch: held-out scores, lr decay, best.npz if it is the best, checkpoint.npz,
-    then ``on_epoch_end``."""
+    """Close an epoch: held-out scores, the schedule's epoch end, best.npz if it is the best by
+    the selection metric, early stopping, checkpoint.npz, then ``on_epoch_end``."""
     state, history = run.state, run.state.history
     start = time.perf_counter()
     loss_sum, labels_sum, seconds = state.epoch_sums
@@ -414,11 +463,16 @@ def _end_epoch(run: _Run) -> None:
     history.train_loss.append(loss_sum / labels_sum)
     if run.valid_data is not None:
         _score(run)
-    history.epoch_lr.append(run.opt.lr)
+    run.schedule.epoch_end(history.valid_loss[-1] if run.valid_data is not None else None)
+    history.epoch_lr.append(run.schedule.lr(state.step + 1))  # the next step's rate
     # the checkpoints hold this epoch's end time as far as it is known: scoring and best.npz
     history.epoch_end_time.append(time.perf_counter() - start)
-    if history.best_epoch() == state.epoch:
+    if history.select is not None and history.best_epoch(history.select) == state.epoch:
         run.saver.save(BEST_NAME, run)
+    patience = state.config.patience
+    if (patience and history.select is not None and state.epoch < state.config.epochs
+            and history.epochs_without_improvement(history.select) >= patience):
+        history.stopped_early = state.epoch
     run.saver.save(CHECKPOINT_NAME, run)
     history.epoch_end_time[-1] = time.perf_counter() - start
     if run.on_epoch_end is not None:
@@ -426,20 +480,16 @@ def _end_epoch(run: _Run) -> None:
 
 
 def _score(run: _Run) -> None:
-    """Score the held-out pairs into the history; decay the lr unless the loss is a new low."""
+    """Score the held-out pairs into the history."""
     state, history = run.state, run.state.history
     res = evaluate(run.model, *run.valid_data, state.config.eval_batch_size, run.tgt_vocab,
-                   bleu=run.bleu)
+                   bleu=run.bleu, references=run.valid_references)
     history.valid_loss.append(res["loss"])
     history.valid_exact_match.append(res["exact_match"])
     history.valid_token_accuracy.append(res["token_accuracy"])
-    if res["bleu"] is not None:
-        history.valid_bleu.append(res["bleu"])
+    if res["chrf"] is not None:
+        history.valid_bleu.append(res[history.bleu_name])
         history.valid_chrf.append(res["chrf"])
-    if state.lowest_valid_loss is None or res["loss"] < state.lowest_valid_loss:
-        state.lowest_valid_loss = res["loss"]
-    else:
-        run.opt.lr *= state.config.lr_decay
 
 
 def _interrupt(run: _Run, signame: str) -> None:
@@ -522,7 +572,12 @@ class _Saver:
                  "metrics": state.history.epoch_record(-1) if state.epoch else None}
         if name == CHECKPOINT_NAME:
             state.optimizer, state.rng_states = run.opt.state_dict(), _states(run.rngs)
+            state.schedule = run.schedule.state_dict()
             extra["training"] = state.to_dict()
+        else:  # best.npz says what chose it
+            metric = state.history.select
+            recorded = getattr(state.history, SELECT_METRICS[metric][0])  # as in History
+            extra["selected_by"] = {"metric": metric, "value": recorded[-1]}
         path = save_checkpoint(self.folder / name, self.model, self.src_vocab, self.tgt_vocab,
                                extra=extra)
         if name == CHECKPOINT_NAME:
@@ -577,6 +632,12 @@ def _load_run(resume: str | PathLike[str], model: Seq2Seq, config: TrainConfig |
     if state.config.epochs <= state.epoch:
         raise ValueError(f"the run in {path} has done {state.epoch} of its "
                          f"{state.config.epochs} epochs; ask for more (epochs=N > {state.epoch})")
+    if state.history.stopped_early is not None:
+        if "epochs" not in overrides:
+            raise ValueError(f"the run in {path} stopped early after epoch {state.epoch} (no "
+                             f"better held-out {state.history.select} for "
+                             f"{state.config.patience} epochs); give epochs=N to train on")
+        state.history.stopped_early = None
     for name, p in model.params.items():
         p[...] = ckpt.model.params[name]
     return _Stored(state, path.parent, ckpt.src_vocab, ckpt.tgt_vocab,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from numpy_seq2seq.functional import attention as att
+from numpy_seq2seq.functional.kernels import KERNELS
 from numpy_seq2seq.gradcheck import check_layer
 
 from conftest import assert_gradcheck, assert_refused
@@ -15,12 +16,15 @@ BROKEN_IDS = ["correct", "wrong-backward-is-caught"]
 SRC_MASK = np.array([[1, 1, 1, 1, 1, 1, 0], [1, 1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1]], bool)
 
 
-def _score_inputs(score, rng):
-    inputs = {"hd": rng.standard_normal((N, T, H)), "hs": rng.standard_normal((N, S, H))}
+H_S = 8  # encoder states of another size than the decoder's H, which general and concat allow
+
+
+def _score_inputs(score, rng, H_s=H):
+    inputs = {"hd": rng.standard_normal((N, T, H)), "hs": rng.standard_normal((N, S, H_s))}
     if score == "general":
-        inputs["W_a"] = rng.standard_normal((H, H)) * 0.5
+        inputs["W_a"] = rng.standard_normal((H, H_s)) * 0.5
     if score == "concat":
-        inputs["W_a"] = rng.standard_normal((2 * H, A)) * 0.5
+        inputs["W_a"] = rng.standard_normal((H + H_s, A)) * 0.5
         inputs["v_a"] = rng.standard_normal(A)
     return inputs
 
@@ -38,6 +42,26 @@ def test_score_gradient(rng, score, broken):
 
     report = check_layer(att.SCORE_FORWARD[score], backward, _score_inputs(score, rng))
     assert_gradcheck(report, f"attention score: {score}", TOL, broken)
+
+
+@pytest.mark.parametrize("score", ["general", "concat"])
+@pytest.mark.parametrize("broken", BROKEN, ids=BROKEN_IDS)
+def test_score_gradient_with_encoder_states_of_another_size(rng, score, broken):
+    """H_s = 8 ≠ H = 6: W_a bridges the sizes, and the backward passes reshape with each."""
+    def backward(d, cache):
+        dhd, dhs, grads = att.SCORE_BACKWARD[score](d, cache)
+        if broken:  # W_a's gradient from the decoder side only (concat) or half of it (general)
+            grads["W_a"] = grads["W_a"].copy()
+            grads["W_a"][H // 2:] = 0
+        return {"hd": dhd, "hs": dhs, **grads}
+
+    inputs = _score_inputs(score, rng, H_s=H_S)
+    report = check_layer(att.SCORE_FORWARD[score], backward, inputs)
+    assert_gradcheck(report, f"attention score: {score}, H_s ≠ H", TOL, broken)
+    scores, cache = att.SCORE_FORWARD[score](**inputs)
+    dhd, dhs, grads = att.SCORE_BACKWARD[score](np.ones_like(scores), cache)
+    assert dhd.shape == (N, T, H) and dhs.shape == (N, S, H_S)
+    assert grads["W_a"].shape == inputs["W_a"].shape
 
 
 def test_scores_match_the_paper_equations_one_pair_at_a_time(rng):
@@ -74,7 +98,7 @@ def _attention_layer(score, rng):
 def test_attention_layer_gradient(rng, score, broken, monkeypatch):
     forward, backward, inputs = _attention_layer(score, rng)
     if broken:  # a softmax backward that forgets the normalisation term
-        monkeypatch.setattr(att, "masked_softmax_backward", lambda d, c: c[0] * d)
+        monkeypatch.setitem(KERNELS, "masked_softmax_backward", lambda d, c: c[0] * d)
     assert_gradcheck(check_layer(forward, backward, inputs), "attention layer", TOL, broken)
 
 

@@ -13,6 +13,8 @@ from numpy_seq2seq.functional.recurrent import (
     recurrent_backward,
     recurrent_forward,
     reverse_padded_index,
+    rnn_backward,
+    rnn_forward,
 )
 from numpy_seq2seq.gradcheck import check_layer
 
@@ -238,8 +240,8 @@ def test_the_unrolled_layer_refuses_bad_input(rng, cell, change, message):
 
 def test_bptt_refuses_an_upstream_gradient_of_another_shape(rng):
     x, h0, p = rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), _params("rnn", rng)
-    hs, cache = rnn.rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
-    assert_refused(lambda: rnn.rnn_backward(hs[:, :1], cache),
+    hs, cache = rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+    assert_refused(lambda: rnn_backward(hs[:, :1], cache),
                    rf"dhs must have the shape of the forward's hs, \({N}, {T}, {H}\)")
-    assert_refused(lambda: rnn.rnn_forward(x, h0[:1], p["Wx"], p["Wh"], p["b"]),
+    assert_refused(lambda: rnn_forward(x, h0[:1], p["Wx"], p["Wh"], p["b"]),
                    r"^rnn_forward: h0 must have shape \(N, H\)")

@@ -122,8 +122,8 @@ def test_from_dict_fills_missing_keys_and_refuses_unknown_ones():
     stored = TrainConfig(epochs=3).to_dict()
     del stored["eval_batch_size"]  # a file written before this field existed
     assert TrainConfig.from_dict(stored) == TrainConfig(epochs=3)
-    with pytest.raises(ValueError, match=r"unknown TrainConfig key\(s\) \['warmup'\]"):
-        TrainConfig.from_dict({**stored, "warmup": 100})
+    with pytest.raises(ValueError, match=r"unknown TrainConfig key\(s\) \[.cooldown.\]"):
+        TrainConfig.from_dict({**stored, "cooldown": 100})
 
 
 def test_an_old_corpus_data_spec_reads_as_a_corpus():

@@ -21,7 +21,9 @@ def test_char_level_bleu_sees_nearly_right_single_words():
     refs = ["einundzwanzigtausend", "siebenundneunzig"]
     hyps = ["einundzwanzigtausend", "siebenundachtzig"]
     word = translation_scores(hyps, refs)["bleu"]
-    char = translation_scores(hyps, refs, char_level=True)["bleu"]
+    char_scores = translation_scores(hyps, refs, char_level=True)
+    assert "bleu" not in char_scores  # char-BLEU is another number: never reported as BLEU
+    char = char_scores["char_bleu"]
     assert word < 50 < char < 100  # one-word sentences have no word 4-grams to match
 
 

@@ -16,6 +16,7 @@ from numpy_seq2seq.config import TrainConfig
 from numpy_seq2seq.data import UNK_ID, Tokenizer, Vocab, encode_pairs, make_task, split_pairs
 from numpy_seq2seq.decoding import Hypothesis
 from numpy_seq2seq.model import Seq2Seq
+from numpy_seq2seq.schedule import make_schedule
 from numpy_seq2seq.training import TrainingDiverged, TrainingInterrupted, evaluate, train
 
 
@@ -100,7 +101,7 @@ def test_epoch_callback_and_checkpoint(task, tmp_path):
     assert [e for e, _ in seen] == [1, 2]
     assert seen[-1][1] == h.epoch_record(-1) == h.epoch_records()[1]
     assert {"epoch", "step", "train_loss", "lr", "time", "end_time", "exact_match",
-            "token_accuracy", "valid_loss", "bleu", "chrf"} == set(seen[-1][1])
+            "token_accuracy", "valid_loss", "bleu", "char_bleu", "chrf"} == set(seen[-1][1])
     ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
     assert ckpt.extra["epoch"] == 2 and ckpt.extra["step"] == h.step[-1]
     assert ckpt.extra["note"] == "hi" and ckpt.tgt_vocab == task[1]
@@ -264,13 +265,34 @@ def uninterrupted(task, tmp_path_factory):
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "momentum"])
-def test_stop_after_an_epoch_and_resume(optimizer, task, uninterrupted, tmp_path):
+def test_a_finished_run_extended_equals_a_longer_run_when_the_schedule_plans_nothing(
+        optimizer, task, tmp_path):
+    """plateau (and constant) rates do not depend on the planned length: one epoch, then
+    resumed to three, is the three-epoch run."""
+    straight = _model(task)
+    history_straight = train(straight, task[2], task[3], epochs=3, optimizer=optimizer,
+                             schedule="plateau", **RUN)
     train(_model(task), task[2], task[3], epochs=1, out_dir=tmp_path, optimizer=optimizer,
-          **RUN)
+          schedule="plateau", **RUN)
     model = _model(task, seed=7)  # as in a new process: resuming overwrites its initialisation
     history = train(model, task[2], task[3], resume=tmp_path, epochs=3, progress=False)
-    _assert_same_run(*uninterrupted[optimizer], model, history)
+    _assert_same_run(straight, history_straight, model, history)
     assert read_extra(tmp_path / "checkpoint.npz")["training"]["config"]["epochs"] == 3
+
+
+def test_extending_a_cosine_run_re_plans_its_decay(task, tmp_path):
+    """A cosine run planned for one epoch ends at the floor; resumed to three epochs, the rate
+    goes back up to what a three-epoch plan has at that step and decays to the floor again."""
+    per_epoch = math.ceil(len(task[2][0]) / RUN["batch_size"])
+    first = train(_model(task), task[2], task[3], epochs=1, out_dir=tmp_path, **RUN)
+    assert first.lr[-1] == pytest.approx(TrainConfig.min_lr)
+    history = train(_model(task), task[2], task[3], resume=tmp_path, epochs=3, progress=False)
+    planned = make_schedule("cosine", RUN["lr"], 3 * per_epoch, TrainConfig.min_lr,
+                            TrainConfig.warmup)
+    assert history.lr[:per_epoch] == first.lr  # the first epoch as it was
+    assert history.lr[per_epoch:] == pytest.approx(
+        [planned.lr(t) for t in range(per_epoch + 1, 3 * per_epoch + 1)])
+    assert history.lr[-1] == pytest.approx(TrainConfig.min_lr)
 
 
 @pytest.mark.parametrize("signum, into_epoch_2, dropout", [
@@ -457,3 +479,49 @@ def test_evaluate_rejects_mismatched_input(task):
         evaluate(_model(task), task[3][0], task[3][1][:-1])
     with pytest.raises(ValueError, match="needs tgt_vocab"):
         evaluate(_model(task), *task[3], bleu=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# selection and early stopping
+
+@pytest.mark.parametrize("select", ["exact", "loss"])
+def test_best_npz_holds_the_epoch_the_selection_metric_picks_and_says_so(task, tmp_path, select):
+    _, h = _run(task, epochs=4, out_dir=tmp_path, select=select)
+    best = h.best_epoch(select)
+    extra = read_extra(tmp_path / "best.npz")
+    assert h.select == select and extra["epoch"] == best
+    value = h.valid_exact_match[best - 1] if select == "exact" else h.valid_loss[best - 1]
+    assert extra["selected_by"] == {"metric": select, "value": pytest.approx(value)}
+
+
+def test_early_stopping_ends_the_run_after_patience_epochs_without_a_better_score(task):
+    """A learning rate so small that nothing improves after the first epoch: with patience 2
+    the run stops after epoch 3 of 10, and says so in its history."""
+    _, h = _run(task, epochs=10, lr=1e-9, schedule="constant", select="exact", patience=2)
+    assert h.best_epoch("exact") == 1
+    assert h.epochs_done == 3 and h.stopped_early == 3
+    _, full = _run(task, epochs=4, lr=1e-9, schedule="constant", select="exact")
+    assert full.stopped_early is None and full.epochs_done == 4  # no patience, no stop
+
+
+def test_select_chrf_needs_the_scores_it_selects_by(task):
+    with pytest.raises(ValueError, match=r"select='chrf' needs BLEU and chrF after each epoch"):
+        _run(task, select="chrf")  # no tgt_vocab: nothing to detokenize for chrF
+
+
+def test_word_targets_select_by_chrf_and_char_targets_by_exact_match(task):
+    word = Vocab.from_texts(["a b"], tokenizer=Tokenizer("word"))
+    assert training.selection_metric(TrainConfig(), word) == "chrf"
+    assert training.selection_metric(TrainConfig(), task[1]) == "exact"  # char-level
+    assert training.selection_metric(TrainConfig(select="loss"), word) == "loss"
+
+
+def test_per_epoch_scores_use_the_reference_texts_and_equal_evaluate(task):
+    """With valid_references, the per-epoch BLEU and chrF are evaluate's on the same texts
+    (without them, references are rebuilt from ids, where unknown tokens read <unk>)."""
+    src_vocab, tgt_vocab, train_ids, valid_ids = task
+    refs = [tgt_vocab.decode_text(np.asarray(t)[1:-1]) + "!" for t in valid_ids[1]]
+    model, h = _run(task, epochs=1, tgt_vocab=tgt_vocab, bleu=True, valid_references=refs)
+    res = evaluate(model, *valid_ids, tgt_vocab=tgt_vocab, bleu=True, references=refs)
+    assert h.valid_chrf == [res["chrf"]] and h.valid_bleu == [res["char_bleu"]]
+    assert h.bleu_name == "char_bleu" and h.epoch_record(-1)["bleu"] is None

@@ -29,7 +29,8 @@ import numpy as np
 from ..functional.attention import AttentionCache, ConcatCache, DotCache, GeneralCache
 from ..functional.gru import GRUCache
 from ..functional.lstm import LSTMCache
-from ..functional.rnn import RNNCache, rnn_backward, rnn_forward
+from ..functional.recurrent import rnn_backward, rnn_forward
+from ..functional.rnn import RNNCache
 from ..functional.softmax import CrossEntropyCache, SoftmaxCache
 from ..gradcheck import numeric_gradient, rel_error, sample_indices
 from ..substitute import REPLACEABLE

@@ -33,7 +33,7 @@ import types
 from collections.abc import Callable
 
 from ..decoding import beam_search, greedy_decode
-from ..functional.rnn import rnn_backward, rnn_forward
+from ..functional.recurrent import rnn_backward, rnn_forward
 from ..substitute import REPLACEABLE
 from .functional_checks import CALLS
 
@@ -49,15 +49,17 @@ GIVEN = frozenset({"RNNCache", "LSTMCache", "GRUCache", "SoftmaxCache", "CrossEn
                    "SCORE_BACKWARD", "MASK_FILL", "log_softmax", "Hypothesis", "check",
                    "check_training", "check_translator", "student_functions",
                    "train_translator", "shipped_model"})
-_LIBRARY_FUNCTIONS = {**REPLACEABLE, "rnn_forward": rnn_forward, "rnn_backward": rnn_backward,
-                      "greedy_decode": greedy_decode, "beam_search": beam_search}
+# the library's implementations of the exercises, and the public functions that call them
+_LIBRARY_FUNCTIONS = [*REPLACEABLE.items(), ("rnn_forward", rnn_forward),
+                      ("rnn_backward", rnn_backward), ("greedy_decode", greedy_decode),
+                      ("beam_search", beam_search)]
 
 
 def _code_of(fn: Callable) -> types.CodeType | None:
     return getattr(inspect.unwrap(fn), "__code__", None)
 
 
-_LIBRARY_CODE = {code: f"{fn.__module__}.{name}" for name, fn in _LIBRARY_FUNCTIONS.items()
+_LIBRARY_CODE = {code: f"{fn.__module__}.{name}" for name, fn in _LIBRARY_FUNCTIONS
                  if (code := _code_of(fn)) is not None}
 
 

@@ -14,8 +14,9 @@ in its sandbox: the ``load`` argument.)
 
 ``check_training`` trains a float64 dates model for a few steps with the student's functions
 and with the library's, and requires the same losses, held-out scores and parameters (1e-6).
-``train_translator`` runs ``numpy-seq2seq train`` itself (its default task and model) with the
-student's functions; ``check_translator`` requires ≥ 99 % exact match on 1,000 fresh dates
+``train_translator`` trains what ``numpy-seq2seq train`` trains (the default task and model,
+through the library's run layer, ``numpy_seq2seq.run``) with the student's functions;
+``check_translator`` requires ≥ 99 % exact match on 1,000 fresh dates
 (``translator_exact_match``: the trained checkpoint, decoded greedily by the library, compared
 as text) at the full budget; at the ci budget a short run must complete with the student's
 functions doing the work.
@@ -282,51 +283,47 @@ class TranslatorRun:
 
 def train_translator(mine: Collected, budget: str = "full", out: str | Path | None = None
                      ) -> TranslatorRun:
-    """Run ``numpy-seq2seq train`` (its default dates task and model) with your functions, in
-    this process, into ``out`` (default: a new folder under ``runs/``).
+    """Train the default dates translator (what ``numpy-seq2seq train`` trains) with your
+    functions, in this process, into ``out`` (default: a new folder under ``runs/``).
 
     At the ``ci`` budget the run is cut to 1,000 examples and one epoch. If a function the model
     needs is not yours, nothing is trained (the library's own translator is what the command
     gives anyway): the run says what is missing.
     """
-    import matplotlib
+    from .. import run as run_layer
 
-    from ..cli import main
-
-    def run(argv: list[str], functions: dict[str, Callable]) -> int:
-        backend = matplotlib.get_backend()  # the command switches to Agg; keep the notebook's
-        try:
-            with use_functions(functions):
-                return main(argv)
-        finally:
-            matplotlib.use(backend)
+    def run(settings: dict, functions: dict[str, Callable]) -> int:
+        with use_functions(functions):
+            run_layer.fit(run_layer.prepare(**settings), progress=False)
+        return 0
 
     if mine.needed_missing():
         print(f"not trained: {', '.join(mine.needed_missing())} are not yours yet (see the table "
               "above)")
         return TranslatorRun.skipped(budget, mine.needed_missing())
-    # a new folder of its own: the command refuses to train into a run folder that is not empty
+    # a new folder of its own: a run refuses a folder that is not empty
     folder = Path(out) if out is not None else new_run_dir("runs", prefix="your-translator-")
     return run_translator(mine, budget, folder, run)
 
 
 def run_translator(mine: Collected, budget: str, folder: Path,
-                   run: Callable[[list[str], dict[str, Callable]], int]) -> TranslatorRun:
-    """``run(argv, functions)`` runs ``numpy-seq2seq ARGV`` with ``functions`` in place of the
-    library's and returns its exit status (in this process, or in the grader's sandbox); then
-    the trained checkpoint is scored here with ``translator_exact_match``."""
+                   run: Callable[[dict, dict[str, Callable]], int]) -> TranslatorRun:
+    """``run(settings, functions)`` trains ``numpy_seq2seq.run.prepare(**settings)`` with
+    ``functions`` in place of the library's and returns 0 (in this process, or in the grader's
+    sandbox, which replies the status); then the trained checkpoint is scored here with
+    ``translator_exact_match``."""
     if mine.needed_missing():
         return TranslatorRun.skipped(budget, mine.needed_missing())
-    argv = ["train", "--quiet", "--out", str(folder)]
-    if budget == "ci":
-        argv += ["--num-examples", "1000", "--epochs", "1"]
+    ci = budget == "ci"  # plain data, as it also goes to the sandbox's process
+    settings = {"data_config": {"num_examples": 1000} if ci else {},
+                "train_config": {"epochs": 1} if ci else {}, "out": str(folder)}
     calls: Counter = Counter()
     start = time.perf_counter()
     with standing_in(mine.functions.values(), mine.stood_in), \
             _counted(mine.functions, calls) as counted:
-        status = run(argv, counted)
+        status = run(settings, counted)
     if status != 0:
-        raise RuntimeError(f"numpy-seq2seq {' '.join(argv)} ended with status {status}")
+        raise RuntimeError(f"the training run {settings} ended with status {status}")
     seconds = time.perf_counter() - start
     fresh = translator_exact_match(folder / "checkpoint.npz", _fresh_dates(budget))
     return TranslatorRun(budget, fresh, seconds, calls, folder, {},

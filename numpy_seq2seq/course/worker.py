@@ -19,7 +19,8 @@ Requests, each a dict in the message's "value":
   the next ``stand_in`` for ns (an empty list puts back what was there); reply {};
 * ``use`` {uses: [[name, ns], …]}: from now on run the library with those functions in place of
   its own (``use_functions``; an empty list ends it); reply {};
-* ``train`` {argv}: run ``numpy-seq2seq ARGV``; reply {status}.
+* ``train`` {argv}: train ``numpy_seq2seq.run.prepare(**argv)`` (argv: prepare's keyword
+  arguments, as payoff.run_translator gives them); reply {status}: 0, or what it raised.
 
 What a student's function raises (anything, SystemExit included) is replied as {"raised": …}
 (``grading.Raised``). Nothing here is trusted by the grader: it reads replies as data only.
@@ -132,10 +133,11 @@ class Worker:
             {name: self.namespaces[ns][name] for name, ns in uses}))
         return {}
 
-    def op_train(self, argv: list) -> dict:
-        from ..cli import main
+    def op_train(self, argv: dict) -> dict:
+        from .. import run
 
-        return {"status": main(argv)}
+        run.fit(run.prepare(**argv), progress=False)
+        return {"status": 0}
 
 
 def _signature(fn: Callable) -> list | None:

@@ -31,8 +31,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import check_arrays, check_cache, check_choice, check_grads, check_keys, refuse
+from .kernels import KERNELS, KernelView, kernel
 from .layers import matmul
-from .softmax import SoftmaxCache, masked_softmax_backward, masked_softmax_forward
+from .softmax import SoftmaxCache
 
 SCORES = ("dot", "general", "concat")
 
@@ -48,17 +49,17 @@ class GeneralCache(NamedTuple):
     """What the general score keeps for its backward pass."""
 
     hd: np.ndarray  # (N, T, H)
-    hs: np.ndarray  # (N, S, H)
-    W_a: np.ndarray  # (H, H)
-    q: np.ndarray  # (N, T, H), h_t W_a
+    hs: np.ndarray  # (N, S, H_s)
+    W_a: np.ndarray  # (H, H_s)
+    q: np.ndarray  # (N, T, H_s), h_t W_a
 
 
 class ConcatCache(NamedTuple):
     """What the concat score keeps for its backward pass."""
 
     hd: np.ndarray  # (N, T, H)
-    hs: np.ndarray  # (N, S, H)
-    W_a: np.ndarray  # (2H, A)
+    hs: np.ndarray  # (N, S, H_s)
+    W_a: np.ndarray  # (H + H_s, A)
     v_a: np.ndarray  # (A,)
     act: np.ndarray  # (N, T, S, A), tanh(W_a [h_t; h̄_s]) for every (t, s) pair
 
@@ -83,6 +84,7 @@ def _swap(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, DotCache]:
     """score[n, t, s] = h_tᵀ h̄_s.
 
@@ -111,6 +113,7 @@ def dot_score_forward(hd: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, DotCa
     return hd @ _swap(hs), DotCache(hd, hs)
 
 
+@kernel
 def dot_score_backward(
     dscores: np.ndarray, cache: DotCache
 ) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -127,6 +130,7 @@ def dot_score_backward(
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def general_score_forward(
     hd: np.ndarray, hs: np.ndarray, W_a: np.ndarray
 ) -> tuple[np.ndarray, GeneralCache]:
@@ -144,13 +148,14 @@ def general_score_forward(
     Returns
     -------
     scores : ndarray of shape (N, T, S)
-    cache : GeneralCache(hd, hs, W_a, q) with q = hd W_a of shape (N, T, H)
+    cache : GeneralCache(hd, hs, W_a, q) with q = hd W_a of shape (N, T, H_s)
     """
     check_arrays(hd=(hd, "N T H"), hs=(hs, "N S H_s"), W_a=(W_a, "H H_s"))
-    q = matmul(hd, W_a)  # (N, T, H)
+    q = matmul(hd, W_a)  # (N, T, H_s)
     return q @ _swap(hs), GeneralCache(hd, hs, W_a, q)
 
 
+@kernel
 def general_score_backward(
     dscores: np.ndarray, cache: GeneralCache
 ) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -159,19 +164,20 @@ def general_score_backward(
     Returns
     -------
     dhd : ndarray of shape (N, T, H)
-    dhs : ndarray of shape (N, S, H)
-    grads : {"W_a": ndarray of shape (H, H)}
+    dhs : ndarray of shape (N, S, H_s)
+    grads : {"W_a": ndarray of shape (H, H_s)}
     """
     _check_dscores(dscores, cache, GeneralCache, "general_score_forward")
     hd, hs, W_a, q = cache
-    dq = dscores @ hs  # (N, T, H), into q
-    dhs = _swap(dscores) @ q  # (N, S, H), into h̄_s
-    H = hd.shape[-1]
-    dW_a = hd.reshape(-1, H).T @ dq.reshape(-1, H)  # (H, H)
+    dq = dscores @ hs  # (N, T, H_s), into q
+    dhs = _swap(dscores) @ q  # (N, S, H_s), into h̄_s
+    H, H_s = W_a.shape
+    dW_a = hd.reshape(-1, H).T @ dq.reshape(-1, H_s)  # (H, H_s)
     return matmul(dq, W_a.T), dhs, {"W_a": dW_a}
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def concat_score_forward(
     hd: np.ndarray, hs: np.ndarray, W_a: np.ndarray, v_a: np.ndarray
 ) -> tuple[np.ndarray, ConcatCache]:
@@ -201,6 +207,7 @@ def concat_score_forward(
     return act @ v_a, ConcatCache(hd, hs, W_a, v_a, act)
 
 
+@kernel
 def concat_score_backward(
     dscores: np.ndarray, cache: ConcatCache
 ) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -209,12 +216,12 @@ def concat_score_backward(
     Returns
     -------
     dhd : ndarray of shape (N, T, H)
-    dhs : ndarray of shape (N, S, H)
-    grads : {"W_a": ndarray of shape (2H, A), "v_a": ndarray of shape (A,)}
+    dhs : ndarray of shape (N, S, H_s)
+    grads : {"W_a": ndarray of shape (H + H_s, A), "v_a": ndarray of shape (A,)}
     """
     _check_dscores(dscores, cache, ConcatCache, "concat_score_forward")
     hd, hs, W_a, v_a, act = cache
-    H, A = hd.shape[-1], v_a.shape[0]
+    H, H_s, A = hd.shape[-1], hs.shape[-1], v_a.shape[0]
     dv_a = dscores.reshape(1, -1) @ act.reshape(-1, A)  # (1, A), into v_a
     # (N, T, S, A) is the largest array of the model: build dpre in one buffer, no temporaries
     dpre = np.multiply(act, act)
@@ -224,7 +231,7 @@ def concat_score_backward(
     du = dpre.sum(axis=2)  # (N, T, A), into h_t W_a[:H]
     dk = dpre.sum(axis=1)  # (N, S, A), into h̄_s W_a[H:]
     dW_a = np.concatenate(
-        [hd.reshape(-1, H).T @ du.reshape(-1, A), hs.reshape(-1, H).T @ dk.reshape(-1, A)]
+        [hd.reshape(-1, H).T @ du.reshape(-1, A), hs.reshape(-1, H_s).T @ dk.reshape(-1, A)]
     )
     return matmul(du, W_a[:H].T), matmul(dk, W_a[H:].T), {"W_a": dW_a, "v_a": dv_a[0]}
 
@@ -234,20 +241,15 @@ def _check_dscores(dscores: np.ndarray, cache, cls: type, forward: str) -> None:
     check_grads(dscores=(dscores, (*cache.hd.shape[:2], cache.hs.shape[1]), "scores"))
 
 
-SCORE_FORWARD = {
-    "dot": dot_score_forward,
-    "general": general_score_forward,
-    "concat": concat_score_forward,
-}
-SCORE_BACKWARD = {
-    "dot": dot_score_backward,
-    "general": general_score_backward,
-    "concat": concat_score_backward,
-}
+# score -> its forward and backward as the kernel table holds them now (kernels.py): a student's
+# attention_backward that looks its score up here reaches the student's score backward too
+SCORE_FORWARD = KernelView(SCORES, "{}_score_forward")
+SCORE_BACKWARD = KernelView(SCORES, "{}_score_backward")
 SCORE_PARAMS = {"dot": (), "general": ("W_a",), "concat": ("W_a", "v_a")}
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def attention_forward(
     score: str, hd: np.ndarray, hs: np.ndarray, src_mask: np.ndarray, p: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, AttentionCache]:
@@ -269,13 +271,13 @@ def attention_forward(
     weights : ndarray of shape (N, T, S), rows sum to 1, exactly 0 at padded positions
     cache : AttentionCache, for ``attention_backward``
     """
-    check_choice("score", score, SCORE_FORWARD)
+    check_choice("score", score, SCORES)
     check_keys("p", p, ("W_c", *SCORE_PARAMS[score]), f"W_c and the {score} score's weights")
     check_arrays(hd=(hd, "N T H"), hs=(hs, "N S H"), src_mask=(src_mask, "N S", bool),
                  W_c=(p["W_c"], "2H H"))
     H = hd.shape[-1]
     scores, score_cache = SCORE_FORWARD[score](hd, hs, *(p[k] for k in SCORE_PARAMS[score]))
-    weights, sm_cache = masked_softmax_forward(scores, src_mask[:, None, :])  # (N, T, S)
+    weights, sm_cache = KERNELS["masked_softmax_forward"](scores, src_mask[:, None, :])  # (N, T, S)
     context = weights @ hs  # (N, T, H)
     # [c_t; h_t] W_c = c_t W_c[:H] + h_t W_c[H:], which avoids building the concatenation
     h_tilde = np.tanh(matmul(context, p["W_c"][:H]) + matmul(hd, p["W_c"][H:]))  # (N, T, H)
@@ -284,6 +286,7 @@ def attention_forward(
     return h_tilde, weights, cache
 
 
+@kernel
 def attention_backward(
     dh_tilde: np.ndarray, cache: AttentionCache
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -307,7 +310,7 @@ def attention_backward(
     )
     dweights = dcontext @ _swap(hs)  # (N, T, S), into a
     dhs = _swap(weights) @ dcontext  # (N, S, H), into h̄_s through the context
-    dscores = masked_softmax_backward(dweights, sm_cache)
+    dscores = KERNELS["masked_softmax_backward"](dweights, sm_cache)
     dhd_score, dhs_score, grads = SCORE_BACKWARD[score](dscores, score_cache)
     grads["W_c"] = dW_c
     return dhd + dhd_score, dhs + dhs_score, grads

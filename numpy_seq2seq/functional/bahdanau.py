@@ -26,8 +26,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import check_arrays, check_cache, check_grads
+from .kernels import KERNELS
 from .layers import matmul
-from .softmax import SoftmaxCache, masked_softmax_backward, masked_softmax_forward
+from .softmax import SoftmaxCache
 
 BAHDANAU = "bahdanau"
 
@@ -122,7 +123,7 @@ def bahdanau_step_forward(
     act = keys + q[:, None, :]  # (N, S, A), every source position against the one query
     np.tanh(act, out=act)  # in place: a fresh array, the step's largest
     scores = act @ v_a  # (N, S)
-    weights, sm_cache = masked_softmax_forward(scores, src_mask)
+    weights, sm_cache = KERNELS["masked_softmax_forward"](scores, src_mask)
     context = (weights[:, None, :] @ hs)[:, 0]  # (N, H)
     return context, weights, BahdanauCache(s_prev, hs, W_q, v_a, act, sm_cache, weights)
 
@@ -144,7 +145,7 @@ def bahdanau_step_backward(
     s_prev, hs, W_q, v_a, act, sm_cache, weights = cache
     dweights = (hs @ dcontext[:, :, None])[:, :, 0]  # (N, S), into a
     dhs = weights[:, :, None] * dcontext[:, None, :]  # (N, S, H), into h̄_s through c_t
-    dscores = masked_softmax_backward(dweights, sm_cache)  # (N, S)
+    dscores = KERNELS["masked_softmax_backward"](dweights, sm_cache)  # (N, S)
     dv_a = dscores.reshape(1, -1) @ act.reshape(-1, act.shape[-1])  # (1, A), into v_a
     dkeys = (1 - act * act) * v_a * dscores[:, :, None]  # (N, S, A), through tanh
     dq = dkeys.sum(axis=1)  # (N, A), the query meets every key

@@ -46,7 +46,7 @@ from ..checks import (
     check_keys,
     refuse,
 )
-from .attention import SCORE_FORWARD, AttentionCache, attention_backward, attention_forward
+from .attention import SCORES, AttentionCache
 from .bahdanau import (
     BAHDANAU,
     BahdanauCache,
@@ -56,6 +56,7 @@ from .bahdanau import (
     bahdanau_step_backward,
     bahdanau_step_forward,
 )
+from .kernels import KERNELS
 from .layers import (
     affine_backward,
     affine_forward,
@@ -67,10 +68,10 @@ from .layers import (
 )
 from .params import layer_params, layer_prefix, sub_params, with_prefix
 from .recurrent import (
-    CELLS,
     Cell,
     check_cell,
     check_state,
+    current_cell,
     grad_buffers,
     hidden_weights,
     padded_keep,
@@ -107,7 +108,7 @@ def _dec(layer: int) -> str:
 class DecoderStepCache(NamedTuple):
     """What ``decoder_step_forward`` keeps for ``decoder_step_backward``."""
 
-    spec: Cell
+    cell_type: Cell  # the cell as run (``recurrent.current_cell``)
     score: str | None
     p: dict  # the model's parameters
     state: tuple  # the flat state s_{t-1} the step started from
@@ -117,6 +118,31 @@ class DecoderStepCache(NamedTuple):
     masks: tuple  # per layer l >= 1, the dropout mask on its input, (N, H) or None
     cells: tuple  # per layer, the cell step's cache
     attention: AttentionCache | BahdanauCache | None
+
+
+class DecoderStep(NamedTuple):
+    """What ``decoder_step_forward`` returns."""
+
+    out: np.ndarray  # (N, H), what the output layer reads: h̃_t (Luong) or the top layer's h_t
+    state: tuple  # the new flat state s_t, k·n arrays of shape (N, H)
+    weights: np.ndarray | None  # (N, S), the attention weights, None without attention
+    cache: DecoderStepCache  # for ``decoder_step_backward``
+
+
+class DecoderStepGrads(NamedTuple):
+    """What ``decoder_step_backward`` returns."""
+
+    dcells: tuple  # per layer (dxw, dhw), each (N, G·H), summed into weight grads by the caller
+    dstate: tuple  # flat, the gradient of s_{t-1}
+    dfeed: np.ndarray | None  # (N, H), gradient of the fed h̃_{t-1} (input feeding), else None
+    dhs: np.ndarray | None  # (N, S, H), what reaches the encoder states at this step
+    dkeys: np.ndarray | None  # (N, S, A), what reaches Bahdanau's keys at this step
+    grads: dict  # the attention's parameter gradients at this step
+
+
+def _plus_dh(state: tuple, dh: np.ndarray) -> tuple:
+    """One layer's state gradient (dh,) or (dh, dc) with ``dh`` added to its h part."""
+    return (state[0] + dh, *state[1:])
 
 
 def decoder_step_forward(
@@ -131,7 +157,7 @@ def decoder_step_forward(
     p: dict[str, np.ndarray],
     keep: np.ndarray | None = None,
     masks: Sequence[np.ndarray | None] | None = None,
-) -> tuple[np.ndarray, tuple, np.ndarray | None, DecoderStepCache]:
+) -> DecoderStep:
     """One decoder step through every layer (the equations are in the module docstring).
 
     Parameters
@@ -141,8 +167,8 @@ def decoder_step_forward(
     xw : ndarray of shape (N, G·H), E y_{t-1} W_x[:E] + b of layer 0: the part of its input
         projection that nothing fed back changes (precomputed for all steps when training)
     state : flat tuple of k·n ndarrays of shape (N, H), s_{t-1} of every layer
-    feed : ndarray of shape (N, H) or None; h̃_{t-1} with Luong input feeding, else None
-        (Bahdanau computes its c_t here, from the state)
+    feed : ndarray of shape (N, H) or None; h̃_{t-1} with Luong input feeding (None at the
+        first step, where h̃_0 = 0), else None (Bahdanau computes its c_t here)
     hs : ndarray of shape (N, S, H), encoder states
     keys : ndarray of shape (N, S, A), h̄_s W_k for Bahdanau, else None
     src_mask : bool ndarray of shape (N, S)
@@ -152,14 +178,11 @@ def decoder_step_forward(
 
     Returns
     -------
-    out : ndarray of shape (N, H), what the output layer reads: h̃_t (Luong) or the top h_t
-    state : the new flat state
-    weights : ndarray of shape (N, S), the attention weights, or None without attention
-    cache : DecoderStepCache, for ``decoder_step_backward``
+    DecoderStep(out, state, weights, cache)
     """
-    spec = CELLS[cell]
+    cell_type = current_cell(cell)
     H = state[0].shape[1]
-    previous = layer_states(state, spec.n_states)
+    previous = layer_states(state, cell_type.n_states)
     masks = tuple(masks) if masks is not None else (None,) * (len(previous) - 1)
     weights = att_cache = None
     if score == BAHDANAU:  # attend from the top layer's previous h, before the step
@@ -171,65 +194,56 @@ def decoder_step_forward(
     for layer, s_prev in enumerate(previous):
         lp = layer_params(p, _dec(layer))
         if layer > 0:
-            below = new_state[-spec.n_states]  # (N, H), h_t of the layer below
+            below = new_state[-cell_type.n_states]  # (N, H), h_t of the layer below
             x = dropout_forward(below, masks[layer - 1])
             inputs.append(x)
             xw = x @ lp["Wx"] + lp["b"]
-        s, cell_cache = step_forward(spec, xw, s_prev, keep, hidden_weights(spec, lp))
+        s, cell_cache = step_forward(cell_type, xw, s_prev, keep, hidden_weights(cell_type, lp))
         new_state.extend(s)
         cells.append(cell_cache)
-    out = h = new_state[-spec.n_states]  # (N, H), the top layer's h_t
+    out = h = new_state[-cell_type.n_states]  # (N, H), the top layer's h_t
     if score is not None and score != BAHDANAU:  # Luong: attend from h_t, after the step
-        h_tilde, w, att_cache = attention_forward(score, h[:, None], hs, src_mask, p)
+        h_tilde, w, att_cache = KERNELS["attention_forward"](score, h[:, None], hs, src_mask, p)
         out, weights = h_tilde[:, 0], w[:, 0]
-    cache = DecoderStepCache(spec, score, p, state, keep, feed, tuple(inputs), masks,
+    cache = DecoderStepCache(cell_type, score, p, state, keep, feed, tuple(inputs), masks,
                              tuple(cells), att_cache)
-    return out, tuple(new_state), weights, cache
+    return DecoderStep(out, tuple(new_state), weights, cache)
 
 
-def decoder_step_backward(
-    dout: np.ndarray, dstate: tuple, cache: DecoderStepCache
-) -> tuple[tuple, tuple, np.ndarray | None, np.ndarray | None, np.ndarray | None, dict]:
+def decoder_step_backward(dout: np.ndarray, dstate: tuple, cache: DecoderStepCache
+                          ) -> DecoderStepGrads:
     """Backward of ``decoder_step_forward``.
 
     Parameters
     ----------
     dout : ndarray of shape (N, H), gradient of out
     dstate : flat tuple, gradient of the new state (from the next step)
-
-    Returns
-    -------
-    dcells : per layer (dxw, dhw), each (N, G·H): the cell's gradients at this step, from which
-        the caller sums the weight gradients over all steps (``weight_grads``)
-    dstate_prev : flat tuple, gradient of s_{t-1}
-    dfeed : ndarray of shape (N, H), gradient of the fed h̃_{t-1} (input feeding), else None
-    dhs : ndarray of shape (N, S, H) or None, what reaches the encoder states at this step
-    dkeys : ndarray of shape (N, S, A) or None (Bahdanau), what reaches the keys at this step
-    grads : dict, the attention's parameter gradients at this step
     """
-    spec, score, p, state, keep, feed, inputs, masks, cells, att_cache = cache
-    H = dout.shape[-1]
+    cell_type, n = cache.cell_type, cache.cell_type.n_states
     dhs = dkeys = None
     grads: dict[str, np.ndarray] = {}
     dh = dout  # into the top layer's h_t
-    if score is not None and score != BAHDANAU:
-        dhd, dhs, grads = attention_backward(dout[:, None], att_cache)
+    if cache.score is not None and cache.score != BAHDANAU:
+        dhd, dhs, grads = KERNELS["attention_backward"](dout[:, None], cache.attention)
         dh = dhd[:, 0]
-    dnext = layer_states(dstate, spec.n_states)
-    dprev: list[tuple] = [()] * len(cells)
-    dcells: list[tuple] = [()] * len(cells)
-    for layer in reversed(range(len(cells))):
-        ds = (dnext[layer][0] + dh,) + tuple(dnext[layer][1:])  # h_t is output and state
-        dxw, dhw, dprev[layer] = step_backward(spec, ds, cells[layer], keep)
+    dnext = layer_states(dstate, n)
+    dprev: list[tuple] = [()] * len(cache.cells)
+    dcells: list[tuple] = [()] * len(cache.cells)
+    for layer in reversed(range(len(cache.cells))):
+        ds = _plus_dh(dnext[layer], dh)  # h_t is output and state
+        dxw, dhw, dprev[layer] = step_backward(cell_type, ds, cache.cells[layer], cache.keep)
         dcells[layer] = (dxw, dhw)
         if layer > 0:  # into the layer below's h_t, through W_x and the dropout mask
-            dh = dropout_backward(dxw @ p[_dec(layer) + "Wx"].T, masks[layer - 1])
-    dfeed = None if feed is None else dcells[0][0] @ p["dec_Wx"][-H:].T  # into the fed vector
-    if score == BAHDANAU:  # c_t came from s_{t-1}: its gradient goes there and to h̄_s
-        ds_top, dhs, dkeys, grads = bahdanau_step_backward(dfeed, att_cache)
-        dprev[-1] = (dprev[-1][0] + ds_top,) + tuple(dprev[-1][1:])
+            dh = dropout_backward(dxw @ cache.p[_dec(layer) + "Wx"].T, cache.masks[layer - 1])
+    dfeed = None
+    if cache.feed is not None:  # into the fed vector, through the rows of W_x that read it
+        dfeed = dcells[0][0] @ cache.p["dec_Wx"][-dout.shape[-1]:].T
+    if cache.score == BAHDANAU:  # c_t came from s_{t-1}: its gradient goes there and to h̄_s
+        ds_top, dhs, dkeys, grads = bahdanau_step_backward(dfeed, cache.attention)
+        dprev[-1] = _plus_dh(dprev[-1], ds_top)
         dfeed = None
-    return tuple(dcells), tuple(s for d in dprev for s in d), dfeed, dhs, dkeys, grads
+    flat = tuple(s for layer in dprev for s in layer)
+    return DecoderStepGrads(tuple(dcells), flat, dfeed, dhs, dkeys, grads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +253,7 @@ class SteppedCache(NamedTuple):
     """What ``_stepped_forward`` keeps for ``_stepped_backward``."""
 
     y: np.ndarray  # (N, T, E), the embeddings the decoder read (after dropout)
+    fed: bool  # layer 0 read [y_t; feed_t] (input feeding or Bahdanau), not y_t alone
     hs_shape: tuple
     keys: BahdanauKeysCache | None
     steps: list  # per step, a DecoderStepCache
@@ -257,56 +272,68 @@ def _stepped_forward(cell, score, y, mask, state0, hs, src_mask, p, input_feedin
     state, feed, steps = tuple(state0), None, []
     for t in range(T):
         masks_t = [None if m is None else m[:, t] for m in masks]
-        out[:, t], state, w, step = decoder_step_forward(
-            cell, score, yw[:, t], state, feed, hs, keys, src_mask, p, keep[t], masks_t)
+        step = decoder_step_forward(cell, score, yw[:, t], state, feed, hs, keys, src_mask, p,
+                                    keep[t], masks_t)
+        out[:, t], state = step.out, step.state
         if weights is not None:
-            weights[:, t] = w
-        steps.append(step)
+            weights[:, t] = step.weights
+        steps.append(step.cache)
         feed = out[:, t] if input_feeding else None  # h̃_t, read by step t+1
-    return out, weights, SteppedCache(y, hs.shape, keys_cache, steps)
+    fed = input_feeding or score == BAHDANAU
+    return out, weights, SteppedCache(y, fed, hs.shape, keys_cache, steps)
 
 
 def _stepped_backward(dout, cache):
-    y, hs_shape, keys_cache, steps = cache
-    spec, p = steps[0].spec, steps[0].p
-    N, T, E = y.shape
-    H, k, n = dout.shape[-1], len(steps[0].cells), steps[0].spec.n_states
-    GH = p["dec_Wh"].shape[1]
-    buffers = [grad_buffers(spec, N, T, GH, y.dtype) for _ in range(k)]  # per layer (dxw, dhw)
+    y, steps = cache.y, cache.steps
+    cell_type, p = steps[0].cell_type, steps[0].p
+    N, T, _ = y.shape
+    H, k, n = dout.shape[-1], len(steps[0].cells), cell_type.n_states
+    buffers = [grad_buffers(cell_type, N, T, p["dec_Wh"].shape[1], y.dtype) for _ in range(k)]
     dstate = tuple(np.zeros((N, H), dtype=y.dtype) for _ in range(k * n))
     dfeed = np.zeros((N, H), dtype=y.dtype)  # gradient reaching out_t from step t+1's input
-    dhs = np.zeros(hs_shape, dtype=y.dtype)
-    dkeys = None if keys_cache is None else np.zeros((*hs_shape[:2], p["W_k"].shape[1]), y.dtype)
+    dhs = np.zeros(cache.hs_shape, dtype=y.dtype)
+    dkeys = None if cache.keys is None else \
+        np.zeros((*cache.hs_shape[:2], p["W_k"].shape[1]), y.dtype)
     grads: dict[str, np.ndarray] = {}
     for t in reversed(range(T)):
-        dcells, dstate, dfeed_t, dhs_t, dkeys_t, g = decoder_step_backward(
-            dout[:, t] + dfeed, dstate, steps[t])
-        for (dxw, dhw), (dxw_t, dhw_t) in zip(buffers, dcells):
+        step = decoder_step_backward(dout[:, t] + dfeed, dstate, steps[t])
+        for (dxw, dhw), (dxw_t, dhw_t) in zip(buffers, step.dcells):
             dxw[:, t] = dxw_t
-            if spec.has_bhn:
+            if cell_type.has_bhn:
                 dhw[:, t] = dhw_t
-        if dhs_t is not None:
-            dhs += dhs_t
-        if dkeys_t is not None:
-            dkeys += dkeys_t
-        _add_into(grads, g)
-        dfeed = 0 if dfeed_t is None else dfeed_t
-    for layer, (dxw, dhw) in enumerate(buffers):
-        h_prev = np.stack([s.state[layer * n] for s in steps], axis=1)  # (N, T, H)
-        if layer == 0 and p["dec_Wx"].shape[0] == E:  # nothing fed back
-            x = y
-        elif layer == 0:  # step t read [y_t; feed_t] (feed_0 = h̃_0 = 0 with input feeding)
-            feeds = [np.zeros((N, H), y.dtype) if s.feed is None else s.feed for s in steps]
-            x = np.concatenate([y, np.stack(feeds, axis=1)], axis=-1)  # (N, T, E + H)
-        else:
-            x = np.stack([s.inputs[layer - 1] for s in steps], axis=1)  # (N, T, H)
-        grads.update(with_prefix(weight_grads(spec, x, h_prev, dxw, dhw), _dec(layer)))
-    if keys_cache is not None:
-        dhs_keys, g = bahdanau_keys_backward(dkeys, keys_cache)
+        if step.dhs is not None:
+            dhs += step.dhs
+        if step.dkeys is not None:
+            dkeys += step.dkeys
+        _add_into(grads, step.grads)
+        dstate, dfeed = step.dstate, 0 if step.dfeed is None else step.dfeed
+    grads.update(_stepped_weight_grads(cache, buffers))
+    if cache.keys is not None:
+        dhs_keys, g = bahdanau_keys_backward(dkeys, cache.keys)
         dhs += dhs_keys
         grads.update(g)
-    dy = matmul(buffers[0][0], p["dec_Wx"][:E].T)  # (N, T, E)
+    dy = matmul(buffers[0][0], p["dec_Wx"][: y.shape[-1]].T)  # (N, T, E)
     return dy, dstate, dhs, grads
+
+
+def _stepped_weight_grads(cache: SteppedCache, buffers: list) -> dict[str, np.ndarray]:
+    """Every decoder layer's weight gradients from its per-step (dxw, dhw), one product each."""
+    y, steps = cache.y, cache.steps
+    cell_type, n = steps[0].cell_type, steps[0].cell_type.n_states
+    N, T, _ = y.shape
+    grads = {}
+    for layer, (dxw, dhw) in enumerate(buffers):
+        h_prev = np.stack([s.state[layer * n] for s in steps], axis=1)  # (N, T, H)
+        if layer > 0:
+            x = np.stack([s.inputs[layer - 1] for s in steps], axis=1)  # (N, T, H)
+        elif cache.fed:  # step t read [y_t; feed_t] (feed_0 = h̃_0 = 0 with input feeding)
+            H = h_prev.shape[-1]
+            feeds = [np.zeros((N, H), y.dtype) if s.feed is None else s.feed for s in steps]
+            x = np.concatenate([y, np.stack(feeds, axis=1)], axis=-1)  # (N, T, E + H)
+        else:  # nothing fed back
+            x = y
+        grads.update(with_prefix(weight_grads(cell_type, x, h_prev, dxw, dhw), _dec(layer)))
+    return grads
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +348,27 @@ class DecoderCache(NamedTuple):
     attention: AttentionCache | None  # Luong attention over all steps (layer-by-layer run)
     out_mask: np.ndarray | None  # (N, T, H) dropout mask on the output layer's input
     output: tuple  # the output layer's cache
+
+
+def _check_inputs(cell, score, tgt_in, mask, state0, hs, src_mask, p, input_feeding,
+                  masks) -> tuple[int, list]:
+    """``decoder_forward``'s arguments, checked; returns k and the k + 1 dropout masks."""
+    cell_type = check_cell(cell)
+    check_choice("score", score, (None, *SCORES, BAHDANAU))
+    if input_feeding and score not in SCORES:
+        raise refuse(f"input_feeding needs a Luong score {SCORES}, got score={score!r}")
+    k = max(1, len(state0) // cell_type.n_states) if isinstance(state0, tuple) else 1
+    check_state("state0", state0, cell_type, k)
+    masks, mask_specs = check_masks(masks, k + 1, ["N T E"] + ["N T H"] * k,
+                                    "on the embeddings, between the layers and on the output")
+    check_keys("p", p, ["tgt_embed", "W_s", "b_s"], "the target embeddings and output layer")
+    fed = input_feeding or score == BAHDANAU  # layer 0 reads [E y; h̃ or c]
+    check_arrays(tgt_in=(tgt_in, "N T", int), mask=(mask, "N T", bool), state0=(state0, "N H"),
+                 hs=(hs, "N S H"), src_mask=(src_mask, "N S", bool),
+                 tgt_embed=(p["tgt_embed"], "V E"), W_s=(p["W_s"], "H V"), b_s=(p["b_s"], "V"),
+                 **stack_specs(cell_type, p, "dec_", k, False, "E+H" if fed else "E"), **mask_specs)
+    check_ids("tgt_in", tgt_in, p["tgt_embed"].shape[0], "the rows of tgt_embed")
+    return k, masks
 
 
 def decoder_forward(
@@ -373,34 +421,12 @@ def decoder_forward(
                                             masks=masks[1:k], trusted=True)
         weights = None
         if score is not None:
-            out, weights, att_cache = attention_forward(score, out, hs, src_mask, p)
+            out, weights, att_cache = KERNELS["attention_forward"](score, out, hs, src_mask, p)
     out = dropout_forward(out, masks[k])
     logits, out_cache = affine_forward(out, p["W_s"], p["b_s"])  # (N, T, V)
     cache = DecoderCache(stepped, hs.shape, emb_cache, masks[0], rec_cache, att_cache, masks[k],
                          out_cache)
     return logits, weights, cache
-
-
-def _check_inputs(cell, score, tgt_in, mask, state0, hs, src_mask, p, input_feeding,
-                  masks) -> tuple[int, list]:
-    """``decoder_forward``'s arguments, checked; returns k and the k + 1 dropout masks."""
-    spec = check_cell(cell)
-    check_choice("score", score, (None, *SCORE_FORWARD, BAHDANAU))
-    if input_feeding and score not in SCORE_FORWARD:
-        raise refuse(f"input_feeding needs a Luong score "
-                     f"{tuple(SCORE_FORWARD)}, got score={score!r}")
-    k = max(1, len(state0) // spec.n_states) if isinstance(state0, tuple) else 1
-    check_state("state0", state0, spec, k)
-    masks, mask_specs = check_masks(masks, k + 1, ["N T E"] + ["N T H"] * k,
-                                    "on the embeddings, between the layers and on the output")
-    check_keys("p", p, ["tgt_embed", "W_s", "b_s"], "the target embeddings and output layer")
-    fed = input_feeding or score == BAHDANAU  # layer 0 reads [E y; h̃ or c]
-    check_arrays(tgt_in=(tgt_in, "N T", int), mask=(mask, "N T", bool), state0=(state0, "N H"),
-                 hs=(hs, "N S H"), src_mask=(src_mask, "N S", bool),
-                 tgt_embed=(p["tgt_embed"], "V E"), W_s=(p["W_s"], "H V"), b_s=(p["b_s"], "V"),
-                 **stack_specs(spec, p, "dec_", k, False, "E+H" if fed else "E"), **mask_specs)
-    check_ids("tgt_in", tgt_in, p["tgt_embed"].shape[0], "the rows of tgt_embed")
-    return k, masks
 
 
 def decoder_backward(
@@ -428,7 +454,7 @@ def decoder_backward(
         dhs = np.zeros(hs_shape, dtype=dlogits.dtype)
         dhd = dout
         if att_cache is not None:
-            dhd, dhs, g = attention_backward(dout, att_cache)
+            dhd, dhs, g = KERNELS["attention_backward"](dout, att_cache)
             grads.update(g)
         dy, dstate0, g = stacked_backward(dhd, None, rec_cache, trusted=True)
         grads.update(with_prefix(g, "dec_"))

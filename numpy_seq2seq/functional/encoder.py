@@ -105,13 +105,13 @@ def encoder_forward(
 
 def _check_inputs(cell, src, p, bidirectional, num_layers, masks) -> list:
     """``encoder_forward``'s arguments, checked; returns the k dropout masks (None: no dropout)."""
-    spec = check_stack(cell, num_layers)
+    cell_type = check_stack(cell, num_layers)
     H = hidden_letters(bidirectional)
     masks, mask_specs = check_masks(masks, num_layers, ["N S E"] + [f"N S {H}"] * num_layers,
                                     "on the embeddings and between the layers")
     check_keys("p", p, ["src_embed"], "the source embeddings")
     check_arrays(src=(src, "N S", int), src_embed=(p["src_embed"], "V E"),
-                 **stack_specs(spec, p, "enc_", num_layers, bidirectional, "E"), **mask_specs)
+                 **stack_specs(cell_type, p, "enc_", num_layers, bidirectional, "E"), **mask_specs)
     check_ids("src", src, p["src_embed"].shape[0], "the rows of src_embed")
     return masks
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..checks import check_arrays, check_cache, check_grads
 from .activations import sigmoid
+from .kernels import kernel
 
 GATES = 3
 
@@ -90,6 +91,7 @@ def gru_core_backward(dstate: tuple, cache: GRUCache) -> tuple[np.ndarray, np.nd
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def gru_step_forward(
     x: np.ndarray,
     h_prev: np.ndarray,
@@ -120,6 +122,7 @@ def gru_step_forward(
     return h, cache._replace(x=x, Wx=Wx)
 
 
+@kernel
 def gru_step_backward(dh: np.ndarray, cache: GRUCache) -> tuple[np.ndarray, ...]:
     """Backward of ``gru_step_forward``.
 

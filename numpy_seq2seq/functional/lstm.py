@@ -23,6 +23,7 @@ import numpy as np
 
 from ..checks import check_arrays, check_cache, check_grads
 from .activations import sigmoid
+from .kernels import kernel
 
 GATES = 4
 
@@ -98,6 +99,7 @@ def lstm_core_backward(dstate: tuple, cache: LSTMCache) -> tuple[np.ndarray, np.
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def lstm_step_forward(
     x: np.ndarray,
     h_prev: np.ndarray,
@@ -127,6 +129,7 @@ def lstm_step_forward(
     return h, c, cache._replace(x=x, Wx=Wx)
 
 
+@kernel
 def lstm_step_backward(
     dh: np.ndarray, dc: np.ndarray, cache: LSTMCache
 ) -> tuple[np.ndarray, ...]:

@@ -5,10 +5,10 @@
 Row vectors, batch first. ``W_x`` of shape (D, H) is ``torch.nn.RNN``'s ``weight_ih_l0.T``; our
 single ``b`` is PyTorch's ``bias_ih_l0 + bias_hh_l0``. The time-unrolled layer (BPTT over a padded
 batch) is generic over cells and lives in ``recurrent.py``; it calls ``rnn_core_forward`` and
-``rnn_core_backward`` below once per time step. ``rnn_forward`` / ``rnn_backward`` at the end
-are that layer for this cell with CS231n's signatures.
+``rnn_core_backward`` below once per time step; ``rnn_forward`` / ``rnn_backward``, that layer
+for this cell with CS231n's signatures, sit beside the loop in ``recurrent.py``.
 
-The step and layer functions check their inputs (``checks.check_arrays``: shapes in the letters
+The step functions check their inputs (``checks.check_arrays``: shapes in the letters
 below, one float dtype); the cores, called inside the layer's loop, trust their caller.
 
 Letters: N batch, T time steps, D input features, H hidden units.
@@ -20,7 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import check_arrays, check_cache, check_grads, optional
+from ..checks import check_arrays, check_cache, check_grads
+from .kernels import kernel
 
 GATES = 1
 
@@ -74,6 +75,7 @@ def rnn_core_backward(dstate: tuple, cache: RNNCache) -> tuple[np.ndarray, np.nd
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def rnn_step_forward(
     x: np.ndarray, h_prev: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
 ) -> tuple[np.ndarray, RNNCache]:
@@ -97,6 +99,7 @@ def rnn_step_forward(
     return h, cache._replace(x=x, Wx=Wx)
 
 
+@kernel
 def rnn_step_backward(dh: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, ...]:
     """Backward of ``rnn_step_forward``.
 
@@ -108,65 +111,3 @@ def rnn_step_backward(dh: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, ...]
     check_grads(dh=(dh, cache.h.shape, "h"))
     dxw, dhw, (dh_prev,) = rnn_core_backward((dh,), cache)
     return dxw @ cache.Wx.T, dh_prev, cache.x.T @ dxw, cache.h_prev.T @ dhw, dxw.sum(axis=0)
-
-
-# ---------------------------------------------------------------------------------------------
-# the whole sequence: CS231n's signatures for the generic unrolled layer of recurrent.py (which
-# imports this module, hence the imports inside the functions)
-
-def rnn_forward(
-    x: np.ndarray,
-    h0: np.ndarray,
-    Wx: np.ndarray,
-    Wh: np.ndarray,
-    b: np.ndarray,
-    mask: np.ndarray | None = None,
-) -> tuple[np.ndarray, tuple]:
-    """Run the tanh RNN over every step of a right-padded batch.
-
-    h_t = m_t ⊙ tanh(x_t W_x + h_{t-1} W_h + b) + (1 - m_t) ⊙ h_{t-1}
-
-    where m_t = mask[:, t]: a padded step leaves the row's state unchanged, so h_T is the state
-    after the row's last real token.
-
-    Parameters
-    ----------
-    x : ndarray of shape (N, T, D)
-    h0 : ndarray of shape (N, H), the initial state
-    Wx : ndarray of shape (D, H)
-    Wh : ndarray of shape (H, H)
-    b : ndarray of shape (H,)
-    mask : bool ndarray of shape (N, T), False at padded steps (default: no padding)
-
-    Returns
-    -------
-    hs : ndarray of shape (N, T, H), the state after every step
-    cache : for ``rnn_backward``
-    """
-    from .recurrent import recurrent_forward
-
-    check_arrays(x=(x, "N T D"), h0=(h0, "N H"), Wx=(Wx, "D H"), Wh=(Wh, "H H"), b=(b, "H"),
-                 **optional(mask=(mask, "N T", bool)))
-    if mask is None:
-        mask = np.ones(x.shape[:2], dtype=bool)
-    hs, _, cache = recurrent_forward("rnn", x, (h0,), mask, {"Wx": Wx, "Wh": Wh, "b": b},
-                                     trusted=True)
-    return hs, cache
-
-
-def rnn_backward(dhs: np.ndarray, cache: tuple) -> tuple[np.ndarray, ...]:
-    """Backpropagation through time for ``rnn_forward``.
-
-    Parameters
-    ----------
-    dhs : ndarray of shape (N, T, H), the gradient of every step's output
-    cache : from ``rnn_forward``
-
-    Returns
-    -------
-    dx, dh0, dWx, dWh, db : shapes of x, h0, Wx, Wh, b
-    """
-    from .recurrent import recurrent_backward
-
-    dx, (dh0,), grads = recurrent_backward(dhs, None, cache)
-    return dx, dh0, grads["Wx"], grads["Wh"], grads["b"]

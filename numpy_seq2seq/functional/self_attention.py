@@ -34,7 +34,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import check_arrays, check_mask
-from .softmax import SoftmaxCache, masked_softmax_backward, masked_softmax_forward
+from .kernels import KERNELS
+from .softmax import SoftmaxCache
 
 
 class ScaledDotProductCache(NamedTuple):
@@ -79,7 +80,7 @@ def scaled_dot_product_attention_forward(
     scale = float(q.shape[-1]) ** -0.5  # a Python float: keeps float32 inputs float32
     scores = (q @ k.swapaxes(-1, -2)) * scale  # (N, L_q, L_k)
     full = np.ones((1, 1, 1), dtype=bool) if mask is None else mask
-    weights, sm_cache = masked_softmax_forward(scores, full)  # (N, L_q, L_k)
+    weights, sm_cache = KERNELS["masked_softmax_forward"](scores, full)  # (N, L_q, L_k)
     out = weights @ v  # (N, L_q, d_v)
     return out, weights, ScaledDotProductCache(q, k, v, scale, sm_cache)
 
@@ -106,7 +107,7 @@ def scaled_dot_product_attention_backward(
     weights = sm_cache.p  # (N, L_q, L_k)
     dv = weights.swapaxes(-1, -2) @ dout  # (N, L_k, d_v), into v
     dweights = dout @ v.swapaxes(-1, -2)  # (N, L_q, L_k), into a
-    dscores = masked_softmax_backward(dweights, sm_cache) * scale  # into e, through 1/√d
+    dscores = KERNELS["masked_softmax_backward"](dweights, sm_cache) * scale  # into e, through 1/√d
     dq = dscores @ k  # (N, L_q, d), into q
     dk = dscores.swapaxes(-1, -2) @ q  # (N, L_k, d), into k
     return dq, dk, dv

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import FINITE, check_arrays, check_cache, check_grads, check_ids, check_mask, refuse
+from .kernels import kernel
 
 # A finite fill value for masked scores: exp(MASK_FILL - max) underflows to exactly 0 in float32
 # and float64, yet a row whose every score is masked stays finite (no inf - inf = NaN).
@@ -66,6 +67,7 @@ def _check_not_empty(scores: np.ndarray) -> None:
                      f"{scores.shape}")
 
 
+@kernel
 def masked_softmax_forward(
     scores: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, SoftmaxCache]:
@@ -96,6 +98,7 @@ def masked_softmax_forward(
     return p, SoftmaxCache(p)
 
 
+@kernel
 def masked_softmax_backward(dp: np.ndarray, cache: SoftmaxCache) -> np.ndarray:
     """Backward of the masked softmax: the softmax's own, since masked positions have p_i = 0
     and so get exactly zero gradient from ds_i = p_i (dp_i - Σ_k dp_k p_k)."""
@@ -116,6 +119,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+@kernel
 def cross_entropy_forward(
     logits: np.ndarray, targets: np.ndarray, mask: np.ndarray
 ) -> tuple[float, CrossEntropyCache]:
@@ -155,6 +159,7 @@ def cross_entropy_forward(
     return loss, CrossEntropyCache(np.exp(log_probs), targets, mask, count)
 
 
+@kernel
 def cross_entropy_backward(dloss: float, cache: CrossEntropyCache) -> np.ndarray:
     """Backward of the mean cross-entropy: dz = m (softmax(z) - onehot(y)) / Σ m.
 

@@ -79,7 +79,7 @@ def hidden_letters(bidirectional: bool) -> str:
     return "2U" if bidirectional else "H"
 
 
-def stack_specs(spec: Cell, p: dict[str, np.ndarray], prefix: str, num_layers: int,
+def stack_specs(cell_type: Cell, p: dict[str, np.ndarray], prefix: str, num_layers: int,
                 bidirectional: bool, inputs: str = "D") -> dict[str, tuple]:
     """``check_arrays`` specs of every weight of a stack, named as in ``p`` (``prefix`` "enc_"
     gives "enc_l1_Wx"): layer 0 reads ``inputs`` features, layer l >= 1 the H below it."""
@@ -87,7 +87,7 @@ def stack_specs(spec: Cell, p: dict[str, np.ndarray], prefix: str, num_layers: i
     specs: dict[str, tuple] = {}
     for layer in range(num_layers):
         for direction in (("fwd", "bwd") if bidirectional else (None,)):
-            specs.update(weight_specs(spec, p, prefix + layer_prefix(layer, direction),
+            specs.update(weight_specs(cell_type, p, prefix + layer_prefix(layer, direction),
                                       inputs if layer == 0 else hidden_letters(bidirectional),
                                       units))
     return specs
@@ -204,13 +204,13 @@ def stacked_forward(
 
 def _check_inputs(cell, x, state0, mask, p, num_layers, bidirectional, masks) -> list:
     """``stacked_forward``'s arguments, checked; returns the k - 1 dropout masks."""
-    spec = check_stack(cell, num_layers)
-    check_state("state0", state0, spec, num_layers)
+    cell_type = check_stack(cell, num_layers)
+    check_state("state0", state0, cell_type, num_layers)
     H = hidden_letters(bidirectional)
     masks, mask_specs = check_masks(masks, num_layers - 1, [f"N T {H}"] * num_layers,
                                     "between the layers")
     check_arrays(x=(x, "N T D"), state0=(state0, f"N {H}"), mask=(mask, "N T", bool),
-                 **stack_specs(spec, p, "", num_layers, bidirectional), **mask_specs)
+                 **stack_specs(cell_type, p, "", num_layers, bidirectional), **mask_specs)
     return masks
 
 
@@ -239,7 +239,7 @@ def stacked_backward(
         check_cache(cache, StackedCache, "stacked_forward")
         check_grads(dhs=(dhs, output_shape(cache), "hs"))
         if dstate is not None:
-            check_state("dstate", dstate, cache.layers[0][0].spec, len(cache.layers))
+            check_state("dstate", dstate, cache.layers[0][0].cell_type, len(cache.layers))
             check_arrays(dhs=(dhs, "N T H"), dstate=(dstate, "N H"))
     n_states, rows, cols, caches, masks = cache
     N, T, H = dhs.shape
