@@ -171,7 +171,7 @@ def test_the_library_imported_as_answers_scores_zero(course_dir, tmp_path):
     result = grade(_copy(course_dir, "release", "a1_rnn", tmp_path, COPY_THE_LIBRARY),
                    budget="ci")
     assert result.points == 0 and result.max_points == 11
-    assert all("is the library's numpy_seq2seq.functional.rnn." in e.message and
+    assert all("is the library's numpy_seq2seq.functional." in e.message and
                "not your own work" in e.message for e in result.exercises), result.exercises
 
 
