@@ -6,7 +6,7 @@
 Each ``nbXX`` function answers every exercise of that notebook (four or five), in order, with
 the notebook's own setup and its ``full`` budget (sizes, seeds), prints one block of numbers per
 exercise, headed "E<k> ·", and asserts the point of the answer, so an answer that stops holding
-fails loudly. course/README.md quotes the output and explains it;
+fails loudly. course/MODEL_ANSWERS.md quotes the output and explains it;
 tests/test_course_exercise_answers.py checks that every exercise has its answer here.
 """
 

@@ -149,8 +149,8 @@ def test_flagged_cells_are_listed_with_their_ids(course_dir, tmp_path):
 
 def test_an_answer_that_ends_the_process_costs_only_the_exercises_it_runs_in(course_dir,
                                                                           tmp_path):
-    """The source with rnn_step_backward calling os._exit: its exercise and rnn_backward (which
-    calls it) fail, saying so; a fresh process grades the others."""
+    """The source with rnn_step_backward calling os._exit: its exercise fails, saying so; a
+    fresh process grades the others, rnn_backward (which calls it) with the reference's step."""
     def edit(nb):
         cell = answer_cell(nb, "rnn_step_backward")
         text = "".join(cell["source"])
@@ -159,16 +159,44 @@ def test_an_answer_that_ends_the_process_costs_only_the_exercises_it_runs_in(cou
 
     result = grade(_copy(course_dir, "source", "a1_rnn", tmp_path, edit), budget="ci")
     scored = {e.grade_id: e for e in result.exercises}
-    assert result.points == 4  # rnn_step_forward 2 + rnn_forward 2
+    assert result.points == 8  # all but rnn_step_backward's 3
     assert "ended (exit status 3)" in scored["rnn_step_backward"].message
-    assert scored["rnn_backward"].points == 0
+    assert scored["rnn_backward"].message.endswith(
+        "Graded with the reference rnn_step_backward, since yours fails its check."), \
+        scored["rnn_backward"].message
 
 
-def test_the_library_copied_as_answers_gets_full_marks(course_dir, tmp_path):
-    """What no grader can tell from a derived answer (course/README.md, "Honesty")."""
+def test_the_library_imported_as_answers_scores_zero(course_dir, tmp_path):
+    """Own work only (ownership.py): each exercise says whose function it is."""
     result = grade(_copy(course_dir, "release", "a1_rnn", tmp_path, COPY_THE_LIBRARY),
                    budget="ci")
-    assert result.points == 11
+    assert result.points == 0 and result.max_points == 11
+    assert all("is the library's numpy_seq2seq.functional." in e.message and
+               "not your own work" in e.message for e in result.exercises), result.exercises
+
+
+def _delegate_everything(nb):
+    """Every answer cell of a3 or a4 only imports the library's function."""
+    from numpy_seq2seq.course.exercises import EXERCISES
+    from numpy_seq2seq.course.functional_checks import reference
+
+    for name in EXERCISES:
+        cell = next((c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {})
+                     .get("grade_id") == f"{name}_answer"), None)
+        if cell is not None:
+            cell["source"] = f"from {reference(name).__module__} import {name}\n"
+
+
+@pytest.mark.parametrize("assignment", ["a3_attention", "a4_translator"])
+def test_delegating_every_answer_scores_zero(course_dir, assignment):
+    """The issue's a3 (was 18/18) and a4 (was 16/16); a4's copy sits beside the sources of
+    a1–a3, whose own functions pass, yet its decoders are the library's."""
+    path = _copy(course_dir, "source", assignment, course_dir / "delegated", _delegate_everything)
+    for earlier in ("a1_rnn", "a2_gates", "a3_attention"):
+        if earlier != assignment and not (path.parent.parent / earlier).exists():
+            shutil.copytree(course_dir / "source" / earlier, path.parent.parent / earlier)
+    result = grade(path, budget="ci")
+    assert result.points == 0 and result.max_points > 0, result.exercises
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,9 +213,12 @@ def test_course_grade_json_scores_wrong_answers(course_dir, tmp_path, capsys, mo
     monkeypatch.setenv("NUMPY_SEQ2SEQ_BUDGET", "ci")
     assert main(["course", "grade", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert list(report) == ["notebooks", "not_graded"] and report["not_graded"] == []
+    assert list(report) == ["notebooks", "students", "not_graded"] and \
+        report["not_graded"] == []
     (graded,) = report["notebooks"]
-    assert list(graded) == ["path", "points", "max_points", "exercises", "tampered"]
+    assert list(graded) == ["path", "student", "assignment", "points", "max_points", "seconds",
+                            "exercises", "tampered"]
+    assert graded["assignment"] == "a1_rnn" and graded["seconds"] > 0
     assert graded["tampered"] == []
     scores = {e["grade_id"]: e for e in graded["exercises"]}
     assert all(list(e) == ["grade_id", "points", "max_points", "message"] for e in scores.values())
@@ -197,9 +228,9 @@ def test_course_grade_json_scores_wrong_answers(course_dir, tmp_path, capsys, mo
     assert "carry dh_next" in scores["rnn_backward"]["message"]
 
 
-def test_course_grade_stops_at_the_time_limit(course_dir, tmp_path, capsys):
-    """rnn_step_backward sleeps: its exercise runs out of time, the two after it are not
-    graded, the one before it keeps its points."""
+def test_a_check_that_runs_out_of_time_costs_only_its_exercise(course_dir, tmp_path, capsys):
+    """rnn_step_backward sleeps: its check runs out of time, naming it; the others are graded
+    in a fresh process (rnn_backward with the reference's step standing in)."""
     def edit(nb):
         cell = answer_cell(nb, "rnn_step_backward")
         cell["source"] = "".join(cell["source"]).replace(
@@ -209,9 +240,52 @@ def test_course_grade_stops_at_the_time_limit(course_dir, tmp_path, capsys):
     path = _copy(course_dir, "source", "a1_rnn", tmp_path, edit)
     assert main(["course", "grade", str(path), "--timeout", str(SHORT)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{path}: 2 / 11 points")
-    assert f"the time limit of {SHORT:g} s was reached while it ran" in out
-    assert out.count(f"not graded: the time limit of {SHORT:g} s was reached first") == 2
+    assert out.startswith(f"{path}: 8 / 11 points"), out
+    assert out.count(f"the time limit of {SHORT:g} s was reached while it ran") == 1
+    assert "rnn_step_backward: the time limit" in out
+
+
+def test_an_answer_cell_that_hangs_costs_only_its_exercise(course_dir, tmp_path):
+    """An endless loop at the top level of rnn_step_forward's answer cell (nbgrader: 7 / 11,
+    since its rnn_forward then fails too): the cell is left out, named; the rest score."""
+    def edit(nb):
+        cell = answer_cell(nb, "rnn_step_forward")
+        cell["source"] = "".join(cell["source"]) + "\nwhile True:\n    pass\n"
+
+    result = grade(_copy(course_dir, "source", "a1_rnn", tmp_path, edit), timeout=SHORT,
+                   budget="ci")
+    scored = {e.grade_id: e for e in result.exercises}
+    assert result.points == 9, result.exercises
+    assert f"rnn_step_forward_answer did not finish within {SHORT:g} s" in \
+        scored["rnn_step_forward"].message
+
+
+def test_a_helper_in_a_cell_the_student_added_is_run(course_dir, tmp_path):
+    """As nbgrader runs it: a code cell of the student's own, between the answers."""
+    def edit(nb):
+        cell = answer_cell(nb, "rnn_step_backward")
+        at = nb["cells"].index(cell)
+        nb["cells"].insert(at, {"cell_type": "code", "execution_count": None, "metadata": {},
+                                "outputs": [], "id": "my-helper",
+                                "source": "def _through_tanh(dh, h):\n"
+                                          "    return dh * (1 - h ** 2)\n"})
+        cell["source"] = "".join(cell["source"]).replace(
+            "da = dh * (1 - cache.h ** 2)", "da = _through_tanh(dh, cache.h)")
+        assert "_through_tanh" in cell["source"]
+
+    result = grade(_copy(course_dir, "source", "a1_rnn", tmp_path, edit), budget="ci")
+    assert result.points == 11, result.exercises
+
+
+def _foreign(path: Path) -> Path:
+    """A notebook with graded cells, none of whose grade ids is the course's."""
+    nb = read_notebook(notebooks(SOURCES / "a1_rnn")[0])
+    for cell in nb["cells"]:
+        if "nbgrader" in cell.get("metadata", {}):
+            cell["metadata"]["nbgrader"]["grade_id"] = "x_" + cell["metadata"]["nbgrader"][
+                "grade_id"]
+    write_notebook(nb, path)
+    return path
 
 
 @pytest.mark.parametrize("make, words", [
@@ -219,8 +293,7 @@ def test_course_grade_stops_at_the_time_limit(course_dir, tmp_path, capsys):
     (lambda p: p.write_text("not json", encoding="utf-8") and p, "is not a notebook"),
     (lambda p: shutil.copy(Path(__file__).parent.parent / "notebooks" /
                            "01_rnn_cell_and_bptt.ipynb", p) and p, "has no graded cells"),
-    (lambda p: shutil.copy(notebooks(SOURCES / "a1_rnn")[0], p) and p,
-     "is not one of the course's notebooks"),
+    (lambda p: _foreign(p), "is not one of the course's notebooks"),
 ], ids=["missing", "not-a-notebook", "no-graded-cells", "not-the-course's"])
 def test_course_grade_bad_input_is_one_line_and_status_2(tmp_path, capsys, make, words):
     path = make(tmp_path / "x.ipynb")
@@ -248,3 +321,90 @@ def test_grading_needs_no_kernel_whatever_the_user_kernelspecs(course_dir, tmp_p
     bogus_user_kernelspec(tmp_path)
     assert main(["course", "grade", str(_notebook(course_dir, "source", "a1_rnn"))]) == 0
     assert " 11 / 11 points" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# one mistake, charged once
+
+def _unpadded_rnn_forward(nb):
+    """The source's rnn_forward with the padding ignored (its own cache kept)."""
+    cell = answer_cell(nb, "rnn_forward")
+    text = "".join(cell["source"])
+    assert "h = np.where(keep, h_new, h)" in text
+    cell["source"] = text.replace("h = np.where(keep, h_new, h)", "h = h_new")
+
+
+@pytest.mark.parametrize("assignment, edit, exercise, note", [
+    ("a1_rnn", lambda nb: put_answer(nb, "rnn_step_forward",
+                                     wrong_solutions.rnn_step_forward_no_bias),
+     "rnn_step_forward", "Graded with the reference rnn_step_forward, since yours fails"),
+    ("a1_rnn", lambda nb: put_answer(nb, "rnn_step_backward",
+                                     wrong_solutions.rnn_step_backward_transposed_dwh),
+     "rnn_step_backward", "Graded with the reference rnn_step_backward, since yours fails"),
+    ("a1_rnn", _unpadded_rnn_forward, "rnn_forward",
+     "Graded on the batch without padding, since your rnn_forward fails its check"),
+    ("a3_attention", lambda nb: put_answer(nb, "masked_softmax_backward",
+                                           wrong_solutions.masked_softmax_backward_no_sum),
+     "masked_softmax_backward",
+     "Graded with the reference masked_softmax_backward, since yours fails"),
+], ids=["a1-step-forward", "a1-step-backward", "a1-rnn-forward", "a3-softmax-backward"])
+def test_one_mistake_costs_only_its_own_exercise(course_dir, tmp_path, assignment, edit,
+                                                 exercise, note):
+    result = grade(_copy(course_dir, "source", assignment, tmp_path, edit), budget="ci")
+    scored = {e.grade_id: e for e in result.exercises}
+    assert scored[exercise].points == 0
+    assert result.points == result.max_points - scored[exercise].max_points, result.exercises
+    assert any(note in e.message for e in result.exercises if e.points), result.exercises
+
+
+def test_an_earlier_mistake_costs_nothing_in_assignment_4(course_dir, tmp_path):
+    """a3's masked_softmax_backward is wrong (charged in a3): a4's payoff trains with the
+    library's standing in for it, and says so."""
+    for earlier in ("a1_rnn", "a2_gates"):
+        shutil.copytree(course_dir / "source" / earlier, tmp_path / earlier)
+    _copy(course_dir, "source", "a3_attention", tmp_path, lambda nb: put_answer(
+        nb, "masked_softmax_backward", wrong_solutions.masked_softmax_backward_no_sum))
+    result = grade(_copy(course_dir, "source", "a4_translator", tmp_path), budget="ci")
+    assert result.points == result.max_points == 16, result.exercises
+    payoff = [e.message for e in result.exercises if e.grade_id in
+              ("train_with_your_functions", "translator_accuracy")]
+    assert all("Graded with the reference masked_softmax_backward" in m for m in payoff), payoff
+
+
+# ---------------------------------------------------------------------------------------------
+# an instructor's workflow
+
+def test_a_folder_of_submissions_is_graded_by_metadata_with_a_csv(course_dir, tmp_path,
+                                                                   capsys):
+    """nbgrader's <student>/<assignment>/ layout and a platform's flat downloads, renamed,
+    side by side; a stray notebook is skipped; the CSV has a row per exercise; the totals are
+    per student."""
+    alice = _copy(course_dir, "source", "a1_rnn", tmp_path / "subs" / "alice")
+    flat = tmp_path / "subs" / "downloads"
+    flat.mkdir()
+    shutil.copy(_notebook(course_dir, "release", "a1_rnn"),
+                flat / "bob_12345_67890_rnn_and_bptt.ipynb")
+    shutil.copy(_notebook(course_dir, "source", "a2_gates"), flat / "alice_12345_gates.ipynb")
+    shutil.copy(Path(__file__).parent.parent / "notebooks" / "01_rnn_cell_and_bptt.ipynb",
+                flat / "notes.ipynb")
+    grades = tmp_path / "grades.csv"
+    assert main(["course", "grade", str(tmp_path / "subs"), "--csv", str(grades)]) == 0
+    out, err = capsys.readouterr()
+    assert "skipped" in err and "notes.ipynb" in err and "has no graded cells" in err
+    assert "total for alice: 23 / 23 points (a1_rnn, a2_gates)" in out, out
+    assert "total for bob: 0 / 11 points (a1_rnn)" in out, out
+    import csv
+
+    rows = list(csv.DictReader(grades.open(encoding="utf-8")))
+    assert list(rows[0]) == ["student", "assignment", "exercise", "points", "max", "message"]
+    assert len(rows) == 4 + 4 + 4
+    assert {(r["student"], r["assignment"]) for r in rows} == {
+        ("alice", "a1_rnn"), ("alice", "a2_gates"), ("bob", "a1_rnn")}
+    assert sum(float(r["points"]) for r in rows if r["student"] == "alice") == 23
+    assert str(alice) in out
+
+
+def test_assignment_4_alone_says_which_folders_it_needs(course_dir, tmp_path):
+    result = grade(_copy(course_dir, "source", "a4_translator", tmp_path), budget="ci")
+    payoff = {e.grade_id: e.message for e in result.exercises}["train_with_your_functions"]
+    assert "a1_rnn, a2_gates, a3_attention" in payoff and "beside" in payoff, payoff

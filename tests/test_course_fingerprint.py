@@ -34,7 +34,7 @@ def test_every_change_to_the_package_is_seen(tmp_path, edit, expected):
     assert changed(before, fingerprint(package)) == expected
 
 
-def test_the_running_package_is_fingerprinted_with_its_course_sources():
+def test_the_running_package_is_fingerprinted_with_its_released_notebooks():
     found = fingerprint()
     assert "numpy_seq2seq/course/exercises.py" in found
-    assert any(p.startswith("numpy_seq2seq/course/sources/a1_rnn/") for p in found)
+    assert any(p.startswith("numpy_seq2seq/course/released/a1_rnn/") for p in found)

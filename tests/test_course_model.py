@@ -1,7 +1,7 @@
 """The model the course ships to grade the decoders (numpy_seq2seq/course/dates_model.npz):
 ``python course/make_model.py`` still makes a model fit for grading (checked by what it must
 do, since another BLAS makes other bytes), the shipped one does what it is for, and what
-course/README.md says about it is what the file holds.
+course/UPKEEP.md says about it is what the file holds.
 
 The decoders' checks compare a student's decoder with the library's on whatever model is
 shipped, so no check depends on which model that is.
@@ -22,7 +22,7 @@ from numpy_seq2seq.decoding import beam_search, greedy_decode
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "numpy_seq2seq" / "course" / MODEL_FILE
-README = (ROOT / "course" / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "course" / "UPKEEP.md").read_text(encoding="utf-8")
 
 
 # The band a one-epoch model of make_model.py lands in: bad enough to disagree with beam search

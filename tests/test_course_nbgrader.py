@@ -31,6 +31,7 @@ from numpy_seq2seq.course.notebooks import (
 
 from exploits import EXPLOITS
 from kernels import isolated_jupyter_env
+from wrong_solutions import answer_cell
 
 nbgrader_api = pytest.importorskip(
     "nbgrader.api", reason="nbgrader is not installed (pip install '.[nbgrader]')")
@@ -50,6 +51,47 @@ def _nbgrader(root: Path, *args: str) -> None:
     assert out.returncode == 0 and "ERROR" not in out.stderr, out.stderr[-3000:]
 
 
+def _helper_cell(nb: dict) -> None:
+    """A code cell of the student's own, holding a helper an answer calls."""
+    cell = answer_cell(nb, "rnn_step_backward")
+    nb["cells"].insert(nb["cells"].index(cell), {
+        "cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+        "id": "dana-helper", "source": "def through_tanh(dh, h):\n    return dh * (1 - h * h)\n"})
+    cell["source"] = "".join(cell["source"]).replace("da = dh * (1 - cache.h ** 2)",
+                                                     "da = through_tanh(dh, cache.h)")
+
+
+def _renamed(nb: dict) -> None:
+    """The same maths, the student's own names, the cache unpacked by position."""
+    answer_cell(nb, "rnn_step_backward")["source"] = (
+        "def rnn_step_backward(dh, cache):\n"
+        "    prev, out, W_hh, inp, W_xh = cache\n"
+        "    g = dh * (1.0 - out * out)\n"
+        "    return g @ W_xh.T, g @ W_hh.T, inp.T @ g, prev.T @ g, g.sum(0)\n")
+
+
+def _slow(nb: dict) -> None:
+    """Right, but slow: a row-by-row loop and a pause at the top of the cell."""
+    answer_cell(nb, "rnn_step_forward")["source"] = (
+        "import time\ntime.sleep(1.5)\n\n"
+        "def rnn_step_forward(x, h_prev, Wx, Wh, b):\n"
+        "    h = np.empty((x.shape[0], Wh.shape[1]), dtype=x.dtype)\n"
+        "    for n in range(x.shape[0]):\n"
+        "        h[n] = np.tanh(x[n] @ Wx + h_prev[n] @ Wh + b)\n"
+        "    return h, RNNCache(h_prev, h, Wh, x, Wx)\n")
+
+
+def _helper_and_one_mistake(nb: dict) -> None:
+    """A helper cell, and rnn_step_backward's dWh transposed (charged once)."""
+    _helper_cell(nb)
+    cell = answer_cell(nb, "rnn_step_backward")
+    cell["source"] = "".join(cell["source"]).replace("cache.h_prev.T @ da", "da.T @ cache.h_prev")
+
+
+# honest submissions of assignment 1: course grade must score them as nbgrader does
+HONEST = {"dana": _helper_cell, "erin": _renamed, "finn": _slow, "gus": _helper_and_one_mistake}
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("nbgrader_course")
@@ -61,6 +103,11 @@ def course(tmp_path_factory) -> Path:
     _nbgrader(root, "generate_assignment", "*", "--create")
     release(root / "ours")
     shutil.copytree(root / "ours", root / "submitted" / "bob")
+    for student, edit in HONEST.items():  # honest work, handed in for assignment 1
+        nb = read_notebook(A1)
+        edit(nb)
+        (root / "submitted" / student / "a1_rnn").mkdir(parents=True)
+        write_notebook(nb, root / "submitted" / student / "a1_rnn" / A1.name)
     carol = root / "submitted" / "carol" / "a1_rnn" / A1.name
     carol.parent.mkdir(parents=True)
     nb = read_notebook(root / "ours" / "a1_rnn" / A1.name)
@@ -106,3 +153,18 @@ def test_under_nbgrader_a_failing_check_is_one_line(course):
     assert len(errors) == 4
     assert all(len(e["traceback"]) == 1 and e["traceback"][0].startswith("✘ ")
                and "not implemented yet" in e["traceback"][0] for e in errors), errors
+
+
+@pytest.mark.parametrize("student", HONEST)
+def test_course_grade_scores_honest_work_as_nbgrader_does(course, student):
+    """Per graded cell, the same points from ``nbgrader autograde`` (which runs the notebook)
+    and ``course grade`` (which runs the answer cells and the cells the student added)."""
+    from numpy_seq2seq.course.autograde import grade
+
+    with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission("a1_rnn", student)
+        theirs = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
+    ours = {e.grade_id: e.points for e in
+            grade(course / "submitted" / student / "a1_rnn" / A1.name, budget="ci").exercises}
+    assert ours == theirs
+    assert sum(ours.values()) == (8 if student == "gus" else 11)

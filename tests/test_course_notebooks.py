@@ -21,6 +21,7 @@ from numpy_seq2seq.cli import main
 from numpy_seq2seq.course.exercises import EXERCISES
 from numpy_seq2seq.course.notebooks import (
     CODE_STUB,
+    RELEASED,
     SOURCES,
     assignments,
     is_grade,
@@ -149,3 +150,31 @@ def test_a_notebook_runs_to_the_end_and_each_check_says_one_line(course_dir, kin
         else:
             assert out["name"] == "stderr" and lines[0].startswith("✘"), lines
             assert "not implemented yet" in lines[0]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_assignment_has_practice_and_written_questions(assignment):
+    """A worked example with its expected value, two to three written questions (ungraded:
+    nbgrader accepts only graded markdown answers; the model answers are in
+    course/MODEL_ANSWERS.md), and, where there is a backward to write, a gradient check of the
+    student's own with the library's numeric_gradient."""
+    nb = read_notebook(notebooks(SOURCES / assignment)[0])
+    code = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "code" and not meta(c))
+    assert "worked example" in code.lower() and "expected" in code
+    if assignment != "a4_translator":
+        assert "numeric_gradient" in code and "rel_error" in code
+    questions = [source(c) for c in nb["cells"] if source(c).startswith("**Question")]
+    assert 2 <= len(questions) <= 3
+    answers = (Path(__file__).resolve().parent.parent / "course" / "MODEL_ANSWERS.md").read_text(
+        encoding="utf-8")
+    assert all(q in answers for q in questions)
+    released = read_notebook(notebooks(RELEASED / assignment)[0])
+    assert [source(c) for c in released["cells"] if source(c).startswith("**Question")] == \
+        questions
+
+
+def test_assignment_3_plots_the_students_attention_map():
+    nb = read_notebook(notebooks(SOURCES / "a3_attention")[0])
+    code = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "code")
+    assert all(w in code for w in ("imshow", "colorbar", "set_title", "set_xlabel",
+                                   "masked_softmax_forward(general_score_forward"))

@@ -63,6 +63,16 @@ def rnn_step_forward_tuple_cache(x, h_prev, Wx, Wh, b):
     return h, (x, h_prev, Wx, Wh, h)
 
 
+def rnn_step_forward_no_tanh(x, h_prev, Wx, Wh, b):
+    h = x @ Wx + h_prev @ Wh + b
+    return h, RNNCache(h_prev, h, Wh, x, Wx)
+
+
+def rnn_step_forward_tanh_twice(x, h_prev, Wx, Wh, b):
+    h = np.tanh(np.tanh(x @ Wx + h_prev @ Wh + b))
+    return h, RNNCache(h_prev, h, Wh, x, Wx)
+
+
 def rnn_step_backward_transposed_dwh(dh, cache):
     da = dh * (1 - cache.h ** 2)
     return (da @ cache.Wx.T, da @ cache.Wh.T, cache.x.T @ da, da.T @ cache.h_prev,
@@ -110,7 +120,7 @@ def rnn_forward_ignores_mask(x, h0, Wx, Wh, b, mask=None):
     return np.stack(hs, axis=1), (caches, mask)
 
 
-def _bptt(dhs, cache, steps, carry=True, mask_backward=True):
+def _bptt(dhs, cache, steps, carry=True, mask_backward=True, pass_through=True, sum_steps=True):
     caches, mask = cache
     dx = np.zeros(dhs.shape[:2] + (caches[0].x.shape[1],))
     dWx, dWh, db = 0, 0, 0
@@ -120,8 +130,11 @@ def _bptt(dhs, cache, steps, carry=True, mask_backward=True):
         keep = mask[:, t, None] if mask_backward else True
         dx[:, t], dh_prev, dWx_t, dWh_t, db_t = rnn_step_backward(np.where(keep, dh, 0),
                                                                   caches[t])
-        dh_next = np.where(keep, dh_prev, dh)
-        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+        dh_next = np.where(keep, dh_prev, dh) if pass_through else dh_prev
+        if sum_steps:
+            dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+        else:
+            dWx, dWh, db = dWx_t, dWh_t, db_t
     return dx, dh_next, dWx, dWh, db
 
 
@@ -131,6 +144,19 @@ def rnn_backward_off_by_one(dhs, cache):
 
 def rnn_backward_no_carry(dhs, cache):
     return _bptt(dhs, cache, reversed(range(dhs.shape[1])), carry=False)
+
+
+def rnn_backward_skips_last_step(dhs, cache):
+    return _bptt(dhs, cache, range(dhs.shape[1] - 2, -1, -1))
+
+
+def rnn_backward_no_pass_through(dhs, cache):
+    """The issue's commonest BPTT mistake: dh_next = dh_prev also where the mask is off."""
+    return _bptt(dhs, cache, reversed(range(dhs.shape[1])), pass_through=False)
+
+
+def rnn_backward_overwrites_weight_gradients(dhs, cache):
+    return _bptt(dhs, cache, reversed(range(dhs.shape[1])), sum_steps=False)
 
 
 def rnn_backward_ignores_mask(dhs, cache):
@@ -264,6 +290,17 @@ def concat_score_backward_no_tanh_derivative(dscores, cache):
     return du @ W_a[:H].T, dk @ W_a[H:].T, {"W_a": dW_a, "v_a": dv_a}
 
 
+def concat_score_backward_dv_a_before_tanh(dscores, cache):
+    hd, hs, W_a, v_a, act = cache
+    H, A = hd.shape[-1], v_a.shape[0]
+    dpre = dscores[..., None] * v_a * (1 - act ** 2)
+    du, dk = dpre.sum(axis=2), dpre.sum(axis=1)
+    dW_a = np.concatenate([hd.reshape(-1, H).T @ du.reshape(-1, A),
+                           hs.reshape(-1, H).T @ dk.reshape(-1, A)])
+    dv_a = (dscores[..., None] * np.arctanh(act)).reshape(-1, A).sum(axis=0)  # the pre-activation
+    return du @ W_a[:H].T, dk @ W_a[H:].T, {"W_a": dW_a, "v_a": dv_a}
+
+
 def _attention_backward(dh_tilde, cache, tanh_prime=True, context_path=True):
     score, hd, hs, W_c, score_cache, softmax_cache, weights, context, h_tilde = cache
     H = hd.shape[-1]
@@ -314,6 +351,8 @@ WRONG = [
     ("rnn_step_forward", rnn_step_forward_no_bias, None, "bias b is missing"),
     ("rnn_step_forward", rnn_step_forward_wh_transposed, None, "W_h transposed"),
     ("rnn_step_forward", rnn_step_forward_tuple_cache, None, "RNNCache"),
+    ("rnn_step_forward", rnn_step_forward_no_tanh, None, "tanh is missing"),
+    ("rnn_step_forward", rnn_step_forward_tanh_twice, None, "tanh is applied twice"),
     ("rnn_step_backward", rnn_step_backward_transposed_dwh, None,
      "dWh is wrong (relative error 4.0e-01): it equals the transpose of the correct gradient"),
     ("rnn_step_backward", rnn_step_backward_no_tanh_derivative, None, "tanh′ factor"),
@@ -322,7 +361,12 @@ WRONG = [
     ("rnn_forward", rnn_forward_ignores_mask, None, "padded steps are computed"),
     ("rnn_backward", rnn_backward_off_by_one, rnn_forward, "stops one step early (off-by-one)"),
     ("rnn_backward", rnn_backward_no_carry, rnn_forward, "carry dh_next"),
-    ("rnn_backward", rnn_backward_ignores_mask, rnn_forward, "rows with padding"),
+    ("rnn_backward", rnn_backward_ignores_mask, rnn_forward, "the padded steps get a gradient"),
+    ("rnn_backward", rnn_backward_skips_last_step, rnn_forward, "starts one step late"),
+    ("rnn_backward", rnn_backward_no_pass_through, rnn_forward,
+     "dh does not pass through the padding"),
+    ("rnn_backward", rnn_backward_overwrites_weight_gradients, rnn_forward,
+     "dWh += dWh_t, not dWh = dWh_t"),
     ("lstm_step_backward", lstm_step_backward_no_forget_sigmoid_derivative, None,
      "σ′ of the forget gate"),
     ("lstm_step_backward", lstm_step_backward_no_tanh_c_derivative, None, "tanh′ of the cell"),
@@ -345,6 +389,8 @@ WRONG = [
     ("concat_score_forward", concat_score_forward_swapped_halves, None, "halves of W_a"),
     ("concat_score_backward", concat_score_backward_no_tanh_derivative, None,
      "tanh′ = 1 − act² is missing"),
+    ("concat_score_backward", concat_score_backward_dv_a_before_tanh, None,
+     "dv_a = Σ_{n,t,s} dscores[n, t, s] · act[n, t, s, :]"),
     ("attention_backward", attention_backward_no_tanh_derivative, None, "tanh′ of h̃"),
     ("attention_backward", attention_backward_no_context_path, None, "through the context"),
     ("greedy_decode", greedy_decode_keeps_eos, None, "tokens end with </s>"),

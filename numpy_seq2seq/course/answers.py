@@ -1,15 +1,17 @@
 """A student's answers: which cells of a notebook hold them, and running them into a namespace.
 
-What runs is decided by the course's *source* of the notebook, never by the student's copy:
+What runs, in the student's notebook order, as nbgrader would run it (minus the checks):
 
-* the answer cells are the student's cells carrying the grade ids of the source's solution cells
-  (``rnn_step_forward_answer``, …; Jupyter keeps a cell's metadata however it is edited), in the
-  source's order; a cell the student added is not run, so helpers belong inside an answer cell;
-* before them, the import statements of the source's other code cells (its setup and imports;
-  the rest of those cells is not run).
+* first, the import statements of the course's own code cells (its setup and imports; the rest
+  of those cells is not run), as the released notebook (``notebooks.RELEASED``) has them;
+* the answer cells: the student's cells carrying the grade ids of the course's solution cells
+  (``rnn_step_forward_answer``, …; Jupyter keeps a cell's metadata however it is edited);
+* the code cells the student added (helpers, experiments): any code cell that is neither a
+  course cell (by its cell id, grade id or unchanged text) nor a graded cell.
 
 IPython's syntax (``%time``, ``!ls``) is turned into plain Python first. Output is discarded. A
-cell that raises loses what comes after it in that cell, not the other cells.
+cell that raises loses what comes after it in that cell, not the other cells. Under ``course
+grade`` each cell runs with its own time limit (sandbox.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import io
 import linecache
 from dataclasses import dataclass
 
-from .notebooks import Notebook, is_solution, meta, source
+from .notebooks import Notebook, is_grade, is_solution, meta, source
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,13 @@ class AnswerCode:
     """The code that defines a student's functions, in the order it runs."""
 
     label: str  # where it comes from, e.g. "a1_rnn/rnn_and_bptt.ipynb"
-    blocks: tuple[str, ...]  # import statements of the source, then the answer cells
+    blocks: tuple[str, ...]  # import statements of the source, then the student's cells
     missing: tuple[str, ...]  # grade ids of answer cells not in the student's notebook
+    cells: tuple[str, ...] = ()  # each block's name for messages, e.g. "rnn_step_forward_answer"
+
+    def cell(self, number: int) -> str:
+        """The name of block ``number``: its grade id, or what it is."""
+        return self.cells[number] if number < len(self.cells) else f"block {number}"
 
     def problem(self) -> str | None:
         if not self.missing:
@@ -38,32 +45,57 @@ class AnswerCode:
 
 
 def answer_code(nb: Notebook, src: Notebook, label: str) -> AnswerCode:
-    """The answer code of ``nb``, a student's copy of the source notebook ``src``."""
-    by_id = {meta(c).get("grade_id"): c for c in nb["cells"] if c.get("cell_type") == "code"}
+    """The answer code of ``nb``, a student's copy of the course notebook ``src``."""
     code = [c for c in src["cells"] if c.get("cell_type") == "code"]
-    blocks = [_imports(source(c)) for c in code if not is_solution(c)]
+    course_ids = {c.get("id") for c in code} - {None}
+    course_grade_ids = {meta(c).get("grade_id") for c in code} - {None}
+    course_texts = {source(c).strip() for c in code}
     wanted = [meta(c)["grade_id"] for c in code if is_solution(c)]
-    blocks += [source(by_id[gid]) for gid in wanted if gid in by_id]
-    return AnswerCode(label, tuple(b for b in blocks if b.strip()),
-                      tuple(gid for gid in wanted if gid not in by_id))
+    blocks = [(_imports(source(c)), "the notebook's imports") for c in code
+              if not is_solution(c)]
+    for number, cell in enumerate(nb["cells"]):
+        if cell.get("cell_type") != "code":
+            continue
+        gid = meta(cell).get("grade_id")
+        if gid in wanted:
+            blocks.append((source(cell), gid))
+        elif not (gid in course_grade_ids or is_grade(cell) or cell.get("id") in course_ids
+                  or source(cell).strip() in course_texts):
+            blocks.append((source(cell), f"the code cell you added (cell {number + 1})"))
+    found = {meta(c).get("grade_id") for c in nb["cells"] if c.get("cell_type") == "code"}
+    kept = [(b, name) for b, name in blocks if b.strip()]
+    return AnswerCode(label, tuple(b for b, _ in kept),
+                      tuple(gid for gid in wanted if gid not in found),
+                      tuple(name for _, name in kept))
 
 
 def run_answers(code: AnswerCode) -> tuple[dict, str | None]:
     """Run the answer code in a fresh namespace; (namespace, the first problem or None)."""
-    namespace: dict = {"__name__": f"answers_of_{code.label.replace('/', '_')}"}
+    namespace = new_namespace(code.label)
     problem = code.problem()
-    for number, block in enumerate(code.blocks):
-        text = python(block)
-        filename = f"<{code.label}, block {number}>"
-        # as IPython does for a cell: tracebacks can then quote the student's line
-        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-        try:  # the student's output is not the grader's: keep it off stdout and stderr
-            with contextlib.redirect_stdout(io.StringIO()), \
-                    contextlib.redirect_stderr(io.StringIO()):
-                exec(compile(text, filename, "exec"), namespace)  # noqa: S102
-        except (Exception, SystemExit) as e:  # a broken cell loses its own functions only
-            problem = problem or f"{code.label}: a cell raised {type(e).__name__}: {e}"
+    for number in range(len(code.blocks)):
+        raised = run_block(namespace, code, number)  # run every block, whatever came before
+        problem = problem or raised
     return namespace, problem
+
+
+def new_namespace(label: str) -> dict:
+    return {"__name__": f"answers_of_{label.replace('/', '_')}"}
+
+
+def run_block(namespace: dict, code: AnswerCode, number: int) -> str | None:
+    """Run block ``number`` of ``code`` into ``namespace``; the problem it had, or None."""
+    text = python(code.blocks[number])
+    filename = f"<{code.label}, {code.cell(number)}>"
+    # as IPython does for a cell: tracebacks can then quote the student's line
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    try:  # the student's output is not the grader's: keep it off stdout and stderr
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            exec(compile(text, filename, "exec"), namespace)  # noqa: S102
+    except (Exception, SystemExit) as e:  # a broken cell loses its own functions only
+        return f"{code.label}: {code.cell(number)} raised {type(e).__name__}: {e}"
+    return None
 
 
 def python(text: str) -> str:

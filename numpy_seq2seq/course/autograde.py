@@ -2,12 +2,14 @@
 
 The notebook is never run. For one notebook:
 
-1. Its source is found by assignment and notebook name (``notebooks.source_of``). The exercises
-   and their points are the source's graded cells, whatever the student's copy says: a graded
-   cell whose grade id the source does not have scores 0 and is listed as such, and the
-   student's check cells, outputs and other cells are not looked at.
-2. The student's answer cells (``answers.py``: found by the source's grade ids, after the
-   source's import statements) run in a sandbox, a separate process (``sandbox.py``).
+1. Its course notebook is found by the grade ids of its answer cells, else by assignment and
+   notebook name (``notebooks.source_of``). The exercises and their points are the course's
+   graded cells, whatever the student's copy says: a graded cell whose grade id the course does
+   not have scores 0 and is listed as such, and the student's check cells and outputs are not
+   looked at.
+2. The student's answer cells and the code cells they added (``answers.py``), after the
+   course's import statements, run in a sandbox, a separate process (``sandbox.py``), one cell
+   at a time.
 3. Each exercise's check runs in the grader's own process, which computes the library's
    reference values, on stand-ins that call the student's functions in the sandbox and bring
    back what they return, as data. What the answer cells redefine, patch, print or exit with
@@ -16,9 +18,11 @@ The notebook is never run. For one notebook:
    the same sandbox, train five steps here with the student's functions, and run the long
    training in the sandbox; the translator it writes is scored here (``payoff``).
 
-A deadline holds for the whole notebook: exercises it leaves ungraded score 0. The budget
-(``ci`` or ``full``, as the notebooks' ``NUMPY_SEQ2SEQ_BUDGET``) sizes assignment 4's training.
-Nothing is written beside the notebook.
+Each answer cell and each check has its own time limit (``timeout``, as nbgrader's per-cell
+limit): a cell that hangs is left out and costs the functions it defines; a check that runs out
+of time costs its own exercise, named in the message; the others are graded in a fresh
+process. The budget (``ci`` or ``full``, as the notebooks' ``NUMPY_SEQ2SEQ_BUDGET``) sizes
+assignment 4's training. Nothing is written beside the notebook.
 
 The sandbox is a separate process run by the same user, so an answer cell can still write into
 the package's files. ``grade_all`` (what ``course grade`` runs) compares them before and after
@@ -39,7 +43,7 @@ from pathlib import Path
 
 from ..threads import DEFAULT_THREADS, blas_threads
 from .answers import answer_code
-from .exercises import EXERCISES, evaluate
+from .exercises import CALLS, EXERCISES, evaluate
 from .fingerprint import PACKAGE, changed, fingerprint
 from .grading import CheckFailed, Result, StudentRaised
 from .notebooks import (
@@ -61,7 +65,7 @@ from .payoff import (
 )
 from .sandbox import Sandbox
 
-DEFAULT_TIMEOUT = 600  # seconds per notebook
+DEFAULT_TIMEOUT = 600  # seconds per cell: each answer cell, and each check
 CHECKS = ("check", "check_training", "check_translator")  # what a source's graded cell calls
 
 
@@ -80,13 +84,20 @@ class Graded:
     max_points: float
     exercises: list[Exercise] = field(default_factory=list)
     seconds: float = 0.0  # wall time to grade
-    complete: bool = True  # every exercise was graded (False after the time limit)
+    complete: bool = True  # every exercise was graded (always, since limits are per cell)
     source: str = ""  # the course notebook it was graded as, e.g. "a1_rnn/rnn_and_bptt.ipynb"
     tampered: list[str] = field(default_factory=list)  # package files changed meanwhile
+    student: str = ""  # whose it is (submissions.student_of), set by ``course grade``
+
+    @property
+    def assignment(self) -> str:
+        return self.source.split("/")[0]
 
     def to_json(self) -> dict:
         """The keys ``course grade --json`` prints, and no others."""
-        return {"path": self.path, "points": self.points, "max_points": self.max_points,
+        return {"path": self.path, "student": self.student, "assignment": self.assignment,
+                "points": self.points, "max_points": self.max_points,
+                "seconds": round(self.seconds, 2),
                 "exercises": [asdict(e) for e in self.exercises], "tampered": self.tampered}
 
 
@@ -108,7 +119,7 @@ def load_for_grading(path: str | os.PathLike) -> tuple[Notebook, Path]:
     if not grade_cells(nb):
         raise ValueError(f"{path} has no graded cells (no cell with nbgrader metadata "
                          "grade: true)")
-    return nb, source_of(path)
+    return nb, source_of(path, nb=nb)
 
 
 def graded_cells(src: Notebook) -> list[GradedCell]:
@@ -136,7 +147,7 @@ def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
     Parameters
     ----------
     path : the notebook
-    timeout : seconds for the whole notebook
+    timeout : seconds for each answer cell and each check (nbgrader's limit is per cell too)
     budget : "ci" or "full"; default: ``NUMPY_SEQ2SEQ_BUDGET``, else "full"
     """
     start = time.perf_counter()
@@ -156,7 +167,7 @@ def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
         exercises = [grader.score(cell) for cell in cells]
     return Graded(str(path), sum(e.points for e in exercises),
                   sum(e.max_points for e in exercises), exercises + flagged,
-                  time.perf_counter() - start, not grader.out_of_time, label_of(src_path))
+                  time.perf_counter() - start, True, label_of(src_path))
 
 
 def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, budget: str | None = None,
@@ -196,15 +207,14 @@ class _Grader:
                  budget: str) -> None:
         self.box, self.path, self.nb, self.src, self.budget = box, path, nb, src, budget
         self.label = label_of(src_path)
-        self.out_of_time = False
+        self.passed: dict[str, bool] = {}  # exercise -> whether it passed, as graded so far
 
     def score(self, cell: GradedCell) -> Exercise:
-        if time.monotonic() >= self.box.deadline:
-            self.out_of_time = True
-            return Exercise(cell.grade_id, 0.0, cell.points, "not graded: the time limit of "
-                            f"{self.box.timeout:g} s was reached first")
         try:
             self.box.revive()
+            self.box.deadline = time.monotonic() + self.box.timeout  # loading and gathering
+            _ = self.answers if cell.check == "check" else self.collected
+            self.box.deadline = time.monotonic() + self.box.timeout  # each check its own limit
             result = self.result(cell)
         except CheckFailed as e:  # the sandbox's time limit or lost process, outside a check
             result = Result(cell.grade_id, False, str(e))
@@ -220,9 +230,14 @@ class _Grader:
         name, fn_name, forward = cell.args
         functions, problem = self.answers
         if fn_name not in functions:
+            self.passed[name] = False
             return Result(name, False, f"{name}: your answer cells do not define "
                                        f"{fn_name}{f' ({problem})' if problem else ''}.")
-        return evaluate(name, functions[fn_name], functions.get(forward))
+        # what it calls by name and fails (or is missing) is stood in for by the library's
+        failed = [d for d in CALLS.get(name, ()) if d not in functions or not self.passed.get(d)]
+        result = evaluate(name, functions[fn_name], functions.get(forward), failed=failed)
+        self.passed[name] = result.passed
+        return result
 
     @cached_property
     def answers(self) -> tuple[dict, str | None]:

@@ -4,15 +4,18 @@
 
     numpy-seq2seq course release --out release/          # every assignment
     numpy-seq2seq course release --out release/ a1_rnn   # one
-    numpy-seq2seq course grade submissions/*/a1_rnn/*.ipynb [--json] [--timeout 600]
+    numpy-seq2seq course grade submissions/ [--csv grades.csv] [--json] [--timeout 600]
 
-``grade`` exits 0 when grading ran, whatever the score; bad input (a missing file, a file that is
-not a notebook, a notebook without graded cells or not one of the course's, an unknown
-assignment) is one error line and exit status 2, as for every other command. If the package's
-own files changed while a notebook was graded (``autograde.grade_all``), that notebook scores 0
-naming them, the rest are not graded, and an error line says to restore the package: exit
-status 3. ``--json`` prints {"notebooks": [{path, points, max_points, exercises, tampered}],
-"not_graded": [path, …]}.
+``grade`` takes notebooks and folders (submissions.py: a folder's non-course notebooks are
+skipped with a note) and exits 0 when grading ran, whatever the score; bad input (a missing
+file, a file that is not a notebook, a notebook without graded cells or not one of the course's,
+an unknown assignment) is one error line and exit status 2, as for every other command. If the
+package's own files changed while a notebook was graded (``autograde.grade_all``), that notebook
+scores 0 naming them, the rest are not graded, and an error line says to restore the package:
+exit status 3. ``--json`` prints {"notebooks": [{path, student, assignment, points, max_points,
+seconds, exercises, tampered}], "students": {student: {points, max_points, assignments}},
+"not_graded": [path, …]}; ``--csv FILE`` writes one row per exercise (student, assignment,
+exercise, points, max, message).
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import POSITIVE
+from ..files import write_text_atomic
 from .autograde import DEFAULT_TIMEOUT, Graded, grade_all, load_for_grading
-from .notebooks import SOURCES, assignments, release
+from .notebooks import RELEASED, assignments, release
+from .submissions import CSV_COLUMNS, csv_text, find_notebooks, student_of
 
 EXIT_TAMPERED = 3  # the package's files changed during grading: the scores cannot be trusted
 
 
 def add_course_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``course release`` and ``course grade`` under the main command's subparsers."""
-    names = ", ".join(p.name for p in assignments(SOURCES))
+    names = ", ".join(p.name for p in assignments(RELEASED))
     course = sub.add_parser("course", help="release and grade the course's assignments",
                             description="The course kit: assignments graded by gradient "
                             f"checks ({names}); see course/README.md.")
@@ -54,11 +60,15 @@ def add_course_parser(sub: argparse._SubParsersAction) -> None:
                             "(which run in a separate process); print points per exercise and "
                             "in total. NUMPY_SEQ2SEQ_BUDGET=ci|full sizes assignment 4's "
                             "training (default full).")
-    gr.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
+    gr.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK_OR_FOLDER",
+                    help="notebooks, or folders to search for them (<student>/<assignment>/… "
+                    "or a platform's flat downloads)")
     gr.add_argument("--json", action="store_true", help="print the result as JSON")
+    gr.add_argument("--csv", type=Path, metavar="FILE",
+                    help="also write one row per exercise: " + ", ".join(CSV_COLUMNS))
     gr.add_argument("--timeout", type=POSITIVE.argument_type(),
                     default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                    help="time limit per notebook (default %(default)s)")
+                    help="time limit per answer cell and per check (default %(default)s)")
     gr.set_defaults(func=cmd_grade)
 
 
@@ -74,13 +84,29 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    for path in args.notebooks:  # all bad input is reported before anything runs
+    named, found = find_notebooks(args.notebooks)
+    for path in named:  # all bad input is reported before anything runs
         load_for_grading(path)
-    results = grade_all(args.notebooks, args.timeout)
-    not_graded = [str(p) for p in args.notebooks[len(results):]]
+    paths = list(named)
+    for path in found:  # in a folder, what is not the course's is skipped, not an error
+        try:
+            load_for_grading(path)
+            paths.append(path)
+        except ValueError as e:
+            print(f"numpy-seq2seq: skipped {path}: {e}", file=sys.stderr)
+    if not paths:
+        raise ValueError("no course notebooks found in " + ", ".join(map(str, args.notebooks)))
+    results = [replace(r, student=student_of(Path(r.path), r.assignment, Path(r.source).name))
+               for r in grade_all(paths, args.timeout)]
+    not_graded = [str(p) for p in paths[len(results):]]
+    if args.csv is not None:
+        write_text_atomic(args.csv, csv_text(
+            (r.student, r.assignment, e.grade_id, f"{e.points:g}", f"{e.max_points:g}",
+             e.message) for r in results for e in r.exercises))
     if args.json:
         print(json.dumps({"notebooks": [r.to_json() for r in results],
-                          "not_graded": not_graded}, indent=1, ensure_ascii=False))
+                          "students": _totals(results), "not_graded": not_graded},
+                         indent=1, ensure_ascii=False))
     else:
         _print_scores(results)
     if not results[-1].tampered:
@@ -93,6 +119,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return EXIT_TAMPERED
 
 
+def _totals(results: list[Graded]) -> dict[str, dict]:
+    """student -> {points, max_points, assignments}, over the notebooks graded."""
+    totals: dict[str, dict] = {}
+    for r in results:
+        t = totals.setdefault(r.student, {"points": 0.0, "max_points": 0.0, "assignments": []})
+        t["points"] += r.points
+        t["max_points"] += r.max_points
+        t["assignments"].append(r.assignment)
+    return totals
+
+
 def _print_scores(results: list[Graded]) -> None:
     for r in results:
         tampered = f"; the package's files changed meanwhile: {', '.join(r.tampered)}" \
@@ -102,6 +139,8 @@ def _print_scores(results: list[Graded]) -> None:
         width = max(len(e.grade_id) for e in r.exercises)
         for e in r.exercises:
             print(f"  {e.grade_id:<{width}}  {e.points:g} / {e.max_points:g}  {e.message}")
+    totals = _totals(results)
     if len(results) > 1:
-        total, most = sum(r.points for r in results), sum(r.max_points for r in results)
-        print(f"total: {total:g} / {most:g} points")
+        for student, t in totals.items():
+            print(f"total for {student}: {t['points']:g} / {t['max_points']:g} points "
+                  f"({', '.join(t['assignments'])})")

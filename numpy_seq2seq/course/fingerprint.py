@@ -21,7 +21,7 @@ Fingerprint = dict[str, tuple[int, str]]  # path (from the package's parent) -> 
 
 def fingerprint(package: Path = PACKAGE) -> Fingerprint:
     """Size and SHA-256 of every file under ``package``, ``.pyc`` files included (Python would
-    run an edited one), following links (course/sources is one in a checkout)."""
+    run an edited one), following links."""
     found: Fingerprint = {}
     for folder, _, names in os.walk(package, followlinks=True):
         for name in names:

@@ -41,6 +41,7 @@ from .grading import (
     TOL_REFERENCE,
     CheckFailed,
     Layout,
+    NotImplementedYet,
     as_array,
     call,
     difference,
@@ -60,6 +61,16 @@ MAX_COORDS = 120  # centred differences at most this many coordinates per array
 # rnn_forward / rnn_backward are not replaceable (the model's unrolled layer is generic over
 # cells and never calls them), so use_functions cannot touch them
 _UNROLLED = {"rnn_forward": rnn_forward, "rnn_backward": rnn_backward}
+
+
+# exercise -> the exercises its answer calls by name: while it is checked, the library's function
+# stands in for each of those that fails its own check (exercises.evaluate, and the message says
+# so), so that one mistake costs one exercise; for the same reason, calling the library's under
+# one of these names is charged to that exercise alone (ownership.py). rnn_backward reaches
+# rnn_step_forward through the student's rnn_forward, which makes its cache
+CALLS = {"rnn_forward": ("rnn_step_forward",),
+         "rnn_backward": ("rnn_step_forward", "rnn_step_backward"),
+         "attention_backward": ("masked_softmax_backward",)}
 
 
 def reference(name: str) -> Callable:
@@ -207,10 +218,20 @@ def check_backward(pair: FunctionPair, fn: Callable, forward: Callable | None = 
 
     Returns the success message or raises CheckFailed.
     """
-    name = pair.backward
     rng = np.random.default_rng(SEED)
     inputs = pair.make_inputs(rng)
-    own_forward = _passing_forward(pair, forward)
+    own_forward, inputs, note = _passing_forward(pair, forward, inputs)
+    try:
+        return _check_backward(pair, fn, own_forward, inputs, rng) + note
+    except NotImplementedYet:  # nothing was graded: the note would be noise
+        raise
+    except CheckFailed as e:
+        raise CheckFailed(f"{e}{note}") from None
+
+
+def _check_backward(pair: FunctionPair, fn: Callable, own_forward: Callable | None,
+                    inputs: dict, rng: np.random.Generator) -> str:
+    name = pair.backward
     make_cache = reference(pair.forward) if pair.cache_type else own_forward
     values, cache = _forward_values(pair, pair.forward, call(pair.forward, make_cache,
                                                              *inputs.values()))
@@ -230,7 +251,8 @@ def check_backward(pair: FunctionPair, fn: Callable, forward: Callable | None = 
     numeric = _numeric_errors(pair, own_forward or reference(pair.forward), inputs,
                               douts, paths, got)
     worst = max(numeric, key=numeric.get)
-    whose = f"your {pair.forward}" if own_forward else f"the library's {pair.forward}"
+    mine = own_forward is not None and own_forward is not reference(pair.forward)
+    whose = f"your {pair.forward}" if mine else f"the library's {pair.forward}"
     if numeric[worst] > TOL_NUMERIC:
         raise CheckFailed(f"{name}: {worst} disagrees with centred differences of {whose} "
                           f"(relative error {numeric[worst]:.1e}).")
@@ -242,21 +264,44 @@ def check_backward(pair: FunctionPair, fn: Callable, forward: Callable | None = 
             f"{numeric[worst]:.1e}); inputs untouched; float32 stays float32.")
 
 
-def _passing_forward(pair: FunctionPair, forward: Callable | None) -> Callable | None:
-    """The student's forward if it passes its own check, else None (or, for a pair whose cache is
-    the student's own, a CheckFailed: the backward cannot be run without it)."""
+def _passing_forward(pair: FunctionPair, forward: Callable | None, inputs: dict
+                     ) -> tuple[Callable | None, dict, str]:
+    """(the student's forward if it passes its own check, else None; the inputs to check the
+    backward on; a note for the message).
+
+    For a pair whose cache is the student's own (BPTT) the backward needs the student's forward.
+    If it fails on the padded batch but is right on the same batch without padding, the backward
+    is checked there, so that a mistake in the forward's padding is not charged twice; else
+    CheckFailed.
+    """
     if forward is None and pair.cache_type is not None:
-        return None
+        return None, inputs, ""
+    if forward is None:
+        raise CheckFailed(f"{pair.backward} runs on the cache of your {pair.forward}, which "
+                          "was not given.")
     try:
-        if forward is None:
-            raise CheckFailed(f"{pair.forward} was not given.")
         check_forward(pair, forward)
-        return forward
+        return forward, inputs, ""
     except CheckFailed as e:
         if pair.cache_type is not None:
-            return None
-        raise CheckFailed(f"{pair.backward} runs on the cache of your {pair.forward}, which must "
-                          f"pass first: {e}") from None
+            return None, inputs, ""
+        failure = e
+    if "mask" in inputs and not isinstance(failure, NotImplementedYet):
+        unpadded = {**inputs, "mask": np.ones_like(inputs["mask"])}
+        try:
+            want, _ = _forward_values(pair, pair.forward, reference(pair.forward)(
+                *unpadded.values()))
+            got, _ = _forward_values(pair, pair.forward, call(pair.forward, forward,
+                                                              *unpadded.values()))
+            if max(errors({k: as_array(k, got[k], want[k]) for k in want}, want).values()) \
+                    <= TOL_FORWARD:
+                return forward, unpadded, (f" Graded on the batch without padding, since your "
+                                           f"{pair.forward} fails its check on the padded one.")
+        except CheckFailed:
+            pass
+    kind = NotImplementedYet if isinstance(failure, NotImplementedYet) else CheckFailed
+    raise kind(f"{pair.backward} runs on the cache of your {pair.forward}, which must pass "
+               f"first: {failure}")
 
 
 def _backward_message(pair: FunctionPair, case: Case, errs: dict[str, float]) -> str:
@@ -394,6 +439,8 @@ RNN_STEP = FunctionPair(
         _rnn_forward_fault("the bias b is missing", lambda d: {**d, "b": 0 * d["b"]}),
         output_fault("tanh is missing", lambda case: {"h": case.inputs["x"] @ case.inputs["Wx"]
                      + case.inputs["h_prev"] @ case.inputs["Wh"] + case.inputs["b"]}),
+        output_fault("tanh is applied twice: h = tanh(a), once",
+                     lambda case: {"h": np.tanh(case.ref["h"])}),
     ),
     backward_faults=(gate_fault(_RNN_TANH, "rnn_step_backward",
                                 {0: lambda c, d: 1 / (1 - c.h * c.h)}),),
@@ -450,25 +497,62 @@ def _bptt_inputs(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def _bptt_hint(case: Case) -> str | None:
-    """Where dx is right says which part of the BPTT loop is wrong."""
+    """Where dx is right says which part of the BPTT loop is wrong. The rows with padding are
+    looked at before the steps: a loop that drops dh on padded rows leaves only the last step
+    of those rows right, which is not the missing carry."""
     got, want = np.asarray(case.got["dx"]), case.ref["dx"]
     steps = want.shape[1]
-    right = [t for t in range(steps) if rel_error(got[:, t], want[:, t]) <= MATCH]
     if want[:, -1].any() and not got[:, -1].any():
         return (f"dx at the last step, t = {steps - 1}, is zero: the loop starts one step late "
                 "(off-by-one); start at t = T − 1")
+    if (where := _padding_hint(got, want, case.inputs["mask"])) is not None:
+        return where
+    right = [t for t in range(steps) if rel_error(got[:, t], want[:, t]) <= MATCH]
     if right == [steps - 1]:
         return ("only the last step is right: the gradient from later steps never reaches "
                 "earlier ones; carry dh_next (step t's dh_prev) into step t − 1")
     if right == list(range(1, steps)):
         return ("every step but t = 0 is right: the loop stops one step early (off-by-one); "
                 "run it down to t = 0")
-    full = case.inputs["mask"].all(axis=1)
-    ok_rows = [rel_error(got[n], want[n]) <= MATCH for n in range(len(full))]
-    if all(ok for ok, f in zip(ok_rows, full) if f) and not all(ok_rows):
-        return ("the rows with padding are wrong: where mask is False the state is carried, so "
-                "dh passes to h_{t−1} unchanged and the cell gets no gradient")
+    if right == list(range(steps)) and _first_step_only(case):
+        return ("dWx, dWh and db hold step 0's gradient only: the weights are shared by every "
+                "step, so sum the steps' gradients (dWh += dWh_t, not dWh = dWh_t)")
     return None
+
+
+def _padding_hint(got: np.ndarray, want: np.ndarray, mask: np.ndarray) -> str | None:
+    """The message for dx right on every full row and wrong on a padded one, or None."""
+    full = mask.all(axis=1)
+    ok_rows = [rel_error(got[n], want[n]) <= MATCH for n in range(len(full))]
+    if not (all(ok for ok, f in zip(ok_rows, full) if f) and not all(ok_rows)):
+        return None
+    if got[~mask].any():  # the cell ran backward on padded steps
+        return ("the rows with padding are wrong: the padded steps get a gradient; where mask "
+                "is False the state is carried, so the cell gets no gradient (give it dh with "
+                "padded rows zeroed) and dh passes to h_{t−1} unchanged")
+    return ("the rows with padding are wrong: dh does not pass through the padding; where mask "
+            "is False the state was copied, so dh_next = dh there, not the cell's dh_prev")
+
+
+def _first_step_only(case: Case) -> bool:
+    """True if the student's weight gradients equal step 0's alone (computed here with the
+    library's step functions), wherever they are wrong."""
+    step_forward, step_backward = reference("rnn_step_forward"), reference("rnn_step_backward")
+    x, h, Wx, Wh, b, mask = case.inputs.values()
+    caches = []
+    for t in range(x.shape[1]):
+        h_new, cache = step_forward(x[:, t], h, Wx, Wh, b)
+        h = np.where(mask[:, t, None], h_new, h)
+        caches.append(cache)
+    dhs, dh_next, first = case.douts[0], np.zeros_like(h), None
+    for t in reversed(range(x.shape[1])):
+        keep = mask[:, t, None]
+        dh = dhs[:, t] + dh_next
+        _, dh_prev, *first = step_backward(np.where(keep, dh, 0), caches[t])
+        dh_next = np.where(keep, dh_prev, dh)
+    wrong = [k for k in ("dWx", "dWh", "db") if rel_error(case.got[k], case.ref[k]) > MATCH]
+    return bool(wrong) and all(rel_error(case.got[k], first[("dWx", "dWh", "db").index(k)])
+                               <= MATCH for k in wrong)
 
 
 def _carry_ignored(case: Case) -> dict[str, np.ndarray]:
@@ -626,6 +710,8 @@ CONCAT_SCORE = FunctionPair(
         output_fault("tanh′ = 1 − act² is missing: dpre = dscores ⊙ v_a ⊙ (1 − act²)",
                      _concat_no_tanh),
     ),
+    alone_hints={"grads['v_a']": "dv_a = Σ_{n,t,s} dscores[n, t, s] · act[n, t, s, :], with act "
+                                 "= tanh(W_a [h_t; h̄_s]) from the cache (after the tanh)"},
 )
 
 

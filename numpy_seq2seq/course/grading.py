@@ -55,6 +55,9 @@ class Result:
     name: str  # the exercise, e.g. "rnn_step_backward"
     passed: bool
     message: str  # one or two lines
+    # False when the function is not there to judge: missing, not implemented, not the
+    # student's own; only an attempt that fails has the library's stand in for it (payoff.py)
+    attempted: bool = True
 
     def show(self) -> None:
         """Print ``✔ message``; failing, raise ``CheckFailed(message)`` under nbgrader, else

@@ -6,10 +6,10 @@ nbgrader's conventions, which the course follows and this module implements:
   "task": false, "grade_id": …, "points": …}}``: a *solution* cell holds the student's answer,
   a *grade* cell (code, not solution) checks it and is worth ``points``, a *locked* cell is
   read-only (nbgrader restores it before grading);
-* a solution region runs from a line containing ``BEGIN SOLUTION`` to one containing
-  ``END SOLUTION``; the student version replaces it by ``# YOUR CODE HERE`` and
-  ``raise NotImplementedError()`` at the indentation of the ``BEGIN`` line (a solution cell
-  without a region is replaced whole), and drops every output;
+* a solution region runs from a line containing ``BEGIN`` then `` SOLUTION`` (``BEGIN`` below)
+  to one containing ``END`` then `` SOLUTION``; the student version replaces it by
+  ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the indentation of the ``BEGIN``
+  line (a solution cell without a region is replaced whole), and drops every output;
 * the layout ``source/<assignment>/<notebook>.ipynb``, released as
   ``release/<assignment>/<notebook>.ipynb`` with the assignment's other files beside it.
 
@@ -30,10 +30,24 @@ from typing import Any
 
 from ..files import write_text_atomic
 
-BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
+# spelled in two parts, so that no installed file holds the marker a solution starts with:
+# tests/test_course_package.py searches the installed package for it
+BEGIN, END = "BEGIN" + " SOLUTION", "END" + " SOLUTION"
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 TEXT_STUB = "YOUR ANSWER HERE"
-SOURCES = Path(__file__).resolve().parent / "sources"  # course/source, shipped as package data
+# the instructor's sources, solutions included: course/source/ of a checkout, never installed
+SOURCES = Path(__file__).resolve().parents[2] / "course" / "source"
+# their student versions, shipped as package data: all that grading needs (the graded cells, the
+# answer cells' grade ids, the import cells) and no solution. In a checkout,
+# `numpy-seq2seq course release --force --out numpy_seq2seq/course/released` writes them;
+# tests/test_course_package.py keeps them equal to the sources' release
+RELEASED = Path(__file__).resolve().parent / "released"
+
+
+def default_sources() -> Path:
+    """What ``release`` reads: the sources in a checkout, else the shipped student versions
+    (releasing those again gives the same notebooks)."""
+    return SOURCES if SOURCES.is_dir() else RELEASED
 
 Notebook = dict[str, Any]
 
@@ -141,8 +155,11 @@ def solution_lines(nb: Notebook) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # the assignments
 
-def assignments(root: Path = SOURCES) -> list[Path]:
+def assignments(root: Path = RELEASED) -> list[Path]:
     """The assignment folders under ``root`` (those holding a notebook), in name order."""
+    if not root.is_dir():
+        raise ValueError(f"no assignments at {root} (the sources, with their solutions, are "
+                         "in a checkout's course/source/, never in the installed package)")
     return sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
@@ -151,7 +168,7 @@ def notebooks(folder: Path) -> list[Path]:
 
 
 def release(out: str | os.PathLike, names: list[str] | None = None, force: bool = False,
-            root: Path = SOURCES) -> list[Path]:
+            root: Path | None = None) -> list[Path]:
     """Write the student version of each assignment to ``out/<assignment>/``.
 
     Parameters
@@ -160,18 +177,21 @@ def release(out: str | os.PathLike, names: list[str] | None = None, force: bool 
     names : the assignments to release (default: all)
     force : replace an assignment folder that already exists (otherwise ValueError: a release
         never overwrites what is there silently)
+    root : the sources (default: ``default_sources()``)
 
     Returns
     -------
     the notebooks written
     """
-    known = {p.name: p for p in assignments(root)}
+    known = {p.name: p for p in assignments(root or default_sources())}
     unknown = [n for n in names or [] if n not in known]
     if unknown:
         raise ValueError(f"unknown assignment {unknown[0]!r}; the assignments are "
                          f"{', '.join(known)}")
     chosen = [known[n] for n in names] if names else list(known.values())
     out = Path(out)
+    if out.resolve() in {p.parent.resolve() for p in chosen}:
+        raise ValueError(f"{out} holds the notebooks being released; release into another folder")
     existing = [out / p.name for p in chosen if (out / p.name).exists()]
     if existing and not force:
         raise ValueError(f"{existing[0]} already exists; give --force to replace it")
@@ -190,25 +210,43 @@ def release(out: str | os.PathLike, names: list[str] | None = None, force: bool 
     return written
 
 
-def source_notebooks(root: Path = SOURCES) -> Iterator[Path]:
+def source_notebooks(root: Path = RELEASED) -> Iterator[Path]:
     for folder in assignments(root):
         yield from notebooks(folder)
 
 
-def source_of(path: str | os.PathLike, root: Path = SOURCES) -> Path:
-    """The course's source of a student's notebook: the source of the same assignment (the
-    notebook's folder) and name; else the one source of that name; else the one notebook of the
-    assignment the folder is named after. ValueError (one line) if none fits."""
+def source_of(path: str | os.PathLike, root: Path = RELEASED, nb: Notebook | None = None
+              ) -> Path:
+    """The course's notebook a student's notebook is graded as (by default its shipped student
+    version, which has the source's graded cells and grade ids).
+
+    By its metadata first, whatever the file is called (``alice_12345_rnn_and_bptt.ipynb``, as
+    an LMS names downloads): the one course notebook whose answer cells' grade ids ``nb``
+    carries most of. Else by name: the one of the same assignment (the notebook's folder) and
+    name; else the one of that name; else the one notebook of the assignment the folder is named
+    after. ValueError (one line) if none fits."""
     path = Path(path)
     sources = list(source_notebooks(root))
+    if nb is not None and (by_metadata := _by_grade_ids(nb, sources)) is not None:
+        return by_metadata
     same_name = [p for p in sources if p.name == path.name]
     in_folder = [p for p in sources if p.parent.name == path.resolve().parent.name]
     for found in ([p for p in same_name if p in in_folder], same_name, in_folder):
         if len(found) == 1:
             return found[0]
     raise ValueError(f"{path} is not one of the course's notebooks; expected one of "
-                     f"{', '.join(map(label_of, sources))} (the "
-                     "assignment's folder and the notebook's name)")
+                     f"{', '.join(map(label_of, sources))} (by the grade ids of its answer "
+                     "cells, or by the assignment's folder and the notebook's name)")
+
+
+def _by_grade_ids(nb: Notebook, sources: list[Path]) -> Path | None:
+    """The one course notebook sharing the most answer-cell grade ids with ``nb``, or None."""
+    have = {meta(c).get("grade_id") for c in nb.get("cells", []) if isinstance(c, dict)}
+    shared = {p: len(have & {meta(c).get("grade_id") for c in read_notebook(p)["cells"]
+                             if is_solution(c)}) for p in sources}
+    best = max(shared.values(), default=0)
+    found = [p for p, n in shared.items() if n == best]
+    return found[0] if best > 0 and len(found) == 1 else None
 
 
 def label_of(path: Path) -> str:

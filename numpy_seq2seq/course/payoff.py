@@ -40,9 +40,9 @@ from ..runs import new_run_dir
 from ..substitute import REPLACEABLE, library_function, use_functions
 from ..training import train
 from .answers import AnswerCode, answer_code, run_answers
-from .exercises import EXERCISES, evaluate
+from .exercises import CALLS, EXERCISES, evaluate, standing_in, stood_in_note
 from .grading import CheckFailed, Raised, Result, StudentRaised, count_calls
-from .notebooks import SOURCES, label_of, notebooks, read_notebook
+from .notebooks import RELEASED, label_of, notebooks, read_notebook
 from .sandbox import RemoteFunction
 
 EARLIER = ("a1_rnn", "a2_gates", "a3_attention")  # the assignments written before this one
@@ -65,16 +65,21 @@ class Collected:
     functions: dict[str, Callable] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # name -> "a2_gates/gates.ipynb"
     missing: dict[str, str] = field(default_factory=dict)  # name -> why it is not used
+    # name -> why: written but failing its check, so the library's stands in for it (also where
+    # the student's other functions call it by name); it was charged in its own assignment
+    stood_in: dict[str, str] = field(default_factory=dict)
 
     def needed_missing(self) -> dict[str, str]:
         return {k: self.missing[k] for k in NEEDED if k in self.missing}
 
     def show(self) -> None:
         """Print which function comes from where (the needed ones marked with *)."""
-        for name in sorted(set(self.functions) | set(self.missing), key=_order):
+        for name in sorted(set(self.functions) | set(self.missing) | set(self.stood_in),
+                           key=_order):
             star = "*" if name in NEEDED else " "
             where = f"yours, from {self.origin[name]}" if name in self.functions \
-                else f"the library's: {self.missing[name]}"
+                else f"the library's, standing in: {self.stood_in[name]}" \
+                if name in self.stood_in else f"the library's: {self.missing[name]}"
             print(f"{star} {name:<24} {where}")
         print("* needed by the dates model")
 
@@ -126,7 +131,7 @@ def earlier_answers(here: Path, assignment: str) -> AnswerCode | str:
     folder = next((c for c in candidates if c.is_dir() and any(c.glob("*.ipynb"))), None)
     if folder is None:
         return f"no {assignment} folder found beside {here.name}"
-    (src,) = notebooks(SOURCES / assignment)
+    (src,) = notebooks(RELEASED / assignment)
     if not (folder / src.name).is_file():
         return f"no {src.name} in {folder}"
     return answer_code(read_notebook(folder / src.name), read_notebook(src), label_of(src))
@@ -142,11 +147,15 @@ def _keep_passing(found: dict, reasons: dict, assignments: tuple[str, ...]) -> C
             continue
         fn, label, namespace = found[name]
         forward = namespace.get(FORWARD_OF.get(name, ""))
-        result = evaluate(name, fn, forward if callable(forward) else None)
+        failed = [d for d in CALLS.get(name, ()) if d not in out.functions]
+        result = evaluate(name, fn, forward if callable(forward) else None, failed=failed)
+        why = f"{label}: {result.message.split(': ', 1)[-1]}"
         if result.passed:
             out.functions[name], out.origin[name] = fn, label
+        elif result.attempted:  # a wrong answer, charged in its own assignment
+            out.stood_in[name] = why
         else:
-            out.missing[name] = f"{label}: {result.message.split(': ', 1)[-1]}"
+            out.missing[name] = why
     return out
 
 
@@ -205,7 +214,8 @@ def evaluate_training(mine: Collected) -> Result:
     calls: Counter = Counter()
     lib_numbers, lib_params = _train_small({})
     try:
-        with _counted(mine.functions, calls) as counted:
+        with standing_in(mine.functions.values(), mine.stood_in), \
+                _counted(mine.functions, calls) as counted:
             numbers, params = _train_small(counted)
     except CheckFailed as e:  # the grader's sandbox: a time limit, a lost process
         return Result(name, False, f"{name}: {e}")
@@ -224,13 +234,25 @@ def evaluate_training(mine: Collected) -> Result:
     if missing:
         return Result(name, False, f"{name}: {len(missing)} of the {len(NEEDED)} functions the "
                                    f"dates model needs are not yours yet (the library's stood in "
-                                   f"for them): {', '.join(missing)}.")
+                                   f"for them): {', '.join(missing)}." + folders_needed(missing))
     if unused:
         return Result(name, False, f"{name}: {', '.join(unused)} were never called.")
     total = sum(calls.values())
     return Result(name, True, f"{name} passes: {len(numbers)} training and held-out numbers and "
                               f"every parameter equal the library's (worst relative difference "
-                              f"{diff:.1e}); your functions ran {total:,} times.")
+                              f"{diff:.1e}); your functions ran {total:,} times."
+                  + stood_in_note(k for k in NEEDED if k in mine.stood_in))
+
+
+def folders_needed(missing: Mapping[str, str]) -> str:
+    """A sentence naming the earlier assignments' folders, when some were not found."""
+    lost = [a for a in EARLIER if any(f"no {a} folder" in why or f"no {a}/" in why
+                                       for why in missing.values())]
+    if not lost:
+        return ""
+    return (f" Assignment 4 trains with your answers to {', '.join(EARLIER)}: grade it with "
+            f"those folders beside its own (<student>/a1_rnn/… next to <student>/a4_translator/…)"
+            f"; not found: {', '.join(lost)}.")
 
 
 def _rel(a, b) -> float:
@@ -252,6 +274,7 @@ class TranslatorRun:
     calls: Counter  # how often each of your functions ran
     folder: Path | None  # the run's folder (checkpoint.npz, metrics.json, figures)
     missing: dict[str, str]  # needed functions that are not yours: the run is skipped
+    stood_in: tuple[str, ...] = ()  # needed functions of yours that fail: the library's ran
 
     @classmethod
     def skipped(cls, budget: str, missing: dict[str, str]) -> TranslatorRun:
@@ -296,13 +319,15 @@ def run_translator(mine: Collected, budget: str, folder: Path,
                 "train_config": {"epochs": 1} if ci else {}, "out": str(folder)}
     calls: Counter = Counter()
     start = time.perf_counter()
-    with _counted(mine.functions, calls) as counted:
+    with standing_in(mine.functions.values(), mine.stood_in), \
+            _counted(mine.functions, calls) as counted:
         status = run(settings, counted)
     if status != 0:
         raise RuntimeError(f"the training run {settings} ended with status {status}")
     seconds = time.perf_counter() - start
     fresh = translator_exact_match(folder / "checkpoint.npz", _fresh_dates(budget))
-    return TranslatorRun(budget, fresh, seconds, calls, folder, {})
+    return TranslatorRun(budget, fresh, seconds, calls, folder, {},
+                         tuple(k for k in NEEDED if k in mine.stood_in))
 
 
 def _fresh_dates(budget: str) -> int:
@@ -331,8 +356,8 @@ def evaluate_translator(run: TranslatorRun) -> Result:
     if run.missing:
         return Result(name, False, f"{name}: not trained, since {len(run.missing)} of the "
                                    f"{len(NEEDED)} functions the dates model needs are not yours "
-                                   f"yet: {', '.join(run.missing)}.")
-    unused = [k for k in NEEDED if not run.calls[k]]
+                                   f"yet: {', '.join(run.missing)}." + folders_needed(run.missing))
+    unused = [k for k in NEEDED if not run.calls[k] and k not in run.stood_in]
     if unused:
         return Result(name, False, f"{name}: {', '.join(unused)} were never called.")
     accuracy = (f"{100 * run.exact_match:.2f} % exact match on {_fresh_dates(run.budget):,} "
@@ -340,11 +365,12 @@ def evaluate_translator(run: TranslatorRun) -> Result:
     if run.budget == "ci":
         return Result(name, True, f"{name} passes at the ci budget: one short epoch trained and "
                                   f"decoded with your functions ({accuracy}); the {TARGET:.0%} "
-                                  "target applies to the full budget.")
+                                  "target applies to the full budget."
+                      + stood_in_note(run.stood_in))
     if run.exact_match < TARGET:
         return Result(name, False, f"{name}: {accuracy}, below the {TARGET:.0%} target.")
     return Result(name, True, f"{name} passes: {accuracy}, with your functions called "
-                              f"{sum(run.calls.values()):,} times.")
+                              f"{sum(run.calls.values()):,} times." + stood_in_note(run.stood_in))
 
 
 def check_translator(run: TranslatorRun) -> None:

@@ -12,10 +12,13 @@ its functions return. It is a separate process, not a separate user or filesyste
 any file the grader can, the package's own source included. Nothing here prevents that;
 ``autograde.grade_all`` detects it in the package (fingerprint.py) and zeroes the notebook.
 
-Limits: the whole notebook has a deadline; a read or write that would pass it kills the process
-and raises ``TimeLimit``. A process that exits (``os._exit``, a crash) or sends something that is
-not a reply raises ``WorkerLost``, and ``revive`` starts a fresh one with the same answers. Both
-are ``CheckFailed``: the exercise being checked fails with their message.
+Limits: each answer cell and each check has its own time limit, ``timeout`` seconds (the
+grader moves ``deadline`` before each check); a read or write that would pass it kills the
+process and raises ``TimeLimit``. A process that exits (``os._exit``, a crash) or sends something
+that is not a reply raises ``WorkerLost``, and ``revive`` starts a fresh one with the same
+answers. Both are ``CheckFailed``: the exercise being checked fails with their message. An
+answer cell that hangs or ends the process is left out, and the answers are run again without
+it (``load``): it costs the functions it defines, no more.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +48,7 @@ WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 
 
 class TimeLimit(CheckFailed):
-    """The notebook's deadline passed while the student's code ran."""
+    """The time limit of a cell or a check passed while the student's code ran."""
 
 
 class WorkerLost(CheckFailed):
@@ -54,8 +58,10 @@ class WorkerLost(CheckFailed):
 class RemoteFunction:
     """A student's function, called in the sandbox; it has the student's name and signature."""
 
-    def __init__(self, sandbox: Sandbox, ns: int, name: str, signature: list | None) -> None:
+    def __init__(self, sandbox: Sandbox, ns: int, name: str, signature: list | None,
+                 borrowed: str | None = None) -> None:
         self.sandbox, self.ns, self.__name__ = sandbox, ns, name
+        self.borrowed = borrowed  # why it is not the student's own work (ownership.py), or None
         self.__qualname__ = name
         if signature is not None:
             self.__signature__ = _signature(signature)
@@ -94,7 +100,7 @@ class Sandbox:
 
     def __init__(self, folder: Path, deadline: float, timeout: float) -> None:
         self.folder, self.deadline, self.timeout = folder, deadline, timeout
-        self.loads: list[tuple[AnswerCode, tuple[str, ...]]] = []
+        self.loads: list[_Load] = []
         self.process: subprocess.Popen | None = None
         self.log = tempfile.TemporaryFile()  # its stderr, for the last line when it dies
         self.lost: str | None = None  # why the current process can no longer be used
@@ -107,13 +113,57 @@ class Sandbox:
 
     # -----------------------------------------------------------------------------------------
     def load(self, code: AnswerCode, names: tuple[str, ...]) -> tuple[dict, str | None]:
-        """Run answer code in the sandbox; ({name: RemoteFunction} for the ``names`` it
-        defines, the first problem or None)."""
-        self.loads.append((code, names))
-        reply = self.request("load", _load_request(code, names), code.label)
+        """Run answer code in the sandbox, one cell at a time, each with the time limit;
+        ({name: RemoteFunction} for the ``names`` it defines, the first problem or None).
+
+        A cell that hangs or ends the process is left out: the process is started afresh, the
+        answers loaded so far run again without it, and the problem names it."""
+        self.loads.append(_Load(code, names))
         ns = len(self.loads) - 1
-        return ({name: RemoteFunction(self, ns, name, sig)
-                 for name, sig in reply["functions"].items()}, reply["problem"])
+        self._build(ns)
+        load = self.loads[ns]
+        reply = load.exported
+        borrowed = reply.get("borrowed", {})
+        return ({name: RemoteFunction(self, ns, name, sig, borrowed.get(name))
+                 for name, sig in reply["functions"].items()}, load.problem())
+
+    def _build(self, first: int) -> None:
+        """Run the answers ``loads[first:]`` (after a restart, all of them) into namespaces."""
+        while True:
+            start = first if self.process is not None else 0
+            try:
+                for ns in range(start, len(self.loads)):
+                    self._run_load(ns)
+                return
+            except _Restart:
+                continue
+
+    def _run_load(self, ns: int) -> None:
+        load, label = self.loads[ns], self.loads[ns].code.label
+        got = self.request("new", {"label": label}, label,
+                           deadline=time.monotonic() + self.timeout)["ns"]
+        if got != ns:
+            raise WorkerLost(f"{label}: the process running your code lost count of its "
+                             "namespaces.")
+        load.raised = None
+        for number, block in enumerate(load.code.blocks):
+            if number in load.skipped:
+                continue
+            cell = load.code.cell(number)
+            try:
+                reply = self.request("run", {"ns": ns, "label": label, "block": block,
+                                             "cell": cell}, cell,
+                                     deadline=time.monotonic() + self.timeout)
+            except (TimeLimit, WorkerLost) as e:
+                why = f"did not finish within {self.timeout:g} s" if isinstance(e, TimeLimit) \
+                    else "ended the process running your code"
+                load.skipped[number] = f"{label}: {cell} {why}, so it was not run"
+                self._stop()
+                self.lost = None
+                raise _Restart from None
+            load.raised = load.raised or reply["problem"]
+        load.exported = self.request("export", {"ns": ns, "names": list(load.names)}, label,
+                                     deadline=time.monotonic() + self.timeout)
 
     def call(self, fn: RemoteFunction, args: tuple, kwargs: dict) -> Any:
         reply = self.request("call", {"ns": fn.ns, "name": fn.__name__, "args": list(args),
@@ -137,6 +187,17 @@ class Sandbox:
             if self.lost is None:
                 self.request("use", {"uses": []}, "use_functions")
 
+    @contextlib.contextmanager
+    def standing_in(self, ns: int, names: list[str]) -> Iterator[None]:
+        """While the block runs, ``names`` in the answers' namespace ``ns`` are bound to the
+        library's functions (exercises.standing_in)."""
+        self.request("stand_in", {"ns": ns, "names": names}, "the reference's stand-in")
+        try:
+            yield
+        finally:
+            if self.lost is None:
+                self.request("stand_in", {"ns": ns, "names": []}, "the reference's stand-in")
+
     def train(self, functions: dict[str, RemoteFunction], argv: list[str]) -> int:
         """``numpy-seq2seq ARGV`` run in the sandbox with these functions in place of the
         library's; its exit status."""
@@ -144,29 +205,29 @@ class Sandbox:
             return self.request("train", {"argv": argv}, "the training run")["status"]
 
     def revive(self) -> None:
-        """After ``WorkerLost``: a fresh process with the same answers loaded."""
-        if self.lost is not None and time.monotonic() < self.deadline:
+        """After ``WorkerLost`` or ``TimeLimit``: a fresh process with the same answers."""
+        if self.lost is not None:
             self._stop()
             self.lost = None
-            for code, names in self.loads:
-                self.request("load", _load_request(code, names), code.label)
+            self._build(len(self.loads))
 
     def close(self) -> None:
         self._stop()
         self.log.close()
 
     # -----------------------------------------------------------------------------------------
-    def request(self, op: str, value: dict, what: str) -> Any:
+    def request(self, op: str, value: dict, what: str, deadline: float | None = None) -> Any:
         """Send one request and return the reply's value (raising what the student's code
-        raised as ``StudentRaised``)."""
+        raised as ``StudentRaised``); ``deadline`` defaults to the sandbox's."""
         if self.lost is not None:
             raise WorkerLost(f"{what}: {self.lost}")
+        deadline = self.deadline if deadline is None else deadline
         process = self._process()
         encoder = Encoder()
         node = encoder.node(value)
         try:
-            _write_message(process, {"op": op, "value": node}, encoder.buffers, self.deadline)
-            header, buffers = read_message(lambda n: _read(process, n, self.deadline))
+            _write_message(process, {"op": op, "value": node}, encoder.buffers, deadline)
+            header, buffers = read_message(lambda n: _read(process, n, deadline))
             result = Decoder(buffers).value(header.get("value"))
             raised = header.get("raised")
             if raised is not None:
@@ -217,9 +278,23 @@ class Sandbox:
             self.process = None
 
 
-def _load_request(code: AnswerCode, names: tuple[str, ...]) -> dict:
-    return {"label": code.label, "blocks": list(code.blocks), "missing": list(code.missing),
-            "names": list(names)}
+class _Restart(Exception):
+    """A cell was left out: the answers are loaded again in a fresh process."""
+
+
+@dataclass
+class _Load:
+    """Answer code loaded into the sandbox, and what became of its cells."""
+
+    code: AnswerCode
+    names: tuple[str, ...]
+    skipped: dict[int, str] = field(default_factory=dict)  # block -> why it was left out
+    raised: str | None = None  # the first problem a cell that ran had
+    exported: dict = field(default_factory=dict)  # the last "export" reply
+
+    def problem(self) -> str | None:
+        skipped = [self.skipped[k] for k in sorted(self.skipped)]
+        return self.code.problem() or (skipped[0] if skipped else None) or self.raised
 
 
 def _write_message(process: subprocess.Popen, header: dict, buffers: list[bytes],

@@ -6,12 +6,17 @@ It reads requests from stdin and writes replies to stdout, one ``wire`` message 
 both streams at /dev/null before any student code runs (what the student prints goes nowhere).
 Requests, each a dict in the message's "value":
 
-* ``load`` {label, blocks, missing, names}: run answer code (answers.py) into a new namespace;
-  reply {ns, functions: name -> signature, problem}. Every exported function is wrapped so that
-  its calls are counted, also the calls the student's other functions make by its name;
+* ``new`` {label}: a new namespace for answer code; reply {ns};
+* ``run`` {ns, label, block, cell}: run one answer cell (answers.run_block) there; reply
+  {problem};
+* ``export`` {ns, names}: reply {functions: name -> signature, borrowed: name -> why it is not
+  the student's own work (ownership.py)}. Every exported function is wrapped so that its calls
+  are counted, also the calls the student's other functions make by its name;
 * ``call`` {ns, name, args, kwargs}: call a function; reply {result, changed}, where changed
   lists the argument arrays (by their order in ``wire.arrays_in``) the call wrote into;
 * ``calls`` {ns}: reply {counts}: how often each function ran;
+* ``stand_in`` {ns, names}: bind those names in namespace ns to the library's functions until
+  the next ``stand_in`` for ns (an empty list puts back what was there); reply {};
 * ``use`` {uses: [[name, ns], …]}: from now on run the library with those functions in place of
   its own (``use_functions``; an empty list ends it); reply {};
 * ``train`` {argv}: train ``numpy_seq2seq.run.prepare(**argv)`` (argv: prepare's keyword
@@ -35,9 +40,13 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..substitute import use_functions
-from .answers import AnswerCode, run_answers
+from .answers import AnswerCode, new_namespace, run_block
+from .functional_checks import reference
 from .grading import Raised, count_calls
+from .ownership import borrowed
 from .wire import Decoder, Encoder, arrays_in, read_message, write_message
+
+_MISSING = object()  # a name that was not bound
 
 
 class Worker:
@@ -49,6 +58,7 @@ class Worker:
         self.kept: list[Any] = []
         self.calling: Callable | None = None  # the student's function running now
         self.using = contextlib.ExitStack()  # the use_functions block in force (op_use)
+        self.replaced: dict[int, dict] = {}  # ns -> what op_stand_in replaced there
 
     def keep(self, value: Any) -> int:
         self.kept.append(value)
@@ -65,18 +75,26 @@ class Worker:
             raised = Raised.of(e, self.calling or (lambda: None))
             return {"raised": dataclasses.asdict(raised)}, []
 
-    def op_load(self, label: str, blocks: list, missing: list, names: list) -> dict:
-        namespace, problem = run_answers(AnswerCode(label, tuple(blocks), tuple(missing)))
-        counts: Counter = Counter()
-        functions = {}
+    def op_new(self, label: str) -> dict:
+        self.namespaces.append(new_namespace(label))
+        self.counts.append(Counter())
+        return {"ns": len(self.namespaces) - 1}
+
+    def op_run(self, ns: int, label: str, block: str, cell: str) -> dict:
+        code = AnswerCode(label, (block,), (), (cell,))
+        return {"problem": run_block(self.namespaces[ns], code, 0)}
+
+    def op_export(self, ns: int, names: list) -> dict:
+        namespace, counts = self.namespaces[ns], self.counts[ns]
+        functions, borrowed_from = {}, {}
         for name in names:
             fn = namespace.get(name)
             if callable(fn):
+                if (why := borrowed(name, fn)) is not None:
+                    borrowed_from[name] = why
                 namespace[name] = count_calls(fn, name, counts)
                 functions[name] = _signature(fn)
-        self.namespaces.append(namespace)
-        self.counts.append(counts)
-        return {"ns": len(self.namespaces) - 1, "functions": functions, "problem": problem}
+        return {"functions": functions, "borrowed": borrowed_from}
 
     def op_call(self, ns: int, name: str, args: list, kwargs: dict) -> dict:
         self.calling = fn = self.namespaces[ns][name]
@@ -86,6 +104,20 @@ class Worker:
         changed = [[i, a] for i, (a, b) in enumerate(zip(after, before))
                    if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True)]
         return {"result": result, "changed": changed}
+
+    def op_stand_in(self, ns: int, names: list) -> dict:
+        """Bind ``names`` in namespace ``ns`` to the library's functions, after putting back
+        what an earlier ``stand_in`` replaced there; an empty list only puts it back."""
+        namespace = self.namespaces[ns]
+        for name, value in self.replaced.pop(ns, {}).items():
+            if value is _MISSING:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+        if names:
+            self.replaced[ns] = {name: namespace.get(name, _MISSING) for name in names}
+            namespace.update({name: reference(name) for name in names})
+        return {}
 
     def op_calls(self, ns: int) -> dict:
         return {"counts": dict(self.counts[ns])}
@@ -112,7 +144,7 @@ def _signature(fn: Callable) -> list | None:
     """[[name, kind, has a default], …] of ``fn``'s parameters, or None if it has none to read."""
     try:
         parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - a student's object may raise anything here
         return None
     return [[p.name, int(p.kind), p.default is not p.empty] for p in parameters]
 
