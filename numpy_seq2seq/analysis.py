@@ -365,22 +365,23 @@ def layer_cost(layer: str, length: int, n: int = 1, dim: int = 64, repeats: int 
     run()  # warm-up
     times = []
     gc_was_enabled = gc.isenabled()
-    gc.disable()
+    gc.collect()  # garbage from before is freed now, not by a collection inside the traced run
+    gc.disable()  # (whether one starts there depends on what the process allocated earlier)
     try:
         for _ in range(repeats):
             start = time.perf_counter()
             run()
             times.append(time.perf_counter() - start)
+        tracing = tracemalloc.is_tracing()
+        if not tracing:
+            tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        run()
+        peak = tracemalloc.get_traced_memory()[1] - base
+        if not tracing:
+            tracemalloc.stop()
     finally:
         if gc_was_enabled:
             gc.enable()
-    tracing = tracemalloc.is_tracing()
-    if not tracing:
-        tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    tracemalloc.reset_peak()
-    run()
-    peak = tracemalloc.get_traced_memory()[1] - base
-    if not tracing:
-        tracemalloc.stop()
     return {"seconds": min(times), "peak_bytes": float(peak)}

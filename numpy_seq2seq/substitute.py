@@ -19,7 +19,9 @@ The library calls each of these functions through the kernel table ``KERNELS`` o
 previous entries back when it ends, also after an error; no module's names change, so a module
 imported inside the block holds nothing to undo. The score registries ``SCORE_FORWARD`` /
 ``SCORE_BACKWARD`` are views of the table, and a replaced cell step runs as the unrolled layer's
-core through ``functional/step_cells.py`` (which says what that costs).
+core through ``functional/step_cells.py`` (which says what that costs). A table entry that is
+the library's own function object takes the library's path: a cell whose step functions are
+both the library's runs its fast core, not its step functions.
 """
 
 from __future__ import annotations
