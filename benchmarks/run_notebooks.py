@@ -33,6 +33,7 @@ from pathlib import Path
 
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
+from nbclient.util import run_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -102,7 +103,12 @@ def run(path: Path, keep: Path | None) -> dict:
     """Execute one notebook; return its wall time, kernel figures, asserts and errors."""
     nb = instrumented(nbformat.read(path, as_version=4))
     start = time.perf_counter()
-    notebook_client(nb, NOTEBOOK_DIR, timeout=CELL_TIMEOUT, allow_errors=True).execute()
+    client = notebook_client(nb, NOTEBOOK_DIR, timeout=CELL_TIMEOUT, allow_errors=True)
+    try:
+        client.execute()
+    finally:  # the client does not own the kernel manager, so it leaves the kernel running
+        if client.km is not None and client.km.has_kernel:
+            run_sync(client.km.shutdown_kernel)(now=True)
     wall = time.perf_counter() - start
     report, errors = {}, []
     for i, cell in enumerate(nb.cells[1:-1]):  # the notebook's own cell numbers
