@@ -115,10 +115,11 @@ def run(path: Path, keep: Path | None) -> dict:
         for out in cell.get("outputs", []):
             if out.output_type == "error":
                 errors.append(f"cell {i}: {out.ename}: {out.evalue}"[:300])
-    for out in nb.cells[-1].get("outputs", []):
-        for line in out.get("text", "").splitlines():
-            if line.startswith(MARK + " {"):
-                report = json.loads(line[len(MARK) + 1:])
+    # one printed line, but a busy kernel may send it in several stream messages: join them
+    text = "".join(out.get("text", "") for out in nb.cells[-1].get("outputs", []))
+    for line in text.splitlines():
+        if line.startswith(MARK + " {"):
+            report = json.loads(line[len(MARK) + 1:])
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         nb.cells = nb.cells[1:-1]
