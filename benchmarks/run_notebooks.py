@@ -61,7 +61,8 @@ def _rn_assert(ok, cell, line, source, message=None):
 REPORT = f"""\
 import resource as _rn_resource, threadpoolctl as _rn_tp
 _rn_usage = _rn_resource.getrusage(_rn_resource.RUSAGE_SELF)
-_rn_blas = [i.get("architecture") for i in _rn_tp.threadpool_info() if i.get("internal_api") == "openblas"]
+_rn_blas = [i.get("architecture") for i in _rn_tp.threadpool_info()
+            if i.get("internal_api") == "openblas"]
 print("{MARK}", _rn_json.dumps({{"asserts": list(_RN_ASSERTS.values()),
     "cpu_s": _rn_usage.ru_utime + _rn_usage.ru_stime, "peak_mib": _rn_usage.ru_maxrss / 1024,
     "blas": _rn_blas}}))

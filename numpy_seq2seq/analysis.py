@@ -37,8 +37,8 @@ import numpy as np
 from .checks import NON_NEGATIVE_INT, POSITIVE_INT, check_choice
 from .config import TrainConfig
 from .data import Vocab, encode_pairs, make_task, pad_sequences
-from .data.vocab import EOS_ID
 from .data.toy import TOY_ALPHABET
+from .data.vocab import EOS_ID
 from .functional.attention import attention_backward, attention_forward
 from .functional.layers import matmul
 from .functional.recurrent import cell_param_shapes, recurrent_backward, recurrent_forward

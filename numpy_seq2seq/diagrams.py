@@ -207,7 +207,8 @@ def draw_attention_step(score: str = "general") -> Figure:
     ax.set_xlim(-1.2, 12.2)
     ax.set_ylim(-0.9, 2.7)
     ax.axis("off")
-    ax.set_title(f"One step of Luong attention ({score} score): arrays and their shapes", fontsize=10)
+    ax.set_title(f"One step of Luong attention ({score} score): arrays and their shapes",
+                 fontsize=10)
     return fig
 
 
