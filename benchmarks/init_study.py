@@ -206,7 +206,8 @@ def run(shape, scheme, seed, epochs, lr, book_data, lr_decay=None):
     model = build_model(n_src, n_tgt, shape, scheme, seed)
     start = time.perf_counter()
     history = train(model, train_ids, valid_ids, epochs=epochs, batch_size=s["batch_size"], lr=lr,
-                    clip=5.0, seed=seed, lr_decay=lr_decay, progress=False)
+                    clip=5.0, seed=seed, schedule="plateau", min_lr=0.0,
+                    lr_decay=lr_decay, progress=False)  # the rule the stored study used
     return {"shape": shape, "scheme": scheme, "seed": seed, "lr": lr, "lr_decay": lr_decay,
             "exact_match": history.valid_exact_match, "valid_loss": history.valid_loss,
             "train_loss": history.train_loss, "epoch_time": history.epoch_time,

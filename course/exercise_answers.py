@@ -891,7 +891,8 @@ def _exact09(data, seed, shape="default", redraw=None, epochs=1, **kw):
     model = _model09(data, seed, shape, redraw, **kw)
     size = NB09_SHAPES[shape]
     history = train(model, data[0], data[1], epochs=epochs, batch_size=size["batch_size"],
-                    lr=size["lr"], clip=5.0, lr_decay=0.5, seed=seed, progress=False)
+                    lr=size["lr"], clip=5.0, schedule="plateau", min_lr=0.0, lr_decay=0.5,
+                    seed=seed, progress=False)
     return [100 * e for e in history.valid_exact_match]
 
 

@@ -11,9 +11,11 @@ path from every decoder step to every h̄_s. This module measures both:
   initialisation and optionally after a few Adam steps, as plain records for tables and plots
   (``plots.plot_grad_norm_by_position``, ``plots.plot_norm_ratio_vs_length``).
 
-and three small experiments of the teaching notebooks:
+and four small experiments of the teaching notebooks:
 
 * `accuracy_by_position` — how often each output position is right (notebook 04);
+* `teacher_forced_accuracy_by_position` — the same when the decoder reads the reference prefix
+  instead of its own outputs: the exposure-bias gap (notebook 04);
 * `input_gradient_norms` — ‖∂y_S/∂x_s‖ from the last output of an RNN, an RNN with attention
   and a self-attention layer back to every input: the path-length argument (notebook 08);
 * `layer_cost` — time and peak memory of one RNN layer and one self-attention layer against
@@ -36,6 +38,7 @@ from .checks import NON_NEGATIVE_INT, POSITIVE_INT, check_choice
 from .config import TrainConfig
 from .data import Vocab, encode_pairs, make_task, pad_sequences
 from .data.toy import TOY_ALPHABET
+from .data.vocab import EOS_ID
 from .functional.attention import attention_backward, attention_forward
 from .functional.layers import matmul
 from .functional.recurrent import cell_param_shapes, recurrent_backward, recurrent_forward
@@ -243,6 +246,43 @@ def accuracy_by_position(hypotheses: Sequence[Any], tgt_seqs: Sequence[Any]) -> 
     accuracy = np.divide(right, counts, out=np.full(P, np.nan), where=counts > 0)
     return {"accuracy": accuracy, "counts": counts}
 
+
+
+def teacher_forced_accuracy_by_position(model: Seq2Seq, src: Any, tgt: Any) -> np.ndarray:
+    """How often the model's most probable next token is right at output position i when the
+    decoder reads the *reference* prefix (teacher forcing), not its own outputs.
+
+    Training scores exactly these predictions; greedy decoding (``accuracy_by_position``) feeds
+    the model its own previous outputs instead, so one mistake changes every later input. The
+    difference between the two, position by position, is the cost of that exposure bias.
+
+    Parameters
+    ----------
+    model : Seq2Seq
+    src : int array of shape (N, S), right-padded with 0
+    tgt : int array of shape (N, T), ``<s> y_1 … y_k </s>`` right-padded with 0
+
+    Returns
+    -------
+    ndarray of shape (T - 2,): position i (from 1) is right when argmax p(y | y_<i, x) = y_i;
+    NaN where no reference has an i-th token (``</s>`` is not counted, as in
+    ``accuracy_by_position``)
+    """
+    src, tgt = model.check_src(src), np.asarray(tgt)
+    if tgt.ndim != 2 or tgt.shape[0] != src.shape[0] or tgt.shape[1] < 3:
+        raise ValueError(f"tgt must be an int array of shape (N, T) with N = {src.shape[0]} "
+                         f"and T >= 3, got shape {tgt.shape}")
+    enc = model.encode(src)
+    state, h_tilde = enc.state0, None
+    labels = tgt[:, 1:-1]  # (N, T - 2): the tokens y_1 … scored at positions 1 …
+    real = (labels != 0) & (labels != EOS_ID)  # neither padding nor </s>
+    right = np.zeros(labels.shape, dtype=bool)
+    for t in range(labels.shape[1]):
+        logits, state, h_tilde, _ = model.decode_step(tgt[:, t], state, h_tilde, enc)  # reads y_t
+        right[:, t] = logits.argmax(axis=-1) == labels[:, t]
+    counts = real.sum(axis=0)
+    return np.divide((right & real).sum(axis=0), counts, out=np.full(labels.shape[1], np.nan),
+                     where=counts > 0)
 
 # ---------------------------------------------------------------------------------------------
 # one layer over a sequence x (N, S, D) -> y (N, S, H): the recurrent layer of the library and

@@ -296,3 +296,40 @@ def test_layer_cost_memory_is_quadratic_for_self_attention_and_linear_for_the_rn
     assert layer_cost("rnn", 128, repeats=1)["peak_bytes"] == peak["rnn", 128]  # deterministic
     with pytest.raises(ValueError, match=r"layer must be one of \('rnn', 'self-attention'\)"):
         layer_cost("rnn+attention", 8)
+
+
+# ---------------------------------------------------------------------------------------------
+# teacher-forced accuracy by position
+
+def _tf_model_and_batch():
+    from numpy_seq2seq.analysis import TOY_VOCAB, _task_batch
+    model = Seq2Seq(len(TOY_VOCAB), len(TOY_VOCAB), embed_dim=6, hidden_dim=7, cell="gru",
+                    attention="general", dtype=np.float64, seed=3)
+    return model, *_task_batch("copy", 5, 4, seed=11)
+
+
+def test_teacher_forced_accuracy_matches_a_step_by_step_count_and_greedy_at_position_one():
+    from numpy_seq2seq.analysis import teacher_forced_accuracy_by_position
+    from numpy_seq2seq.decoding import greedy_decode
+    model, src, tgt = _tf_model_and_batch()
+    acc = teacher_forced_accuracy_by_position(model, src, tgt)
+    assert acc.shape == (tgt.shape[1] - 2,)
+    enc, state, h = model.encode(src), None, None
+    state = enc.state0
+    for t in range(tgt.shape[1] - 2):  # by hand: read the reference, score the next token
+        logits, state, h, _ = model.decode_step(tgt[:, t], state, h, enc)
+        assert acc[t] == np.mean(logits.argmax(-1) == tgt[:, t + 1])
+    # position 1 reads <s> either way, so teacher forcing and greedy agree there
+    greedy = accuracy_by_position([hyp.tokens for hyp in greedy_decode(model, src)], list(tgt))
+    assert acc[0] == greedy["accuracy"][0]
+
+
+def test_teacher_forced_accuracy_counts_the_reference_not_the_models_outputs():
+    from numpy_seq2seq.analysis import teacher_forced_accuracy_by_position
+    model, src, tgt = _tf_model_and_batch()
+    shifted = tgt.copy()
+    shifted[:, 2:-1] = (tgt[:, 2:-1] - 4 + 1) % 10 + 4  # the twin: other letters after y_1
+    assert not np.array_equal(teacher_forced_accuracy_by_position(model, src, tgt)[1:],
+                              teacher_forced_accuracy_by_position(model, src, shifted)[1:])
+    with pytest.raises(ValueError, match=r"tgt must be an int array of shape \(N, T\) with N = 5"):
+        teacher_forced_accuracy_by_position(model, src, tgt[:3])
