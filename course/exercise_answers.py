@@ -26,6 +26,7 @@ from numpy_seq2seq.analysis import (  # noqa: E402
     input_gradient_norms,
     layer_cost,
     source_gradient_norms,
+    teacher_forced_accuracy_by_position,
 )
 from numpy_seq2seq.data import (  # noqa: E402
     BOS_ID,
@@ -33,6 +34,7 @@ from numpy_seq2seq.data import (  # noqa: E402
     PAD_ID,
     Vocab,
     encode_pairs,
+    iterate_batches,
     make_task,
     pad_sequences,
     split_pairs,
@@ -46,6 +48,8 @@ from numpy_seq2seq.functional.attention import (  # noqa: E402
     general_score_backward,
     general_score_forward,
 )
+from numpy_seq2seq.functional.decoder import decoder_backward, decoder_forward  # noqa: E402
+from numpy_seq2seq.functional.encoder import encoder_backward, encoder_forward  # noqa: E402
 from numpy_seq2seq.functional.gru import gru_step_forward  # noqa: E402
 from numpy_seq2seq.functional.lstm import lstm_step_backward, lstm_step_forward  # noqa: E402
 from numpy_seq2seq.functional.recurrent import (  # noqa: E402
@@ -59,13 +63,15 @@ from numpy_seq2seq.functional.self_attention import (  # noqa: E402
     scaled_dot_product_attention_forward,
 )
 from numpy_seq2seq.functional.softmax import (  # noqa: E402
+    cross_entropy_backward,
+    cross_entropy_forward,
     log_softmax,
     masked_softmax_backward,
     masked_softmax_forward,
 )
 from numpy_seq2seq.gradcheck import check_gradients, check_layer, rel_error  # noqa: E402
 from numpy_seq2seq.model import Seq2Seq  # noqa: E402
-from numpy_seq2seq.optim import Adam  # noqa: E402
+from numpy_seq2seq.optim import Adam, clip_grad_norm  # noqa: E402
 from numpy_seq2seq.training import evaluate, train  # noqa: E402
 
 
@@ -389,7 +395,9 @@ def _fit(setup, epochs=10, **kw):
     size = {"embed_dim": 16, "hidden_dim": 32, "cell": "lstm", **kw}
     model = Seq2Seq(len(src_vocab), len(tgt_vocab), seed=0, **size)
     start = time.perf_counter()
-    train(model, data, epochs=epochs, batch_size=32, lr=0.01, clip=5.0, seed=0, progress=False)
+    # constant: no held-out data, so the rate these answers were measured with (schedule.py)
+    train(model, data, epochs=epochs, batch_size=32, lr=0.01, clip=5.0, schedule="constant",
+          seed=0, progress=False)
     em = {L: evaluate(model, *evals[L])["exact_match"] for L in evals}
     return model, em, time.perf_counter() - start
 
@@ -438,6 +446,60 @@ def nb04() -> None:
     for name, faster, slower in (("first four (the notebook's)", "plain, reversed source",
                                   "plain"), ("last four", "plain", "plain, reversed source")):
         assert first_epoch[name, faster] > first_epoch[name, slower], (name, first_epoch)
+    say("E6 · scheduled sampling: the exposure-bias gap (teacher-forced minus free-running "
+        "accuracy, second half of the outputs) after training with ε = 0 and ε rising to 0.25")
+    for eps in (0.0, 0.25):
+        model, gap = _scheduled_sampling(copy, eps)
+        say(f"  ε up to {eps:.2f}: gap {gap:.3f}")
+
+
+def _sampled_inputs(model, src, tgt, eps, rng):
+    """The decoder inputs ``tgt[:, :-1]`` with each token after ``<s>`` replaced, with
+    probability ``eps``, by the model's own greedy output at that position (Bengio et al.
+    2015); padding stays padding."""
+    tgt_in = tgt[:, :-1].copy()
+    own = np.zeros_like(tgt_in)
+    for i, hyp in enumerate(greedy_decode(model, src, max_len=tgt_in.shape[1])):
+        n = min(len(hyp.tokens), tgt_in.shape[1] - 1)
+        own[i, 1:1 + n] = hyp.tokens[:n]
+    swap = (rng.random(tgt_in.shape) < eps) & (tgt_in != 0) & (own != 0)
+    swap[:, 0] = False  # <s> stays
+    return np.where(swap, own, tgt_in)
+
+
+def _mixed_loss_and_grads(model, src, tgt_in, tgt_out):
+    """Seq2Seq._forward_backward with decoder inputs that are not the labels shifted by one."""
+    cfg, p = model.config, model.params
+    hs, state0, enc_cache = encoder_forward(cfg["cell"], src, p, cfg["bidirectional"],
+                                            cfg["reverse_source"], cfg["num_layers"], None)
+    mask = tgt_out != 0
+    logits, _, dec_cache = decoder_forward(cfg["cell"], cfg["attention"], tgt_in, mask, state0,
+                                           hs, src != 0, p, cfg["input_feeding"], None)
+    loss, ce_cache = cross_entropy_forward(logits, tgt_out, mask)
+    dstate0, dhs, grads = decoder_backward(cross_entropy_backward(1.0, ce_cache), dec_cache)
+    grads.update(encoder_backward(dhs, dstate0, enc_cache, False)[2])
+    return loss, grads
+
+
+def _scheduled_sampling(setup, eps_max, epochs=10, seed=0):
+    """A plain LSTM trained with ε rising linearly from 0 to ``eps_max``; returns the model and
+    its exposure-bias gap on the held-out 16-letter sources (second half of the outputs)."""
+    src_vocab, tgt_vocab, (srcs, tgts), evals = setup
+    model = Seq2Seq(len(src_vocab), len(tgt_vocab), seed=seed, embed_dim=16, hidden_dim=32,
+                    attention=None)
+    opt, rng = Adam(model.params, lr=0.01), np.random.default_rng(seed)
+    steps = epochs * -(-len(srcs) // 32)
+    for step, (src, tgt) in enumerate((b for e in range(epochs) for b in iterate_batches(
+            srcs, tgts, 32, seed=np.random.default_rng([seed, e]))), start=1):
+        tgt_in = _sampled_inputs(model, src, tgt, eps_max * step / steps, rng)
+        _, grads = _mixed_loss_and_grads(model, src, tgt_in, tgt[:, 1:])
+        clip_grad_norm(grads, 5.0)
+        opt.step(grads)
+    src, tgt = evals[16]
+    forced = teacher_forced_accuracy_by_position(model, src, tgt)
+    free = accuracy_by_position(evaluate(model, src, tgt)["hypotheses"], tgt)["accuracy"]
+    half = len(forced) // 2
+    return model, float(np.nanmean(forced[half:]) - np.nanmean(np.asarray(free)[half:]))
 
 
 PREFIX_MODELS = {"plain": {"attention": None},
@@ -460,7 +522,8 @@ def _first_output_curves(copy, target, n_train=16000, epochs=10):
         model = Seq2Seq(len(src_vocab), len(tgt_vocab), seed=0, embed_dim=16, hidden_dim=32,
                         cell="lstm", **kw)
         curves[label] = []
-        train(model, data, epochs=epochs, batch_size=32, lr=0.01, clip=5.0, seed=0,
+        train(model, data, epochs=epochs, batch_size=32, lr=0.01, clip=5.0, schedule="constant",
+              seed=0,
               progress=False, on_epoch_end=lambda e, m, h, model=model, c=curves[label]: c.append(
                   accuracy_by_position(evaluate(model, *held_out)["hypotheses"],
                                        held_out[1])["accuracy"][0]))
@@ -581,7 +644,7 @@ def _dates(bidirectional=False):
 
     start = time.perf_counter()
     train(model, encode_pairs(train_pairs, src_vocab, tgt_vocab), epochs=8, batch_size=32,
-          lr=0.005, seed=0, progress=False, on_epoch_end=keep_early)
+          lr=0.005, schedule="constant", seed=0, progress=False, on_epoch_end=keep_early)
     return model, early, src_vocab, tgt_vocab, valid_pairs, time.perf_counter() - start
 
 
@@ -709,7 +772,7 @@ def _short_outputs_on_addition() -> str:
     tgt_vocab = Vocab.from_texts(t for _, t in pairs)
     model = Seq2Seq(len(src_vocab), len(tgt_vocab), 16, 32, attention="general", seed=0)
     train(model, encode_pairs(pairs, src_vocab, tgt_vocab), epochs=6, batch_size=32, lr=0.01,
-          seed=0, progress=False)
+          schedule="constant", seed=0, progress=False)
     test = make_task("addition", 300, seed=9)
     src = pad_sequences([src_vocab.encode(s) for s, _ in test])
     b0 = beam_search(model, src, beam=5, length_penalty=0.0)
