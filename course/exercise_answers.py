@@ -577,6 +577,15 @@ def nb05() -> None:
     say(f"  first output step whose strongest weight leaves the diagonal: median "
         f"{int(np.median(breaks))}, quartiles {int(np.percentile(breaks, 25))}–"
         f"{int(np.percentile(breaks, 75))} (training lengths end at 16)")
+    say("E5 · the dot model widened until it has as many parameters as the concat model")
+    concat, em, s = _fit(copy, attention="concat")
+    _row(f"concat, H = 32 ({concat.num_params():,} parameters)", em, s)
+    hidden = 32
+    while Seq2Seq(len(copy[0]), len(copy[1]), embed_dim=16, hidden_dim=hidden,
+                  attention="dot").num_params() < concat.num_params():
+        hidden += 1
+    dot, em, s = _fit(copy, attention="dot", hidden_dim=hidden)
+    _row(f"dot, H = {hidden} ({dot.num_params():,} parameters)", em, s)
 
 
 # =============================================================================================
