@@ -9,10 +9,11 @@ same file, byte for byte; another machine's BLAS sums float32 in another order a
 score in its band, leave enough dates on which beam search and greedy decoding disagree — not
 its bytes. The checks compare a student's decoder with the library's on whatever model is
 shipped, so a new model changes no check. The learning rate is constant (one epoch: a decay
-would make another model than the one shipped, made before schedules decayed). The model is deliberately small and trained for one epoch only, so that
-it still makes mistakes and beam search often disagrees with greedy decoding (with N(0, 1)
-embeddings, 3 epochs reach 89.8 % and leave only 5 held-out dates on which they disagree, too
-few to grade on); the sources on which the decoders are graded are chosen here and stored in
+would make another model than the one shipped, made before schedules decayed). The model is
+deliberately small and trained for one epoch only, so that it still makes mistakes and beam
+search often disagrees with greedy decoding (with N(0, 1) embeddings, 3 epochs reach 89.8 % and
+leave only 5 held-out dates on which they disagree, too few to grade on); the sources on which
+the decoders are graded are chosen here and stored in
 the checkpoint's ``extra``:
 
 * ``check_sources``: 16 held-out dates: 8 on which beam search (K = 3, α = 1) and greedy
