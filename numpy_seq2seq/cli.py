@@ -89,6 +89,7 @@ from .run import (
     resume,
     step_limit,
     trained_on,
+    write_figure,
 )
 from .runs import check_run_dir
 from .threads import DEFAULT_THREADS, blas_threads
@@ -605,15 +606,6 @@ def _plots():
     return plots
 
 
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    try:
-        return _plots().save_figure(fig, path)
-    finally:
-        plt.close(fig)  # a long-lived process (tests, notebooks) must not pile up figures
-
-
 # ---------------------------------------------------------------------------------------------
 # translate and evaluate
 
@@ -649,7 +641,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
             print(attention_table(*examples[-1][:3]))
             print()
     if args.plot and examples:
-        written = _save(_plots().plot_attention_grid(examples, ncols=2), args.plot)
+        written = write_figure(_plots().plot_attention_grid(examples, ncols=2), args.plot)
         print(f"wrote {written}", file=sys.stderr)
     failed = sum(i not in ids for i in problems)
     return EXIT_SOME_FAILED if failed else 0

@@ -90,7 +90,8 @@ from .training import (
 
 __all__ = ["Examples", "Run", "Split", "Summary", "attention_example", "data_config_from",
            "finish", "fit", "is_translation", "load_pairs", "load_trained", "pair_tokenizers",
-           "prepare", "recorded_data", "resume", "split_record", "step_limit", "trained_on"]
+           "prepare", "recorded_data", "resume", "split_record", "step_limit", "trained_on",
+           "write_figure"]
 
 StrPath = str | os.PathLike[str]
 # DataConfig fields that only some data take (data_config refuses them elsewhere)
@@ -511,13 +512,13 @@ def finish(run: Run, history: History, status: str = "complete") -> Summary:
     write_metrics(run.out, metrics)
     write_heldout(run.out / HELDOUT_NAME, run.valid_pairs)  # the held-out pairs, for any tool
     if history.steps_done:
-        _save(_plots().plot_training(history.to_dict()), run.out / "training.png")
+        write_figure(_plots().plot_training(history.to_dict()), run.out / "training.png")
     examples = None if status == "diverged" else _examples(run)
     if examples is not None and run.model.attention is not None:
         drawn = [attention_example(h, row, run.src_vocab, run.tgt_vocab, source, reference)
                  for h, row, (source, reference) in zip(examples.hyps[:4], examples.src[:4],
                                                         examples.pairs[:4], strict=True)]
-        _save(_plots().plot_attention_grid(drawn, ncols=2,
+        write_figure(_plots().plot_attention_grid(drawn, ncols=2,
                                            suptitle="Attention on held-out examples"),
               run.out / "attention.png")
     seconds = time.perf_counter() - run.started
@@ -601,7 +602,8 @@ def _plots():
     return plots
 
 
-def _save(fig: Any, path: Path) -> Path:
+def write_figure(fig: Any, path: Path) -> Path:
+    """Save ``fig`` to ``path`` (atomically, as plots.save_figure does) and close it."""
     import matplotlib.pyplot as plt
 
     try:

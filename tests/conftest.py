@@ -156,3 +156,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.section("worst relative error of the gradient checks (float64)")
     for family, (error, where) in sorted(WORST_ERRORS.items()):
         terminalreporter.write_line(f"{family:<32} {error:.2e}  ({where})")
+
+
+def resumed_numbers(metrics):
+    """What must not change when a run is stopped and resumed (metrics.json): all but the
+    times."""
+    history = {k: v for k, v in metrics["history"].items()
+               if k not in ("epoch_time", "epoch_end_time")}
+    epochs = [{k: v for k, v in e.items() if k not in ("time", "end_time")}
+              for e in metrics["epochs"]]
+    return history, epochs, metrics["training"], metrics["checkpoints"]

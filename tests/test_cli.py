@@ -25,6 +25,8 @@ from numpy_seq2seq.plots import plot_training, save_figure
 from numpy_seq2seq.run import step_limit
 from numpy_seq2seq.runs import read_metrics
 
+from conftest import resumed_numbers
+
 ERROR = "numpy-seq2seq: error: "
 TINY = ["--task", "reverse", "--num-examples", "200", "--epochs", "1", "--hidden-dim", "16",
         "--embed-dim", "8"]
@@ -483,15 +485,6 @@ def test_a_checkpoint_from_before_resuming_existed_still_works(run_dir, tmp_path
     assert_one_line_error(code, err, "holds no training state", "still works for translate")
 
 
-def _numbers(metrics):
-    """What must not change when a run is stopped and resumed: all but the times."""
-    history = {k: v for k, v in metrics["history"].items()
-               if k not in ("epoch_time", "epoch_end_time")}
-    epochs = [{k: v for k, v in e.items() if k not in ("time", "end_time")}
-              for e in metrics["epochs"]]
-    return history, epochs, metrics["training"], metrics["checkpoints"]
-
-
 def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, capsys):
     out_dir = tmp_path / "stopped"
     # with dropout: the masks' generator must also resume where it stopped, mid-epoch
@@ -526,7 +519,8 @@ def test_ctrl_c_in_a_real_process_saves_a_run_that_resumes_exactly(tmp_path, cap
     assert main(["train", "--resume", str(out_dir), "--quiet"]) == 0
     assert main([*argv, "--epochs", "6", "--out", str(tmp_path / "straight")]) == 0
     capsys.readouterr()
-    assert _numbers(read_metrics(out_dir)) == _numbers(read_metrics(tmp_path / "straight"))
+    straight_metrics = read_metrics(tmp_path / "straight")
+    assert resumed_numbers(read_metrics(out_dir)) == resumed_numbers(straight_metrics)
     resumed = load_checkpoint(out_dir / "checkpoint.npz").model.params
     straight = load_checkpoint(tmp_path / "straight" / "checkpoint.npz").model.params
     assert max(float(np.abs(resumed[k] - straight[k]).max()) for k in straight) <= 1e-6

@@ -16,6 +16,8 @@ from numpy_seq2seq.config import DataConfig, TrainConfig
 from numpy_seq2seq.runs import RUN_FILES, read_metrics
 from numpy_seq2seq.training import TrainingInterrupted, train
 
+from conftest import resumed_numbers
+
 DATA = {"task": "reverse", "num_examples": 200}
 MODEL = {"hidden_dim": 16, "embed_dim": 8}
 # plateau: a finished run extended equals a longer run only for rates that follow no plan (a
@@ -30,15 +32,6 @@ def one_epoch(tmp_path_factory):
     out = tmp_path_factory.mktemp("one_epoch") / "run"
     runs.fit(runs.prepare(DATA, DROPOUT, {**TRAIN, "epochs": 1}, out=out), progress=False)
     return out
-
-
-def _numbers(metrics):
-    """What must not change when a run is stopped and resumed: all but the times."""
-    history = {k: v for k, v in metrics["history"].items()
-               if k not in ("epoch_time", "epoch_end_time")}
-    epochs = [{k: v for k, v in e.items() if k not in ("time", "end_time")}
-              for e in metrics["epochs"]]
-    return history, epochs, metrics["training"], metrics["checkpoints"]
 
 
 def test_prepare_then_train_and_finish_by_hand(tmp_path):
@@ -77,7 +70,7 @@ def test_resume_ends_with_the_numbers_of_a_run_never_stopped(one_epoch, tmp_path
     straight = runs.prepare(DATA, DROPOUT, {**TRAIN, "epochs": 2}, out=tmp_path / "straight")
     runs.fit(straight, progress=False)
     one, two = (read_metrics(tmp_path / name) for name in ("stopped", "straight"))
-    assert _numbers(one) == _numbers(two) and len(one["sessions"]) == 2
+    assert resumed_numbers(one) == resumed_numbers(two) and len(one["sessions"]) == 2
     a, b = (load_checkpoint(tmp_path / name / "checkpoint.npz").model.params
             for name in ("stopped", "straight"))
     assert all(np.array_equal(a[k], b[k]) for k in b)
