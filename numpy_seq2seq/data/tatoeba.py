@@ -46,7 +46,7 @@ FILES: dict[tuple[str, str], tuple[str, str]] = {
 TATOEBA_PAIRS: tuple[tuple[str, str], ...] = (("en", "fr"), ("fr", "en"), ("en", "ko"),
                                               ("ko", "en"))
 TATOEBA_TOKENIZERS: dict[str, str] = {"en": "word", "fr": "word", "ko": "char"}
-SHIPPED_MAX_WORDS = 10  # the longest side shipped, in word tokens (tools/make_tatoeba_data.py)
+SHIPPED_MAX_WORDS = 10  # the longest side shipped, in word tokens (benchmarks/make_tatoeba_data.py)
 DEFAULT_WORDS = (1, 10)  # the default min_len, max_len
 NOTICE = ("Tatoeba sentence pairs (https://tatoeba.org), CC BY 2.0 FR "
           "(https://creativecommons.org/licenses/by/2.0/fr/); see numpy_seq2seq/data/pairs/"

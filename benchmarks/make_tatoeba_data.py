@@ -1,6 +1,6 @@
 """Build the Tatoeba pairs shipped in numpy_seq2seq/data/pairs/ from the pair files.
 
-    python tools/make_tatoeba_data.py FOLDER   # the folder holding eng-fra.txt and eng-kor.txt
+    python benchmarks/make_tatoeba_data.py FOLDER   # the folder holding eng-fra.txt and eng-kor.txt
 
 Keeps the lines whose two sentences have at most SHIPPED_MAX_WORDS word tokens each (the word
 tokenizer's count, punctuation included), in file order, without exact duplicates, and with the
