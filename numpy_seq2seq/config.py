@@ -239,8 +239,9 @@ class TrainConfig(_Config):
     lr_decay: float = option(0.5, "plateau schedule: multiply the learning rate by this after "
                              "an epoch whose held-out loss is not the lowest so far",
                              Number(float, low=0, high=1, low_open=True))
-    select: str | None = option(None, "the held-out score that picks best.npz and early "
-                                "stopping (None: chrf where chrF is scored, else exact)",
+    select: str | None = option(None, "the held-out score that picks best.npz and drives early "
+                                "stopping (if not given: exact for built-in tasks and character "
+                                "targets, chrf for word or subword targets)",
                                 choices=SELECT_CHOICES)
     patience: int | None = option(None, "stop when the selection score has not improved for "
                                   "this many epochs (None: never stop early)", POSITIVE_INT)
