@@ -412,8 +412,13 @@ def _scores(m: dict[str, Any], sep: str) -> str:
     metrics hold them, else ""."""
     if m.get("chrf") is None:
         return ""
-    name = "char_bleu" if m.get("char_bleu") is not None else "bleu"
+    name = _bleu_key(m)
     return f"{sep}{METRIC_LABELS[name]} {m[name]:.2f}{sep}chrF {m['chrf']:.2f}"
+
+
+def _bleu_key(scores: dict[str, Any]) -> str:
+    """"char_bleu" where the scores hold BLEU over characters, else "bleu"."""
+    return "char_bleu" if scores.get("char_bleu") is not None else "bleu"
 
 
 def _verdict(output: str, reference: str, tgt_vocab: Vocab) -> str:
@@ -581,7 +586,7 @@ def _metric_text(record: dict[str, Any], metric: str) -> str:
         return f"{100 * record['exact_match']:.2f} %"
     if metric == "loss":
         return f"{METRIC_LABELS['loss']} {record['valid_loss']:.4f}"
-    name = "char_bleu" if metric == "bleu" and record.get("char_bleu") is not None else metric
+    name = _bleu_key(record) if metric == "bleu" else metric
     return f"{METRIC_LABELS[name]} {record[name]:.2f}"
 
 
@@ -750,7 +755,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"token accuracy  {100 * res['token_accuracy']:.2f} %")
     print(f"loss            {res['loss']:.4f} nats/token")
     if res["chrf"] is not None:
-        name = "char_bleu" if res["char_bleu"] is not None else "bleu"
+        name = _bleu_key(res)
         print(f"{METRIC_LABELS[name]:<16}{res[name]:.2f}")
         print(f"chrF            {res['chrf']:.2f}")
     return 0

@@ -91,11 +91,15 @@ class History:
     def scores(self, metric: str) -> list[float]:
         """The held-out score per epoch by which ``metric`` (a `config.SELECT_CHOICES`) selects,
         oriented so that higher is better (the loss negated); empty if it was not computed."""
+        sign = SELECT_METRICS[metric][1] if metric in SELECT_METRICS else 1
+        return [sign * x for x in self.recorded(metric)]
+
+    def recorded(self, metric: str) -> list[float]:
+        """The held-out ``metric`` per epoch as recorded (the loss not negated)."""
         if metric not in SELECT_METRICS:
             raise ValueError(f"unknown selection metric {metric!r}; choose one of "
                              f"{sorted(SELECT_METRICS)}")
-        name, sign, _ = SELECT_METRICS[metric]
-        return [sign * x for x in getattr(self, name)]
+        return getattr(self, SELECT_METRICS[metric][0])
 
     def best_epoch(self, metric: str = "exact") -> int | None:
         """The epoch (1-based) with the best held-out ``metric`` (exact match by default; chrf,

@@ -46,7 +46,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .checkpoint import load_checkpoint, read_extra
-from .config import SELECT_METRICS, DataConfig, ModelConfig, TrainConfig
+from .config import DataConfig, ModelConfig, TrainConfig
 from .data import (
     HELDOUT_NAME,
     LANGUAGE_TASKS,
@@ -548,7 +548,7 @@ def _metrics(run: Run, history: History, status: str) -> dict[str, Any]:
         "best": None if best is None else history.epoch_record(best - 1),
         "selected_by": None if best is None else {
             "metric": history.select, "epoch": best,
-            "value": getattr(history, SELECT_METRICS[history.select][0])[best - 1]},
+            "value": history.recorded(history.select)[best - 1]},
         "stopped_early": history.stopped_early,
         "epochs": history.epoch_records(),
         "history": history.to_dict(param_grad_norms=False),

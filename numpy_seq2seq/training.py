@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import SELECT_METRICS, TrainConfig
+from .config import TrainConfig
 from .data.batching import iterate_batches
 from .data.vocab import UNK_ID
 from .decoding import greedy_decode
@@ -576,8 +576,8 @@ class _Saver:
             extra["training"] = state.to_dict()
         else:  # best.npz says what chose it
             metric = state.history.select
-            recorded = getattr(state.history, SELECT_METRICS[metric][0])  # as in History
-            extra["selected_by"] = {"metric": metric, "value": recorded[-1]}
+            extra["selected_by"] = {"metric": metric,
+                                    "value": state.history.recorded(metric)[-1]}
         path = save_checkpoint(self.folder / name, self.model, self.src_vocab, self.tgt_vocab,
                                extra=extra)
         if name == CHECKPOINT_NAME:
