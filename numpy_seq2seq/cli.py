@@ -278,7 +278,8 @@ def _add_train_parser(sub: Any) -> None:
     o = t.add_argument_group("optimisation")
     for name, metavar in (("batch_size", "N"), ("epochs", "N"), ("lr", "LR"), ("clip", "NORM"),
                           ("min_lr", "LR"), ("warmup", "F"), ("lr_decay", "F"),
-                          ("patience", "N"), ("seed", "N")):
+                          ("patience", "N"), ("seed", "N"), ("eval_every", "K"),
+                          ("eval_max", "N")):
         _config_option(o, TrainConfig, name, metavar=metavar)
     _config_option(o, TrainConfig, "optimizer", choices=OPTIMIZER_CHOICES)
     _config_option(o, TrainConfig, "schedule", choices=SCHEDULE_CHOICES)
@@ -549,10 +550,13 @@ def _schedule_text(cfg: TrainConfig) -> str:
 
 def _epoch_reporter(epochs: int, say: Callable[..., None]) -> Callable[..., None]:
     def report(epoch: int, m: dict[str, Any], _history: History) -> None:
-        say(f"epoch {epoch:>2}/{epochs}  train loss {m['train_loss']:.4f}  held-out loss "
-            f"{m['valid_loss']:.4f}  exact match {100 * m['exact_match']:6.2f} %  token accuracy "
-            f"{100 * m['token_accuracy']:6.2f} %{_scores(m, '  ')}  lr {m['lr']:.3g}  "
-            f"({m['time']:.1f} s + {m['end_time']:.1f} s scoring and saving)", flush=True)
+        held_out = ("held-out not scored this epoch" if m["valid_loss"] is None else
+                    f"held-out loss {m['valid_loss']:.4f}  exact match "
+                    f"{100 * m['exact_match']:6.2f} %  token accuracy "
+                    f"{100 * m['token_accuracy']:6.2f} %{_scores(m, '  ')}")
+        say(f"epoch {epoch:>2}/{epochs}  train loss {m['train_loss']:.4f}  {held_out}  "
+            f"lr {m['lr']:.3g}  ({m['time']:.1f} s + {m['end_time']:.1f} s scoring and saving)",
+            flush=True)
 
     return report
 
@@ -561,7 +565,11 @@ def _print_summary(run: Run, summary: Summary, shown: bool) -> None:
     """The final and best held-out scores, this session's wall time, the files written and
     (if ``shown``) the held-out examples decoded at the end."""
     history = summary.history
-    final, metric = history.epoch_record(-1), history.select or "exact"
+    metric = history.select or "exact"
+    final = history.epoch_record(history.score_epochs()[-1] - 1)  # the last one scored
+    scored = min(len(run.valid_pairs), run.config.eval_max or len(run.valid_pairs))
+    among = f"{scored:,} of {len(run.valid_pairs):,}" if scored < len(run.valid_pairs) else \
+        f"{scored:,}"
     best = history.best_epoch(metric)
     if history.stopped_early is not None:
         print(f"stopped early after epoch {history.stopped_early}: no better held-out "
@@ -569,7 +577,7 @@ def _print_summary(run: Run, summary: Summary, shown: bool) -> None:
     print(f"held-out after epoch {final['epoch']}: exact match "
           f"{100 * final['exact_match']:.2f} %, token accuracy "
           f"{100 * final['token_accuracy']:.2f} %{_scores(final, ', ')} on "
-          f"{len(run.valid_pairs):,} pairs; best by {METRIC_LABELS[metric]}: epoch {best}, "
+          f"{among} pairs; best by {METRIC_LABELS[metric]}: epoch {best}, "
           f"{_metric_text(history.epoch_record(best - 1), metric)} (best.npz); "
           f"wall time {_wall_times(run, summary.seconds)}")
     print(f"wrote {run.out}/: {', '.join(summary.files)}")

@@ -253,6 +253,14 @@ class TrainConfig(_Config):
                                   POSITIVE_INT)
     bleu: bool | None = option(None, "score BLEU and chrF after each epoch (None: unless the "
                                "target vocabulary is char-level)")
+    # Decoding the held-out pairs for exact match, BLEU and chrF costs a quarter to a third of a
+    # text run's epoch; these two spend less of it (the final figures of `evaluate` are unchanged)
+    eval_every: int = option(1, "score the held-out pairs after every K-th epoch and after the "
+                             "last; best.npz, the plateau schedule and patience see only these",
+                             POSITIVE_INT)
+    eval_max: int | None = option(None, "score only N held-out pairs after an epoch, spread "
+                                  "evenly over the held-out list (None: all of them)",
+                                  POSITIVE_INT)
     threads: int | None = option(DEFAULT_THREADS, "BLAS threads while training, see "
                                  "threads.py (None: leave the process's setting)", POSITIVE_INT)
 

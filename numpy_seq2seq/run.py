@@ -548,7 +548,7 @@ def _metrics(run: Run, history: History, status: str) -> dict[str, Any]:
         "best": None if best is None else history.epoch_record(best - 1),
         "selected_by": None if best is None else {
             "metric": history.select, "epoch": best,
-            "value": history.recorded(history.select)[best - 1]},
+            "value": history.score_at(history.select, best)},
         "stopped_early": history.stopped_early,
         "epochs": history.epoch_records(),
         "history": history.to_dict(param_grad_norms=False),

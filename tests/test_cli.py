@@ -803,3 +803,18 @@ def test_step_limit_follows_long_training_targets(tmp_path, capsys):
     one_word = np.zeros((1, 1), dtype=np.int64)
     assert step_limit(one_word, longest) == longest + 10
     assert step_limit(one_word, None) == 12  # old checkpoints: 2 x S + 10
+
+
+def test_eval_every_and_eval_max_on_the_command_line(tmp_path, capsys):
+    """--eval-every 2 over 3 epochs: epoch 1's line says it was not scored, the summary quotes
+    the last scored epoch; --eval-max 5 is said in the summary's pair count."""
+    code, out, err = run(["train", *TINY, "--epochs", "3", "--eval-every", "2", "--eval-max", "5",
+                          "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert "held-out not scored this epoch" in lines[0]
+    assert "held-out loss" in lines[1] and "held-out loss" in lines[2]
+    assert "held-out after epoch 3:" in out and " on 5 of " in out
+    metrics = read_metrics(tmp_path / "run")
+    assert metrics["history"]["valid_epochs"] == [2, 3]
+    assert metrics["epochs"][0]["valid_loss"] is None and metrics["final"]["valid_loss"] is not None
