@@ -50,6 +50,7 @@ from .config import (
     SCHEDULE_CHOICES,
     SELECT_CHOICES,
     SELECT_METRICS,
+    SPLIT_MODES,
     DataConfig,
     ModelConfig,
     TrainConfig,
@@ -88,6 +89,7 @@ from .run import (
     recorded_data,
     resume,
     step_limit,
+    stored_heldout,
     trained_on,
     write_figure,
 )
@@ -189,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score a trained model on held-out pairs",
                         description="Exact match, token accuracy and (for translation) BLEU and "
-                        "chrF. Default data: the held-out split the checkpoint was trained with.")
+                        "chrF. Default data: the held-out pairs of the checkpoint's run (its heldout.tsv, "
+                        "else its split rebuilt from the corpus if that is unchanged).")
     ev.add_argument("--checkpoint", type=Path, required=True, metavar="FILE",
                     help="a model written by train: DIR/best.npz or DIR/checkpoint.npz")
     which = ev.add_mutually_exclusive_group()
@@ -266,6 +269,7 @@ def _add_train_parser(sub: Any) -> None:
     _config_option(text, DataConfig, "max_pairs", metavar="N")
     _config_option(text, DataConfig, "valid_fraction", metavar="F")
     _config_option(text, DataConfig, "min_freq", metavar="N")
+    _config_option(text, DataConfig, "split", choices=SPLIT_MODES)
     m = t.add_argument_group("model")
     _config_option(m, ModelConfig, "cell", choices=CELL_CHOICES)
     _config_option(m, ModelConfig, "attention", choices=ATTENTION_NAMES)
@@ -750,10 +754,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             _warn(f"the model was trained on {_task_label(learnt)}, not on "
                   f"{_task_label(asked)}")
     else:
-        data = recorded_data(extra, args.checkpoint, "give the pairs to score with --data "
-                             "FILE.tsv (or --task)")
-        pairs, what = load_pairs(data).valid, "the held-out split used in training"
-        translation = is_translation(data)
+        advice = "give the pairs to score with --data FILE.tsv (or --task)"
+        pairs, what = stored_heldout(args.checkpoint, extra, advice)
+        translation = learnt is None or is_translation(learnt)
     _check_unknown(pairs, src_vocab, tgt_vocab, args.unknown)
     src_ids, tgt_ids = encode_pairs(pairs, src_vocab, tgt_vocab)  # unknown tokens -> <unk>
     res = evaluate(model, src_ids, tgt_ids, batch_size=args.batch_size, tgt_vocab=tgt_vocab,

@@ -271,8 +271,13 @@ def split_record(run: Run) -> dict[str, Any]:
     return {"together": data.split_mode() if data.valid is None else None,
             "heldout": HELDOUT_NAME, "n_train": len(run.train_pairs),
             "n_valid": len(run.valid_pairs),
-            "sha256": {f: file_sha256(f) for f in (data.data, data.valid)
-                       if f is not None and Path(f).is_file()}}
+            "sha256": corpus_sha256(data)}
+
+
+def corpus_sha256(data: DataConfig) -> dict[str, str]:
+    """The SHA-256 of each corpus file ``data`` reads (none for a built-in task)."""
+    return {f: file_sha256(f) for f in (data.data, data.valid)
+            if f is not None and Path(f).is_file()}
 
 
 def _checked_split(train_pairs: list, valid_pairs: list, summary: str) -> Split:
@@ -334,6 +339,27 @@ def recorded_data(extra: Mapping[str, Any], path: StrPath, advice: str) -> DataC
             raise FileNotFoundError(f"{path} was trained on {file}, which is not there any more "
                                     f"(moved or deleted?); {advice}")
     return data
+
+
+def stored_heldout(path: StrPath, extra: Mapping[str, Any], advice: str) -> tuple[list, str]:
+    """The held-out pairs of the run whose checkpoint is at ``path``, and where they came from.
+
+    The run folder's ``heldout.tsv`` if it is there: exactly the pairs the run held out. Else
+    the split rebuilt from the data the checkpoint records, which is refused (ValueError
+    ending with ``advice``) when a corpus file's SHA-256 is not the one recorded at training:
+    an edited corpus would give another split, and a score on pairs seen in training.
+    """
+    stored = Path(path).parent / HELDOUT_NAME
+    if stored.is_file():
+        return load_tsv(stored), f"the held-out pairs the run stored ({stored})"
+    data = recorded_data(extra, path, advice)
+    now = corpus_sha256(data)
+    changed = [f for f, sha in (extra.get("sha256") or {}).items() if now.get(f) != sha]
+    if changed:
+        raise ValueError(f"{changed[0]} has changed since the model was trained on it (its "
+                         "SHA-256 differs), so the split rebuilt from it is not the run's "
+                         f"held-out set; {advice}")
+    return load_pairs(data).valid, "the held-out split used in training (rebuilt from the data)"
 
 
 def load_trained(path: StrPath) -> tuple[Seq2Seq, Vocab, Vocab, dict[str, Any]]:
@@ -486,7 +512,8 @@ def fit(run: Run, *, progress: bool = True,
     how = ({"resume": run.out, **run.changes} if run.resumed else
            {"config": run.config, "out_dir": run.out,
             "checkpoint_extra": {"data": run.data.to_dict(),
-                                 "longest_target": run.longest_target}})
+                                 "longest_target": run.longest_target,
+                                 "sha256": corpus_sha256(run.data)}})
     with blas_threads(run.config.threads):  # the examples decoded at the end too
         try:
             history = train(run.model, run.train_ids, run.valid_ids, progress=progress,

@@ -597,8 +597,17 @@ def test_evaluate_finds_the_run_data_from_any_directory(files, tmp_path, monkeyp
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     ckpt = str(files / "run" / "best.npz")
-    code, out, err = run(["evaluate", "--checkpoint", ckpt], capsys)
-    assert code == 0 and "held-out split" in out, err
+    code, stored, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 0 and "the held-out pairs the run stored" in stored, err
+    (files / "run" / "heldout.tsv").unlink()  # without it, the split is rebuilt: same pairs
+    code, rebuilt, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 0 and "held-out split used in training (rebuilt" in rebuilt, err
+    assert stored.splitlines()[-5:] == rebuilt.splitlines()[-5:]  # the same scores
+    corpus = (files / "good.tsv").read_text(encoding="utf-8")
+    (files / "good.tsv").write_text(corpus + "a new line\tune nouvelle ligne\n", encoding="utf-8")
+    code, _, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert_one_line_error(code, err, str(files / "good.tsv"), "has changed since the model was "
+                          "trained on it", "--data FILE.tsv")
     (files / "good.tsv").unlink()
     code, _, err = run(["evaluate", "--checkpoint", ckpt], capsys)
     assert_one_line_error(code, err, str(files / "good.tsv"), "not there any more",
@@ -818,3 +827,20 @@ def test_eval_every_and_eval_max_on_the_command_line(tmp_path, capsys):
     metrics = read_metrics(tmp_path / "run")
     assert metrics["history"]["valid_epochs"] == [2, 3]
     assert metrics["epochs"][0]["valid_loss"] is None and metrics["final"]["valid_loss"] is not None
+
+
+@pytest.mark.parametrize("split, leaked", [("source", True), ("either", False)])
+def test_split_option_sets_what_stays_together(split, leaked, tmp_path, capsys):
+    """A corpus where two sources share one target: --split source may put them on two sides
+    (a held-out target seen in training), --split either never does; metrics.json says which."""
+    lines = [f"source {i}\ttarget {i // 2}\n" for i in range(200)]
+    corpus = tmp_path / "pairs.tsv"
+    corpus.write_text("".join(lines), encoding="utf-8")
+    code, _, err = run(["train", "--data", str(corpus), "--tokenize", "word", "--split", split,
+                        *SMALL_MODEL, "--quiet", "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    assert read_metrics(tmp_path / "run")["split"]["together"] == split
+    held = set(load_tsv(tmp_path / "run" / "heldout.tsv"))
+    training = set(load_tsv(corpus)) - held  # every pair is distinct
+    assert len(held) == 20
+    assert bool({t for _, t in held} & {t for _, t in training}) == leaked
