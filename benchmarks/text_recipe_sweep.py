@@ -35,6 +35,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--source-lang", default="en")
     p.add_argument("--target-lang", default="fr")
     p.add_argument("--seed", type=int, default=0, help="data sample, split, init and batches")
+    p.add_argument("--every", type=int, metavar="K", help="score after every K-th epoch too "
+                   "(default: only after the last); the row then adds the best epoch's scores "
+                   "by the run's selection metric, the epoch best.npz holds")
     p.add_argument("--summary", metavar="FILE.jsonl", help="print the table of a file of rows")
     p.add_argument("settings", nargs="*", metavar="field=value")
     return p.parse_args(argv)
@@ -73,11 +76,12 @@ def run_one(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as out:
         r = run.prepare(data, model, {"seed": args.seed, "bleu": True, **train}, out=out,
                         force=True)
-        # scored once, after the last epoch, on every held-out pair: the figures of the row
-        r.config = type(r.config).from_dict({**r.config.to_dict(),
-                                             "eval_every": r.config.epochs, "eval_max": None})
+        # scored on every held-out pair, after the last epoch (and every --every epochs)
+        r.config = type(r.config).from_dict({**r.config.to_dict(), "eval_max": None,
+                                             "eval_every": args.every or r.config.epochs})
         summary = run.fit(r, progress=False)
     history, final = summary.history, summary.history.epoch_record(-1)
+    best = history.epoch_record(history.best_epoch(history.select) - 1)
     return {"direction": f"{args.source_lang}-{args.target_lang}", "seed": args.seed,
             "settings": args.settings, "n_train": len(r.train_pairs),
             "n_valid": len(r.valid_pairs), "src_vocab": len(r.src_vocab),
@@ -88,9 +92,17 @@ def run_one(args: argparse.Namespace) -> dict:
             "cpu_s": round(time.process_time() - cpu, 1),
             "wall_s": round(time.perf_counter() - wall, 1),
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "bleu": round(final["bleu"] if final["bleu"] is not None else final["char_bleu"], 2),
+            "bleu": round(_bleu(final), 2),
             "chrf": round(final["chrf"], 2), "exact": round(100 * final["exact_match"], 2),
-            "valid_loss": round(final["valid_loss"], 4)}
+            "valid_loss": round(final["valid_loss"], 4),
+            "select": history.select, "best": {
+                "epoch": best["epoch"], "bleu": round(_bleu(best), 2),
+                "chrf": round(best["chrf"], 2), "exact": round(100 * best["exact_match"], 2)}}
+
+
+def _bleu(record: dict) -> float:
+    """Word BLEU, or char-BLEU for character targets (the one the run computed)."""
+    return record["bleu"] if record["bleu"] is not None else record["char_bleu"]
 
 
 def summarise(path: str) -> None:

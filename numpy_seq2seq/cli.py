@@ -20,7 +20,7 @@ step boundary, writes the run's files, prints the command that resumes it and ex
 returns the exit status instead of exiting, so tests call it directly.
 
 The train options, their defaults and their help come from the config dataclasses
-(``config.py``), a built-in task's own defaults from ``data.tasks.TASK_DEFAULTS``; every numeric
+(``config.py``), a built-in task's own defaults from ``config.TASK_DEFAULTS`` (by task, and by direction for tatoeba); every numeric
 option of every command is read by ``checks.Number.argument_type``, whose message names the flag
 and what it expected.
 """
@@ -54,6 +54,7 @@ from .config import (
     DataConfig,
     ModelConfig,
     TrainConfig,
+    TASK_DEFAULTS,
     task_defaults,
 )
 from .data import (
@@ -143,8 +144,8 @@ def _config_option(group: Any, cls: type, name: str, **kwargs: Any) -> None:
     if spec.type == "bool":
         kwargs["action"] = "store_true"
     elif spec.default is not None:
-        own = "".join(f"; {task}: {task_defaults(cls, task)[name]}" for task in TASKS
-                      if name in task_defaults(cls, task))
+        own = "".join(f"; {key}: {TASK_DEFAULTS[key][name]}" for key in TASK_DEFAULTS
+                      if name in TASK_DEFAULTS[key] and name in task_defaults(cls, key))
         shown = f" (default {spec.default}{own})"
     group.add_argument(_flag(name), default=argparse.SUPPRESS,
                        help=(spec.metadata["help"] + shown).replace("%", "%%"), **kwargs)

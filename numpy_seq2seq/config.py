@@ -71,6 +71,8 @@ SELECT_METRICS: dict[str, tuple[str, int, str]] = {
 SELECT_CHOICES = tuple(SELECT_METRICS)
 
 DEFAULT_TASK = "dates"
+DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG = "en", "fr"  # the numbers and tatoeba tasks'
+
 # The settings in which a built-in task differs from the defaults below, by field name (applied
 # by `for_task` and the command line; an option given explicitly still wins).
 # numbers: held-out exact match is >= 99.9 % after 3-4 epochs for en -> fr and by epoch 10 for
@@ -117,10 +119,11 @@ class _Config:
         return asdict(self)  # type: ignore[call-overload]
 
     @classmethod
-    def for_task(cls, task: str | None, /, **given: Any) -> Any:
+    def for_task(cls, task: str | None, /, direction: str | None = None, **given: Any) -> Any:
         """The config with the ``given`` values; a field not given takes the task's own default
-        (`TASK_DEFAULTS`) if it has one, else the class's."""
-        return cls(**{**task_defaults(cls, task), **given})
+        (`TASK_DEFAULTS`, for ``direction`` "source-target" where it has one of its own) if it
+        has one, else the class's."""
+        return cls(**{**task_defaults(cls, task, direction), **given})
 
     @classmethod
     def spec(cls, name: str) -> Field:
@@ -142,10 +145,13 @@ def _checked(f: Field, value: Any) -> Any:
     return value
 
 
-def task_defaults(cls: type, task: str | None) -> dict[str, Any]:
-    """The fields of config class ``cls`` in which built-in ``task`` has a default of its own."""
+def task_defaults(cls: type, task: str | None, direction: str | None = None) -> dict[str, Any]:
+    """The fields of config class ``cls`` in which built-in ``task`` has a default of its own:
+    the task's, then those of its ``direction`` ("ko-en": key "tatoeba ko-en") over them."""
     names = {f.name for f in fields(cls)}
-    return {k: v for k, v in TASK_DEFAULTS.get(task or "", {}).items() if k in names}
+    own = {**TASK_DEFAULTS.get(task or "", {}),
+           **TASK_DEFAULTS.get(f"{task} {direction}" if task and direction else "", {})}
+    return {k: v for k, v in own.items() if k in names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,6 +358,13 @@ class DataConfig(_Config):
             return self.split
         # tatoeba is a corpus shipped as a task; the others are generated
         return "either" if self.data is not None or self.task == "tatoeba" else "source"
+
+    def direction(self) -> str | None:
+        """"source-target" of a built-in task, the default languages filling in (``en-fr``);
+        None for a corpus. The key of a direction's own defaults in `TASK_DEFAULTS`."""
+        if self.task is None:
+            return None
+        return f"{self.source_lang or DEFAULT_SOURCE_LANG}-{self.target_lang or DEFAULT_TARGET_LANG}"
 
     def tokenizer_kinds(self) -> tuple[str, str]:
         """The (source, target) tokenizer kinds of a corpus."""

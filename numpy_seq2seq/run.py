@@ -206,7 +206,8 @@ def data_config_from(given: Mapping[str, Any], *,
     if task is not None:
         refuse(CORPUS_FIELDS, f"{name('data')} only (built-in tasks choose their own tokenizers "
                "and make their own split)")
-        return DataConfig.for_task(task, **given)
+        languages = DataConfig(task=task, **{k: given.get(k) for k in LANGUAGE_FIELDS})
+        return DataConfig.for_task(task, languages.direction(), **given)
     refuse(TASK_FIELDS, f"{name('task')} only")
     if given.get("valid") is not None and "valid_fraction" in given:
         raise ValueError(f"{name('valid_fraction')} splits {name('data')}; with {name('valid')} "
@@ -414,7 +415,7 @@ def prepare(data_config: DataConfig | Mapping[str, Any] | None = None,
     # a built-in task has one right answer per input: exact match picks its best epoch
     task_select = {} if data.task is None else {"select": "exact"}
     config = (train_config if isinstance(train_config, TrainConfig) else
-              TrainConfig.for_task(data.task, **{"bleu": is_translation(data), **task_select,
+              TrainConfig.for_task(data.task, data.direction(), **{"bleu": is_translation(data), **task_select,
                                                  **(train_config or {})}))
     split = load_pairs(data)
     src_vocab, tgt_vocab = _build_vocabs(data, split.train)
@@ -424,7 +425,7 @@ def prepare(data_config: DataConfig | Mapping[str, Any] | None = None,
         raise ValueError(f"model_config gives {', '.join(decided)}; the vocabularies decide "
                          "them: leave them out")
     model = Seq2Seq.from_config(ModelConfig.for_task(
-        data.task, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab),
+        data.task, data.direction(), src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab),
         **model_fields).to_dict())
     made_out = out is None or not Path(out).exists()
     folder = new_run_dir() if out is None else claim_run_dir(out, replace=force)

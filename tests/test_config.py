@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from numpy_seq2seq.cli import build_parser
+from numpy_seq2seq import config
 from numpy_seq2seq.config import DataConfig, ModelConfig, TrainConfig
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.training import train
@@ -163,3 +164,18 @@ def test_a_data_spec_written_before_data_config_reads_the_same():
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().lr = np.float64(1.0)
+
+
+def test_a_direction_refines_its_tasks_defaults(monkeypatch):
+    """"tatoeba ko-en" defaults apply over "tatoeba"'s to that direction only; a value given
+    still wins; DataConfig.direction names the direction, the default languages filling in."""
+    monkeypatch.setitem(config.TASK_DEFAULTS, "tatoeba", {"epochs": 8, "hidden_dim": 96})
+    monkeypatch.setitem(config.TASK_DEFAULTS, "tatoeba ko-en", {"epochs": 40})
+    assert TrainConfig.for_task("tatoeba", "ko-en").epochs == 40
+    assert TrainConfig.for_task("tatoeba", "en-fr").epochs == 8
+    assert TrainConfig.for_task("tatoeba", "ko-en", epochs=2).epochs == 2
+    assert ModelConfig.for_task("tatoeba", "ko-en", src_vocab_size=9,
+                                tgt_vocab_size=9).hidden_dim == 96
+    assert DataConfig(task="tatoeba").direction() == "en-fr"
+    assert DataConfig(task="tatoeba", source_lang="ko", target_lang="en").direction() == "ko-en"
+    assert DataConfig(task=None, data="x.tsv").direction() is None
