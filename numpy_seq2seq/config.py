@@ -246,7 +246,7 @@ class TrainConfig(_Config):
                              "an epoch whose held-out loss is not the lowest so far",
                              Number(float, low=0, high=1, low_open=True))
     select: str | None = option(None, "the held-out score that picks best.npz and drives early "
-                                "stopping (if not given: exact for built-in tasks and character "
+                                "stopping (if not given: exact for generated tasks and character "
                                 "targets, chrf for word or subword targets)",
                                 choices=SELECT_CHOICES)
     patience: int | None = option(None, "stop when the selection score has not improved for "
@@ -356,8 +356,12 @@ class DataConfig(_Config):
         task."""
         if self.split is not None:
             return self.split
-        # tatoeba is a corpus shipped as a task; the others are generated
-        return "either" if self.data is not None or self.task == "tatoeba" else "source"
+        return "source" if self.is_generated() else "either"
+
+    def is_generated(self) -> bool:
+        """A task generated from the seed, with one right answer per input (all built-in tasks
+        but tatoeba, a corpus shipped as a task)."""
+        return self.task is not None and self.task != "tatoeba"
 
     def direction(self) -> str | None:
         """"source-target" of a built-in task, the default languages filling in (``en-fr``);

@@ -412,11 +412,12 @@ def prepare(data_config: DataConfig | Mapping[str, Any] | None = None,
         _check_out(Path(out))  # before the data is made: a refusal should not take seconds
     data = (data_config if isinstance(data_config, DataConfig)
             else data_config_from(data_config or {}))
-    # a built-in task has one right answer per input: exact match picks its best epoch
-    task_select = {} if data.task is None else {"select": "exact"}
+    # a generated task has one right answer per input: exact match picks its best epoch
+    task_select = {"select": "exact"} if data.is_generated() else {}
     config = (train_config if isinstance(train_config, TrainConfig) else
-              TrainConfig.for_task(data.task, data.direction(), **{"bleu": is_translation(data), **task_select,
-                                                 **(train_config or {})}))
+              TrainConfig.for_task(data.task, data.direction(),
+                                   **{"bleu": is_translation(data), **task_select,
+                                      **(train_config or {})}))
     split = load_pairs(data)
     src_vocab, tgt_vocab = _build_vocabs(data, split.train)
     model_fields = dict(model_config or {})

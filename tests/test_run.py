@@ -162,3 +162,14 @@ def test_a_tatoeba_direction_takes_its_own_defaults(tmp_path, monkeypatch):
     assert en_ko.model.config["hidden_dim"] == 12 and en_ko.config.epochs == 2
     assert en_ko.model.config["embed_dim"] == config.ModelConfig.embed_dim
     assert en_ko.data.min_freq == DataConfig.min_freq
+
+
+def test_tatoeba_picks_best_npz_by_chrf_and_generated_tasks_by_exact_match(tmp_path):
+    """Real sentences have many right translations: the word-level tatoeba task selects by
+    chrF; a generated task (numbers, word targets too) by exact match."""
+    from numpy_seq2seq.training import selection_metric
+    tatoeba = runs.prepare({"task": "tatoeba", "source_lang": "ko", "target_lang": "en"},
+                           out=tmp_path / "a")
+    numbers = runs.prepare({"task": "numbers", "num_examples": 60}, MODEL, out=tmp_path / "b")
+    assert selection_metric(tatoeba.config, tatoeba.tgt_vocab) == "chrf"
+    assert selection_metric(numbers.config, numbers.tgt_vocab) == "exact"
