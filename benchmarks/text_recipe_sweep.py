@@ -106,7 +106,8 @@ def _bleu(record: dict) -> float:
 
 
 def summarise(path: str) -> None:
-    """One line per (direction, settings): BLEU/chrF ranges over seeds, mean training time."""
+    """One line per (direction, settings): BLEU/chrF ranges over seeds, the mean training (wall)
+    and CPU seconds (whole run: data, training, scoring; on a loaded machine the better clock)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -114,15 +115,16 @@ def summarise(path: str) -> None:
                 row = json.loads(line)
                 groups[(row["direction"], " ".join(row["settings"]) or "(defaults)")].append(row)
     print(f"{'direction':9} {'seeds':5} {'BLEU':>11} {'chrF':>11} {'exact %':>11} {'train s':>8} "
-          f"{'MB':>5}  settings")
+          f"{'CPU s':>6} {'MB':>5}  settings")
     for (direction, settings), rows in sorted(groups.items()):
         def span(key: str) -> str:
             values = [r[key] for r in rows]
             return f"{min(values):5.1f}–{max(values):<5.1f}"
         seconds = sum(r["train_s"] for r in rows) / len(rows)
+        cpu = sum(r["cpu_s"] for r in rows) / len(rows)
         print(f"{direction:9} {len(rows):5} {span('bleu'):>11} {span('chrf'):>11} "
-              f"{span('exact'):>11} {seconds:8.0f} {max(r['peak_mb'] for r in rows):5}  "
-              f"{settings}")
+              f"{span('exact'):>11} {seconds:8.0f} {cpu:6.0f} {max(r['peak_mb'] for r in rows):5}"
+              f"  {settings}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -141,12 +141,16 @@ def _config_option(group: Any, cls: type, name: str, **kwargs: Any) -> None:
     if spec.metadata["number"] is not None:
         kwargs.setdefault("type", spec.metadata["number"].argument_type())
     shown = ""
-    if spec.type == "bool":
-        kwargs["action"] = "store_true"
-    elif spec.default is not None:
-        own = "".join(f"; {key}: {TASK_DEFAULTS[key][name]}" for key in TASK_DEFAULTS
-                      if name in TASK_DEFAULTS[key] and name in task_defaults(cls, key))
-        shown = f" (default {spec.default}{own})"
+    own = "".join(f"; {key}: {TASK_DEFAULTS[key][name]}" for key in TASK_DEFAULTS
+                  if name in TASK_DEFAULTS[key] and name in task_defaults(cls, key))
+    if spec.type == "bool":  # --no-X turns off what a task's defaults turn on
+        kwargs["action"] = argparse.BooleanOptionalAction
+        shown = f" ({own[2:]})" if own else ""
+    else:
+        if spec.default is not None:
+            shown = f" (default {spec.default}{own})"
+        elif own:
+            shown = f" ({own[2:]})"
     group.add_argument(_flag(name), default=argparse.SUPPRESS,
                        help=(spec.metadata["help"] + shown).replace("%", "%%"), **kwargs)
 

@@ -150,9 +150,9 @@ def test_a_tatoeba_direction_takes_its_own_defaults(tmp_path, monkeypatch):
     """prepare gives each of the three configs the defaults of the run's direction: ko -> en's
     over tatoeba's, and en -> ko (another direction) only tatoeba's."""
     from numpy_seq2seq import config
-    monkeypatch.setitem(config.TASK_DEFAULTS, "tatoeba", {"hidden_dim": 12, "epochs": 2})
-    monkeypatch.setitem(config.TASK_DEFAULTS, "tatoeba ko-en",
-                        {"embed_dim": 6, "epochs": 3, "min_freq": 2})
+    monkeypatch.setattr(config, "TASK_DEFAULTS", {
+        "tatoeba": {"hidden_dim": 12, "epochs": 2},
+        "tatoeba ko-en": {"embed_dim": 6, "epochs": 3, "min_freq": 2}})
     ko_en = runs.prepare({"task": "tatoeba", "source_lang": "ko", "target_lang": "en"},
                          out=tmp_path / "a")
     en_ko = runs.prepare({"task": "tatoeba", "source_lang": "en", "target_lang": "ko"},
