@@ -38,6 +38,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--every", type=int, metavar="K", help="score after every K-th epoch too "
                    "(default: only after the last); the row then adds the best epoch's scores "
                    "by the run's selection metric, the epoch best.npz holds")
+    p.add_argument("--out", metavar="DIR", help="keep the run folder there (default: a "
+                   "temporary folder, removed)")
     p.add_argument("--summary", metavar="FILE.jsonl", help="print the table of a file of rows")
     p.add_argument("settings", nargs="*", metavar="field=value")
     return p.parse_args(argv)
@@ -73,9 +75,9 @@ def run_one(args: argparse.Namespace) -> dict:
             "seed": args.seed, **data}
     model = {"seed": args.seed, **model}
     cpu, wall = time.process_time(), time.perf_counter()
-    with tempfile.TemporaryDirectory() as out:
-        r = run.prepare(data, model, {"seed": args.seed, "bleu": True, **train}, out=out,
-                        force=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        r = run.prepare(data, model, {"seed": args.seed, "bleu": True, **train},
+                        out=args.out or scratch, force=args.out is None)
         # scored on every held-out pair, after the last epoch (and every --every epochs)
         r.config = type(r.config).from_dict({**r.config.to_dict(), "eval_max": None,
                                              "eval_every": args.every or r.config.epochs})
