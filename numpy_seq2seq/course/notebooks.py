@@ -6,6 +6,8 @@ nbgrader's conventions, which the course follows and this module implements:
   "task": false, "grade_id": …, "points": …}}``: a *solution* cell holds the student's answer,
   a *grade* cell (code, not solution) checks it and is worth ``points``, a *locked* cell is
   read-only (nbgrader restores it before grading);
+* a *written answer* (markdown, ``solution`` and ``grade`` true) is graded by hand; the student
+  version replaces it by ``YOUR ANSWER HERE``;
 * a solution region runs from a line containing ``BEGIN`` then `` SOLUTION`` (``BEGIN`` below)
   to one containing ``END`` then `` SOLUTION``; the student version replaces it by
   ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the indentation of the ``BEGIN``
@@ -97,6 +99,17 @@ def is_grade(cell: dict) -> bool:
 def grade_cells(nb: Notebook) -> list[dict]:
     """The autograded cells (code cells with ``grade`` true), in order."""
     return [c for c in nb["cells"] if is_grade(c) and c.get("cell_type") == "code"]
+
+
+def is_written(cell: dict) -> bool:
+    """A written answer, graded by hand: nbgrader's manually graded answer cell (markdown,
+    ``solution`` and ``grade`` true, worth ``points``)."""
+    return cell.get("cell_type") == "markdown" and is_solution(cell) and is_grade(cell)
+
+
+def written_cells(nb: Notebook) -> list[dict]:
+    """The written answers, in order."""
+    return [c for c in nb["cells"] if is_written(c)]
 
 
 # ---------------------------------------------------------------------------------------------
