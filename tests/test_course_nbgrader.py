@@ -146,7 +146,8 @@ def test_nbgrader_autograde_scores_like_course_grade(course, assignment, student
 def test_nbgrader_scores_redirected_stderr_zero(course):
     with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission("a1_rnn", "carol")
-        assert (submission.score, submission.max_score) == (0, 11)
+        assert (submission.code_score, submission.max_code_score) == (0, 11)
+        assert submission.score == 0  # the untouched written answers too
 
 
 def test_under_nbgrader_a_failing_check_is_one_line(course):
@@ -169,7 +170,9 @@ def test_course_grade_scores_honest_work_as_nbgrader_does(course, student):
 
     with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission("a1_rnn", student)
-        theirs = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
+        # a cell waiting for a grader scores 0 in nbgrader's sums: say pending, as ours does
+        theirs = {g.name: None if g.needs_manual_grade else g.score
+                  for nb in submission.notebooks for g in nb.grades}
     graded = grade(course / "submitted" / student / "a1_rnn" / A1.name, budget="ci")
     ours = {e.grade_id: e.points for e in graded.exercises}
     ours |= {w.grade_id: w.points for w in graded.written}  # None: pending, as nbgrader's

@@ -192,7 +192,8 @@ def test_each_assignment_has_practice_and_written_questions(assignment):
 # the key expressions of the backward passes a1 and a2 withhold (deriving them is the exercise)
 WITHHELD = {
     "a1_rnn": ("da = dh \\odot (1 - h^2)", "dW_h = h_{prev}^\\top da", "dx = da\\, W_x^\\top"),
-    "a2_gates": ("dc_t = dc + dh \\odot o", "da_f = dc_t \\odot c_{prev}", "dc_{prev} = dc_t \\odot f"),
+    "a2_gates": ("dc_t = dc + dh \\odot o", "da_f = dc_t \\odot c_{prev}",
+                 "dc_{prev} = dc_t \\odot f"),
 }
 
 

@@ -42,6 +42,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -180,7 +181,7 @@ def _parse(cell: dict) -> GradedCell:
 
 # ---------------------------------------------------------------------------------------------
 def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
-          budget: str | None = None) -> Graded:
+          budget: str | None = None, earlier: Mapping[str, Path | str] | None = None) -> Graded:
     """Grade one notebook (see the module docstring).
 
     Parameters
@@ -188,6 +189,8 @@ def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
     path : the notebook
     timeout : seconds for each answer cell and each check (nbgrader's limit is per cell too)
     budget : "ci" or "full"; default: ``NUMPY_SEQ2SEQ_BUDGET``, else "full"
+    earlier : assignment 4: the same student's notebooks of the earlier assignments (or why
+        none), where they are not in folders beside it (``payoff.student_functions``)
     """
     start = time.perf_counter()
     path = Path(path)
@@ -203,7 +206,7 @@ def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
     budget = budget or os.environ.get("NUMPY_SEQ2SEQ_BUDGET", "full")
     deadline = time.monotonic() + timeout
     with blas_threads(DEFAULT_THREADS), Sandbox(path.resolve().parent, deadline, timeout) as box:
-        grader = _Grader(box, path, nb, src, src_path, budget)
+        grader = _Grader(box, path, nb, src, src_path, budget, earlier)
         exercises = [grader.score(cell) for cell in cells]
     return Graded(str(path), sum(e.points for e in exercises),
                   sum(e.max_points for e in exercises), exercises + flagged,
@@ -232,8 +235,12 @@ def written_answers(nb: Notebook, released: Notebook) -> list[Written]:
 
 
 def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, budget: str | None = None,
-              package: Path | None = None) -> list[Graded]:
+              package: Path | None = None,
+              earlier: Mapping[Path, Mapping[str, Path | str]] | None = None) -> list[Graded]:
     """Grade notebooks in turn while the package's files stay as they were.
+
+    ``earlier`` gives, per notebook of assignment 4, the same student's earlier notebooks in
+    the run (``grade``'s argument).
 
     ``package`` (default: the one running) is fingerprinted before the first notebook and after
     each. The notebook during which a file changed scores 0, with ``tampered`` naming the files,
@@ -246,7 +253,7 @@ def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, budget: str |
     try:
         before, results = fingerprint(package), []
         for path in paths:
-            results.append(grade(path, timeout, budget))
+            results.append(grade(path, timeout, budget, (earlier or {}).get(path)))
             if tampered := changed(before, fingerprint(package)):
                 results[-1] = _zeroed(results[-1], tampered)
                 break
@@ -266,8 +273,9 @@ class _Grader:
     """One notebook's answers in a sandbox, and the results of its checks."""
 
     def __init__(self, box: Sandbox, path: Path, nb: Notebook, src: Notebook, src_path: Path,
-                 budget: str) -> None:
+                 budget: str, earlier: Mapping[str, Path | str] | None = None) -> None:
         self.box, self.path, self.nb, self.src, self.budget = box, path, nb, src, budget
+        self.earlier = earlier
         self.label = label_of(src_path)
         self.passed: dict[str, bool] = {}  # exercise -> whether it passed, as graded so far
 
@@ -310,7 +318,8 @@ class _Grader:
     def collected(self) -> Collected:
         """Assignment 4: the functions of the earlier assignments and this one that pass."""
         return student_functions(current=self.answers[0], here=self.path.resolve().parent,
-                                 load=lambda code: self.box.load(code, EXERCISES))
+                                 load=lambda code: self.box.load(code, EXERCISES),
+                                 earlier=self.earlier)
 
     def translator(self) -> Result:
         """``numpy-seq2seq train`` run in the sandbox with the student's functions; the

@@ -33,7 +33,8 @@ from ..config import POSITIVE
 from ..files import write_text_atomic
 from .autograde import DEFAULT_TIMEOUT, Graded, grade_all, load_for_grading
 from .notebooks import RELEASED, assignments, release
-from .submissions import CSV_COLUMNS, csv_text, find_notebooks, student_of
+from .payoff import EARLIER, PAYOFF_ASSIGNMENT
+from .submissions import CSV_COLUMNS, csv_text, earlier_notebooks, find_notebooks, student_of
 
 EXIT_TAMPERED = 3  # the package's files changed during grading: the scores cannot be trusted
 
@@ -88,19 +89,22 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     named, found = find_notebooks(args.notebooks)
-    for path in named:  # all bad input is reported before anything runs
-        load_for_grading(path)
-    paths = list(named)
+    # all bad input is reported before anything runs; the course notebook each is graded as
+    sources = {path: load_for_grading(path)[1] for path in named}
     for path in found:  # in a folder, what is not the course's is skipped, not an error
         try:
-            load_for_grading(path)
-            paths.append(path)
+            sources[path] = load_for_grading(path)[1]
         except ValueError as e:
             print(f"numpy-seq2seq: skipped {path}: {e}", file=sys.stderr)
-    if not paths:
+    if not sources:
         raise ValueError("no course notebooks found in " + ", ".join(map(str, args.notebooks)))
-    results = [replace(r, student=student_of(Path(r.path), r.assignment, Path(r.source).name))
-               for r in grade_all(paths, args.timeout)]
+    paths = list(sources)
+    assignment_of = {path: src.parent.name for path, src in sources.items()}
+    whose = {path: student_of(path, assignment_of[path], src.name)
+             for path, src in sources.items()}
+    earlier = earlier_notebooks(assignment_of, whose, PAYOFF_ASSIGNMENT, EARLIER)
+    results = [replace(r, student=whose[Path(r.path)])
+               for r in grade_all(paths, args.timeout, earlier=earlier)]
     not_graded = [str(p) for p in paths[len(results):]]
     if args.csv is not None:
         write_text_atomic(args.csv, csv_text(row for r in results for row in _csv_rows(r)))
