@@ -32,9 +32,10 @@ from typing import Any
 
 from ..files import write_text_atomic
 
-# spelled in two parts, so that no installed file holds the marker a solution starts with:
-# tests/test_course_package.py searches the installed package for it
-BEGIN, END = "BEGIN" + " SOLUTION", "END" + " SOLUTION"
+# joined at run time, so that no installed file holds the marker a solution starts with, not
+# even the .pyc pip compiles (Python folds "BEGIN" + " SOLUTION" into one constant there):
+# tests/test_course_package.py searches the installed package, bytecode included
+BEGIN, END = (" ".join((word, "SOLUTION")) for word in ("BEGIN", "END"))
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 TEXT_STUB = "YOUR ANSWER HERE"
 # the instructor's sources, solutions included: course/source/ of a checkout, never installed
