@@ -31,6 +31,20 @@ def test_the_shipped_student_versions_are_the_release_of_the_sources(tmp_path):
                        "course release --force --out numpy_seq2seq/course/released")
 
 
+def test_releasing_the_shipped_versions_gives_the_same_notebooks(tmp_path):
+    """What ``course release`` does in a non-editable install (no course/source/): the shipped
+    student versions, unchanged, their stubbed functions kept (not replaced by bare stubs)."""
+    release(tmp_path, root=RELEASED)
+    again = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.ipynb"))
+    assert again == SHIPPED
+    assert all((tmp_path / p).read_bytes() == (RELEASED / p).read_bytes() for p in again)
+    from numpy_seq2seq.course.notebooks import read_notebook, release_notebook
+
+    # the twin: nbgrader's rule applied to a student version replaces its `def` by a bare stub
+    (a1,) = [p for p in SHIPPED if p.startswith("a1_rnn/")]
+    assert release_notebook(read_notebook(RELEASED / a1)) != read_notebook(RELEASED / a1)
+
+
 def _setup(folder: Path, *args: str) -> None:
     subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", *args],
                    cwd=folder, check=True, capture_output=True, timeout=120)

@@ -152,6 +152,23 @@ def release_notebook(nb: Notebook) -> Notebook:
     return nb
 
 
+def student_version(nb: Notebook) -> Notebook:
+    """``release_notebook(nb)``, or ``nb`` itself, outputs cleared, when it is a student version
+    already (no solution region anywhere, and its answer cells hold the code stub): releasing
+    the shipped versions again must not replace the stubbed functions (``def …:`` around the
+    stub) by bare stubs, as a solution cell without a region would be."""
+    cells = nb["cells"]
+    released = not any(BEGIN in source(c) for c in cells) and all(
+        CODE_STUB[0] in source(c) for c in cells if is_solution(c) and c["cell_type"] == "code")
+    if not released:
+        return release_notebook(nb)
+    nb = json.loads(json.dumps(nb))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
 def solution_lines(nb: Notebook) -> list[str]:
     """Every non-blank line inside a solution region (what must never reach a student)."""
     lines, inside = [], False
@@ -217,7 +234,7 @@ def release(out: str | os.PathLike, names: list[str] | None = None, force: bool 
         target.mkdir(parents=True)
         for path in sorted(folder.iterdir()):
             if path.suffix == ".ipynb":
-                write_notebook(release_notebook(read_notebook(path)), target / path.name)
+                write_notebook(student_version(read_notebook(path)), target / path.name)
                 written.append(target / path.name)
             elif path.is_file():
                 shutil.copy2(path, target / path.name)
