@@ -128,7 +128,7 @@ def rnn_forward_ignores_mask(x, h0, Wx, Wh, b, mask=None):
 
 def _bptt(dhs, cache, steps, carry=True, mask_backward=True, pass_through=True, sum_steps=True):
     caches, mask = cache
-    dx = np.zeros(dhs.shape[:2] + (caches[0].x.shape[1],))
+    dx = np.zeros(dhs.shape[:2] + (caches[0].x.shape[1],), dtype=dhs.dtype)
     dWx, dWh, db = 0, 0, 0
     dh_next = np.zeros_like(dhs[:, 0])
     for t in steps:
