@@ -178,5 +178,5 @@ def _print_scores(results: list[Graded]) -> None:
     if len(results) > 1:
         for student, t in totals.items():
             print(f"total for {student}: {t['points']:g} / {t['max_points']:g} points "
-                  f"({', '.join(t['assignments'])})"
+                  f"({', '.join(sorted(t['assignments']))})"
                   + _written_note(t["written_max_points"], t["written_pending_points"]))
