@@ -217,7 +217,8 @@ def test_course_grade_json_scores_wrong_answers(course_dir, tmp_path, capsys, mo
         report["not_graded"] == []
     (graded,) = report["notebooks"]
     assert list(graded) == ["path", "student", "assignment", "points", "max_points", "seconds",
-                            "exercises", "tampered"]
+                            "exercises", "written", "written_max_points",
+                            "written_pending_points", "tampered"]
     assert graded["assignment"] == "a1_rnn" and graded["seconds"] > 0
     assert graded["tampered"] == []
     scores = {e["grade_id"]: e for e in graded["exercises"]}
@@ -397,11 +398,65 @@ def test_a_folder_of_submissions_is_graded_by_metadata_with_a_csv(course_dir, tm
 
     rows = list(csv.DictReader(grades.open(encoding="utf-8")))
     assert list(rows[0]) == ["student", "assignment", "exercise", "points", "max", "message"]
-    assert len(rows) == 4 + 4 + 4
+    assert len(rows) == (4 + 3) + (4 + 3) + (4 + 3)  # the exercises, then the written answers
     assert {(r["student"], r["assignment"]) for r in rows} == {
         ("alice", "a1_rnn"), ("alice", "a2_gates"), ("bob", "a1_rnn")}
-    assert sum(float(r["points"]) for r in rows if r["student"] == "alice") == 23
+    written = [r for r in rows if "_written_" in r["exercise"]]
+    assert sum(float(r["points"]) for r in rows if r["student"] == "alice"
+               and r not in written) == 23
+    # written answers are graded by hand: the model answers pending, bob's unanswered 0
+    assert [(r["student"], r["points"]) for r in written] == \
+        [("alice", "pending")] * 6 + [("bob", "0")] * 3
+    assert "total for alice: 23 / 23 points (a1_rnn, a2_gates); written answers: 6 of 6 " \
+        "points to grade by hand" in out, out
     assert str(alice) in out
+
+
+def test_written_answers_are_pending_never_in_the_automatic_points(course_dir, tmp_path,
+                                                                    capsys):
+    """nbgrader's manually graded cells: an answered one is pending (null in --json), an
+    unanswered one 0 (as nbgrader scores an unchanged answer cell), a deleted one 0; none adds
+    to or takes from the automatic points."""
+    def answer_two(nb):
+        cells = [c for c in nb["cells"] if "_written_" in c["metadata"].get(
+            "nbgrader", {}).get("grade_id", "")]
+        cells[0]["source"] = "Because W_h is shared by every step."
+        cells[1]["source"] = "It vanishes below 1 and explodes above."
+        nb["cells"].remove(cells[2])
+
+    path = _copy(course_dir, "release", "a1_rnn", tmp_path, answer_two)
+    assert main(["course", "grade", str(path), "--json"]) == 0
+    (graded,) = json.loads(capsys.readouterr().out)["notebooks"]
+    assert (graded["points"], graded["max_points"]) == (0, 11)
+    assert [(w["grade_id"], w["points"], w["answered"]) for w in graded["written"]] == [
+        ("a1_written_1", None, True), ("a1_written_2", None, True),
+        ("a1_written_3", 0.0, False)]
+    assert "deleted" in graded["written"][2]["message"]
+    assert (graded["written_max_points"], graded["written_pending_points"]) == (3, 2)
+    assert all("_written_" not in e["grade_id"] for e in graded["exercises"])
+
+
+def test_flat_downloads_give_assignment_4_the_same_students_earlier_notebooks(
+        course_dir, tmp_path, capsys):
+    """course grade on a flat folder: alice's a4 trains with her a2 (found by metadata, under
+    another name) and reports her a3 as not implemented, naming the notebook; bob's a4 alone
+    says what it needs. (alice's a3 is the release, so the long training is skipped.)"""
+    flat = tmp_path / "downloads"
+    flat.mkdir()
+    shutil.copy(_notebook(course_dir, "source", "a2_gates"), flat / "alice_111_gates-1.ipynb")
+    shutil.copy(_notebook(course_dir, "release", "a3_attention"), flat / "alice_111_att.ipynb")
+    shutil.copy(_notebook(course_dir, "source", "a4_translator"), flat / "alice_111_a4.ipynb")
+    shutil.copy(_notebook(course_dir, "source", "a4_translator"), flat / "bob_222_a4.ipynb")
+    assert main(["course", "grade", str(flat), "--json"]) == 0
+    graded = {(n["student"], n["assignment"]): n for n in
+              json.loads(capsys.readouterr().out)["notebooks"]}
+    alice = {e["grade_id"]: e["message"] for e in graded["alice", "a4_translator"]["exercises"]}
+    bob = {e["grade_id"]: e["message"] for e in graded["bob", "a4_translator"]["exercises"]}
+    missing = alice["train_with_your_functions"]
+    assert "masked_softmax_forward" in missing and "lstm_step_backward" not in missing, missing
+    assert "beside" not in missing  # a2 and a3 were found: no folder is missing
+    assert "a1_rnn, a2_gates, a3_attention" in bob["train_with_your_functions"] and \
+        "flat downloads" in bob["translator_accuracy"]
 
 
 def test_assignment_4_alone_says_which_folders_it_needs(course_dir, tmp_path):

@@ -80,6 +80,16 @@ def test_a_decoder_with_nan_scores_fails():  # made from the library's: own_work
     assert "row 0: log_prob nan, expected" in result.message, result.message
 
 
+def test_the_right_bptt_that_pairs_with_the_wrong_forwards_passes():
+    """wrong_solutions.rnn_backward (course/exploit_table.py grades a wrong rnn_forward with it,
+    so that only rnn_forward's points are lost) is right, float32 included."""
+    import wrong_solutions
+
+    result = evaluate("rnn_backward", wrong_solutions.rnn_backward, wrong_solutions.rnn_forward,
+                      own_work=False)
+    assert result.passed, result.message
+
+
 def test_every_exercise_has_a_wrong_answer_that_fails():
     assert {w[0] for w in WRONG} >= set(EXERCISES) - {"lstm_step_forward", "gru_step_forward",
                                                       "attention_forward"}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import numpy_seq2seq
+
 ROOT = Path(__file__).resolve().parent.parent
 KIT = sorted([ROOT / "README.md", *(ROOT / "course").glob("*.md"), *(ROOT / "course").glob("*.py"),
               *(ROOT / "numpy_seq2seq" / "course").glob("*.py"),
@@ -19,17 +21,26 @@ KIT.remove(Path(__file__).resolve())  # its twin quotes bad advice on purpose
 PIP = re.compile(r"""pip install (?:-[-\w]+ )*('[^']+'|"[^"]+"|[^-\s`'"][^\s`'"]*)""")
 
 
-def _extras() -> set[str]:
+def _setup_cfg() -> configparser.ConfigParser:
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg", encoding="utf-8")
-    return set(cfg["options.extras_require"])
+    return cfg
+
+
+def _extras() -> set[str]:
+    return set(_setup_cfg()["options.extras_require"])
 
 
 def install_problem(target: str, extras: set[str]) -> str | None:
-    """Why installing ``target`` with pip would fail from a checkout, or None if it would not."""
-    found = re.fullmatch(r"\.(?:\[([\w,]+)\])?", target.strip("'\""))
+    """Why installing ``target`` with pip would fail from a checkout, or None if it would not:
+    the checkout, or the wheel ``pip wheel --no-deps -w dist/ .`` builds from it (what students
+    install), each with extras setup.cfg defines."""
+    version = numpy_seq2seq.__version__  # setup.cfg's version is this attribute
+    wheel = re.escape(f"numpy_seq2seq-{version}-py3-none-any.whl")
+    found = re.fullmatch(rf"(?:\.|(?:dist/)?{wheel})(?:\[([\w,]+)\])?", target.strip("'\""))
     if not found:
-        return f"{target!r} is not the checkout ('.[extra]'); the package is not on PyPI"
+        return (f"{target!r} is neither the checkout ('.[extra]') nor its wheel "
+                f"(numpy_seq2seq-{version}-py3-none-any.whl); the package is not on PyPI")
     unknown = set((found[1] or "").split(",")) - extras - {""}
     return f"{target!r} names extras setup.cfg does not define: {sorted(unknown)}" if unknown \
         else None
@@ -48,6 +59,10 @@ def test_twin_advice_that_would_fail_is_caught():
     assert "not on PyPI" in install_problem("numpy_seq2seq[course]", extras)
     assert "does not define" in install_problem(".[kursus]", extras)
     assert install_problem(".[course]", extras) is None
+    version = numpy_seq2seq.__version__
+    assert install_problem(f"'numpy_seq2seq-{version}-py3-none-any.whl[course]'", extras) is None
+    assert "not on PyPI" in install_problem("'numpy_seq2seq-9.9-py3-none-any.whl[course]'",
+                                            extras)
 
 
 @pytest.mark.parametrize("text, targets", [

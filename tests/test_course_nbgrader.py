@@ -134,14 +134,20 @@ def test_nbgrader_autograde_scores_like_course_grade(course, assignment, student
         submission = gradebook.find_submission(assignment, student)
         grades = {g.name: (g.score, g.max_score) for nb in submission.notebooks
                   for g in nb.grades}
-        assert submission.max_score > 0
-        assert submission.score == (submission.max_score if full else 0), grades
+        assert submission.max_code_score > 0
+        assert submission.code_score == (submission.max_code_score if full else 0), grades
+        # the written answers are nbgrader's manually graded cells: the sources' model answers
+        # wait for a grader, the release's untouched YOUR ANSWER HERE scores 0 by itself
+        assert submission.max_written_score == 3
+        assert submission.needs_manual_grade == full
+        assert submission.written_score == 0
 
 
 def test_nbgrader_scores_redirected_stderr_zero(course):
     with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission("a1_rnn", "carol")
-        assert (submission.score, submission.max_score) == (0, 11)
+        assert (submission.code_score, submission.max_code_score) == (0, 11)
+        assert submission.score == 0  # the untouched written answers too
 
 
 def test_under_nbgrader_a_failing_check_is_one_line(course):
@@ -158,13 +164,18 @@ def test_under_nbgrader_a_failing_check_is_one_line(course):
 @pytest.mark.parametrize("student", HONEST)
 def test_course_grade_scores_honest_work_as_nbgrader_does(course, student):
     """Per graded cell, the same points from ``nbgrader autograde`` (which runs the notebook)
-    and ``course grade`` (which runs the answer cells and the cells the student added)."""
+    and ``course grade`` (which runs the answer cells and the cells the student added); the
+    written answers (the model answers, handed in) pending under both: None."""
     from numpy_seq2seq.course.autograde import grade
 
     with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission("a1_rnn", student)
-        theirs = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
-    ours = {e.grade_id: e.points for e in
-            grade(course / "submitted" / student / "a1_rnn" / A1.name, budget="ci").exercises}
+        # a cell waiting for a grader scores 0 in nbgrader's sums: say pending, as ours does
+        theirs = {g.name: None if g.needs_manual_grade else g.score
+                  for nb in submission.notebooks for g in nb.grades}
+    graded = grade(course / "submitted" / student / "a1_rnn" / A1.name, budget="ci")
+    ours = {e.grade_id: e.points for e in graded.exercises}
+    ours |= {w.grade_id: w.points for w in graded.written}  # None: pending, as nbgrader's
     assert ours == theirs
-    assert sum(ours.values()) == (8 if student == "gus" else 11)
+    assert sum(p for g, p in ours.items() if "_written_" not in g) == \
+        (8 if student == "gus" else 11)

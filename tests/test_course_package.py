@@ -18,7 +18,7 @@ import pytest
 from numpy_seq2seq.course.notebooks import RELEASED, SOURCES, release
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKER = "BEGIN" + " SOLUTION"  # in two parts, like notebooks.BEGIN
+MARKER = " ".join(("BEGIN", "SOLUTION"))  # joined at run time, like notebooks.BEGIN
 SHIPPED = sorted(p.relative_to(RELEASED).as_posix() for p in RELEASED.rglob("*.ipynb"))
 
 
@@ -29,6 +29,20 @@ def test_the_shipped_student_versions_are_the_release_of_the_sources(tmp_path):
     stale = [p for p in made if (tmp_path / p).read_bytes() != (RELEASED / p).read_bytes()]
     assert not stale, (f"numpy_seq2seq/course/released/ is stale for {stale}: run numpy-seq2seq "
                        "course release --force --out numpy_seq2seq/course/released")
+
+
+def test_releasing_the_shipped_versions_gives_the_same_notebooks(tmp_path):
+    """What ``course release`` does in a non-editable install (no course/source/): the shipped
+    student versions, unchanged, their stubbed functions kept (not replaced by bare stubs)."""
+    release(tmp_path, root=RELEASED)
+    again = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.ipynb"))
+    assert again == SHIPPED
+    assert all((tmp_path / p).read_bytes() == (RELEASED / p).read_bytes() for p in again)
+    from numpy_seq2seq.course.notebooks import read_notebook, release_notebook
+
+    # the twin: nbgrader's rule applied to a student version replaces its `def` by a bare stub
+    (a1,) = [p for p in SHIPPED if p.startswith("a1_rnn/")]
+    assert release_notebook(read_notebook(RELEASED / a1)) != read_notebook(RELEASED / a1)
 
 
 def _setup(folder: Path, *args: str) -> None:
@@ -47,6 +61,9 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
         shutil.copytree(ROOT / name, root / name,
                         ignore=shutil.ignore_patterns("__pycache__", "runs", "*.egg-info"))
     _setup(root, "build_py", "-d", str(root / "lib"))
+    # and the bytecode pip writes when it installs (a folded constant would hold the marker)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "lib")], check=True,
+                   capture_output=True, timeout=120)
     _setup(root, "sdist", "-d", str(root / "dist"))
     (archive,) = (root / "dist").glob("*.tar.gz")
     with tarfile.open(archive) as tar:
@@ -64,8 +81,18 @@ def test_the_checkout_built_from_holds_solutions(built):
     assert _holding_the_marker(built[0].parent / "course" / "source")
 
 
+def test_twin_a_folded_marker_would_be_found_in_bytecode(tmp_path):
+    """What notebooks.py once did: two literals added, which Python folds into the marker."""
+    (tmp_path / "m.py").write_text('BEGIN = "BEGIN" + " SOLUTION"\n', encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tmp_path)], check=True,
+                   capture_output=True, timeout=60)
+    found = _holding_the_marker(tmp_path)
+    assert found and all(p.endswith(".pyc") for p in found), found
+
+
 def test_the_installed_files_carry_no_solution(built):
     lib, _ = built
+    assert list(lib.rglob("*.pyc"))  # bytecode searched too
     assert _holding_the_marker(lib) == []
     shipped = sorted(p.relative_to(lib / "numpy_seq2seq/course/released").as_posix()
                      for p in lib.rglob("*.ipynb"))

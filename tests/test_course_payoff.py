@@ -88,6 +88,43 @@ def test_earlier_answers_are_found_in_nbgrader_autograde_layout(course_dir):
                                           "cross_entropy_backward", "greedy_decode"}
 
 
+def test_earlier_answers_come_from_the_same_students_flat_downloads(course_dir, tmp_path):
+    """A platform's flat folder (renamed files, any order): course grade's grouping gives a4
+    alice's a1–a3 notebooks, told apart by metadata; without it (the twin) the folders beside
+    are looked for and not found; two a2 notebooks of one student are not guessed between."""
+    from numpy_seq2seq.course.notebooks import source_of
+    from numpy_seq2seq.course.submissions import earlier_notebooks, student_of
+
+    flat = tmp_path / "downloads"
+    flat.mkdir()
+    names = {"a1_rnn": "alice_111_rnn_and_bptt.ipynb", "a2_gates": "alice_111_LATE_gates.ipynb",
+             "a3_attention": "alice_111_attention-1.ipynb",
+             "a4_translator": "alice_111_decoding_and_payoff.ipynb"}
+    for assignment, name in names.items():
+        shutil.copy(notebooks(course_dir / "source" / assignment)[0], flat / name)
+    shutil.copy(notebooks(course_dir / "release" / "a2_gates")[0], flat / "bob_222_gates.ipynb")
+    shutil.copy(notebooks(course_dir / "release" / "a2_gates")[0], flat / "bob_222_gates-2.ipynb")
+    shutil.copy(notebooks(course_dir / "release" / "a4_translator")[0], flat / "bob_222_a4.ipynb")
+    paths = sorted(flat.iterdir())
+    src = {p: source_of(p, nb=read_notebook(p)) for p in paths}
+    assignment_of = {p: s.parent.name for p, s in src.items()}
+    whose = {p: student_of(p, assignment_of[p], s.name) for p, s in src.items()}
+    earlier = earlier_notebooks(assignment_of, whose, "a4_translator",
+                                ("a1_rnn", "a2_gates", "a3_attention"))
+    alice, bob = flat / names["a4_translator"], flat / "bob_222_a4.ipynb"
+    assert set(earlier) == {alice, bob}
+    assert earlier[alice] == {a: flat / names[a] for a in ("a1_rnn", "a2_gates", "a3_attention")}
+    assert list(earlier[bob]) == ["a2_gates"] and "2 a2_gates notebooks of bob" in \
+        earlier[bob]["a2_gates"]
+    mine = student_functions(here=flat, earlier=earlier[alice])
+    assert mine.needed_missing() == {"greedy_decode": "not defined in an answer cell"}
+    assert mine.origin["lstm_step_backward"] == "a2_gates/gates_and_loss.ipynb"
+    alone = student_functions(here=flat)  # the twin: no grouping, no folders beside
+    assert alone.missing["rnn_step_backward"].startswith("not found (no a1_rnn folder found")
+    theirs = student_functions(here=flat, earlier=earlier[bob])
+    assert "2 a2_gates notebooks of bob" in theirs.missing["lstm_step_backward"]
+
+
 def test_the_translator_is_scored_on_fresh_dates_by_the_library():
     """The shipped, briefly trained model (course/README.md: 28.9 % on its held-out split; 24 %
     on these 200 fresh dates) is scored in between: neither 0 nor 1."""

@@ -92,6 +92,12 @@ def rnn_step_backward_in_place(dh, cache):
             da.sum(axis=0))
 
 
+def rnn_step_backward_dh_prev_untransposed(dh, cache):
+    da = dh * (1 - cache.h ** 2)
+    return (da @ cache.Wx.T, da @ cache.Wh, cache.x.T @ da, cache.h_prev.T @ da,
+            da.sum(axis=0))
+
+
 def rnn_step_backward_float64(dh, cache):
     da = dh * (1 - cache.h ** 2)
     db = np.zeros(da.shape[1])
@@ -122,7 +128,7 @@ def rnn_forward_ignores_mask(x, h0, Wx, Wh, b, mask=None):
 
 def _bptt(dhs, cache, steps, carry=True, mask_backward=True, pass_through=True, sum_steps=True):
     caches, mask = cache
-    dx = np.zeros(dhs.shape[:2] + (caches[0].x.shape[1],))
+    dx = np.zeros(dhs.shape[:2] + (caches[0].x.shape[1],), dtype=dhs.dtype)
     dWx, dWh, db = 0, 0, 0
     dh_next = np.zeros_like(dhs[:, 0])
     for t in steps:
@@ -136,6 +142,11 @@ def _bptt(dhs, cache, steps, carry=True, mask_backward=True, pass_through=True, 
         else:
             dWx, dWh, db = dWx_t, dWh_t, db_t
     return dx, dh_next, dWx, dWh, db
+
+
+def rnn_backward(dhs, cache):
+    """A correct backward on the cache of the forwards above (to grade a wrong forward alone)."""
+    return _bptt(dhs, cache, reversed(range(dhs.shape[1])))
 
 
 def rnn_backward_off_by_one(dhs, cache):
@@ -185,6 +196,18 @@ def lstm_step_backward_no_forget_sigmoid_derivative(dh, dc, cache):
 
 def lstm_step_backward_no_tanh_c_derivative(dh, dc, cache):
     return _lstm_backward(dh, dc, cache, tanh_c_prime=False)
+
+
+def lstm_step_backward_candidate_times_g(dh, dc, cache):
+    """da_g = dc_t ⊙ g ⊙ (1 − g²): the input gate's value where the candidate's own belongs."""
+    dx, dh_prev, dc_prev, dWx, dWh, db = _lstm_backward(dh, dc, cache)
+    h_prev, c_prev, i, f, g, o, tanh_c, Wh, x, Wx = cache
+    H = g.shape[1]
+    dc_t = dc + dh * o * (1 - tanh_c ** 2)
+    da = np.concatenate([dc_t * g * i * (1 - i), dc_t * c_prev * f * (1 - f),
+                         dc_t * g * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+    assert da.shape[1] == 4 * H
+    return da @ Wx.T, da @ Wh.T, dc_prev, x.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
 def _gru_backward(dh, cache, bhn_inside_r=True, z_prime=True, r_prime=True):
@@ -358,6 +381,8 @@ WRONG = [
     ("rnn_step_backward", rnn_step_backward_no_tanh_derivative, None, "tanh′ factor"),
     ("rnn_step_backward", rnn_step_backward_in_place, None, "modifies its input dh"),
     ("rnn_step_backward", rnn_step_backward_float64, None, "db as float64"),
+    # no known mistake: the failure gives the derivation the notebook withholds
+    ("rnn_step_backward", rnn_step_backward_dh_prev_untransposed, None, "derive it in two stages"),
     ("rnn_forward", rnn_forward_ignores_mask, None, "padded steps are computed"),
     ("rnn_backward", rnn_backward_off_by_one, rnn_forward, "stops one step early (off-by-one)"),
     ("rnn_backward", rnn_backward_no_carry, rnn_forward, "carry dh_next"),
@@ -370,6 +395,8 @@ WRONG = [
     ("lstm_step_backward", lstm_step_backward_no_forget_sigmoid_derivative, None,
      "σ′ of the forget gate"),
     ("lstm_step_backward", lstm_step_backward_no_tanh_c_derivative, None, "tanh′ of the cell"),
+    ("lstm_step_backward", lstm_step_backward_candidate_times_g, None,
+     "wrong in the g block; right in the i block, the f block, the o block; c_t gets dc_t"),
     ("gru_step_backward", gru_step_backward_bhn_outside_reset, None, "b_hn sits inside r"),
     ("gru_step_backward", gru_step_backward_no_update_sigmoid_derivative, None,
      "σ′ of the update gate"),

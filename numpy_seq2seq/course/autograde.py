@@ -18,6 +18,11 @@ The notebook is never run. For one notebook:
    the same sandbox, train five steps here with the student's functions, and run the long
    training in the sandbox; the translator it writes is scored here (``payoff``).
 
+Written answers (nbgrader's manually graded markdown cells) are graded by hand: each is listed
+as pending when answered, or 0 when it still holds the release's ``YOUR ANSWER HERE`` (as
+nbgrader's autograde scores an unchanged answer cell), and neither counts in the automatic
+``points``/``max_points``.
+
 Each answer cell and each check has its own time limit (``timeout``, as nbgrader's per-cell
 limit): a cell that hangs is left out and costs the functions it defines; a check that runs out
 of time costs its own exercise, named in the message; the others are graded in a fresh
@@ -37,6 +42,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +61,7 @@ from .notebooks import (
     read_notebook,
     source,
     source_of,
+    written_cells,
 )
 from .payoff import (
     Collected,
@@ -78,9 +85,28 @@ class Exercise:
 
 
 @dataclass
+class Written:
+    """A written answer: graded by hand, never part of the automatic points."""
+
+    grade_id: str
+    max_points: float
+    answered: bool
+    message: str
+
+    @property
+    def points(self) -> float | None:
+        """None (pending: to grade by hand) when answered; 0 when not, as nbgrader scores it."""
+        return None if self.answered else 0.0
+
+    def to_json(self) -> dict:
+        return {"grade_id": self.grade_id, "points": self.points, "max_points": self.max_points,
+                "answered": self.answered, "message": self.message}
+
+
+@dataclass
 class Graded:
     path: str
-    points: float
+    points: float  # automatic: the checks' points (written answers are not in it)
     max_points: float
     exercises: list[Exercise] = field(default_factory=list)
     seconds: float = 0.0  # wall time to grade
@@ -88,17 +114,31 @@ class Graded:
     source: str = ""  # the course notebook it was graded as, e.g. "a1_rnn/rnn_and_bptt.ipynb"
     tampered: list[str] = field(default_factory=list)  # package files changed meanwhile
     student: str = ""  # whose it is (submissions.student_of), set by ``course grade``
+    written: list[Written] = field(default_factory=list)  # graded by hand
 
     @property
     def assignment(self) -> str:
         return self.source.split("/")[0]
+
+    @property
+    def written_max_points(self) -> float:
+        return sum(w.max_points for w in self.written)
+
+    @property
+    def written_pending_points(self) -> float:
+        """The points of the written answers that wait for hand grading (the answered ones)."""
+        return sum(w.max_points for w in self.written if w.answered)
 
     def to_json(self) -> dict:
         """The keys ``course grade --json`` prints, and no others."""
         return {"path": self.path, "student": self.student, "assignment": self.assignment,
                 "points": self.points, "max_points": self.max_points,
                 "seconds": round(self.seconds, 2),
-                "exercises": [asdict(e) for e in self.exercises], "tampered": self.tampered}
+                "exercises": [asdict(e) for e in self.exercises],
+                "written": [w.to_json() for w in self.written],
+                "written_max_points": self.written_max_points,
+                "written_pending_points": self.written_pending_points,
+                "tampered": self.tampered}
 
 
 @dataclass(frozen=True)
@@ -141,7 +181,7 @@ def _parse(cell: dict) -> GradedCell:
 
 # ---------------------------------------------------------------------------------------------
 def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
-          budget: str | None = None) -> Graded:
+          budget: str | None = None, earlier: Mapping[str, Path | str] | None = None) -> Graded:
     """Grade one notebook (see the module docstring).
 
     Parameters
@@ -149,13 +189,16 @@ def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
     path : the notebook
     timeout : seconds for each answer cell and each check (nbgrader's limit is per cell too)
     budget : "ci" or "full"; default: ``NUMPY_SEQ2SEQ_BUDGET``, else "full"
+    earlier : assignment 4: the same student's notebooks of the earlier assignments (or why
+        none), where they are not in folders beside it (``payoff.student_functions``)
     """
     start = time.perf_counter()
     path = Path(path)
     nb, src_path = load_for_grading(path)
     src = read_notebook(src_path)
     cells = graded_cells(src)
-    known = {c.grade_id for c in cells}
+    written = written_answers(nb, src)
+    known = {c.grade_id for c in cells} | {w.grade_id for w in written}
     flagged = [Exercise(gid, 0.0, 0.0, f"not an exercise of {label_of(src_path)}: a graded "
                                        "cell the course does not have scores nothing")
                for gid in (meta(c).get("grade_id", "?") for c in nb["cells"] if is_grade(c))
@@ -163,16 +206,41 @@ def grade(path: str | os.PathLike, timeout: float = DEFAULT_TIMEOUT,
     budget = budget or os.environ.get("NUMPY_SEQ2SEQ_BUDGET", "full")
     deadline = time.monotonic() + timeout
     with blas_threads(DEFAULT_THREADS), Sandbox(path.resolve().parent, deadline, timeout) as box:
-        grader = _Grader(box, path, nb, src, src_path, budget)
+        grader = _Grader(box, path, nb, src, src_path, budget, earlier)
         exercises = [grader.score(cell) for cell in cells]
     return Graded(str(path), sum(e.points for e in exercises),
                   sum(e.max_points for e in exercises), exercises + flagged,
-                  time.perf_counter() - start, True, label_of(src_path))
+                  time.perf_counter() - start, True, label_of(src_path), written=written)
+
+
+def written_answers(nb: Notebook, released: Notebook) -> list[Written]:
+    """The written answers of ``nb``, a student's copy of the course's student version
+    ``released``: answered where the cell's text differs from the release's (nbgrader's rule,
+    which compares checksums of the source)."""
+    by_id = {meta(c).get("grade_id"): c for c in nb["cells"] if meta(c)}
+    out = []
+    for cell in written_cells(released):
+        gid, points = meta(cell)["grade_id"], float(meta(cell)["points"])
+        mine = by_id.get(gid)
+        if mine is None:
+            out.append(Written(gid, points, False, "written answer: the answer cell was deleted "
+                                                   "(0)"))
+        elif source(mine) == source(cell):
+            out.append(Written(gid, points, False, f"written answer: not answered (still "
+                                                   f"{source(cell)!r}): 0, as nbgrader scores it"))
+        else:
+            out.append(Written(gid, points, True, f"written answer ({len(source(mine).strip()):,} "
+                                                  "characters), to grade by hand"))
+    return out
 
 
 def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, budget: str | None = None,
-              package: Path | None = None) -> list[Graded]:
+              package: Path | None = None,
+              earlier: Mapping[Path, Mapping[str, Path | str]] | None = None) -> list[Graded]:
     """Grade notebooks in turn while the package's files stay as they were.
+
+    ``earlier`` gives, per notebook of assignment 4, the same student's earlier notebooks in
+    the run (``grade``'s argument).
 
     ``package`` (default: the one running) is fingerprinted before the first notebook and after
     each. The notebook during which a file changed scores 0, with ``tampered`` naming the files,
@@ -185,7 +253,7 @@ def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, budget: str |
     try:
         before, results = fingerprint(package), []
         for path in paths:
-            results.append(grade(path, timeout, budget))
+            results.append(grade(path, timeout, budget, (earlier or {}).get(path)))
             if tampered := changed(before, fingerprint(package)):
                 results[-1] = _zeroed(results[-1], tampered)
                 break
@@ -197,15 +265,17 @@ def grade_all(paths: list[Path], timeout: float = DEFAULT_TIMEOUT, budget: str |
 def _zeroed(graded: Graded, tampered: list[str]) -> Graded:
     why = "not scored: the package's files changed while this notebook was graded"
     return replace(graded, points=0.0, tampered=tampered, exercises=[
-        Exercise(e.grade_id, 0.0, e.max_points, why) for e in graded.exercises])
+        Exercise(e.grade_id, 0.0, e.max_points, why) for e in graded.exercises],
+        written=[Written(w.grade_id, w.max_points, False, why) for w in graded.written])
 
 
 class _Grader:
     """One notebook's answers in a sandbox, and the results of its checks."""
 
     def __init__(self, box: Sandbox, path: Path, nb: Notebook, src: Notebook, src_path: Path,
-                 budget: str) -> None:
+                 budget: str, earlier: Mapping[str, Path | str] | None = None) -> None:
         self.box, self.path, self.nb, self.src, self.budget = box, path, nb, src, budget
+        self.earlier = earlier
         self.label = label_of(src_path)
         self.passed: dict[str, bool] = {}  # exercise -> whether it passed, as graded so far
 
@@ -248,7 +318,8 @@ class _Grader:
     def collected(self) -> Collected:
         """Assignment 4: the functions of the earlier assignments and this one that pass."""
         return student_functions(current=self.answers[0], here=self.path.resolve().parent,
-                                 load=lambda code: self.box.load(code, EXERCISES))
+                                 load=lambda code: self.box.load(code, EXERCISES),
+                                 earlier=self.earlier)
 
     def translator(self) -> Result:
         """``numpy-seq2seq train`` run in the sandbox with the student's functions; the

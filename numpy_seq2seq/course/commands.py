@@ -13,9 +13,12 @@ an unknown assignment) is one error line and exit status 2, as for every other c
 package's own files changed while a notebook was graded (``autograde.grade_all``), that notebook
 scores 0 naming them, the rest are not graded, and an error line says to restore the package:
 exit status 3. ``--json`` prints {"notebooks": [{path, student, assignment, points, max_points,
-seconds, exercises, tampered}], "students": {student: {points, max_points, assignments}},
-"not_graded": [path, …]}; ``--csv FILE`` writes one row per exercise (student, assignment,
-exercise, points, max, message).
+seconds, exercises, written, written_max_points, written_pending_points, tampered}],
+"students": {student: {points, max_points, written_max_points, written_pending_points,
+assignments}}, "not_graded": [path, …]}; ``--csv FILE`` writes one row per exercise (student,
+assignment, exercise, points, max, message). ``points`` are the automatic points; a written
+answer (graded by hand) has its own row and entry, with points ``pending`` (null in JSON) when
+answered and 0 when not, and is never added to them.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from ..config import POSITIVE
 from ..files import write_text_atomic
 from .autograde import DEFAULT_TIMEOUT, Graded, grade_all, load_for_grading
 from .notebooks import RELEASED, assignments, release
-from .submissions import CSV_COLUMNS, csv_text, find_notebooks, student_of
+from .payoff import EARLIER, PAYOFF_ASSIGNMENT
+from .submissions import CSV_COLUMNS, csv_text, earlier_notebooks, find_notebooks, student_of
 
 EXIT_TAMPERED = 3  # the package's files changed during grading: the scores cannot be trusted
 
@@ -85,24 +89,25 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     named, found = find_notebooks(args.notebooks)
-    for path in named:  # all bad input is reported before anything runs
-        load_for_grading(path)
-    paths = list(named)
+    # all bad input is reported before anything runs; the course notebook each is graded as
+    sources = {path: load_for_grading(path)[1] for path in named}
     for path in found:  # in a folder, what is not the course's is skipped, not an error
         try:
-            load_for_grading(path)
-            paths.append(path)
+            sources[path] = load_for_grading(path)[1]
         except ValueError as e:
             print(f"numpy-seq2seq: skipped {path}: {e}", file=sys.stderr)
-    if not paths:
+    if not sources:
         raise ValueError("no course notebooks found in " + ", ".join(map(str, args.notebooks)))
-    results = [replace(r, student=student_of(Path(r.path), r.assignment, Path(r.source).name))
-               for r in grade_all(paths, args.timeout)]
+    paths = list(sources)
+    assignment_of = {path: src.parent.name for path, src in sources.items()}
+    whose = {path: student_of(path, assignment_of[path], src.name)
+             for path, src in sources.items()}
+    earlier = earlier_notebooks(assignment_of, whose, PAYOFF_ASSIGNMENT, EARLIER)
+    results = [replace(r, student=whose[Path(r.path)])
+               for r in grade_all(paths, args.timeout, earlier=earlier)]
     not_graded = [str(p) for p in paths[len(results):]]
     if args.csv is not None:
-        write_text_atomic(args.csv, csv_text(
-            (r.student, r.assignment, e.grade_id, f"{e.points:g}", f"{e.max_points:g}",
-             e.message) for r in results for e in r.exercises))
+        write_text_atomic(args.csv, csv_text(row for r in results for row in _csv_rows(r)))
     if args.json:
         print(json.dumps({"notebooks": [r.to_json() for r in results],
                           "students": _totals(results), "not_graded": not_graded},
@@ -119,15 +124,41 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return EXIT_TAMPERED
 
 
+def _csv_rows(r: Graded) -> list[tuple]:
+    """One row per exercise, then one per written answer (points "pending" or 0)."""
+    rows = [(r.student, r.assignment, e.grade_id, f"{e.points:g}", f"{e.max_points:g}",
+             e.message) for e in r.exercises]
+    return rows + [(r.student, r.assignment, w.grade_id, _points(w.points), f"{w.max_points:g}",
+                    w.message) for w in r.written]
+
+
+def _points(points: float | None) -> str:
+    return "pending" if points is None else f"{points:g}"
+
+
 def _totals(results: list[Graded]) -> dict[str, dict]:
-    """student -> {points, max_points, assignments}, over the notebooks graded."""
+    """student -> {points, max_points, written_max_points, written_pending_points, assignments},
+    over the notebooks graded; ``points`` are the automatic points only."""
     totals: dict[str, dict] = {}
     for r in results:
-        t = totals.setdefault(r.student, {"points": 0.0, "max_points": 0.0, "assignments": []})
+        t = totals.setdefault(r.student, {"points": 0.0, "max_points": 0.0,
+                                          "written_max_points": 0.0,
+                                          "written_pending_points": 0.0, "assignments": []})
         t["points"] += r.points
         t["max_points"] += r.max_points
+        t["written_max_points"] += r.written_max_points
+        t["written_pending_points"] += r.written_pending_points
         t["assignments"].append(r.assignment)
     return totals
+
+
+def _written_note(max_points: float, pending: float) -> str:
+    """``; written answers: 3 of 3 points to grade by hand`` (empty without written answers)."""
+    if not max_points:
+        return ""
+    if not pending:
+        return f"; written answers: none answered (0 of {max_points:g} points)"
+    return f"; written answers: {pending:g} of {max_points:g} points to grade by hand"
 
 
 def _print_scores(results: list[Graded]) -> None:
@@ -135,12 +166,17 @@ def _print_scores(results: list[Graded]) -> None:
         tampered = f"; the package's files changed meanwhile: {', '.join(r.tampered)}" \
             if r.tampered else ""
         print(f"{r.path}: {r.points:g} / {r.max_points:g} points ({r.seconds:.1f} s; graded "
-              f"as {r.source}{tampered})")
-        width = max(len(e.grade_id) for e in r.exercises)
+              f"as {r.source}{tampered})"
+              + _written_note(r.written_max_points, r.written_pending_points))
+        width = max(len(e.grade_id) for e in [*r.exercises, *r.written])
         for e in r.exercises:
             print(f"  {e.grade_id:<{width}}  {e.points:g} / {e.max_points:g}  {e.message}")
+        for w in r.written:
+            print(f"  {w.grade_id:<{width}}  {_points(w.points)} / {w.max_points:g}  "
+                  f"{w.message}")
     totals = _totals(results)
     if len(results) > 1:
         for student, t in totals.items():
             print(f"total for {student}: {t['points']:g} / {t['max_points']:g} points "
-                  f"({', '.join(t['assignments'])})")
+                  f"({', '.join(sorted(t['assignments']))})"
+                  + _written_note(t["written_max_points"], t["written_pending_points"]))

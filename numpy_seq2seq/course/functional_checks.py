@@ -114,6 +114,10 @@ class FunctionPair:
     backward_faults: tuple[Fault, ...] = ()
     alone_hints: dict[str, str] = field(default_factory=dict)  # label -> hint if only it's wrong
     diagnose: Callable[[Case], str | None] | None = None  # a last resort before the generic words
+    # how to derive the backward, for a notebook that withholds its formulas (a1, a2: deriving
+    # them is the exercise): added to a failure no known mistake explains, so the hint comes
+    # when a check fails, not before
+    derivation: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,6 +318,8 @@ def _backward_message(pair: FunctionPair, case: Case, errs: dict[str, float]) ->
     if hint is None:  # the first gradient (in the order returned) that says something useful
         hint = next((d if len(wrong) == 1 else f"in {k}, {d}" for k in wrong
                      if (d := difference(case.got[k], case.ref[k], pair.layouts.get(k)))), None)
+        if pair.derivation and (hint is None or "wrong in " in hint):  # only where, not what
+            hint = f"{hint}; {pair.derivation}" if hint else pair.derivation
     return wrong_message(pair.backward, errs, TOL_REFERENCE, hint)
 
 
@@ -445,6 +451,10 @@ RNN_STEP = FunctionPair(
     backward_faults=(gate_fault(_RNN_TANH, "rnn_step_backward",
                                 {0: lambda c, d: 1 / (1 - c.h * c.h)}),),
     alone_hints={"db": "db sums da over the batch (axis 0)"},
+    derivation=("derive it in two stages: da = dh ⊙ tanh′(a) with tanh′(a) = 1 − h² from the "
+                "cached h, then each input's gradient is da times the other factor of its "
+                "product, transposed so the shapes fit (dx = da W_xᵀ, dW_x = xᵀ da, and so for "
+                "h_prev and W_h), the weights' and db summed over the batch"),
 )
 
 _LSTM_GATES = ("i", "f", "g", "o")
@@ -466,6 +476,11 @@ LSTM_STEP = FunctionPair(
     ),
     alone_hints={"dc_prev": "dc_prev = dc_t ⊙ f, with dc_t the total gradient reaching c_t",
                  "db": "db sums da over the batch (axis 0)"},
+    derivation=("c_t gets dc_t = dc + dh ⊙ o ⊙ (1 − tanh²(c_t)); each gate's pre-activation "
+                "gradient is what reaches its output times its σ′ or tanh′ from the cached "
+                "values (a_i: dc_t ⊙ g, a_f: dc_t ⊙ c_prev, a_g: dc_t ⊙ i, a_o: dh ⊙ tanh(c_t)); "
+                "stacked i, f, g, o they give the products as in rnn_step_backward, and "
+                "dc_prev = dc_t ⊙ f"),
 )
 
 _GRU_GATES = ("r", "z", "n")

@@ -6,6 +6,8 @@ nbgrader's conventions, which the course follows and this module implements:
   "task": false, "grade_id": …, "points": …}}``: a *solution* cell holds the student's answer,
   a *grade* cell (code, not solution) checks it and is worth ``points``, a *locked* cell is
   read-only (nbgrader restores it before grading);
+* a *written answer* (markdown, ``solution`` and ``grade`` true) is graded by hand; the student
+  version replaces it by ``YOUR ANSWER HERE``;
 * a solution region runs from a line containing ``BEGIN`` then `` SOLUTION`` (``BEGIN`` below)
   to one containing ``END`` then `` SOLUTION``; the student version replaces it by
   ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the indentation of the ``BEGIN``
@@ -30,9 +32,10 @@ from typing import Any
 
 from ..files import write_text_atomic
 
-# spelled in two parts, so that no installed file holds the marker a solution starts with:
-# tests/test_course_package.py searches the installed package for it
-BEGIN, END = "BEGIN" + " SOLUTION", "END" + " SOLUTION"
+# joined at run time, so that no installed file holds the marker a solution starts with, not
+# even the .pyc pip compiles (Python folds "BEGIN" + " SOLUTION" into one constant there):
+# tests/test_course_package.py searches the installed package, bytecode included
+BEGIN, END = (" ".join((word, "SOLUTION")) for word in ("BEGIN", "END"))
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 TEXT_STUB = "YOUR ANSWER HERE"
 # the instructor's sources, solutions included: course/source/ of a checkout, never installed
@@ -99,6 +102,17 @@ def grade_cells(nb: Notebook) -> list[dict]:
     return [c for c in nb["cells"] if is_grade(c) and c.get("cell_type") == "code"]
 
 
+def is_written(cell: dict) -> bool:
+    """A written answer, graded by hand: nbgrader's manually graded answer cell (markdown,
+    ``solution`` and ``grade`` true, worth ``points``)."""
+    return cell.get("cell_type") == "markdown" and is_solution(cell) and is_grade(cell)
+
+
+def written_cells(nb: Notebook) -> list[dict]:
+    """The written answers, in order."""
+    return [c for c in nb["cells"] if is_written(c)]
+
+
 # ---------------------------------------------------------------------------------------------
 # the student version
 
@@ -133,6 +147,23 @@ def release_notebook(nb: Notebook) -> Notebook:
         if is_solution(cell) and not replaced:
             text = "\n".join(CODE_STUB) if cell["cell_type"] == "code" else TEXT_STUB
         cell["source"] = text
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
+def student_version(nb: Notebook) -> Notebook:
+    """``release_notebook(nb)``, or ``nb`` itself, outputs cleared, when it is a student version
+    already (no solution region anywhere, and its answer cells hold the code stub): releasing
+    the shipped versions again must not replace the stubbed functions (``def …:`` around the
+    stub) by bare stubs, as a solution cell without a region would be."""
+    cells = nb["cells"]
+    released = not any(BEGIN in source(c) for c in cells) and all(
+        CODE_STUB[0] in source(c) for c in cells if is_solution(c) and c["cell_type"] == "code")
+    if not released:
+        return release_notebook(nb)
+    nb = json.loads(json.dumps(nb))
+    for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     return nb
@@ -203,7 +234,7 @@ def release(out: str | os.PathLike, names: list[str] | None = None, force: bool 
         target.mkdir(parents=True)
         for path in sorted(folder.iterdir()):
             if path.suffix == ".ipynb":
-                write_notebook(release_notebook(read_notebook(path)), target / path.name)
+                write_notebook(student_version(read_notebook(path)), target / path.name)
                 written.append(target / path.name)
             elif path.is_file():
                 shutil.copy2(path, target / path.name)

@@ -3,7 +3,9 @@
 ``student_functions()`` gathers the functions the student wrote in the earlier assignments. It
 reads each earlier assignment's notebook, found beside the current one (which is where they are
 in the course's source tree, in a release folder and in a student's copy) or, in nbgrader's
-autograde layout ``autograded/<student>/<assignment>/``, in ``submitted/<student>/``. From each
+autograde layout ``autograded/<student>/<assignment>/``, in ``submitted/<student>/``; or, given
+``earlier`` (``course grade`` on a platform's flat downloads: the same student's notebooks of
+those assignments in the same run, told apart by their metadata), that notebook. From each
 it runs the answer code (answers.py: the source's import statements and the student's answer
 cells) in a fresh namespace, then checks every exercise function found there with the
 exercise's own check. A function that passes is used; one that is missing, not implemented or
@@ -45,7 +47,8 @@ from .grading import CheckFailed, Raised, Result, StudentRaised, count_calls
 from .notebooks import RELEASED, label_of, notebooks, read_notebook
 from .sandbox import RemoteFunction
 
-EARLIER = ("a1_rnn", "a2_gates", "a3_attention")  # the assignments written before this one
+PAYOFF_ASSIGNMENT = "a4_translator"  # the assignment that trains with the others' answers
+EARLIER = ("a1_rnn", "a2_gates", "a3_attention")  # the assignments written before it
 # what the dates model (LSTM, general attention) calls, and so what must be the student's
 NEEDED = ("lstm_step_backward", "cross_entropy_forward", "cross_entropy_backward",
           "masked_softmax_forward", "masked_softmax_backward", "general_score_forward",
@@ -94,8 +97,8 @@ def _order(name: str) -> int:
 def student_functions(current: Mapping[str, Callable] | None = None,
                       here: str | Path = ".",
                       assignments: tuple[str, ...] = EARLIER,
-                      load: Callable[[AnswerCode], tuple[Mapping, str | None]] | None = None
-                      ) -> Collected:
+                      load: Callable[[AnswerCode], tuple[Mapping, str | None]] | None = None,
+                      earlier: Mapping[str, Path | str] | None = None) -> Collected:
     """The student's functions from the earlier assignments (see the module docstring).
 
     Parameters
@@ -105,11 +108,13 @@ def student_functions(current: Mapping[str, Callable] | None = None,
     assignments : the earlier assignments' folder names
     load : runs a notebook's answer code; returns (namespace, first problem or None). Default:
         ``answers.run_answers``, in this process
+    earlier : assignment -> the student's notebook of it, wherever it is and whatever its name
+        (or why none can be used: two of them); the others are looked for beside ``here``
     """
     found: dict[str, tuple[Callable, str, Mapping]] = {}
     reasons: dict[str, str] = {}
     for assignment in assignments:
-        code = earlier_answers(Path(here).resolve(), assignment)
+        code = earlier_answers(Path(here).resolve(), assignment, (earlier or {}).get(assignment))
         if isinstance(code, str):
             reasons[assignment] = code
             continue
@@ -124,14 +129,19 @@ def student_functions(current: Mapping[str, Callable] | None = None,
     return _keep_passing(found, reasons, assignments)
 
 
-def earlier_answers(here: Path, assignment: str) -> AnswerCode | str:
-    """The answer code of ``assignment``'s notebook found from ``here``, or why there is none."""
+def earlier_answers(here: Path, assignment: str, given: Path | str | None = None
+                    ) -> AnswerCode | str:
+    """The answer code of ``assignment``'s notebook: ``given`` (a path), else the one found from
+    ``here``; or why there is none (``given`` as a string: why the run's notebooks did not
+    tell)."""
+    (src,) = notebooks(RELEASED / assignment)
+    if isinstance(given, Path):
+        return answer_code(read_notebook(given), read_notebook(src), label_of(src))
     candidates = [here.parent / assignment,  # source tree, release folder, a student's copy
                   here.parent.parent.parent / "submitted" / here.parent.name / assignment]
     folder = next((c for c in candidates if c.is_dir() and any(c.glob("*.ipynb"))), None)
     if folder is None:
-        return f"no {assignment} folder found beside {here.name}"
-    (src,) = notebooks(RELEASED / assignment)
+        return given or f"no {assignment} folder found beside {here.name}"
     if not (folder / src.name).is_file():
         return f"no {src.name} in {folder}"
     return answer_code(read_notebook(folder / src.name), read_notebook(src), label_of(src))
@@ -252,7 +262,8 @@ def folders_needed(missing: Mapping[str, str]) -> str:
         return ""
     return (f" Assignment 4 trains with your answers to {', '.join(EARLIER)}: grade it with "
             f"those folders beside its own (<student>/a1_rnn/… next to <student>/a4_translator/…)"
-            f"; not found: {', '.join(lost)}.")
+            f", or in one run with the same student's notebooks of them (a platform's flat "
+            f"downloads); not found: {', '.join(lost)}.")
 
 
 def _rel(a, b) -> float:
