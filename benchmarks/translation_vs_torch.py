@@ -9,6 +9,10 @@ a shared machine slows both rather than one.
 The trained twin comes back through ``from_torch`` and both are decoded by the same greedy
 search, so the scores differ only by what each framework managed to learn in that time.
 
+The architecture, the vocabulary's ``min_freq``, the batch size, learning rate and clipping are
+the task's recipe for the direction (``config.TASK_DEFAULTS``, what ``numpy-seq2seq train --task
+tatoeba`` uses) unless an option below says otherwise; the recipe's dropout is active in both.
+
 Prints, per framework: optimizer steps, epochs, target tokens per second of training, and
 held-out BLEU, chrF and exact match on the same pairs (the split keeps pairs that share a
 sentence on one side, data/split.py). The learning rate is constant (no decay on plateau), so
@@ -32,18 +36,37 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--source-lang", default="en")
     p.add_argument("--target-lang", default="fr")
-    p.add_argument("--num-examples", type=int, default=20000, help="pairs (at most)")
+    p.add_argument("--num-examples", type=int, help="pairs (at most; default: the recipe's)")
     p.add_argument("--seconds", type=float, default=120.0, help="training wall time, each")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cell", default="lstm")
-    p.add_argument("--attention", default="general")
-    p.add_argument("--embed-dim", type=int, default=32)
-    p.add_argument("--hidden-dim", type=int, default=64)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.005)
-    p.add_argument("--clip", type=float, default=5.0)
+    p.add_argument("--cell")
+    p.add_argument("--attention")
+    p.add_argument("--embed-dim", type=int)
+    p.add_argument("--hidden-dim", type=int)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--clip", type=float)
     p.add_argument("--eval-max", type=int, default=1000, help="held-out pairs scored")
-    return p.parse_args(argv)
+    return _recipe(p.parse_args(argv))
+
+
+def _recipe(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill every option not given from the direction's recipe (config.TASK_DEFAULTS)."""
+    from numpy_seq2seq.config import DataConfig, ModelConfig, TrainConfig
+
+    direction = f"{args.source_lang}-{args.target_lang}"
+    data = DataConfig.for_task("tatoeba", direction)
+    model = ModelConfig.for_task("tatoeba", direction, src_vocab_size=9, tgt_vocab_size=9)
+    train = TrainConfig.for_task("tatoeba", direction)
+    args.min_freq = data.min_freq
+    for name, config in (("num_examples", data), ("cell", model), ("attention", model),
+                         ("embed_dim", model), ("hidden_dim", model), ("dropout", model),
+                         ("bidirectional", model), ("batch_size", train), ("lr", train),
+                         ("clip", train)):
+        if getattr(args, name, None) is None:
+            setattr(args, name, getattr(config, name))
+    return args
 
 
 def _data(args: argparse.Namespace) -> tuple:
@@ -54,7 +77,7 @@ def _data(args: argparse.Namespace) -> tuple:
     tokenizers = task_tokenizers("tatoeba", args.source_lang, args.target_lang)
     train, valid = split_pairs(pairs, 0.1, seed=args.seed, together="either",
                                tokenizers=tokenizers)
-    vocabs = [Vocab.from_texts(texts, tokenizer=tok)
+    vocabs = [Vocab.from_texts(texts, tokenizer=tok, min_freq=args.min_freq)
               for texts, tok in zip(zip(*train, strict=True), tokenizers, strict=True)]
     valid = valid[:args.eval_max]
     return train, valid, vocabs, encode_pairs(train, *vocabs)
@@ -64,9 +87,10 @@ def _numpy_step(model, args):
     from numpy_seq2seq.optim import clip_grad_norm, make_optimizer
 
     opt = make_optimizer("adam", model.params, lr=args.lr)
+    masks = np.random.default_rng(args.seed)  # the dropout masks, as training.train draws them
 
     def step(src, tgt):
-        _, grads = model.loss_and_grads(src, tgt)
+        _, grads = model.loss_and_grads(src, tgt, rng=masks)
         clip_grad_norm(grads, args.clip)
         opt.step(grads)
 
@@ -156,11 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     train, valid, vocabs, ids = _data(args)
     model = Seq2Seq(len(vocabs[0]), len(vocabs[1]), args.embed_dim, args.hidden_dim,
                     cell=args.cell, attention=None if args.attention == "none" else args.attention,
-                    seed=args.seed)
+                    bidirectional=args.bidirectional, dropout=args.dropout, seed=args.seed)
     twin = to_torch(model)  # the same initial weights
     print(f"tatoeba {args.source_lang} -> {args.target_lang}: {len(train):,} training pairs, "
           f"{len(valid):,} held-out scored; {args.cell}, {args.attention} attention, "
-          f"E={args.embed_dim} H={args.hidden_dim}, {model.num_params():,} parameters; "
+          f"E={args.embed_dim} H={args.hidden_dim}{' bidirectional' * args.bidirectional}, "
+          f"dropout {args.dropout:g}, {model.num_params():,} parameters; "
           f"{args.seconds:g} s of training each, one thread, seed {args.seed}")
     with blas_threads(1):
         streams = {"numpy_seq2seq": _Stream(_numpy_step(model, args), ids, args),

@@ -20,7 +20,7 @@ step boundary, writes the run's files, prints the command that resumes it and ex
 returns the exit status instead of exiting, so tests call it directly.
 
 The train options, their defaults and their help come from the config dataclasses
-(``config.py``), a built-in task's own defaults from ``data.tasks.TASK_DEFAULTS``; every numeric
+(``config.py``), a built-in task's own defaults from ``config.TASK_DEFAULTS`` (by task, and by direction for tatoeba); every numeric
 option of every command is read by ``checks.Number.argument_type``, whose message names the flag
 and what it expected.
 """
@@ -50,9 +50,11 @@ from .config import (
     SCHEDULE_CHOICES,
     SELECT_CHOICES,
     SELECT_METRICS,
+    SPLIT_MODES,
     DataConfig,
     ModelConfig,
     TrainConfig,
+    TASK_DEFAULTS,
     task_defaults,
 )
 from .data import (
@@ -88,6 +90,7 @@ from .run import (
     recorded_data,
     resume,
     step_limit,
+    stored_heldout,
     trained_on,
     write_figure,
 )
@@ -138,12 +141,16 @@ def _config_option(group: Any, cls: type, name: str, **kwargs: Any) -> None:
     if spec.metadata["number"] is not None:
         kwargs.setdefault("type", spec.metadata["number"].argument_type())
     shown = ""
-    if spec.type == "bool":
-        kwargs["action"] = "store_true"
-    elif spec.default is not None:
-        own = "".join(f"; {task}: {task_defaults(cls, task)[name]}" for task in TASKS
-                      if name in task_defaults(cls, task))
-        shown = f" (default {spec.default}{own})"
+    own = "".join(f"; {key}: {TASK_DEFAULTS[key][name]}" for key in TASK_DEFAULTS
+                  if name in TASK_DEFAULTS[key] and name in task_defaults(cls, key))
+    if spec.type == "bool":  # --no-X turns off what a task's defaults turn on
+        kwargs["action"] = argparse.BooleanOptionalAction
+        shown = f" ({own[2:]})" if own else ""
+    else:
+        if spec.default is not None:
+            shown = f" (default {spec.default}{own})"
+        elif own:
+            shown = f" ({own[2:]})"
     group.add_argument(_flag(name), default=argparse.SUPPRESS,
                        help=(spec.metadata["help"] + shown).replace("%", "%%"), **kwargs)
 
@@ -189,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score a trained model on held-out pairs",
                         description="Exact match, token accuracy and (for translation) BLEU and "
-                        "chrF. Default data: the held-out split the checkpoint was trained with.")
+                        "chrF. Default data: the held-out pairs of the checkpoint's run (its heldout.tsv, "
+                        "else its split rebuilt from the corpus if that is unchanged).")
     ev.add_argument("--checkpoint", type=Path, required=True, metavar="FILE",
                     help="a model written by train: DIR/best.npz or DIR/checkpoint.npz")
     which = ev.add_mutually_exclusive_group()
@@ -266,6 +274,7 @@ def _add_train_parser(sub: Any) -> None:
     _config_option(text, DataConfig, "max_pairs", metavar="N")
     _config_option(text, DataConfig, "valid_fraction", metavar="F")
     _config_option(text, DataConfig, "min_freq", metavar="N")
+    _config_option(text, DataConfig, "split", choices=SPLIT_MODES)
     m = t.add_argument_group("model")
     _config_option(m, ModelConfig, "cell", choices=CELL_CHOICES)
     _config_option(m, ModelConfig, "attention", choices=ATTENTION_NAMES)
@@ -278,7 +287,8 @@ def _add_train_parser(sub: Any) -> None:
     o = t.add_argument_group("optimisation")
     for name, metavar in (("batch_size", "N"), ("epochs", "N"), ("lr", "LR"), ("clip", "NORM"),
                           ("min_lr", "LR"), ("warmup", "F"), ("lr_decay", "F"),
-                          ("patience", "N"), ("seed", "N")):
+                          ("patience", "N"), ("seed", "N"), ("eval_every", "K"),
+                          ("eval_max", "N")):
         _config_option(o, TrainConfig, name, metavar=metavar)
     _config_option(o, TrainConfig, "optimizer", choices=OPTIMIZER_CHOICES)
     _config_option(o, TrainConfig, "schedule", choices=SCHEDULE_CHOICES)
@@ -549,10 +559,13 @@ def _schedule_text(cfg: TrainConfig) -> str:
 
 def _epoch_reporter(epochs: int, say: Callable[..., None]) -> Callable[..., None]:
     def report(epoch: int, m: dict[str, Any], _history: History) -> None:
-        say(f"epoch {epoch:>2}/{epochs}  train loss {m['train_loss']:.4f}  held-out loss "
-            f"{m['valid_loss']:.4f}  exact match {100 * m['exact_match']:6.2f} %  token accuracy "
-            f"{100 * m['token_accuracy']:6.2f} %{_scores(m, '  ')}  lr {m['lr']:.3g}  "
-            f"({m['time']:.1f} s + {m['end_time']:.1f} s scoring and saving)", flush=True)
+        held_out = ("held-out not scored this epoch" if m["valid_loss"] is None else
+                    f"held-out loss {m['valid_loss']:.4f}  exact match "
+                    f"{100 * m['exact_match']:6.2f} %  token accuracy "
+                    f"{100 * m['token_accuracy']:6.2f} %{_scores(m, '  ')}")
+        say(f"epoch {epoch:>2}/{epochs}  train loss {m['train_loss']:.4f}  {held_out}  "
+            f"lr {m['lr']:.3g}  ({m['time']:.1f} s + {m['end_time']:.1f} s scoring and saving)",
+            flush=True)
 
     return report
 
@@ -561,7 +574,11 @@ def _print_summary(run: Run, summary: Summary, shown: bool) -> None:
     """The final and best held-out scores, this session's wall time, the files written and
     (if ``shown``) the held-out examples decoded at the end."""
     history = summary.history
-    final, metric = history.epoch_record(-1), history.select or "exact"
+    metric = history.select or "exact"
+    final = history.epoch_record(history.score_epochs()[-1] - 1)  # the last one scored
+    scored = min(len(run.valid_pairs), run.config.eval_max or len(run.valid_pairs))
+    among = f"{scored:,} of {len(run.valid_pairs):,}" if scored < len(run.valid_pairs) else \
+        f"{scored:,}"
     best = history.best_epoch(metric)
     if history.stopped_early is not None:
         print(f"stopped early after epoch {history.stopped_early}: no better held-out "
@@ -569,7 +586,7 @@ def _print_summary(run: Run, summary: Summary, shown: bool) -> None:
     print(f"held-out after epoch {final['epoch']}: exact match "
           f"{100 * final['exact_match']:.2f} %, token accuracy "
           f"{100 * final['token_accuracy']:.2f} %{_scores(final, ', ')} on "
-          f"{len(run.valid_pairs):,} pairs; best by {METRIC_LABELS[metric]}: epoch {best}, "
+          f"{among} pairs; best by {METRIC_LABELS[metric]}: epoch {best}, "
           f"{_metric_text(history.epoch_record(best - 1), metric)} (best.npz); "
           f"wall time {_wall_times(run, summary.seconds)}")
     print(f"wrote {run.out}/: {', '.join(summary.files)}")
@@ -742,10 +759,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             _warn(f"the model was trained on {_task_label(learnt)}, not on "
                   f"{_task_label(asked)}")
     else:
-        data = recorded_data(extra, args.checkpoint, "give the pairs to score with --data "
-                             "FILE.tsv (or --task)")
-        pairs, what = load_pairs(data).valid, "the held-out split used in training"
-        translation = is_translation(data)
+        advice = "give the pairs to score with --data FILE.tsv (or --task)"
+        pairs, what = stored_heldout(args.checkpoint, extra, advice)
+        translation = learnt is None or is_translation(learnt)
     _check_unknown(pairs, src_vocab, tgt_vocab, args.unknown)
     src_ids, tgt_ids = encode_pairs(pairs, src_vocab, tgt_vocab)  # unknown tokens -> <unk>
     res = evaluate(model, src_ids, tgt_ids, batch_size=args.batch_size, tgt_vocab=tgt_vocab,

@@ -48,6 +48,8 @@ class History:
     valid_token_accuracy: list[float] = field(default_factory=list)
     valid_bleu: list[float] = field(default_factory=list)  # empty unless BLEU was computed
     valid_chrf: list[float] = field(default_factory=list)  # computed with BLEU
+    # the epochs (1-based) the valid_* lists belong to: every one, unless eval_every skipped some
+    valid_epochs: list[int] = field(default_factory=list)
     max_norm: float | None = None  # the clipping threshold (None: no clipping)
     bleu_name: str = "bleu"  # "char_bleu" where BLEU counts character n-grams (char targets)
     stopped_early: int | None = None  # the epoch after which early stopping ended the run
@@ -72,8 +74,10 @@ class History:
         recorded before it was."""
         i = range(self.epochs_done)[i]
 
+        scored = self.scored_index(i + 1)
+
         def held_out(values: list[float]) -> float | None:
-            return values[i] if values else None
+            return values[scored] if values and scored is not None else None
 
         # a run resumed from an older checkpoint lacks end times for its earlier epochs
         end_times = [None] * (self.epochs_done - len(self.epoch_end_time)) + self.epoch_end_time
@@ -87,6 +91,16 @@ class History:
                 "chrf": held_out(self.valid_chrf),
                 "lr": self.epoch_lr[i],
                 "time": self.epoch_time[i], "end_time": end_times[i]}
+
+    def scored_index(self, epoch: int) -> int | None:
+        """Where epoch ``epoch`` (1-based) sits in the valid_* lists; None if it was not scored."""
+        epochs = self.score_epochs()
+        return epochs.index(epoch) if epoch in epochs else None
+
+    def score_epochs(self) -> list[int]:
+        """The epochs (1-based) that have held-out scores, in order."""
+        # a history recorded before eval_every scored every epoch and kept no valid_epochs
+        return list(self.valid_epochs or range(1, len(self.valid_loss) + 1))
 
     def scores(self, metric: str) -> list[float]:
         """The held-out score per epoch by which ``metric`` (a `config.SELECT_CHOICES`) selects,
@@ -108,12 +122,21 @@ class History:
         scores = self.scores(metric)
         if not scores:
             return None
-        return 1 + max(range(len(scores)), key=lambda i: (scores[i], -self.valid_loss[i], -i))
+        best = max(range(len(scores)), key=lambda i: (scores[i], -self.valid_loss[i], -i))
+        return self.score_epochs()[best]
+
+    def score_at(self, metric: str, epoch: int) -> float:
+        """The held-out ``metric`` as recorded after epoch ``epoch`` (1-based, a scored one)."""
+        index = self.scored_index(epoch)
+        if index is None:
+            raise ValueError(f"epoch {epoch} has no held-out scores; scored epochs: "
+                             f"{self.score_epochs()}")
+        return self.recorded(metric)[index]
 
     def epochs_without_improvement(self, metric: str) -> int:
-        """Epochs recorded since the best epoch by ``metric`` (0 when the last is the best)."""
+        """Epochs trained since the best epoch by ``metric`` (0 when the last is the best)."""
         best = self.best_epoch(metric)
-        return 0 if best is None else len(self.scores(metric)) - best
+        return 0 if best is None else self.epochs_done - best
 
     def epoch_records(self) -> list[dict[str, Any]]:
         """`epoch_record` of every finished epoch."""
@@ -126,7 +149,7 @@ class History:
         """
         d = asdict(self)
         for key in ("valid_loss", "valid_exact_match", "valid_token_accuracy", "valid_bleu",
-                    "valid_chrf"):
+                    "valid_chrf", "valid_epochs"):
             if not d[key]:
                 d[key] = None
         if not param_grad_norms:

@@ -317,6 +317,18 @@ def _rolling_quantiles(values: np.ndarray, window: int, qs: Sequence[float]) -> 
     return out
 
 
+def _on_epochs(values: list[float], epochs: Sequence[int], n_epochs: int, key: str) -> list:
+    """``values`` recorded after ``epochs`` (1-based), as a list over all ``n_epochs``, NaN
+    where an epoch was not scored."""
+    if len(values) != len(epochs) or not all(1 <= int(e) <= n_epochs for e in epochs):
+        raise ValueError(f"history[{key!r}] has {len(values)} values for valid_epochs "
+                         f"{list(epochs)}; expected one per scored epoch, each in 1..{n_epochs}")
+    spread = [np.nan] * n_epochs
+    for value, epoch in zip(values, epochs, strict=True):
+        spread[int(epoch) - 1] = value
+    return spread
+
+
 def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
     """Training loss and gradient norm against the optimizer step, both on log axes.
 
@@ -330,6 +342,8 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
         - ``"valid_loss"``: validation loss per epoch end, drawn on the loss panel;
         - ``"valid_exact_match"``: validation exact-match per epoch end, which adds a third
           panel (needs ``"epoch_end_steps"`` of the same length);
+        - ``"valid_epochs"``: the epochs (1-based) the ``valid_*`` lists were recorded after,
+          when not every epoch was scored (``TrainConfig.eval_every``);
         - ``"valid_bleu"``, ``"valid_chrf"``: held-out BLEU and chrF per epoch end, None (or
           NaN) for an epoch not scored; a panel "Held-out BLEU and chrF" shows the epochs that
           were (a translation task's exact match can sit at 0 while these rise); with
@@ -362,11 +376,14 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
     epoch_ends = None if epoch_ends is None else _as_1d("history['epoch_end_steps']", epoch_ends)
 
     per_epoch = {}
+    scored_epochs = history.get("valid_epochs")  # None: every epoch was scored
     for key in ("valid_loss", "valid_exact_match", "valid_bleu", "valid_chrf"):
         if history.get(key) is not None:
             if epoch_ends is None:
                 raise ValueError(f"history[{key!r}] needs history['epoch_end_steps'] as its x")
             values = [np.nan if v is None else v for v in history[key]]  # None: not scored
+            if scored_epochs is not None:  # eval_every: spread them over their epochs
+                values = _on_epochs(values, scored_epochs, len(epoch_ends), key)
             per_epoch[key] = _as_1d(f"history[{key!r}]", values, len(epoch_ends),
                                     "history['epoch_end_steps']")
     scored = [k for k in ("valid_bleu", "valid_chrf")
@@ -388,7 +405,9 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
     else:
         ax_loss.plot(step, loss, lw=1.0, label="training loss")
     if "valid_loss" in per_epoch:
-        ax_loss.plot(epoch_ends, per_epoch["valid_loss"], "o-", label="validation loss")
+        done = np.isfinite(per_epoch["valid_loss"])  # the epochs that were scored
+        ax_loss.plot(epoch_ends[done], per_epoch["valid_loss"][done], "o-",
+                     label="validation loss")
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("cross-entropy (nats per token)")
     ax_loss.set_title("Training loss")
@@ -404,8 +423,9 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
 
     if "valid_exact_match" in per_epoch:
         ax_acc = axes[2]
-        ax_acc.plot(epoch_ends, per_epoch["valid_exact_match"], "o-", color="tab:green",
-                    label="validation exact match")
+        done = np.isfinite(per_epoch["valid_exact_match"])
+        ax_acc.plot(epoch_ends[done], per_epoch["valid_exact_match"][done], "o-",
+                    color="tab:green", label="validation exact match")
         ax_acc.set_ylim(-0.02, 1.02)
         ax_acc.set_ylabel("exact match (fraction)")
         ax_acc.set_title("Validation exact match")

@@ -206,7 +206,8 @@ def data_config_from(given: Mapping[str, Any], *,
     if task is not None:
         refuse(CORPUS_FIELDS, f"{name('data')} only (built-in tasks choose their own tokenizers "
                "and make their own split)")
-        return DataConfig.for_task(task, **given)
+        languages = DataConfig(task=task, **{k: given.get(k) for k in LANGUAGE_FIELDS})
+        return DataConfig.for_task(task, languages.direction(), **given)
     refuse(TASK_FIELDS, f"{name('task')} only")
     if given.get("valid") is not None and "valid_fraction" in given:
         raise ValueError(f"{name('valid_fraction')} splits {name('data')}; with {name('valid')} "
@@ -271,8 +272,13 @@ def split_record(run: Run) -> dict[str, Any]:
     return {"together": data.split_mode() if data.valid is None else None,
             "heldout": HELDOUT_NAME, "n_train": len(run.train_pairs),
             "n_valid": len(run.valid_pairs),
-            "sha256": {f: file_sha256(f) for f in (data.data, data.valid)
-                       if f is not None and Path(f).is_file()}}
+            "sha256": corpus_sha256(data)}
+
+
+def corpus_sha256(data: DataConfig) -> dict[str, str]:
+    """The SHA-256 of each corpus file ``data`` reads (none for a built-in task)."""
+    return {f: file_sha256(f) for f in (data.data, data.valid)
+            if f is not None and Path(f).is_file()}
 
 
 def _checked_split(train_pairs: list, valid_pairs: list, summary: str) -> Split:
@@ -336,6 +342,27 @@ def recorded_data(extra: Mapping[str, Any], path: StrPath, advice: str) -> DataC
     return data
 
 
+def stored_heldout(path: StrPath, extra: Mapping[str, Any], advice: str) -> tuple[list, str]:
+    """The held-out pairs of the run whose checkpoint is at ``path``, and where they came from.
+
+    The run folder's ``heldout.tsv`` if it is there: exactly the pairs the run held out. Else
+    the split rebuilt from the data the checkpoint records, which is refused (ValueError
+    ending with ``advice``) when a corpus file's SHA-256 is not the one recorded at training:
+    an edited corpus would give another split, and a score on pairs seen in training.
+    """
+    stored = Path(path).parent / HELDOUT_NAME
+    if stored.is_file():
+        return load_tsv(stored), f"the held-out pairs the run stored ({stored})"
+    data = recorded_data(extra, path, advice)
+    now = corpus_sha256(data)
+    changed = [f for f, sha in (extra.get("sha256") or {}).items() if now.get(f) != sha]
+    if changed:
+        raise ValueError(f"{changed[0]} has changed since the model was trained on it (its "
+                         "SHA-256 differs), so the split rebuilt from it is not the run's "
+                         f"held-out set; {advice}")
+    return load_pairs(data).valid, "the held-out split used in training (rebuilt from the data)"
+
+
 def load_trained(path: StrPath) -> tuple[Seq2Seq, Vocab, Vocab, dict[str, Any]]:
     """(model, source vocabulary, target vocabulary, extra) of a checkpoint a run wrote.
 
@@ -385,11 +412,12 @@ def prepare(data_config: DataConfig | Mapping[str, Any] | None = None,
         _check_out(Path(out))  # before the data is made: a refusal should not take seconds
     data = (data_config if isinstance(data_config, DataConfig)
             else data_config_from(data_config or {}))
-    # a built-in task has one right answer per input: exact match picks its best epoch
-    task_select = {} if data.task is None else {"select": "exact"}
+    # a generated task has one right answer per input: exact match picks its best epoch
+    task_select = {"select": "exact"} if data.is_generated() else {}
     config = (train_config if isinstance(train_config, TrainConfig) else
-              TrainConfig.for_task(data.task, **{"bleu": is_translation(data), **task_select,
-                                                 **(train_config or {})}))
+              TrainConfig.for_task(data.task, data.direction(),
+                                   **{"bleu": is_translation(data), **task_select,
+                                      **(train_config or {})}))
     split = load_pairs(data)
     src_vocab, tgt_vocab = _build_vocabs(data, split.train)
     model_fields = dict(model_config or {})
@@ -398,7 +426,7 @@ def prepare(data_config: DataConfig | Mapping[str, Any] | None = None,
         raise ValueError(f"model_config gives {', '.join(decided)}; the vocabularies decide "
                          "them: leave them out")
     model = Seq2Seq.from_config(ModelConfig.for_task(
-        data.task, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab),
+        data.task, data.direction(), src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab),
         **model_fields).to_dict())
     made_out = out is None or not Path(out).exists()
     folder = new_run_dir() if out is None else claim_run_dir(out, replace=force)
@@ -486,7 +514,8 @@ def fit(run: Run, *, progress: bool = True,
     how = ({"resume": run.out, **run.changes} if run.resumed else
            {"config": run.config, "out_dir": run.out,
             "checkpoint_extra": {"data": run.data.to_dict(),
-                                 "longest_target": run.longest_target}})
+                                 "longest_target": run.longest_target,
+                                 "sha256": corpus_sha256(run.data)}})
     with blas_threads(run.config.threads):  # the examples decoded at the end too
         try:
             history = train(run.model, run.train_ids, run.valid_ids, progress=progress,
@@ -548,7 +577,7 @@ def _metrics(run: Run, history: History, status: str) -> dict[str, Any]:
         "best": None if best is None else history.epoch_record(best - 1),
         "selected_by": None if best is None else {
             "metric": history.select, "epoch": best,
-            "value": history.recorded(history.select)[best - 1]},
+            "value": history.score_at(history.select, best)},
         "stopped_early": history.stopped_early,
         "epochs": history.epoch_records(),
         "history": history.to_dict(param_grad_norms=False),

@@ -461,16 +461,18 @@ def _end_epoch(run: _Run) -> None:
     history.epoch_end_steps.append(state.step)
     history.epoch_time.append(seconds)
     history.train_loss.append(loss_sum / labels_sum)
-    if run.valid_data is not None:
+    scored = _scores_now(run)
+    if scored:
         _score(run)
-    run.schedule.epoch_end(history.valid_loss[-1] if run.valid_data is not None else None)
+    run.schedule.epoch_end(history.valid_loss[-1] if scored else None)
     history.epoch_lr.append(run.schedule.lr(state.step + 1))  # the next step's rate
     # the checkpoints hold this epoch's end time as far as it is known: scoring and best.npz
     history.epoch_end_time.append(time.perf_counter() - start)
-    if history.select is not None and history.best_epoch(history.select) == state.epoch:
+    if scored and history.select is not None and \
+            history.best_epoch(history.select) == state.epoch:
         run.saver.save(BEST_NAME, run)
     patience = state.config.patience
-    if (patience and history.select is not None and state.epoch < state.config.epochs
+    if (patience and scored and history.select is not None and state.epoch < state.config.epochs
             and history.epochs_without_improvement(history.select) >= patience):
         history.stopped_early = state.epoch
     run.saver.save(CHECKPOINT_NAME, run)
@@ -479,11 +481,25 @@ def _end_epoch(run: _Run) -> None:
         run.on_epoch_end(state.epoch, history.epoch_record(-1), history)
 
 
+def _scores_now(run: _Run) -> bool:
+    """Is this epoch scored? With held-out data, every ``eval_every``-th epoch and the last
+    planned one."""
+    epoch, cfg = run.state.epoch, run.state.config
+    return run.valid_data is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs)
+
+
 def _score(run: _Run) -> None:
-    """Score the held-out pairs into the history."""
+    """Score the held-out pairs (``eval_max`` of them, spread evenly) into the history."""
     state, history = run.state, run.state.history
-    res = evaluate(run.model, *run.valid_data, state.config.eval_batch_size, run.tgt_vocab,
-                   bleu=run.bleu, references=run.valid_references)
+    src, tgt = run.valid_data
+    references = run.valid_references
+    if state.config.eval_max is not None and state.config.eval_max < len(src):
+        keep = np.unique(np.linspace(0, len(src) - 1, state.config.eval_max).round().astype(int))
+        src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
+        references = None if references is None else [references[i] for i in keep]
+    res = evaluate(run.model, src, tgt, state.config.eval_batch_size, run.tgt_vocab,
+                   bleu=run.bleu, references=references)
+    history.valid_epochs.append(state.epoch)
     history.valid_loss.append(res["loss"])
     history.valid_exact_match.append(res["exact_match"])
     history.valid_token_accuracy.append(res["token_accuracy"])

@@ -480,7 +480,7 @@ def test_a_checkpoint_from_before_resuming_existed_still_works(run_dir, tmp_path
     save_checkpoint(tmp_path / "checkpoint.npz", model, src_vocab, tgt_vocab,
                     extra={"epoch": 1, "step": 4, "metrics": {}, "data": old_spec})
     code, out, err = run(["evaluate", "--checkpoint", str(tmp_path / "checkpoint.npz")], capsys)
-    assert code == 0 and "held-out split used in training: 20 pairs" in out, err
+    assert code == 0 and "held-out split used in training (rebuilt from the data): 20 pairs" in out, err
     code, _, err = run(["train", "--resume", str(tmp_path), "--epochs", "2"], capsys)
     assert_one_line_error(code, err, "holds no training state", "still works for translate")
 
@@ -597,8 +597,17 @@ def test_evaluate_finds_the_run_data_from_any_directory(files, tmp_path, monkeyp
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     ckpt = str(files / "run" / "best.npz")
-    code, out, err = run(["evaluate", "--checkpoint", ckpt], capsys)
-    assert code == 0 and "held-out split" in out, err
+    code, stored, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 0 and "the held-out pairs the run stored" in stored, err
+    (files / "run" / "heldout.tsv").unlink()  # without it, the split is rebuilt: same pairs
+    code, rebuilt, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 0 and "held-out split used in training (rebuilt" in rebuilt, err
+    assert stored.splitlines()[-5:] == rebuilt.splitlines()[-5:]  # the same scores
+    corpus = (files / "good.tsv").read_text(encoding="utf-8")
+    (files / "good.tsv").write_text(corpus + "a new line\tune nouvelle ligne\n", encoding="utf-8")
+    code, _, err = run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert_one_line_error(code, err, str(files / "good.tsv"), "has changed since the model was "
+                          "trained on it", "--data FILE.tsv")
     (files / "good.tsv").unlink()
     code, _, err = run(["evaluate", "--checkpoint", ckpt], capsys)
     assert_one_line_error(code, err, str(files / "good.tsv"), "not there any more",
@@ -679,7 +688,7 @@ def test_evaluate(run_dir, capsys):
     ckpt = str(run_dir / "checkpoint.npz")
     code, out, err = run(["evaluate", "--checkpoint", ckpt], capsys)
     assert code == 0, err
-    assert "held-out split" in out and "exact match" in out and "token accuracy" in out
+    assert "held-out pairs the run stored" in out and "exact match" in out and "token accuracy" in out
     metrics = read_metrics(run_dir)
     assert f"{100 * metrics['final']['exact_match']:.2f} %" in out
     code, out, _ = run(["evaluate", "--checkpoint", ckpt, "--task", "reverse",
@@ -803,3 +812,35 @@ def test_step_limit_follows_long_training_targets(tmp_path, capsys):
     one_word = np.zeros((1, 1), dtype=np.int64)
     assert step_limit(one_word, longest) == longest + 10
     assert step_limit(one_word, None) == 12  # old checkpoints: 2 x S + 10
+
+
+def test_eval_every_and_eval_max_on_the_command_line(tmp_path, capsys):
+    """--eval-every 2 over 3 epochs: epoch 1's line says it was not scored, the summary quotes
+    the last scored epoch; --eval-max 5 is said in the summary's pair count."""
+    code, out, err = run(["train", *TINY, "--epochs", "3", "--eval-every", "2", "--eval-max", "5",
+                          "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert "held-out not scored this epoch" in lines[0]
+    assert "held-out loss" in lines[1] and "held-out loss" in lines[2]
+    assert "held-out after epoch 3:" in out and " on 5 of " in out
+    metrics = read_metrics(tmp_path / "run")
+    assert metrics["history"]["valid_epochs"] == [2, 3]
+    assert metrics["epochs"][0]["valid_loss"] is None and metrics["final"]["valid_loss"] is not None
+
+
+@pytest.mark.parametrize("split, leaked", [("source", True), ("either", False)])
+def test_split_option_sets_what_stays_together(split, leaked, tmp_path, capsys):
+    """A corpus where two sources share one target: --split source may put them on two sides
+    (a held-out target seen in training), --split either never does; metrics.json says which."""
+    lines = [f"source {i}\ttarget {i // 2}\n" for i in range(200)]
+    corpus = tmp_path / "pairs.tsv"
+    corpus.write_text("".join(lines), encoding="utf-8")
+    code, _, err = run(["train", "--data", str(corpus), "--tokenize", "word", "--split", split,
+                        *SMALL_MODEL, "--quiet", "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    assert read_metrics(tmp_path / "run")["split"]["together"] == split
+    held = set(load_tsv(tmp_path / "run" / "heldout.tsv"))
+    training = set(load_tsv(corpus)) - held  # every pair is distinct
+    assert len(held) == 20
+    assert bool({t for _, t in held} & {t for _, t in training}) == leaked

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from numpy_seq2seq.cli import build_parser
+from numpy_seq2seq import config
 from numpy_seq2seq.config import DataConfig, ModelConfig, TrainConfig
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.training import train
@@ -50,7 +51,7 @@ def test_command_line_options_come_from_the_config(cls, option, field):
     assert action.dest == field
     assert action.help.startswith(cls.spec(field).metadata["help"].replace("%", "%%"))
     # the default, then any task's own ("; numbers: 10")
-    assert re.search(rf"\(default {re.escape(str(getattr(cls, field)))}(; \w+: [^;]+)*\)$",
+    assert re.search(rf"\(default {re.escape(str(getattr(cls, field)))}(; [\w -]+: [^;]+)*\)$",
                      action.help)
     # no default of its own: the config fills what was not given
     assert field not in vars(build_parser().parse_args(["train"]))
@@ -138,7 +139,7 @@ def test_an_old_corpus_data_spec_reads_as_a_corpus():
 
 
 def test_a_task_default_is_shown_and_applied_under_given_values():
-    assert _train_option("--epochs").help.endswith("(default 15; numbers: 10)")
+    assert "(default 15; numbers: 10; tatoeba: 10; " in _train_option("--epochs").help
     assert TrainConfig.for_task("numbers").epochs == 10
     assert TrainConfig.for_task("numbers", epochs=3).epochs == 3  # an option given still wins
     assert TrainConfig.for_task("dates") == TrainConfig.for_task(None) == TrainConfig()
@@ -163,3 +164,18 @@ def test_a_data_spec_written_before_data_config_reads_the_same():
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().lr = np.float64(1.0)
+
+
+def test_a_direction_refines_its_tasks_defaults(monkeypatch):
+    """"tatoeba ko-en" defaults apply over "tatoeba"'s to that direction only; a value given
+    still wins; DataConfig.direction names the direction, the default languages filling in."""
+    monkeypatch.setattr(config, "TASK_DEFAULTS", {"tatoeba": {"epochs": 8, "hidden_dim": 96},
+                                                  "tatoeba ko-en": {"epochs": 40}})
+    assert TrainConfig.for_task("tatoeba", "ko-en").epochs == 40
+    assert TrainConfig.for_task("tatoeba", "en-fr").epochs == 8
+    assert TrainConfig.for_task("tatoeba", "ko-en", epochs=2).epochs == 2
+    assert ModelConfig.for_task("tatoeba", "ko-en", src_vocab_size=9,
+                                tgt_vocab_size=9).hidden_dim == 96
+    assert DataConfig(task="tatoeba").direction() == "en-fr"
+    assert DataConfig(task="tatoeba", source_lang="ko", target_lang="en").direction() == "ko-en"
+    assert DataConfig(task=None, data="x.tsv").direction() is None

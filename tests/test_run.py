@@ -144,3 +144,32 @@ def test_resume_refuses_what_it_cannot_continue(one_epoch, tmp_path):
         runs.resume(one_epoch)
     with pytest.raises(ValueError, match="epochs must be"):
         runs.resume(one_epoch, epochs=0)
+
+
+def test_a_tatoeba_direction_takes_its_own_defaults(tmp_path, monkeypatch):
+    """prepare gives each of the three configs the defaults of the run's direction: ko -> en's
+    over tatoeba's, and en -> ko (another direction) only tatoeba's."""
+    from numpy_seq2seq import config
+    monkeypatch.setattr(config, "TASK_DEFAULTS", {
+        "tatoeba": {"hidden_dim": 12, "epochs": 2},
+        "tatoeba ko-en": {"embed_dim": 6, "epochs": 3, "min_freq": 2}})
+    ko_en = runs.prepare({"task": "tatoeba", "source_lang": "ko", "target_lang": "en"},
+                         out=tmp_path / "a")
+    en_ko = runs.prepare({"task": "tatoeba", "source_lang": "en", "target_lang": "ko"},
+                         out=tmp_path / "b")
+    assert (ko_en.model.config["hidden_dim"], ko_en.model.config["embed_dim"]) == (12, 6)
+    assert (ko_en.config.epochs, ko_en.data.min_freq) == (3, 2)
+    assert en_ko.model.config["hidden_dim"] == 12 and en_ko.config.epochs == 2
+    assert en_ko.model.config["embed_dim"] == config.ModelConfig.embed_dim
+    assert en_ko.data.min_freq == DataConfig.min_freq
+
+
+def test_tatoeba_picks_best_npz_by_chrf_and_generated_tasks_by_exact_match(tmp_path):
+    """Real sentences have many right translations: the word-level tatoeba task selects by
+    chrF; a generated task (numbers, word targets too) by exact match."""
+    from numpy_seq2seq.training import selection_metric
+    tatoeba = runs.prepare({"task": "tatoeba", "source_lang": "ko", "target_lang": "en"},
+                           out=tmp_path / "a")
+    numbers = runs.prepare({"task": "numbers", "num_examples": 60}, MODEL, out=tmp_path / "b")
+    assert selection_metric(tatoeba.config, tatoeba.tgt_vocab) == "chrf"
+    assert selection_metric(numbers.config, numbers.tgt_vocab) == "exact"

@@ -525,3 +525,56 @@ def test_per_epoch_scores_use_the_reference_texts_and_equal_evaluate(task):
     res = evaluate(model, *valid_ids, tgt_vocab=tgt_vocab, bleu=True, references=refs)
     assert h.valid_chrf == [res["chrf"]] and h.valid_bleu == [res["char_bleu"]]
     assert h.bleu_name == "char_bleu" and h.epoch_record(-1)["bleu"] is None
+
+
+def test_eval_every_scores_every_kth_epoch_and_the_last(task, tmp_path):
+    """epochs=5, eval_every=2: scored after epochs 2, 4 and 5 (the last); the unscored epochs'
+    records say None; best.npz is one of the scored epochs; the scores equal a run that scored
+    every epoch (scoring draws no random numbers)."""
+    _, every = _run(task, epochs=5, schedule="constant")
+    _, some = _run(task, epochs=5, schedule="constant", eval_every=2, out_dir=tmp_path)
+    assert some.valid_epochs == [2, 4, 5] and every.valid_epochs == [1, 2, 3, 4, 5]
+    assert some.valid_loss == [every.valid_loss[e - 1] for e in (2, 4, 5)]
+    assert some.loss == every.loss  # training itself is unchanged
+    assert some.epoch_record(0)["valid_loss"] is None
+    assert some.epoch_record(2)["exact_match"] is None
+    assert some.epoch_record(3)["valid_loss"] == every.valid_loss[3]
+    best = some.best_epoch("loss")
+    assert best in (2, 4, 5) and some.score_at("loss", best) == min(some.valid_loss)
+    assert read_extra(tmp_path / "best.npz")["epoch"] == best
+    with pytest.raises(ValueError, match=r"epoch 3 has no held-out scores; scored epochs: "
+                                         r"\[2, 4, 5\]"):
+        some.score_at("loss", 3)
+
+
+def test_eval_every_is_stored_and_resumed(task, tmp_path):
+    """A run with eval_every=2 stopped after 3 epochs and resumed to 5 holds the same scores
+    as one that ran straight (the History round-trips valid_epochs)."""
+    _, straight = _run(task, epochs=5, schedule="constant", eval_every=2)
+    _run(task, epochs=3, schedule="constant", eval_every=2, out_dir=tmp_path)
+    resumed = train(_model(task), task[2], task[3], resume=tmp_path, epochs=5, progress=False)
+    # the 3-epoch run scored its last epoch (3) too: the resumed run keeps that record
+    assert resumed.valid_epochs == [2, 3, 4, 5]
+    assert [resumed.score_at("loss", e) for e in (2, 4, 5)] == straight.valid_loss
+
+
+def test_eval_max_scores_pairs_spread_over_the_held_out_list(task):
+    """eval_max=5 of 32 held-out pairs: the per-epoch loss is evaluate's on the 5 pairs at
+    evenly spaced positions (first and last included), not on all of them."""
+    src, tgt = task[3]
+    model, h = _run(task, epochs=1, eval_max=5)
+    keep = np.unique(np.linspace(0, len(src) - 1, 5).round().astype(int))
+    assert len(keep) == 5 and keep[0] == 0 and keep[-1] == len(src) - 1
+    sub = evaluate(model, [src[i] for i in keep], [tgt[i] for i in keep])
+    whole = evaluate(model, src, tgt)
+    assert h.valid_loss[-1] == pytest.approx(sub["loss"], rel=1e-6)
+    assert h.valid_loss[-1] != pytest.approx(whole["loss"], rel=1e-6)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("eval_every", 0, r"eval_every must be an integer >= 1, got 0"),
+    ("eval_max", -3, r"eval_max must be an integer >= 1, got -3"),
+])
+def test_eval_options_are_checked(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**{field: value})

@@ -29,12 +29,12 @@ import numpy as np
 from num2words import num2words
 
 from .tokenize import Tokenizer
+from ..config import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG
 
 # language code -> tokenizer kind; num2words uses the same codes
 NUMBER_LANGUAGES: dict[str, str] = {
     "en": "word", "fr": "word", "es": "word", "de": "char", "ko": "char", "ja": "char",
 }
-DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG = "en", "fr"
 # Above 10^9 German splits into words with capitals ("eine Milliarde ...") and int64 draws
 # are no longer exact; nine digits keep every language in one regime.
 MAX_DIGITS = 9
