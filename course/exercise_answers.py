@@ -25,6 +25,7 @@ from numpy_seq2seq.analysis import (  # noqa: E402
     gradient_flow_experiment,
     input_gradient_norms,
     layer_cost,
+    scheduled_sampling_inputs,
     source_gradient_norms,
     teacher_forced_accuracy_by_position,
 )
@@ -48,8 +49,6 @@ from numpy_seq2seq.functional.attention import (  # noqa: E402
     general_score_backward,
     general_score_forward,
 )
-from numpy_seq2seq.functional.decoder import decoder_backward, decoder_forward  # noqa: E402
-from numpy_seq2seq.functional.encoder import encoder_backward, encoder_forward  # noqa: E402
 from numpy_seq2seq.functional.gru import gru_step_forward  # noqa: E402
 from numpy_seq2seq.functional.lstm import lstm_step_backward, lstm_step_forward  # noqa: E402
 from numpy_seq2seq.functional.recurrent import (  # noqa: E402
@@ -63,8 +62,6 @@ from numpy_seq2seq.functional.self_attention import (  # noqa: E402
     scaled_dot_product_attention_forward,
 )
 from numpy_seq2seq.functional.softmax import (  # noqa: E402
-    cross_entropy_backward,
-    cross_entropy_forward,
     log_softmax,
     masked_softmax_backward,
     masked_softmax_forward,
@@ -446,60 +443,39 @@ def nb04() -> None:
     for name, faster, slower in (("first four (the notebook's)", "plain, reversed source",
                                   "plain"), ("last four", "plain", "plain, reversed source")):
         assert first_epoch[name, faster] > first_epoch[name, slower], (name, first_epoch)
-    say("E6 · scheduled sampling: the exposure-bias gap (teacher-forced minus free-running "
-        "accuracy, second half of the outputs) after training with ε = 0 and ε rising to 0.25")
-    for eps in (0.0, 0.25):
-        model, gap = _scheduled_sampling(copy, eps)
-        say(f"  ε up to {eps:.2f}: gap {gap:.3f}")
-
-
-def _sampled_inputs(model, src, tgt, eps, rng):
-    """The decoder inputs ``tgt[:, :-1]`` with each token after ``<s>`` replaced, with
-    probability ``eps``, by the model's own greedy output at that position (Bengio et al.
-    2015); padding stays padding."""
-    tgt_in = tgt[:, :-1].copy()
-    own = np.zeros_like(tgt_in)
-    for i, hyp in enumerate(greedy_decode(model, src, max_len=tgt_in.shape[1])):
-        n = min(len(hyp.tokens), tgt_in.shape[1] - 1)
-        own[i, 1:1 + n] = hyp.tokens[:n]
-    swap = (rng.random(tgt_in.shape) < eps) & (tgt_in != 0) & (own != 0)
-    swap[:, 0] = False  # <s> stays
-    return np.where(swap, own, tgt_in)
-
-
-def _mixed_loss_and_grads(model, src, tgt_in, tgt_out):
-    """Seq2Seq._forward_backward with decoder inputs that are not the labels shifted by one."""
-    cfg, p = model.config, model.params
-    hs, state0, enc_cache = encoder_forward(cfg["cell"], src, p, cfg["bidirectional"],
-                                            cfg["reverse_source"], cfg["num_layers"], None)
-    mask = tgt_out != 0
-    logits, _, dec_cache = decoder_forward(cfg["cell"], cfg["attention"], tgt_in, mask, state0,
-                                           hs, src != 0, p, cfg["input_feeding"], None)
-    loss, ce_cache = cross_entropy_forward(logits, tgt_out, mask)
-    dstate0, dhs, grads = decoder_backward(cross_entropy_backward(1.0, ce_cache), dec_cache)
-    grads.update(encoder_backward(dhs, dstate0, enc_cache, False)[2])
-    return loss, grads
+    say("E6 · scheduled sampling with ε rising to 0.25, 0.5 (the notebook's) and 1.0: "
+        "second half of the outputs, teacher-forced and greedy accuracy and their gap")
+    for eps in (0.25, 0.5, 1.0):
+        forced, free = _scheduled_sampling(copy, eps)
+        say(f"  ε up to {eps:.2f}: teacher forced {forced:.3f}, greedy {free:.3f}, "
+            f"gap {forced - free:.3f}")
 
 
 def _scheduled_sampling(setup, eps_max, epochs=10, seed=0):
-    """A plain LSTM trained with ε rising linearly from 0 to ``eps_max``; returns the model and
-    its exposure-bias gap on the held-out 16-letter sources (second half of the outputs)."""
+    """The notebook's scheduled-sampling loop (train's batches, Adam, clipping; ε rising
+    linearly from 0 to ``eps_max``) with the library's ``scheduled_sampling_inputs``; returns
+    the teacher-forced and the greedy accuracy on the second half of the held-out 16-letter
+    outputs."""
     src_vocab, tgt_vocab, (srcs, tgts), evals = setup
     model = Seq2Seq(len(src_vocab), len(tgt_vocab), seed=seed, embed_dim=16, hidden_dim=32,
                     attention=None)
-    opt, rng = Adam(model.params, lr=0.01), np.random.default_rng(seed)
-    steps = epochs * -(-len(srcs) // 32)
-    for step, (src, tgt) in enumerate((b for e in range(epochs) for b in iterate_batches(
-            srcs, tgts, 32, seed=np.random.default_rng([seed, e]))), start=1):
-        tgt_in = _sampled_inputs(model, src, tgt, eps_max * step / steps, rng)
-        _, grads = _mixed_loss_and_grads(model, src, tgt_in, tgt[:, 1:])
-        clip_grad_norm(grads, 5.0)
-        opt.step(grads)
+    opt, order = Adam(model.params, lr=0.01), np.random.default_rng(seed)
+    coin = np.random.default_rng([seed, 2])
+    total, step = epochs * -(-len(srcs) // 32), 0
+    for _ in range(epochs):
+        for src, tgt in iterate_batches(srcs, tgts, 32, seed=order, bucket=True):
+            step += 1
+            inputs = scheduled_sampling_inputs(model, src, tgt, min(1.0, eps_max * step / total),
+                                               coin)
+            _, grads = model.loss_and_grads(src, tgt, decoder_inputs=inputs)
+            clip_grad_norm(grads, 5.0)
+            opt.step(grads)
     src, tgt = evals[16]
     forced = teacher_forced_accuracy_by_position(model, src, tgt)
-    free = accuracy_by_position(evaluate(model, src, tgt)["hypotheses"], tgt)["accuracy"]
+    free = np.asarray(accuracy_by_position(evaluate(model, src, tgt)["hypotheses"],
+                                           tgt)["accuracy"])
     half = len(forced) // 2
-    return model, float(np.nanmean(forced[half:]) - np.nanmean(np.asarray(free)[half:]))
+    return float(np.nanmean(forced[half:])), float(np.nanmean(free[half:]))
 
 
 PREFIX_MODELS = {"plain": {"attention": None},

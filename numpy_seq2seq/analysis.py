@@ -284,6 +284,47 @@ def teacher_forced_accuracy_by_position(model: Seq2Seq, src: Any, tgt: Any) -> n
     return np.divide((right & real).sum(axis=0), counts, out=np.full(labels.shape[1], np.nan),
                      where=counts > 0)
 
+
+def scheduled_sampling_inputs(model: Seq2Seq, src: Any, tgt: Any, eps: float,
+                              rng: np.random.Generator) -> np.ndarray:
+    """The decoder inputs of scheduled sampling (Bengio et al. 2015): tgt[:, :-1] with each
+    token after ``<s>`` replaced, with probability ``eps``, by the model's own prediction there.
+
+    The decoder runs step by step on the inputs chosen so far, so a replaced token feeds the
+    predictions after it, as in free running; Bengio et al. sample the replacement from the
+    model's distribution, this takes its most probable token (greedy decoding's choice). No
+    gradient flows through the choice. eps = 0 is teacher forcing, eps = 1 free running (with
+    the reference's length). Pass the result to ``model.loss_and_grads(src, tgt,
+    decoder_inputs=...)``.
+
+    Parameters
+    ----------
+    model : Seq2Seq
+    src : int array of shape (N, S), right-padded with 0
+    tgt : int array of shape (N, T), ``<s> y_1 … y_k </s>`` right-padded with 0
+    eps : float in [0, 1], the probability of reading the model's own token
+    rng : numpy Generator, draws which tokens are replaced
+
+    Returns
+    -------
+    int ndarray of shape (N, T - 1); padding stays padding
+    """
+    src, tgt = model.check_src(src), np.asarray(tgt)
+    if tgt.ndim != 2 or tgt.shape[0] != src.shape[0] or tgt.shape[1] < 2:
+        raise ValueError(f"tgt must be an int array of shape (N, T) with N = {src.shape[0]} "
+                         f"and T >= 2, got shape {tgt.shape}")
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"eps must be a probability in [0, 1], got {eps!r}")
+    inputs = tgt[:, :-1].astype(np.int64)  # (N, T - 1), a copy: tgt is never written into
+    enc = model.encode(src)
+    state, h_tilde = enc.state0, None
+    for t in range(1, inputs.shape[1]):
+        logits, state, h_tilde, _ = model.decode_step(inputs[:, t - 1], state, h_tilde, enc)
+        own = logits.argmax(axis=-1)  # (N,), what free running would read next
+        swap = (rng.random(len(own)) < eps) & (inputs[:, t] != 0)  # padding stays
+        inputs[:, t] = np.where(swap, own, inputs[:, t])
+    return inputs
+
 # ---------------------------------------------------------------------------------------------
 # one layer over a sequence x (N, S, D) -> y (N, S, H): the recurrent layer of the library and
 # one self-attention layer (Q, K, V projections and scaled dot-product attention), each returned

@@ -314,10 +314,12 @@ class Seq2Seq:
         return enc, dec
 
     def _forward(
-        self, src: np.ndarray, tgt: np.ndarray, rng: np.random.Generator | None = None
+        self, src: np.ndarray, tgt: np.ndarray, rng: np.random.Generator | None = None,
+        decoder_inputs: np.ndarray | None = None,
     ) -> tuple[float, tuple]:
         cfg, p = self.config, self.params
-        tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
+        tgt_out = tgt[:, 1:]
+        tgt_in = tgt[:, :-1] if decoder_inputs is None else decoder_inputs  # teacher forcing or not
         enc_masks, dec_masks = self._dropout_masks(rng, *src.shape, tgt_in.shape[1])
         hs, state0, enc_cache = encoder_forward(
             cfg["cell"], src, p, cfg["bidirectional"], cfg["reverse_source"], cfg["num_layers"],
@@ -346,7 +348,8 @@ class Seq2Seq:
         return self._forward(src, tgt, self._check_rng(rng))[0]
 
     def loss_and_grads(
-        self, src: Any, tgt: Any, rng: np.random.Generator | None = None
+        self, src: Any, tgt: Any, rng: np.random.Generator | None = None,
+        decoder_inputs: Any = None,
     ) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and the gradient of every parameter.
 
@@ -359,6 +362,10 @@ class Seq2Seq:
             With ``dropout`` > 0, the generator the pass draws its dropout masks from (training:
             one generator seeded once and passed to every step). None (the default): no dropout,
             the deterministic model used for evaluation and decoding.
+        decoder_inputs : int array of shape (N, T - 1), optional
+            What the decoder reads at each step instead of the reference tgt[:, :-1] (teacher
+            forcing, the default). Scheduled sampling passes the model's own earlier outputs
+            here (``analysis.scheduled_sampling_inputs``); the labels stay tgt[:, 1:].
 
         Returns
         -------
@@ -366,15 +373,29 @@ class Seq2Seq:
         grads : dict with exactly the keys and shapes of ``params``
         """
         src, tgt = self._check_batch(src, tgt)
-        loss, grads, _, _ = self._forward_backward(src, tgt, self._check_rng(rng))
+        decoder_inputs = self._check_decoder_inputs(decoder_inputs, tgt)
+        loss, grads, _, _ = self._forward_backward(src, tgt, self._check_rng(rng),
+                                                   decoder_inputs=decoder_inputs)
         return loss, {k: grads[k] for k in self.params}
+
+    def _check_decoder_inputs(self, decoder_inputs: Any, tgt: np.ndarray) -> np.ndarray | None:
+        if decoder_inputs is None:
+            return None
+        arr = np.asarray(decoder_inputs)
+        if arr.shape != (tgt.shape[0], tgt.shape[1] - 1) or arr.dtype.kind not in "iu":
+            raise ValueError(f"decoder_inputs must be an int array of shape (N, T - 1) = "
+                             f"{(tgt.shape[0], tgt.shape[1] - 1)}, got {arr.dtype} of shape "
+                             f"{arr.shape}")
+        check_ids("decoder_inputs", arr, self.config["tgt_vocab_size"],
+                  "the target vocabulary")
+        return arr.astype(np.int64, copy=False)
 
     def _forward_backward(
         self, src: np.ndarray, tgt: np.ndarray, rng: np.random.Generator | None = None,
-        return_dstates: bool = False,
+        return_dstates: bool = False, decoder_inputs: np.ndarray | None = None,
     ):
         """Loss, parameter gradients, ∂L/∂x_s (N, S, E) and, if asked, ∂L/∂h̄_s (N, S, H)."""
-        loss, (enc_cache, dec_cache, ce_cache) = self._forward(src, tgt, rng)
+        loss, (enc_cache, dec_cache, ce_cache) = self._forward(src, tgt, rng, decoder_inputs)
         dlogits = KERNELS["cross_entropy_backward"](1.0, ce_cache)
         dstate0, dhs, grads = decoder_backward(dlogits, dec_cache)
         dx, dstates, enc_grads = encoder_backward(dhs, dstate0, enc_cache, return_dstates)

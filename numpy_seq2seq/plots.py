@@ -302,6 +302,21 @@ def plot_attention_grid(
 # ----------------------------------------------------------------------------------------------
 # training curves
 
+SMOOTH_POINTS = 50  # plot_training summarises the loss over windows of len(steps) / 50 steps
+
+
+def _rolling_quantiles(values: np.ndarray, window: int, qs: Sequence[float]) -> list[np.ndarray]:
+    """Each quantile in ``qs`` of the ``window`` values centred on every step (the window
+    shrinks at both ends, so the result has the length of ``values``)."""
+    half = window // 2
+    out = [np.empty(len(values)) for _ in qs]
+    for i in range(len(values)):
+        part = values[max(0, i - half):i + half + 1]
+        for arr, q in zip(out, np.quantile(part, qs), strict=True):
+            arr[i] = q
+    return out
+
+
 def _on_epochs(values: list[float], epochs: Sequence[int], n_epochs: int, key: str) -> list:
     """``values`` recorded after ``epochs`` (1-based), as a list over all ``n_epochs``, NaN
     where an epoch was not scored."""
@@ -334,6 +349,11 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
           were (a translation task's exact match can sit at 0 while these rise); with
           ``"bleu_name": "char_bleu"`` (character targets) the BLEU is labelled char-BLEU;
         - ``"max_norm"``: the clipping threshold, drawn as a horizontal dashed line.
+
+    With 150 steps or more the loss panel shows each step's loss faintly, and over it the
+    median and the 10–90 % band of a window of len(steps) / 50 steps centred on each step: a
+    batch's loss jumps with the batch, and the trend is what one reads. The gradient norm is
+    drawn step by step (its spikes are what one looks for).
 
     Returns
     -------
@@ -374,7 +394,16 @@ def plot_training(history: Mapping[str, Sequence[float]]) -> Figure:
                              figsize=(7.0, 2.6 * npanels + 0.4))
     ax_loss, ax_grad = axes[0], axes[1]
 
-    ax_loss.plot(step, loss, lw=1.0, label="training loss")
+    window = len(step) // SMOOTH_POINTS  # a batch's loss is noisy: summarise every window
+    if window >= 3:
+        mid, low, high = _rolling_quantiles(loss, window, (0.5, 0.1, 0.9))
+        ax_loss.plot(step, loss, lw=0.5, color="tab:blue", alpha=0.25)
+        ax_loss.fill_between(step, low, high, color="tab:blue", alpha=0.25, lw=0,
+                             label=f"training loss, 10–90 % of {window} steps")
+        ax_loss.plot(step, mid, lw=1.5, color="tab:blue",
+                     label=f"training loss, median of {window} steps")
+    else:
+        ax_loss.plot(step, loss, lw=1.0, label="training loss")
     if "valid_loss" in per_epoch:
         done = np.isfinite(per_epoch["valid_loss"])  # the epochs that were scored
         ax_loss.plot(epoch_ends[done], per_epoch["valid_loss"][done], "o-",

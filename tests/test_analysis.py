@@ -333,3 +333,91 @@ def test_teacher_forced_accuracy_counts_the_reference_not_the_models_outputs():
                               teacher_forced_accuracy_by_position(model, src, shifted)[1:])
     with pytest.raises(ValueError, match=r"tgt must be an int array of shape \(N, T\) with N = 5"):
         teacher_forced_accuracy_by_position(model, src, tgt[:3])
+
+
+# ---------------------------------------------------------------------------------------------
+# scheduled sampling's decoder inputs
+
+def test_scheduled_sampling_with_eps_0_is_teacher_forcing_and_with_eps_1_free_running():
+    from numpy_seq2seq.analysis import scheduled_sampling_inputs
+    from numpy_seq2seq.decoding import greedy_decode
+    model, src, tgt = _tf_model_and_batch()
+    forced = scheduled_sampling_inputs(model, src, tgt, 0.0, np.random.default_rng(0))
+    assert np.array_equal(forced, tgt[:, :-1])
+    free = scheduled_sampling_inputs(model, src, tgt, 1.0, np.random.default_rng(0))
+    assert np.array_equal(free[:, 0], tgt[:, 0])  # <s> stays
+    T = tgt.shape[1] - 1
+    for row, hyp in zip(free, greedy_decode(model, src, max_len=T), strict=True):
+        tokens = list(hyp.tokens[:T - 1])  # greedy stops at </s>: compare up to it
+        assert list(row[1:1 + len(tokens)]) == tokens
+    assert not np.array_equal(free, forced)  # the twin: this model's outputs are not the copy
+
+
+def test_scheduled_sampling_keeps_padding_and_swaps_about_eps_of_the_tokens(ragged_batch):
+    from numpy_seq2seq.analysis import scheduled_sampling_inputs
+    src, tgt = ragged_batch
+    model = Seq2Seq(11, 13, embed_dim=4, hidden_dim=6, attention="dot", seed=0)
+    mixed = scheduled_sampling_inputs(model, src, tgt, 1.0, np.random.default_rng(0))
+    assert ((mixed == 0) == (tgt[:, :-1] == 0)).all()  # padding stays padding, nothing else 0
+    big_src, big_tgt = np.repeat(src, 200, axis=0), np.repeat(tgt, 200, axis=0)
+    own = scheduled_sampling_inputs(model, big_src, big_tgt, 1.0, np.random.default_rng(1))
+    half = scheduled_sampling_inputs(model, big_src, big_tgt, 0.5, np.random.default_rng(1))
+    differ = (own != big_tgt[:, :-1])
+    share = (half != big_tgt[:, :-1])[differ].mean()  # replaced where replacing changes a token
+    assert 0.3 < share < 0.7, share
+    with pytest.raises(ValueError, match=r"eps must be a probability in \[0, 1\], got 1.5"):
+        scheduled_sampling_inputs(model, src, tgt, 1.5, np.random.default_rng(0))
+
+
+def test_loss_and_grads_reads_the_decoder_inputs_it_is_given(ragged_batch):
+    src, tgt = ragged_batch
+    model = Seq2Seq(11, 13, embed_dim=4, hidden_dim=6, attention="general", seed=0,
+                    dtype=np.float64)
+    loss, grads = model.loss_and_grads(src, tgt)
+    same_loss, same_grads = model.loss_and_grads(src, tgt, decoder_inputs=tgt[:, :-1])
+    assert same_loss == loss and all(np.array_equal(grads[k], same_grads[k]) for k in grads)
+    other = tgt[:, :-1].copy()
+    other[:, 1:] = np.where(other[:, 1:] != 0, 3, 0)  # the twin: other inputs, same labels
+    other_loss, _ = model.loss_and_grads(src, tgt, decoder_inputs=other)
+    assert other_loss != loss
+    _, other_grads = model.loss_and_grads(src, tgt, decoder_inputs=other)
+    for key in ("tgt_embed", "dec_Wh", "W_s"):  # the gradient of the loss with those inputs
+        numeric = numeric_gradient(
+            lambda: model._forward(src, tgt, None, other)[0], model.params[key], h=1e-6)
+        assert rel_error(other_grads[key], numeric) < 1e-6, key
+    with pytest.raises(ValueError, match=r"decoder_inputs must be an int array of shape "
+                                         r"\(N, T - 1\) = \(3, 4\), got int64 of shape \(3, 5\)"):
+        model.loss_and_grads(src, tgt, decoder_inputs=tgt)
+    with pytest.raises(ValueError, match="decoder_inputs"):
+        model.loss_and_grads(src, tgt, decoder_inputs=np.full((3, 4), 13))
+
+
+def test_a_hand_written_loop_with_eps_0_is_trains_teacher_forcing_step_for_step():
+    """Notebook 04 trains with scheduled sampling in a loop of its own; with eps = 0 that loop
+    must be exactly what ``train`` does, so the two models it compares differ only in eps."""
+    from numpy_seq2seq.analysis import TOY_VOCAB, scheduled_sampling_inputs
+    from numpy_seq2seq.data import encode_pairs, iterate_batches, make_task
+    from numpy_seq2seq.optim import Adam, clip_grad_norm
+    from numpy_seq2seq.training import train
+    data = encode_pairs(make_task("copy", 40, seed=5, min_len=2, max_len=6), TOY_VOCAB,
+                        TOY_VOCAB)
+    kw = dict(embed_dim=4, hidden_dim=6, cell="lstm", attention=None, seed=2)
+    trained = Seq2Seq(len(TOY_VOCAB), len(TOY_VOCAB), **kw)
+    train(trained, data, epochs=2, batch_size=8, lr=0.01, clip=5.0, schedule="constant", seed=3,
+          progress=False)
+
+    def by_hand(eps):
+        model = Seq2Seq(len(TOY_VOCAB), len(TOY_VOCAB), **kw)
+        opt, order, coin = Adam(model.params, lr=0.01), np.random.default_rng(3), \
+            np.random.default_rng(4)
+        for _ in range(2):
+            for src, tgt in iterate_batches(*data, 8, seed=order, bucket=True):
+                inputs = scheduled_sampling_inputs(model, src, tgt, eps, coin)
+                _, grads = model.loss_and_grads(src, tgt, decoder_inputs=inputs)
+                clip_grad_norm(grads, 5.0)
+                opt.step(grads)
+        return model
+
+    same, other = by_hand(0.0), by_hand(1.0)
+    assert all(np.array_equal(trained.params[k], same.params[k]) for k in trained.params)
+    assert not all(np.array_equal(trained.params[k], other.params[k]) for k in trained.params)

@@ -293,6 +293,22 @@ def test_plot_training_two_log_panels(rng):
     assert legend_texts(ax_loss) == ["training loss"]
 
 
+def test_plot_training_summarises_a_long_loss_curve_by_its_rolling_median_and_band(rng):
+    history = make_history(rng, steps=500)
+    history["loss"] = (np.asarray(history["loss"]) * np.exp(rng.normal(0, 0.5, 500))).tolist()
+    ax_loss = plots.plot_training(history).axes[0]
+    assert legend_texts(ax_loss) == ["training loss, 10–90 % of 10 steps",
+                                     "training loss, median of 10 steps"]
+    raw, median = ax_loss.get_lines()
+    loss = np.asarray(history["loss"])
+    assert np.array_equal(raw.get_ydata(), loss)
+    assert median.get_ydata()[100] == np.median(loss[95:106])  # centred, 10 steps wide (+1)
+    # the median is smoother than the raw loss: the twin (raw) jumps far more step to step
+    assert np.abs(np.diff(np.log(median.get_ydata()))).mean() < \
+        0.5 * np.abs(np.diff(np.log(loss))).mean()
+    assert len(ax_loss.collections) == 1  # the band
+
+
 def test_plot_training_optional_series(rng):
     history = make_history(rng)
     history.update(epoch_end_steps=[20, 40], valid_loss=[1.0, 0.4],
