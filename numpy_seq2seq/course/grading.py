@@ -62,12 +62,14 @@ class Result:
     def show(self) -> None:
         """Print ``✔ message``; failing, raise ``CheckFailed(message)`` under nbgrader, else
         print ``✘ message`` on stderr (see the module docstring)."""
+        # one write per line: print() writes the text and its newline apart, and a busy kernel
+        # can send them as two outputs, which is not one line to whoever reads the cell
         if self.passed:
-            print(f"✔ {self.message}")
+            sys.stdout.write(f"✔ {self.message}\n")
         elif os.environ.get("NBGRADER_EXECUTION"):
             raise CheckFailed(self.message)
         else:
-            print(f"✘ {self.message}", file=sys.stderr)
+            sys.stderr.write(f"✘ {self.message}\n")
 
 
 # ---------------------------------------------------------------------------------------------
