@@ -45,13 +45,18 @@ def test_summary_gives_ranges_over_seeds_per_setting(tmp_path, capsys):
     assert any(line.endswith("epochs=1") and " 1 " in line for line in lines)
 
 
-def test_readme_quotes_the_stored_recipe_rows():
-    """README's en -> fr recipe line is the range of the rows it cites (read, not retrained)."""
-    rows = [json.loads(line) for line in
-            (ROOT / "benchmarks" / "text_recipe" / "final_en_fr.jsonl").open(encoding="utf-8")]
+@pytest.mark.parametrize("file, direction, start", [
+    ("final_en_fr.jsonl", "en-fr", "| en → fr | BLEU"),
+    ("final_ko.jsonl", "ko-en", "| ko → en | | BLEU"),
+    ("final_ko.jsonl", "en-ko", "| en → ko | | char-BLEU"),
+])
+def test_readme_quotes_the_stored_recipe_rows(file, direction, start):
+    """README's recipe lines are the ranges of the rows they cite (read, not retrained)."""
+    rows = [row for row in map(json.loads, (ROOT / "benchmarks" / "text_recipe" / file).open(
+        encoding="utf-8")) if row["direction"] == direction]
     assert sorted(r["seed"] for r in rows) == [0, 1, 2]
     line = next(line for line in (ROOT / "README.md").open(encoding="utf-8")
-                if line.startswith("| en → fr | BLEU"))
-    for key in ("bleu", "chrf"):
+                if line.startswith(start))
+    for key in ("bleu", "chrf", "exact"):
         values = [r[key] for r in rows]
         assert f"{min(values):.1f}–{max(values):.1f}" in line, (key, line)
