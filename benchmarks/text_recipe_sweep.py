@@ -1,4 +1,4 @@
-"""The sweep behind the text recipe: train one setting of the built-in tatoeba task, print a JSON row.
+"""The sweep behind the text recipe: train one setting of the tatoeba task, print a JSON row.
 
 Each row is one run of ``run.prepare`` + ``run.fit`` (the library's own run, as the command line
 trains it) on the split that cannot flatter (``split="either"``: no held-out source or target
@@ -119,7 +119,7 @@ def summarise(path: str) -> None:
     print(f"{'direction':9} {'seeds':5} {'BLEU':>11} {'chrF':>11} {'exact %':>11} {'train s':>8} "
           f"{'CPU s':>6} {'MB':>5}  settings")
     for (direction, settings), rows in sorted(groups.items()):
-        def span(key: str) -> str:
+        def span(key: str, rows: list[dict] = rows) -> str:
             values = [r[key] for r in rows]
             return f"{min(values):5.1f}–{max(values):<5.1f}"
         seconds = sum(r["train_s"] for r in rows) / len(rows)

@@ -12,14 +12,20 @@ tests/test_course_exercise_answers.py checks that every exercise has its answer 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS thread is fastest
 
 import numpy as np  # noqa: E402
+import sacrebleu  # noqa: E402
 
+from numpy_seq2seq import run  # noqa: E402
 from numpy_seq2seq.analysis import (  # noqa: E402
     accuracy_by_position,
     gradient_flow_experiment,
@@ -29,10 +35,12 @@ from numpy_seq2seq.analysis import (  # noqa: E402
     source_gradient_norms,
     teacher_forced_accuracy_by_position,
 )
+from numpy_seq2seq.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
 from numpy_seq2seq.data import (  # noqa: E402
     BOS_ID,
     EOS_ID,
     PAD_ID,
+    UNK_ID,
     Vocab,
     encode_pairs,
     iterate_batches,
@@ -1089,8 +1097,107 @@ def nb09() -> None:
     assert abs(curves[0][-1] - curves[1][-1]) < 2, curves
 
 
+ROOT = Path(__file__).resolve().parents[1]
+# notebook 10: the task's defaults, narrowed so that each answer trains in under a minute
+NB10_MODEL = {"embed_dim": 64, "hidden_dim": 128}
+
+
+def _tatoeba_run(source_lang, target_lang, epochs=10, **data):
+    """A tatoeba run (the task's defaults, NB10_MODEL's size), scored once, after the last epoch."""
+    given = {"task": "tatoeba", "source_lang": source_lang, "target_lang": target_lang, **data}
+    r = run.prepare(given, NB10_MODEL, {"epochs": epochs, "eval_every": epochs},
+                    out=tempfile.mkdtemp(prefix="nb10-"))
+    run.fit(r, progress=False)
+    return r
+
+
+def _decode10(r, decode=greedy_decode, **kw):
+    """Held-out hypotheses and output texts of run ``r``."""
+    hyps, src_rows = [], []
+    for i in range(0, len(r.valid_ids[0]), 256):
+        src = pad_sequences(r.valid_ids[0][i:i + 256])
+        hyps += decode(r.model, src, max_len=run.step_limit(src, r.longest_target), **kw)
+        src_rows += list(src)
+    return hyps, src_rows, [r.tgt_vocab.decode_text(h.tokens) for h in hyps]
+
+
+def _loops(texts):
+    """Outputs holding a repeated word bigram."""
+    def looped(words):
+        pairs = list(zip(words, words[1:]))
+        return len(pairs) != len(set(pairs))
+    return sum(looped(t.split()) for t in texts)
+
+
+def nb10() -> None:
+    say("E1 · English→Korean: word BLEU against char-BLEU on the same outputs")
+    en_ko = _tatoeba_run("en", "ko")
+    _, _, outs = _decode10(en_ko)
+    refs = [en_ko.tgt_vocab.canonical(t) for _, t in en_ko.valid_pairs]
+    word = sacrebleu.corpus_bleu(outs, [refs]).score
+    char = sacrebleu.corpus_bleu(outs, [refs], tokenize="char").score
+    say(f"  {len(outs)} held-out pairs: word BLEU {word:.2f}, char-BLEU {char:.2f}, chrF "
+        f"{sacrebleu.corpus_chrf(outs, [refs]).score:.2f}")
+    say("  a Korean word is a stem with its particles glued on (눈물을 = tears + object "
+        "marker): one wrong syllable makes the whole word wrong, so word n-grams almost never "
+        "match while most syllables do")
+    assert word < char, (word, char)
+
+    say("E2 · Korean→English with min_freq=2: unknown English words and chrF")
+    runs10 = {mf: _tatoeba_run("ko", "en", min_freq=mf) for mf in (1, 2)}
+    for mf, r in runs10.items():
+        refs = [r.tgt_vocab.canonical(t) for _, t in r.valid_pairs]
+        words = [w for _, t in r.valid_pairs for w in r.tgt_vocab.tokenizer.tokenize(t)]
+        unknown = np.mean([r.tgt_vocab.stoi.get(w, UNK_ID) == UNK_ID for w in words])
+        _, _, outs = _decode10(r)
+        say(f"  min_freq={mf}: {len(r.tgt_vocab):,} English tokens, {100 * unknown:.1f} % of "
+            f"held-out reference words unknown; chrF "
+            f"{sacrebleu.corpus_chrf(outs, [refs]).score:.2f}, BLEU "
+            f"{sacrebleu.corpus_bleu(outs, [refs]).score:.2f}")
+    assert len(runs10[2].tgt_vocab) < len(runs10[1].tgt_vocab)
+
+    say("E3 · beam search (beam 5) against greedy on the min_freq=1 model")
+    r = runs10[1]
+    refs = [r.tgt_vocab.canonical(t) for _, t in r.valid_pairs]
+    for name, decode, kw in (("greedy", greedy_decode, {}), ("beam 5", beam_search, {"beam": 5})):
+        _, _, outs = _decode10(r, decode, **kw)
+        say(f"  {name:7s} BLEU {sacrebleu.corpus_bleu(outs, [refs]).score:5.2f}, chrF "
+            f"{sacrebleu.corpus_chrf(outs, [refs]).score:5.2f}, outputs with a repeated "
+            f"bigram {_loops(outs)} of {len(outs)}")
+    say("  the beam finds outputs of higher probability, not necessarily closer to the "
+        "reference (notebook 07); a loop of high probability survives it")
+
+    say("E4 · one more point of the curve: 5,000 pairs, E 32, H 64, 10 epochs, seed 1")
+    rows = [json.loads(line) for line in (ROOT / "benchmarks" / "text_curve" /
+                                          "en_fr_curve.jsonl").open(encoding="utf-8")]
+    stored = [x for x in rows if "num_examples=5000" in x["settings"]
+              and x["model"]["hidden_dim"] == 64]
+    point = run.prepare(DataConfig(task="tatoeba", num_examples=5000, seed=1),
+                        {**{f.name: f.default for f in dataclasses.fields(ModelConfig)
+                            if f.default is not dataclasses.MISSING}, "seed": 1},
+                        TrainConfig(epochs=10, seed=1, bleu=True, eval_every=10),
+                        out=tempfile.mkdtemp(prefix="nb10-"))
+    final = run.fit(point, progress=False).history.epoch_record(-1)
+    say(f"  seed 1: chrF {final['chrf']:.2f}, BLEU {final['bleu']:.2f}; stored: "
+        + ", ".join(f"seed {x['seed']} chrF {x['chrf']:.2f}, BLEU {x['bleu']:.2f}"
+                    for x in stored))
+    say("  one more seed is one more draw: a range of three tells more than any one point")
+
+    say("E5 · a wrong Korean→English output and where its decoder looked")
+    hyps, src_rows, outs = _decode10(r)
+    wrong = next(i for i, (o, ref) in enumerate(zip(outs, refs, strict=True))
+                 if o != ref and len(r.valid_pairs[i][0]) >= 6)
+    source = [r.src_vocab.itos[t] for t in src_rows[wrong] if t != PAD_ID]
+    say(f"  {r.valid_pairs[wrong][0]!r} -> {outs[wrong]!r} (expected {refs[wrong]!r})")
+    for token, weights in zip(hyps[wrong].tokens, hyps[wrong].attention, strict=False):
+        say(f"    {r.tgt_vocab.itos[token]:>12s} looks at {source[int(np.argmax(weights))]!r} "
+            f"({float(np.max(weights)):.2f})")
+    say("  the map says where each step looked, not why it wrote what it wrote: the decoder "
+        "also reads its own last word and its state (notebook 05's permutation test)")
+
+
 NOTEBOOKS = {"01": nb01, "02": nb02, "03": nb03, "04": nb04, "05": nb05, "06": nb06, "07": nb07,
-             "08": nb08, "09": nb09}
+             "08": nb08, "09": nb09, "10": nb10}
 
 if __name__ == "__main__":
     for key in sys.argv[1:] or NOTEBOOKS:

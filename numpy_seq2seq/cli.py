@@ -20,7 +20,8 @@ step boundary, writes the run's files, prints the command that resumes it and ex
 returns the exit status instead of exiting, so tests call it directly.
 
 The train options, their defaults and their help come from the config dataclasses
-(``config.py``), a built-in task's own defaults from ``config.TASK_DEFAULTS`` (by task, and by direction for tatoeba); every numeric
+(``config.py``), a built-in task's own defaults from ``config.TASK_DEFAULTS`` (by task, and by
+direction for tatoeba); every numeric
 option of every command is read by ``checks.Number.argument_type``, whose message names the flag
 and what it expected.
 """
@@ -51,10 +52,10 @@ from .config import (
     SELECT_CHOICES,
     SELECT_METRICS,
     SPLIT_MODES,
+    TASK_DEFAULTS,
     DataConfig,
     ModelConfig,
     TrainConfig,
-    TASK_DEFAULTS,
     task_defaults,
 )
 from .data import (
@@ -87,7 +88,6 @@ from .run import (
     load_trained,
     pair_tokenizers,
     prepare,
-    recorded_data,
     resume,
     step_limit,
     stored_heldout,
@@ -196,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score a trained model on held-out pairs",
                         description="Exact match, token accuracy and (for translation) BLEU and "
-                        "chrF. Default data: the held-out pairs of the checkpoint's run (its heldout.tsv, "
-                        "else its split rebuilt from the corpus if that is unchanged).")
+                        "chrF. Default data: the held-out pairs of the checkpoint's run (its "
+                        "heldout.tsv, else its split rebuilt from the corpus if that is "
+                        "unchanged).")
     ev.add_argument("--checkpoint", type=Path, required=True, metavar="FILE",
                     help="a model written by train: DIR/best.npz or DIR/checkpoint.npz")
     which = ev.add_mutually_exclusive_group()

@@ -382,7 +382,8 @@ class DataConfig(_Config):
         None for a corpus. The key of a direction's own defaults in `TASK_DEFAULTS`."""
         if self.task is None:
             return None
-        return f"{self.source_lang or DEFAULT_SOURCE_LANG}-{self.target_lang or DEFAULT_TARGET_LANG}"
+        source = self.source_lang or DEFAULT_SOURCE_LANG
+        return f"{source}-{self.target_lang or DEFAULT_TARGET_LANG}"
 
     def tokenizer_kinds(self) -> tuple[str, str]:
         """The (source, target) tokenizer kinds of a corpus."""

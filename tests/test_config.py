@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from numpy_seq2seq.cli import build_parser
 from numpy_seq2seq import config
+from numpy_seq2seq.cli import build_parser
 from numpy_seq2seq.config import DataConfig, ModelConfig, TrainConfig
 from numpy_seq2seq.model import Seq2Seq
 from numpy_seq2seq.training import train

@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 from num2words import num2words
 
-from .tokenize import Tokenizer
 from ..config import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG
+from .tokenize import Tokenizer
 
 # language code -> tokenizer kind; num2words uses the same codes
 NUMBER_LANGUAGES: dict[str, str] = {
