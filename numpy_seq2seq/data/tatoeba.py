@@ -18,8 +18,9 @@ The package ships the pairs whose sides have at most :data:`SHIPPED_MAX_WORDS` (
 55,700 of 57,000 English–French pairs and 2,576 of 2,832 English–Korean ones. A run keeps those
 with ``min_len`` to ``max_len`` words on both sides (default 1 to 10), then, if more than ``n``
 remain, a seeded random sample of ``n`` (input order kept: the files run from short to long
-sentences, so the first ``n`` would be only the shortest). With the command line's default
-``--num-examples 20000``: 20,000 English–French pairs, all 2,576 English–Korean ones.
+sentences, so the first ``n`` would be only the shortest). The task's own defaults (the text
+recipe, ``config.TASK_DEFAULTS``) take every pair: the 48,831 English–French pairs of at most 8
+words, all 2,576 English–Korean ones.
 
 A sentence of Tatoeba often has several translations, and a translation several sources, so
 the task is held out with ``split="either"`` (data.split): no held-out source or target occurs
