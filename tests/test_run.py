@@ -172,4 +172,7 @@ def test_tatoeba_picks_best_npz_by_chrf_and_generated_tasks_by_exact_match(tmp_p
                            out=tmp_path / "a")
     numbers = runs.prepare({"task": "numbers", "num_examples": 60}, MODEL, out=tmp_path / "b")
     assert selection_metric(tatoeba.config, tatoeba.tgt_vocab) == "chrf"
+    en_ko = runs.prepare({"task": "tatoeba", "source_lang": "en", "target_lang": "ko"},
+                         out=tmp_path / "c")  # character targets: chrF by the task's own default
+    assert selection_metric(en_ko.config, en_ko.tgt_vocab) == "chrf"
     assert selection_metric(numbers.config, numbers.tgt_vocab) == "exact"
